@@ -1,0 +1,27 @@
+# mirnet: `make demo` and `make test` set up everything on a fresh Debian machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORPUS := data/corpus
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test reference clean-runs
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+	scripts/install_synthesizers.sh all
+
+test: $(STAMP)
+	scripts/install_synthesizers.sh test
+	$(BIN)/python -m pytest
+
+demo: setup
+	scripts/demo.sh
+
+reference: setup
+	scripts/train_reference.sh

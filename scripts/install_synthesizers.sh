@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the speech synthesizers the corpus is made with (Debian): espeak-ng, flite, sox and
+# MBROLA voices, enabling the contrib/non-free components MBROLA lives in.
+#   scripts/install_synthesizers.sh test   # the few voices the test suite uses
+#   scripts/install_synthesizers.sh all    # every MBROLA voice (make demo, make reference)
+set -euo pipefail
+which="${1:-all}"
+test_voices="us1 us2 us3 en1 de1 fr1"
+
+have_all() {
+  command -v espeak-ng >/dev/null && command -v flite >/dev/null && command -v mbrola >/dev/null || return 1
+  if [ "$which" = test ]; then
+    for v in $test_voices; do [ -d "/usr/share/mbrola/$v" ] || return 1; done
+  else
+    [ "$(ls /usr/share/mbrola 2>/dev/null | wc -l)" -ge 60 ] || return 1
+  fi
+}
+have_all && exit 0
+
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+src=/etc/apt/sources.list.d/debian.sources
+if [ -f "$src" ] && grep -q '^Components: main$' "$src"; then
+  $sudo sed -i 's/^Components: main$/Components: main contrib non-free/' "$src"
+fi
+$sudo apt-get update -qq
+if [ "$which" = test ]; then
+  voices=$(for v in $test_voices; do printf 'mbrola-%s ' "$v"; done)
+else
+  voices=$(apt-cache search --names-only '^mbrola-[a-z][a-z][0-9]$' | awk '{print $1}' | tr '\n' ' ')
+fi
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends espeak-ng flite sox mbrola $voices >/dev/null
+echo "synthesizers ready: espeak-ng, flite, $(ls /usr/share/mbrola | wc -l) MBROLA voices"

@@ -1,0 +1,94 @@
+"""The single boundary where audio enters mirnet: read, check, convert.
+
+Everything downstream assumes 1-D float32 waveforms at ``SAMPLE_RATE`` that are finite and
+not silent; this module is the only place that checks, so bad files fail here with the
+file's name and the reason, never later inside torch.
+"""
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+SAMPLE_RATE = 16000
+SILENCE_RMS = 1e-4  # about -80 dBFS: a digital-silence clip carries no speaker
+log = logging.getLogger(__name__)
+
+
+class AudioError(ValueError):
+    """A file or array that cannot be used as speech; the message names it and says why."""
+
+    def __init__(self, source: str | Path, reason: str):
+        self.source, self.reason = str(source), reason
+        super().__init__(f"{source}: {reason}")
+
+
+def check_waveform(wav: np.ndarray, source: str | Path = "<array>", *, min_seconds: float = 0.0,
+                   sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Return ``wav`` as contiguous float32 of shape (samples,) or raise AudioError."""
+    wav = np.asarray(wav)
+    if wav.ndim != 1:
+        raise AudioError(source, f"expected a mono waveform of shape (samples,), got shape {wav.shape}")
+    if wav.size == 0:
+        raise AudioError(source, "empty audio (0 samples)")
+    if not np.issubdtype(wav.dtype, np.floating):
+        raise AudioError(source, f"expected float samples, got dtype {wav.dtype}")
+    if not np.isfinite(wav).all():
+        raise AudioError(source, f"{int((~np.isfinite(wav)).sum())} NaN/Inf samples")
+    if wav.size < min_seconds * sample_rate:
+        raise AudioError(source, f"too short: {wav.size / sample_rate:.2f} s < {min_seconds:.2f} s required")
+    if float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) < SILENCE_RMS:
+        raise AudioError(source, "silent (RMS below -80 dBFS)")
+    return np.ascontiguousarray(wav, dtype=np.float32)
+
+
+def to_mono_16k(wav: np.ndarray, sample_rate: int, source: str | Path = "<array>") -> np.ndarray:
+    """Downmix (samples, channels) and resample to SAMPLE_RATE, logging each conversion."""
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim == 2:
+        log.info("%s: downmixing %d channels to mono", source, wav.shape[1])
+        wav = wav.mean(axis=1)
+    if sample_rate <= 0:
+        raise AudioError(source, f"invalid sample rate {sample_rate}")
+    if sample_rate != SAMPLE_RATE:
+        log.info("%s: resampling %d Hz -> %d Hz", source, sample_rate, SAMPLE_RATE)
+        ratio = Fraction(SAMPLE_RATE, sample_rate)
+        wav = resample_poly(wav, ratio.numerator, ratio.denominator).astype(np.float32)
+    return wav
+
+
+def audio_info(path: str | Path) -> tuple[int, int]:
+    """(frames, sample_rate) from the header alone: manifests need durations without decoding."""
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types; all mean the same to a user
+        raise AudioError(path, f"unreadable audio ({exc.__class__.__name__}: {exc})") from None
+    return info.frames, info.samplerate
+
+
+def load_audio(path: str | Path, *, start: int = 0, frames: int = -1, min_seconds: float = 0.0) -> np.ndarray:
+    """Read ``path`` as mono float32 at 16 kHz, shape (samples,).
+
+    ``start``/``frames`` are in samples at the file's own rate; reading only a crop keeps
+    on-the-fly mixing cheap for long files.
+    """
+    try:
+        wav, sr = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=False)
+    except Exception as exc:
+        raise AudioError(path, f"unreadable audio ({exc.__class__.__name__}: {exc})") from None
+    return check_waveform(to_mono_16k(wav, sr, path), path, min_seconds=min_seconds)
+
+
+def save_audio(path: str | Path, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write a mono waveform atomically (temp file + rename): an interrupted run leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
+    sf.write(str(tmp), np.asarray(wav, dtype=np.float32), sample_rate, format=fmt, subtype="PCM_16")
+    tmp.replace(path)
+    return path

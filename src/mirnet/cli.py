@@ -1,0 +1,206 @@
+"""``mirnet`` command line: composes the library, holds no logic of its own.
+
+Every user-facing error (bad audio, bad config, bad checkpoint, missing data) is printed as
+one line naming the file or key and the reason, with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioError
+
+log = logging.getLogger("mirnet")
+
+
+def _corpus_synth(a):
+    from .corpus.synth import synthesize_corpus
+
+    out = synthesize_corpus(a.out, voices=a.voices, speakers=a.speakers, utterances=a.utterances, seed=a.seed,
+                            unseen_fraction=a.unseen_fraction, jobs=a.jobs, progress=not a.quiet)
+    print(out)
+
+
+def _corpus_manifest(a):
+    from .corpus import read_librispeech
+
+    m = read_librispeech(a.root)
+    m.save(a.out)
+    print(f"{a.out}: {len(m)} utterances, {len(m.speakers)} speakers, fingerprint {m.fingerprint()}")
+
+
+def _corpus_mix(a):
+    from .audio import save_audio
+    from .corpus import open_corpus
+    from .data.mixing import MixingConfig, draw_mixture, mix, read_sources
+
+    manifest = open_corpus(a.data)
+    cfg = MixingConfig(a.speakers, a.seconds, (a.sir, a.sir), (a.overlap, a.overlap))
+    spec = draw_mixture(manifest, np.random.default_rng(a.seed), cfg)
+    mixture, sources = mix(read_sources(spec, {u.id: u for u in manifest}))
+    out = Path(a.out)
+    save_audio(out, mixture)
+    for i, src in enumerate(sources):
+        save_audio(out.with_name(f"{out.stem}.source{i + 1}{out.suffix}"), src)
+    out.with_suffix(".json").write_text(json.dumps(spec.to_dict(), indent=1))
+    print(f"{out}: speakers {', '.join(spec.speakers)}")
+
+
+def _train(a):
+    from .config import load_config
+    from .train.trainer import Trainer
+
+    cfg = load_config(a.config, a.overrides)
+    result = Trainer(cfg, a.exp, progress=not a.quiet).run(resume=a.resume)
+    print(json.dumps(result, indent=1))
+
+
+def _eval(a):
+    from .eval.evaluate import evaluate
+
+    result = evaluate(a.exp, a.data, trials=a.trials, sir_db=a.sir, seed=a.seed, metric=a.metric,
+                      condition=a.condition, crop_seconds=a.crop, n_speakers=a.speakers, trial_list=a.trial_list,
+                      heldout=a.heldout, progress=not a.quiet)
+    text = json.dumps(result, indent=1)
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(text + "\n")
+    print(text)
+
+
+def _embed(a):
+    import mirnet
+
+    model = mirnet.load(a.exp)
+    if a.speakers is not None and a.speakers != model.n_speakers:
+        raise ValueError(f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
+                         f"--speakers {a.speakers} needs a model trained for {a.speakers}")
+    emb = model.embed_file(a.audio).numpy()
+    if a.out:
+        np.save(a.out, emb)
+    np.set_printoptions(precision=4, suppress=True, linewidth=120, threshold=20)
+    for i, e in enumerate(emb):
+        print(f"speaker {i + 1}: {e}")
+    if len(emb) > 1:
+        cos = emb @ emb.T / np.outer(np.linalg.norm(emb, axis=1), np.linalg.norm(emb, axis=1))
+        print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
+
+
+def _plot(a):
+    from .eval import figures
+
+    if a.kind == "tsne":
+        paths = figures.tsne_figures(a.exp, a.data, a.out, n_speakers=a.n_plot_speakers, seed=a.seed)
+    elif a.kind == "attention":
+        paths = [figures.attention_figure(a.exp, a.data, a.out, seed=a.seed)]
+    else:
+        paths = [figures.training_curve_figure(a.exp, a.out)]
+    print("\n".join(map(str, paths)))
+
+
+def _report(a):
+    from .eval.report import write_report
+
+    print(write_report(a.out, a.exp, a.evals, a.train_run, a.figures))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mirnet", description=__doc__.splitlines()[0])
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    corpus = sub.add_parser("corpus", help="make or read corpora").add_subparsers(dest="corpus_cmd", required=True)
+    s = corpus.add_parser("synth", help="synthesize the default corpus (espeak-ng + MBROLA, flite)")
+    s.add_argument("out")
+    s.add_argument("--speakers", type=int)
+    s.add_argument("--utterances", type=int, default=40)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--voices", nargs="+", help="only these voices, e.g. us1 us2 slt")
+    s.add_argument("--unseen-fraction", type=float, default=0.2)
+    s.add_argument("--jobs", type=int)
+    s.set_defaults(func=_corpus_synth)
+    s = corpus.add_parser("manifest", help="LibriSpeech-layout tree -> JSONL manifest")
+    s.add_argument("root")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_corpus_manifest)
+    s = corpus.add_parser("mix", help="write one mixture (and its sources) from a corpus")
+    s.add_argument("data")
+    s.add_argument("out")
+    s.add_argument("--speakers", type=int, default=2)
+    s.add_argument("--seconds", type=float, default=3.0)
+    s.add_argument("--sir", type=float, default=0.0)
+    s.add_argument("--overlap", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_corpus_mix)
+
+    s = sub.add_parser("train", help="train an experiment from a YAML config")
+    s.add_argument("config")
+    s.add_argument("exp", help="experiment directory (checkpoints, logs, resolved config)")
+    s.add_argument("overrides", nargs="*", help="section.key=value, e.g. optim.lr=1e-3")
+    s.add_argument("--resume", action="store_true")
+    s.set_defaults(func=_train)
+
+    s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
+    s.add_argument("exp")
+    s.add_argument("--data", required=True, help="LibriSpeech-layout tree or manifest")
+    s.add_argument("--trials", type=int, default=1000)
+    s.add_argument("--sir", type=float, default=0.0, help="SIR of every mixture, dB")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    s.add_argument("--condition", choices=("mixture", "clean"), default="mixture")
+    s.add_argument("--crop", type=float, default=3.0, help="seconds per mixture")
+    s.add_argument("--speakers", type=int, default=2, help="speakers per mixture")
+    s.add_argument("--heldout", action="store_true",
+                   help="only the utterances the model held out of training (seen-speaker evaluation)")
+    s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
+    s.add_argument("--json", help="write the result here")
+    s.set_defaults(func=_eval)
+
+    s = sub.add_parser("embed", help="one embedding per speaker of a mixture")
+    s.add_argument("exp")
+    s.add_argument("audio")
+    s.add_argument("--speakers", type=int)
+    s.add_argument("--out", help="save the (N, D) embeddings as .npy")
+    s.set_defaults(func=_embed)
+
+    s = sub.add_parser("plot", help="figures: t-SNE (paper Fig. 3), attention (Fig. 2), training curves")
+    s.add_argument("kind", choices=("tsne", "attention", "curves"))
+    s.add_argument("exp")
+    s.add_argument("--data", help="corpus for tsne/attention")
+    s.add_argument("--out", required=True, help="output PNG (tsne: prefix of two PNGs)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n-plot-speakers", type=int, default=20)
+    s.set_defaults(func=_plot)
+
+    s = sub.add_parser("report", help="write REPORT.md from evaluation JSONs, a training run and figures")
+    s.add_argument("--out", required=True)
+    s.add_argument("--exp", required=True, help="the evaluated model")
+    s.add_argument("--evals", nargs="+", required=True, help="JSON files from mirnet eval")
+    s.add_argument("--train-run", help="experiment dir of a training run to chart")
+    s.add_argument("--figures", nargs="*", default=[])
+    s.set_defaults(func=_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from .config import ConfigError
+    from .train.checkpoint import CheckpointError
+
+    try:
+        args.func(args)
+    except (AudioError, ConfigError, CheckpointError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
+        print(f"mirnet: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""On-the-fly mixtures as a chain of small stages: draw (which speakers, utterances, crops,
+levels) -> read crops -> mix. A drawn ``MixtureSpec`` is plain data, so training draws fresh
+ones every epoch while evaluation writes them to a trial list and renders the same mixtures
+again anywhere."""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..audio import SAMPLE_RATE, AudioError, load_audio
+from ..corpus.manifest import Manifest, Utterance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MixtureSpec:
+    """Everything needed to render one mixture of len(utterances) sources, `samples` long."""
+
+    utterances: tuple[str, ...]  # utterance ids
+    speakers: tuple[str, ...]
+    offsets: tuple[int, ...]  # crop start in each file, in samples at the file's rate
+    gains_db: tuple[float, ...]  # level of each source after RMS normalisation (source 0 at 0 dB)
+    starts: tuple[int, ...]  # where each source begins inside the mixture (partial overlap)
+    samples: int
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MixtureSpec":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class MixingConfig:
+    n_speakers: int = 2
+    crop_seconds: float = 3.0
+    sir_db: tuple[float, float] = (-5.0, 5.0)  # uniform range of source 0's level over each other source
+    overlap: tuple[float, float] = (1.0, 1.0)  # uniform range of the overlap ratio (1 = full overlap)
+
+    @property
+    def samples(self) -> int:
+        return round(self.crop_seconds * SAMPLE_RATE)
+
+
+def draw_mixture(manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig,
+                 speakers: list[str] | None = None) -> MixtureSpec:
+    """Draw distinct speakers (or use ``speakers``), one utterance and one crop each."""
+    n, samples = cfg.n_speakers, cfg.samples
+    names = manifest.speakers
+    if speakers is None:
+        if len(names) < n:
+            raise ValueError(f"{manifest.source}: {len(names)} speakers, cannot mix {n} distinct ones")
+        speakers = [names[i] for i in rng.choice(len(names), size=n, replace=False)]
+    utts = [manifest.by_speaker[s][rng.integers(len(manifest.by_speaker[s]))] for s in speakers]
+    overlap = rng.uniform(*cfg.overlap)
+    active = samples if n == 1 else round(samples * (1 + overlap * (n - 1)) / n)
+    starts = [0] if n == 1 else [round(i * (samples - active) / (n - 1)) for i in range(n)]
+    offsets = [int(rng.integers(max(1, u.num_samples - _file_samples(u, active) + 1))) for u in utts]
+    gains = [0.0] + [-float(rng.uniform(*cfg.sir_db)) for _ in range(n - 1)]
+    return MixtureSpec(tuple(u.id for u in utts), tuple(speakers), tuple(offsets), tuple(gains),
+                       tuple(starts), samples)
+
+
+def _file_samples(utt: Utterance, samples_16k: int) -> int:
+    return math.ceil(samples_16k * utt.sample_rate / SAMPLE_RATE)
+
+
+def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
+    """(N, samples) float32: each source's crop, RMS-normalised, scaled, placed at its start."""
+    n = len(spec.utterances)
+    active = spec.samples if n == 1 else spec.samples - spec.starts[-1]
+    out = np.zeros((n, spec.samples), dtype=np.float32)
+    for i, (uid, offset, gain, start) in enumerate(zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)):
+        utt = index[uid]
+        wav = load_audio(utt.path, start=offset, frames=_file_samples(utt, active))[:active]
+        wav = wav / max(float(np.sqrt(np.mean(wav ** 2))), 1e-8) * 10 ** (gain / 20)
+        out[i, start:start + len(wav)] = wav  # a short utterance is zero-padded
+    return out
+
+
+def mix(sources: np.ndarray, peak: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the sources and scale mixture and sources together so the mixture cannot clip."""
+    mixture = sources.sum(axis=0)
+    scale = peak / max(float(np.abs(mixture).max()), peak)
+    return mixture * scale, sources * scale
+
+
+class MixtureDataset(Dataset):
+    """``epoch_size`` mixtures per epoch, redrawn every epoch (``set_epoch``), each one a
+    function of (seed, epoch, index) alone, so any number of DataLoader workers — or ranks —
+    produce the same stream. A file that fails to read is logged and replaced by a fresh draw,
+    so one bad file never stops an epoch."""
+
+    def __init__(self, manifest: Manifest, speaker_to_label: dict[str, int], cfg: MixingConfig,
+                 epoch_size: int, seed: int = 0, max_retries: int = 10):
+        self.manifest, self.cfg, self.epoch_size = manifest, cfg, epoch_size
+        self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
+        self.index = {u.id: u for u in manifest}
+        self.epoch = 0
+        missing = set(manifest.speakers) - set(speaker_to_label)
+        if missing:
+            raise ValueError(f"{len(missing)} speakers have no label, e.g. {sorted(missing)[:3]}")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.epoch_size
+
+    def spec(self, i: int, attempt: int = 0) -> MixtureSpec:
+        return draw_mixture(self.manifest, np.random.default_rng([self.seed, self.epoch, i, attempt]), self.cfg)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        for attempt in range(self.max_retries):
+            spec = self.spec(i, attempt)
+            try:
+                sources = read_sources(spec, self.index)
+                break
+            except AudioError as exc:
+                log.warning("skipping bad file while mixing (redrawing): %s", exc)
+        else:
+            raise RuntimeError(f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above")
+        mixture, sources = mix(sources)
+        labels = [self.speaker_to_label[s] for s in spec.speakers]
+        return {"mixture": torch.from_numpy(mixture), "sources": torch.from_numpy(sources),
+                "labels": torch.tensor(labels, dtype=torch.long), "retries": torch.tensor(attempt)}
+
+
+def split_utterances(manifest: Manifest, fraction: float, seed: int) -> tuple[Manifest, Manifest]:
+    """Hold out ``fraction`` of every speaker's utterances (at least one), for validation
+    mixtures of seen speakers that training never read."""
+    rng = np.random.default_rng(seed)
+    keep, held = [], []
+    for utts in manifest.by_speaker.values():
+        k = max(1, round(len(utts) * fraction)) if len(utts) > 1 else 0
+        order = rng.permutation(len(utts))
+        held += [utts[i] for i in order[:k]]
+        keep += [utts[i] for i in order[k:]]
+    return Manifest(keep, manifest.source), Manifest(held, manifest.source)

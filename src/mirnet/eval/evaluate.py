@@ -1,0 +1,48 @@
+"""`mirnet eval`: one model, one corpus, one trial list -> EER with a bootstrap interval."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..corpus import open_corpus
+from ..corpus.manifest import Manifest
+from ..data.mixing import MixingConfig
+from .protocol import summarize, trial_scores, trial_speakers
+from .trials import load_trials, make_trials, save_trials
+
+
+def evaluation_manifest(data: str | Path, bundle: dict | None = None, heldout: bool = False) -> Manifest:
+    manifest = open_corpus(data)
+    if heldout:
+        ids = set((bundle or {}).get("data", {}).get("heldout", []))
+        if not ids:
+            raise ValueError("--heldout: the model records no held-out utterances")
+        manifest = Manifest([u for u in manifest if u.id in ids], manifest.source)
+        if not len(manifest):
+            raise ValueError(f"{data}: none of the model's held-out utterances are in this corpus")
+    return manifest
+
+
+def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
+             metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
+             trial_list: str | Path | None = None, heldout: bool = False, progress: bool = True) -> dict:
+    import mirnet
+
+    model = mirnet.load(exp)
+    manifest = evaluation_manifest(data, model.bundle, heldout)
+    if trial_list and Path(trial_list).exists():
+        trial_set, meta, checksum = load_trials(trial_list)
+    else:
+        cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (1.0, 1.0))
+        trial_set = make_trials(manifest, trials, cfg, seed)
+        meta = {"data": str(data), "trials": trials, "sir_db": sir_db, "seed": seed, "crop_seconds": crop_seconds,
+                "n_speakers": n_speakers, "heldout": heldout, "fingerprint": manifest.fingerprint()}
+        checksum = save_trials(trial_set, trial_list, meta) if trial_list else None
+    start = time.time()
+    scores, labels = trial_scores(model.embed_batch, trial_set, manifest, metric=metric, condition=condition,
+                                  progress=progress)
+    return {**summarize(scores, labels, seed=seed), "trials": len(trial_set), "speakers": trial_speakers(trial_set),
+            "metric": metric, "condition": condition, "model": str(exp), "data": str(data), "heldout": heldout,
+            "sir_db": meta.get("sir_db"), "crop_seconds": meta.get("crop_seconds"), "seed": meta.get("seed"),
+            "trial_list": str(trial_list) if trial_list else None, "trial_list_sha1": checksum,
+            "seconds": round(time.time() - start, 1)}

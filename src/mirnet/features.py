@@ -1,0 +1,51 @@
+"""Log-magnitude spectrum computed inside the model (``torch.stft``), so feature extraction
+runs on whatever device the model is on and checkpoints carry their feature settings."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .audio import SAMPLE_RATE
+
+
+class LogMagnitudeSpectrum(nn.Module):
+    """Waveform (B, samples) at 16 kHz -> log |STFT| (B, n_fft//2+1, frames).
+
+    Paper settings by default: 32 ms Hann window, 10 ms hop, 512-point FFT, 257 bins. The
+    linear-frequency (not mel) spectrum keeps the harmonic detail that tells voices apart.
+    ``mean_norm`` subtracts each bin's mean over time (cepstral-mean-style), removing channel
+    and level offsets that carry no identity.
+    """
+
+    def __init__(self, n_fft: int = 512, win_ms: float = 32.0, hop_ms: float = 10.0,
+                 sample_rate: int = SAMPLE_RATE, mean_norm: bool = True, eps: float = 1e-6):
+        super().__init__()
+        self.n_fft, self.sample_rate, self.mean_norm, self.eps = n_fft, sample_rate, mean_norm, eps
+        self.win_length = round(win_ms * sample_rate / 1000)
+        self.hop_length = round(hop_ms * sample_rate / 1000)
+        if self.win_length > n_fft:
+            raise ValueError(f"window {self.win_length} samples is longer than n_fft={n_fft}")
+        self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(wav, self.n_fft, self.hop_length, self.win_length, self.window,
+                          center=True, return_complex=True)
+        return spec.abs()
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        if wav.dim() != 2:
+            raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
+        logmag = torch.log(self.magnitude(wav) + self.eps)
+        if self.mean_norm:
+            logmag = logmag - logmag.mean(dim=-1, keepdim=True)
+        return logmag
+
+    def frame_power(self, wav: torch.Tensor) -> torch.Tensor:
+        """Per-frame energy (…, frames) on the same frame grid: the target for attention weights."""
+        shape = wav.shape[:-1]
+        mag = self.magnitude(wav.reshape(-1, wav.shape[-1]))
+        return mag.square().sum(dim=-2).reshape(*shape, -1)

@@ -1,0 +1,66 @@
+"""The training objective for N-speaker mixtures: a weighted sum of pairwise matrices
+(output k vs speaker j), reduced by the one permutation helper. Summing before the reduction
+makes every term agree on a single assignment of outputs to speakers.
+
+Terms: speaker cross-entropy (paper eq. 3-5); optionally the cosine distance to a clean
+teacher's embedding of each source, and a BCE pulling stream k's attention weights toward
+speaker j's share of each frame's power (both need the sources, which on-the-fly mixing has).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import ModelOutput
+from .classification import SpeakerClassifier
+from .pit import pairwise_cosine_distance, pit_reduce
+
+
+def pairwise_attention_bce(attention: torch.Tensor, share: torch.Tensor) -> torch.Tensor:
+    """(B, N, T) weights in [0,1], (B, M, T) power shares -> (B, N, M) mean BCE over frames."""
+    n, m = attention.shape[1], share.shape[1]
+    a = attention.clamp(1e-6, 1 - 1e-6).unsqueeze(2).expand(-1, n, m, -1)
+    s = share.unsqueeze(1).expand(-1, n, m, -1)
+    return F.binary_cross_entropy(a, s, reduction="none").mean(-1)
+
+
+def power_share(frame_power: torch.Tensor) -> torch.Tensor:
+    """(B, N, T) source powers -> each source's share of the frame's power, 0 in silence."""
+    total = frame_power.sum(dim=1, keepdim=True)
+    return frame_power / total.clamp_min(1e-8 * total.amax(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+class MixtureLoss(nn.Module):
+    def __init__(self, classifier: SpeakerClassifier, *, ce_weight: float = 1.0, teacher: nn.Module | None = None,
+                 teacher_weight: float = 0.0, attention_weight: float = 0.0):
+        super().__init__()
+        if teacher_weight and teacher is None:
+            raise ValueError("teacher_weight > 0 needs a teacher model")
+        self.classifier, self.ce_weight = classifier, ce_weight
+        self.teacher_weight, self.attention_weight = teacher_weight, attention_weight
+        self.teacher = teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
+
+    def forward(self, out: ModelOutput, labels: torch.Tensor, sources: torch.Tensor | None = None,
+                frame_power=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Returns the batch loss and, for logging, each term under the chosen permutation,
+        the PIT accuracy and the permutation itself."""
+        ce = self.classifier.pairwise_cross_entropy(out.embeddings, labels)
+        terms = {"ce": ce}
+        total = self.ce_weight * ce
+        if self.teacher is not None:
+            b, n = sources.shape[:2]
+            with torch.no_grad():
+                target = self.teacher(sources.flatten(0, 1)).embeddings.view(b, n, -1)
+            terms["teacher"] = pairwise_cosine_distance(out.embeddings, target)
+            total = total + self.teacher_weight * terms["teacher"]
+        if self.attention_weight and out.attention is not None:
+            share = power_share(frame_power(sources))
+            terms["attention"] = pairwise_attention_bce(out.attention, share)
+            total = total + self.attention_weight * terms["attention"]
+        loss, perm = pit_reduce(total)
+        idx = perm.unsqueeze(-1)
+        logs = {k: v.detach().gather(2, idx).mean() for k, v in terms.items()}
+        pred = self.classifier.logits(out.embeddings.detach()).argmax(-1)
+        logs["pit_acc"] = (pred == labels.gather(1, perm)).float().mean()
+        return loss.mean(), {**logs, "perm": perm}

@@ -1,0 +1,72 @@
+"""The one permutation helper: pairwise matrices in, best assignment out.
+
+Every comparison between N model outputs and N references is first written as a pairwise
+matrix (B, N_out, N_ref) by a ``pairwise_*`` function; permutation-invariant training, the
+d_p / d_n distances of the mixture-verification protocol and separation scoring all reduce
+such a matrix here, so they agree on what "matching outputs to speakers" means.
+"""
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+
+EXHAUSTIVE_MAX = 3  # N! grows fast: above this the Hungarian algorithm finds the same optimum
+
+
+def pairwise_cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, N, E), (B, M, E) -> (B, N, M) with 1 - cosine similarity."""
+    return 1.0 - F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).transpose(-1, -2)
+
+
+def pairwise_euclidean_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, N, E), (B, M, E) -> (B, N, M) Euclidean distances (the paper's protocol metric)."""
+    return torch.cdist(a, b)
+
+
+PAIRWISE_DISTANCES = {"cosine": pairwise_cosine_distance, "euclidean": pairwise_euclidean_distance}
+
+
+def pairwise_distance(a: torch.Tensor, b: torch.Tensor, metric: str = "cosine") -> torch.Tensor:
+    if metric not in PAIRWISE_DISTANCES:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(PAIRWISE_DISTANCES)}")
+    return PAIRWISE_DISTANCES[metric](a, b)
+
+
+def closest_pair_distance(pairwise: torch.Tensor) -> torch.Tensor:
+    """(B, N, M) -> (B,): min over all output pairs, paper eq. (6)/(7). Not a permutation:
+    one shared speaker between two mixtures is enough for acceptance."""
+    return pairwise.flatten(1).min(dim=1).values
+
+
+@lru_cache(maxsize=None)
+def _permutations(n: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.permutations(range(n))), dtype=torch.long)
+
+
+def best_permutation(pairwise: torch.Tensor) -> torch.Tensor:
+    """(B, N, N) cost -> (B, N) long: ``perm[b, k]`` is the reference assigned to output k,
+    minimising the summed cost. Exhaustive for N <= 3, Hungarian above."""
+    if pairwise.dim() != 3 or pairwise.shape[1] != pairwise.shape[2]:
+        raise ValueError(f"expected a square pairwise matrix (B, N, N), got {tuple(pairwise.shape)}")
+    n = pairwise.shape[1]
+    cost = pairwise.detach()
+    if n <= EXHAUSTIVE_MAX:
+        perms = _permutations(n).to(cost.device)  # (P, N)
+        totals = cost[:, torch.arange(n, device=cost.device), perms].sum(-1)  # (B, P)
+        return perms[totals.argmin(dim=1)]
+    rows = [linear_sum_assignment(c)[1] for c in cost.float().cpu().numpy()]
+    return torch.as_tensor(np.stack(rows), dtype=torch.long, device=cost.device)
+
+
+def pit_reduce(pairwise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Permutation-invariant loss (B,) = mean over outputs of the cost under the best
+    permutation (paper eq. 3-5, averaged rather than summed so the scale is N-free), and that
+    permutation. Gradients flow through the chosen entries only."""
+    perm = best_permutation(pairwise)
+    chosen = pairwise.gather(2, perm.unsqueeze(-1)).squeeze(-1)  # (B, N)
+    return chosen.mean(dim=1), perm

@@ -1,0 +1,82 @@
+"""Speaker networks: a sequence of feature frames (B, F, T) -> one embedding (B, E).
+
+Both MIRNet (on its attended streams) and the single-embedding baseline (on the clean log
+spectrum) use these, which is what lets a network trained on clean speech initialise the
+speaker network of a MIRNet.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.skip = (nn.Identity() if stride == 1 and c_in == c_out else
+                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(self.body(x) + self.skip(x))
+
+
+class ResNet18(nn.Module):
+    """The paper's speaker network: ResNet-18 (2-2-2-2 basic blocks) over the (F, T) plane,
+    frequency averaged, then temporal average pooling (TAP) and a linear embedding layer."""
+
+    def __init__(self, in_dim: int = 257, embed_dim: int = 512, widths: Sequence[int] = (64, 128, 256, 512),
+                 blocks: Sequence[int] = (2, 2, 2, 2)):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
+                                  nn.ReLU(inplace=True))
+        layers, c_in = [], widths[0]
+        for i, (c_out, n) in enumerate(zip(widths, blocks)):
+            for j in range(n):
+                layers.append(_BasicBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1))
+                c_in = c_out
+        self.layers = nn.Sequential(*layers)
+        self.embed = nn.Linear(c_in, embed_dim)
+        self.in_dim, self.embed_dim = in_dim, embed_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.layers(self.stem(x.unsqueeze(1)))  # (B, C, F', T')
+        return self.embed(h.mean(dim=2).mean(dim=-1))  # frequency mean, then TAP
+
+
+class TDNN(nn.Module):
+    """x-vector style 1-D network with dilated context and mean+std statistics pooling: the
+    cheap speaker network that makes CPU training of a compact MIRNet practical."""
+
+    def __init__(self, in_dim: int = 257, embed_dim: int = 192, channels: int = 256,
+                 dilations: Sequence[int] = (1, 2, 3, 1), kernels: Sequence[int] = (5, 3, 3, 1),
+                 pool_channels: int = 768):
+        super().__init__()
+        layers, c_in = [], in_dim
+        for k, d in zip(kernels, dilations):
+            layers += [nn.Conv1d(c_in, channels, k, dilation=d, padding=d * (k // 2)),
+                       nn.BatchNorm1d(channels), nn.ReLU(inplace=True)]
+            c_in = channels
+        layers += [nn.Conv1d(c_in, pool_channels, 1), nn.BatchNorm1d(pool_channels), nn.ReLU(inplace=True)]
+        self.frames = nn.Sequential(*layers)
+        self.embed = nn.Sequential(nn.Linear(2 * pool_channels, embed_dim), nn.BatchNorm1d(embed_dim))
+        self.in_dim, self.embed_dim = in_dim, embed_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.frames(x)
+        stats = torch.cat([h.mean(dim=-1), torch.sqrt(h.var(dim=-1, unbiased=False) + 1e-5)], dim=-1)
+        return self.embed(stats)
+
+
+SPEAKER_NETS = {"resnet18": ResNet18, "tdnn": TDNN}
+
+
+def build_speaker_net(name: str, **kwargs) -> nn.Module:
+    if name not in SPEAKER_NETS:
+        raise ValueError(f"unknown speaker network {name!r}; choose one of {sorted(SPEAKER_NETS)}")
+    return SPEAKER_NETS[name](**kwargs)

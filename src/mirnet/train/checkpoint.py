@@ -1,0 +1,106 @@
+"""Self-describing, atomically written checkpoints.
+
+A model file carries its registry name, constructor arguments (feature settings included),
+the speaker map, data provenance, the resolved config and the code version, so that
+``load_model(path)`` rebuilds it with nothing else. Files are written to a temporary name and
+renamed, so a crash or a full disk during a save leaves the previous file intact; they are
+read with ``weights_only=True`` so loading a checkpoint never runs code from it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..models import build_model
+
+FORMAT = "mirnet-model-1"
+MODEL_FILE, STATE_FILE = "model.pt", "checkpoint.pt"
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def save_atomic(obj: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: not a mirnet checkpoint")
+    return obj
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def model_bundle(name: str, args: dict, model: nn.Module, speakers: list[str], *,
+                 classifier: nn.Module | None = None, classifier_args: dict | None = None,
+                 data: dict | None = None, config: dict | None = None, progress: dict | None = None) -> dict:
+    return {
+        "format": FORMAT, "mirnet_version": __version__, "git_commit": git_commit(),
+        "model": {"name": name, "args": args}, "state_dict": model.state_dict(),
+        "classifier": None if classifier is None else {"args": classifier_args, "state_dict": classifier.state_dict()},
+        "speakers": list(speakers), "data": data or {}, "config": config or {}, "progress": progress or {},
+    }
+
+
+def resolve(path: str | Path) -> Path:
+    """An experiment dir (its model.pt) or a file."""
+    path = Path(path)
+    return path / MODEL_FILE if path.is_dir() else path
+
+
+def read_bundle(path: str | Path) -> dict:
+    path = resolve(path)
+    bundle = load_file(path)
+    if bundle.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a mirnet model file (format {bundle.get('format')!r}, expected {FORMAT!r})")
+    return bundle
+
+
+def build_from_bundle(bundle: dict, source: str | Path = "<bundle>") -> nn.Module:
+    spec = bundle["model"]
+    try:
+        model = build_model(spec["name"], **spec["args"])
+        model.load_state_dict(bundle["state_dict"])
+    except (TypeError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: checkpoint does not fit model {spec['name']!r} "
+                              f"({str(exc).splitlines()[0][:300]})") from None
+    return model.eval()
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild the model from a model file or experiment dir; returns (model in eval mode, bundle)."""
+    bundle = read_bundle(path)
+    return build_from_bundle(bundle, resolve(path)), bundle

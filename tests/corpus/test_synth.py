@@ -1,0 +1,186 @@
+"""The synthetic corpus, made by the real synthesizers: a tiny one, cached between sessions."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mirnet.corpus.synth import Voice, available_voices, synthesize_corpus
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TINY = dict(voices=["us1", "us2", "en1", "slt"], utterances=3, seed=0, unseen_fraction=0.25,
+            jobs=2, progress=False)
+needs_synthesizers = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in ("espeak-ng", "mbrola", "flite")),
+    reason="speech synthesizers not installed (make setup)")
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus() -> pathlib.Path:
+    out = pathlib.Path(os.environ.get("MIRNET_TEST_CACHE", REPO / ".cache" / "tests")) / "synth-tiny"
+    try:
+        return synthesize_corpus(out, **TINY)
+    except FileExistsError:  # cached before sentences.txt or the arguments changed
+        shutil.rmtree(out)
+        return synthesize_corpus(out, **TINY)
+
+
+@pytest.fixture(scope="module")
+def two_voice_runs(tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Runs a and b with seed 0 and c with seed 1, each of us1 and slt with one utterance."""
+    root = tmp_path_factory.mktemp("runs")
+    return {run: synthesize_corpus(root / run, voices=["us1", "slt"], utterances=1, seed=seed,
+                                   jobs=2, progress=False)
+            for run, seed in (("a", 0), ("b", 0), ("c", 1))}
+
+
+def flacs(corpus: pathlib.Path) -> dict[str, pathlib.Path]:
+    return {path.name: path for path in corpus.glob("*/*/*/*.flac")}
+
+
+def mtimes(corpus: pathlib.Path) -> dict[pathlib.Path, int]:
+    return {path: path.stat().st_mtime_ns for path in corpus.rglob("*") if path.is_file()}
+
+
+def speakers_txt(corpus: pathlib.Path) -> dict[str, tuple[str, str, float, str]]:
+    """SPEAKERS.TXT parsed the way a LibriSpeech reader does: ';' comments, '|' columns."""
+    rows = {}
+    for line in (corpus / "SPEAKERS.TXT").read_text().splitlines():
+        if line.startswith(";"):
+            continue
+        speaker, sex, subset, minutes, name = (field.strip() for field in line.split("|"))
+        rows[speaker] = (sex, subset, float(minutes), name)
+    return rows
+
+
+@needs_synthesizers
+def test_layout_follows_librispeech(tiny_corpus):
+    chapters = sorted(tiny_corpus.glob("*/*/*/"))
+    assert len(chapters) == 4
+    for chapter in chapters:
+        subset, speaker = chapter.parent.parent.name, chapter.parent.name
+        assert subset in {"seen", "unseen"} and speaker.isdigit() and chapter.name.isdigit()
+        stems = {p.stem for p in chapter.glob("*.flac")}
+        assert stems == {f"{speaker}-{chapter.name}-{u:04d}" for u in range(3)}
+        trans = (chapter / f"{speaker}-{chapter.name}.trans.txt").read_text().splitlines()
+        assert {line.split(" ", 1)[0] for line in trans} == stems
+        assert all(re.fullmatch(r"\S+ [A-Z']+( [A-Z']+)+", line) for line in trans)
+    manifest = json.loads((tiny_corpus / "corpus.json").read_text())
+    assert manifest["complete"] and manifest["counts"]["utterances"] == 12
+    assert set(manifest["engines"]) == {"espeak-ng", "flite"}
+
+
+@needs_synthesizers
+def test_audio_is_16k_mono_flac_of_3_to_6_seconds(tiny_corpus):
+    for path in flacs(tiny_corpus).values():
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.format, info.subtype) == (16000, 1, "FLAC", "PCM_16")
+        audio, _ = sf.read(path, dtype="float32")
+        assert np.isfinite(audio).all()
+        assert 3.0 <= len(audio) / 16000 <= 6.0
+        assert np.sqrt(np.mean(audio ** 2)) > 0.01
+        assert -4.5 < 20 * np.log10(np.abs(audio).max()) < -1.5
+
+
+@needs_synthesizers
+def test_seen_and_unseen_are_disjoint_and_speakers_txt_covers_all(tiny_corpus):
+    seen = {p.name for p in (tiny_corpus / "seen").iterdir()}
+    unseen = {p.name for p in (tiny_corpus / "unseen").iterdir()}
+    assert seen and unseen and not seen & unseen
+    rows = speakers_txt(tiny_corpus)
+    assert set(rows) == seen | unseen
+    assert all(subset == ("seen" if speaker in seen else "unseen") for speaker, (_, subset, _, _) in rows.items())
+    by_name = {name: (sex, minutes) for sex, _, minutes, name in rows.values()}
+    assert {name: sex for name, (sex, _) in by_name.items()} == {
+        "mbrola us1": "F", "mbrola us2": "M", "mbrola en1": "M", "flite slt": "F"}
+    assert all(0.15 <= minutes <= 0.3 for _, minutes in by_name.values())  # 3 x 3-6 s
+    tsv = (tiny_corpus / "speakers.tsv").read_text().splitlines()
+    assert tsv[0].split("\t") == ["speaker", "subset", "engine", "voice", "language", "gender",
+                                  "utterances", "minutes"]
+    assert {line.split("\t")[0] for line in tsv[1:]} == set(rows)
+
+
+@needs_synthesizers
+def test_same_seed_gives_identical_bytes(two_voice_runs, tiny_corpus):
+    a, b = flacs(two_voice_runs["a"]), flacs(two_voice_runs["b"])
+    assert len(a) == 2 and a.keys() == b.keys()
+    assert all(a[name].read_bytes() == b[name].read_bytes() for name in a)
+    assert a.keys() <= flacs(tiny_corpus).keys()  # speaker IDs do not depend on the voice list
+
+
+@needs_synthesizers
+def test_different_seed_gives_different_audio(two_voice_runs):
+    a, c = flacs(two_voice_runs["a"]), flacs(two_voice_runs["c"])
+    assert a.keys() == c.keys()
+    assert all(a[name].read_bytes() != c[name].read_bytes() for name in a)
+
+
+@needs_synthesizers
+def test_second_call_returns_fast_without_writing(tiny_corpus):
+    before = mtimes(tiny_corpus)
+    start = time.perf_counter()
+    assert synthesize_corpus(tiny_corpus, **TINY) == tiny_corpus
+    assert time.perf_counter() - start < 1.0
+    assert mtimes(tiny_corpus) == before
+
+
+@needs_synthesizers
+def test_resume_recreates_exactly_the_missing_file(tiny_corpus):
+    victim = sorted(flacs(tiny_corpus).values())[4]
+    audio = victim.read_bytes()
+    victim.unlink()
+    others = mtimes(tiny_corpus)
+    synthesize_corpus(tiny_corpus, **TINY)
+    assert victim.read_bytes() == audio
+    after = mtimes(tiny_corpus)
+    assert after.pop(victim) and after == others
+
+
+@needs_synthesizers
+def test_speakers_takes_a_seeded_subset_split_both_ways(tmp_path, tiny_corpus):
+    out = synthesize_corpus(tmp_path / "two", voices=TINY["voices"], speakers=2, utterances=1,
+                            jobs=2, progress=False)
+    rows = speakers_txt(out)
+    assert len(rows) == 2 and {subset for _, subset, _, _ in rows.values()} == {"seen", "unseen"}
+    assert set(rows) <= set(speakers_txt(tiny_corpus))
+
+
+@needs_synthesizers
+def test_other_arguments_in_the_same_directory_are_refused(tiny_corpus):
+    with pytest.raises(FileExistsError, match="other arguments"):
+        synthesize_corpus(tiny_corpus, **{**TINY, "utterances": 2})
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(speakers=1), dict(utterances=0), dict(unseen_fraction=0.0), dict(unseen_fraction=1.0),
+    dict(jobs=0), dict(voices=["us1"]),
+    pytest.param(dict(voices=["us1", "nosuchvoice"]), marks=needs_synthesizers),
+    pytest.param(dict(voices=["bz1", "hn1"]), marks=needs_synthesizers),  # no espeak-ng mapping
+    pytest.param(dict(voices=["us1", "slt"], speakers=3), marks=needs_synthesizers),
+])
+def test_bad_arguments_raise_value_error(tmp_path, kwargs):
+    with pytest.raises(ValueError):
+        synthesize_corpus(tmp_path / "out", **{"jobs": 2, "progress": False, **kwargs})
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_synthesizer_names_the_tool(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="espeak-ng.*make setup"):
+        synthesize_corpus(tmp_path / "out", voices=["us1", "slt"], progress=False)
+
+
+@needs_synthesizers
+def test_available_voices_keeps_only_working_ones():
+    voices = available_voices()
+    assert voices == sorted(voices) and len(voices) >= 10
+    names = {voice.name for voice in voices}
+    assert {"us1", "en1", "awb", "rms", "slt", "kal16"} <= names and not {"bz1", "hn1"} & names
+    assert Voice("mbrola", "us1", "en-us", "F") in voices and Voice("flite", "awb", "en", "M") in voices

@@ -1,0 +1,87 @@
+"""Model shapes across batch, speaker count and length, and the design's symmetry: the only
+thing that tells the attention streams apart is the order of the encoder's channel blocks."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from mirnet.models import build_model
+from mirnet.models.attention import rotate_blocks
+from mirnet.models.speaker_nets import build_speaker_net
+
+from ..conftest import TINY_MODEL
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("n_speakers", [2, 3])
+@pytest.mark.parametrize("seconds", [1.0, 3.0])
+def test_one_embedding_per_speaker(batch, n_speakers, seconds):
+    model = build_model("mirnet", n_speakers=n_speakers, **TINY_MODEL).eval()
+    out = model(torch.randn(batch, int(seconds * 16000)))
+    frames = int(seconds * 100) + 1
+    assert out.embeddings.shape == (batch, n_speakers, 32)
+    assert out.attention.shape == (batch, n_speakers, frames)
+    assert ((out.attention >= 0) & (out.attention <= 1)).all()
+
+
+@pytest.mark.parametrize("name", ["tdnn", "resnet18"])
+def test_speaker_nets_pool_over_time(name):
+    kwargs = {"widths": (8, 8, 16, 16)} if name == "resnet18" else {"channels": 16, "pool_channels": 32}
+    net = build_speaker_net(name, in_dim=40, embed_dim=24, **kwargs).eval()
+    assert net(torch.randn(2, 40, 57)).shape == (2, 24) and net(torch.randn(2, 40, 301)).shape == (2, 24)
+
+
+def test_paper_configuration_matches_table_1():
+    model = build_model("mirnet", speaker_net={"name": "resnet18"})
+    convs = [m for m in model.encoder.layers if isinstance(m, torch.nn.Conv1d)]
+    assert [c.out_channels for c in convs] == [512, 512, 512, 512, 1500, 514]
+    assert [c.kernel_size[0] for c in convs] == [5, 3, 3, 1, 1, 1]
+    assert [l.negative_slope for l in model.encoder.layers if isinstance(l, torch.nn.LeakyReLU)] == [0.2] * 6
+    score = model.attention.score
+    assert (score[0].out_features, type(score[1]), score[2].out_features, type(score[3])) == \
+        (64, torch.nn.Tanh, 1, torch.nn.Sigmoid)
+    assert model.attention.fc[0].out_features == 257
+
+
+def _rotate_encoder_output(model, n, shift):
+    """Rotate the channel blocks the encoder emits by rewiring its last conv (and norm)."""
+    model = copy.deepcopy(model)
+    c = model.encoder.out_channels
+    order = rotate_blocks(torch.arange(c)[None, :, None], n, shift).flatten()
+    layers = list(model.encoder.layers)
+    last_conv = [m for m in layers if isinstance(m, torch.nn.Conv1d)][-1]
+    tail = layers[layers.index(last_conv):]
+    with torch.no_grad():
+        for m in tail:
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                t = getattr(m, name, None)
+                if t is not None:
+                    t.copy_(t[order])
+    return model
+
+
+@pytest.mark.parametrize("n_speakers", [2, 3])
+@pytest.mark.parametrize("fc_input", ["exchanged", "shared"])
+def test_rotating_encoder_blocks_rotates_the_outputs_and_nothing_else(n_speakers, fc_input):
+    torch.manual_seed(0)
+    args = {**TINY_MODEL, "attention": {**TINY_MODEL["attention"], "fc_input": fc_input}}
+    model = build_model("mirnet", n_speakers=n_speakers, **args).eval()
+    wav = torch.randn(2, 16000)
+    ref = model(wav)
+    out = _rotate_encoder_output(model, n_speakers, 1)(wav)
+    expect = [(k + 1) % n_speakers for k in range(n_speakers)]
+    torch.testing.assert_close(out.attention, ref.attention[:, expect], rtol=1e-4, atol=1e-5)
+    if fc_input == "exchanged":
+        torch.testing.assert_close(out.embeddings, ref.embeddings[:, expect], rtol=1e-4, atol=1e-5)
+        assert (ref.embeddings[:, 0] - ref.embeddings[:, 1]).abs().max() > 1e-5  # the streams do differ
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("wavlm")
+    with pytest.raises(ValueError, match="unknown speaker network"):
+        build_model("mirnet", speaker_net={"name": "ecapa2"})
+    with pytest.raises(ValueError, match="equal blocks"):
+        build_model("mirnet", n_speakers=3, encoder={"out_channels": 100})

@@ -1,0 +1,126 @@
+"""Training behaviour on real synthesized mixtures: it learns, it resumes exactly, it saves
+self-describing checkpoints atomically."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mirnet.config import ConfigError, load_config
+from mirnet.losses.classification import SpeakerClassifier
+from mirnet.losses.mixture import MixtureLoss
+from mirnet.models import build_model
+from mirnet.train.checkpoint import CheckpointError, load_file, load_model, save_atomic
+from mirnet.train.trainer import Trainer
+
+from ..conftest import TINY_MODEL
+
+
+def test_overfits_a_fixed_batch_of_8_mixtures_to_full_pit_accuracy(tiny_config, tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(tiny_config(), tmp_path / "exp", progress=False)
+    batch = next(iter(torch.utils.data.DataLoader(trainer.train_data, batch_size=8)))
+    model, loss_fn = trainer.model, trainer.loss
+    opt = torch.optim.Adam(list(model.parameters()) + list(trainer.classifier.parameters()), lr=3e-3)
+    for step in range(300):
+        model.train()
+        loss, _ = loss_fn(model(batch["mixture"]), batch["labels"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 10 == 9:  # judged in eval mode: BatchNorm's running statistics must have caught up
+            model.eval()
+            with torch.no_grad():
+                _, logs = loss_fn(model(batch["mixture"]), batch["labels"])
+            if logs["pit_acc"] == 1.0:
+                break
+    assert logs["pit_acc"] == 1.0, f"PIT accuracy {logs['pit_acc']:.2f} after {step + 1} steps"
+
+
+def _interrupt_after(trainer, n_calls, monkeypatch):
+    calls = {"n": 0}
+    forward = trainer._forward
+
+    def failing(batch):
+        calls["n"] += 1
+        if calls["n"] > n_calls:
+            raise KeyboardInterrupt
+        return forward(batch)
+    monkeypatch.setattr(trainer, "_forward", failing)
+
+
+def test_resume_after_an_interrupted_epoch_gives_the_same_weights(tiny_config, tmp_path, monkeypatch):
+    cfg = tiny_config("train.epochs=3", "loss.attention_weight=0.5")
+    Trainer(cfg, tmp_path / "straight", progress=False).run()
+
+    broken = Trainer(cfg, tmp_path / "resumed", progress=False)
+    _interrupt_after(broken, 2 + 1 + 1, monkeypatch)  # epoch 1 (2 steps) + validation (1) + 1 step of epoch 2
+    with pytest.raises(KeyboardInterrupt):
+        broken.run()
+    assert load_file(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 1
+    Trainer(cfg, tmp_path / "resumed", progress=False).run(resume=True)
+
+    a, b = load_file(tmp_path / "straight" / "model.pt"), load_file(tmp_path / "resumed" / "model.pt")
+    assert a["progress"]["step"] == b["progress"]["step"] == 6
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    assert torch.equal(a["classifier"]["state_dict"]["weight"], b["classifier"]["state_dict"]["weight"])
+    assert (tmp_path / "resumed" / "epochs.csv").read_text().count("\n") == 4  # header + 3 epochs
+
+
+def test_checkpoint_describes_itself(tiny_config, tmp_path, corpus):
+    exp = tmp_path / "exp"
+    Trainer(tiny_config("train.epochs=1"), exp, progress=False).run()
+    model, bundle = load_model(exp)
+    assert bundle["model"]["name"] == "mirnet" and bundle["model"]["args"]["n_speakers"] == 2
+    assert bundle["speakers"] == sorted(p.name for p in (corpus / "seen").iterdir())
+    assert bundle["data"]["fingerprint"] and bundle["data"]["heldout"] and bundle["config"]["seed"] == 0
+    assert (exp / "config.yaml").exists() and load_config(exp / "config.yaml").data.epoch_size == 16
+    with torch.no_grad():
+        assert model(torch.randn(1, 16000)).embeddings.shape == (1, 2, 32)
+
+
+def test_existing_run_needs_resume(tiny_config, tmp_path):
+    Trainer(tiny_config("train.epochs=1"), tmp_path / "exp", progress=False).run()
+    with pytest.raises(FileExistsError, match="--resume"):
+        Trainer(tiny_config("train.epochs=1"), tmp_path / "exp", progress=False).run()
+
+
+def test_failed_write_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    path = save_atomic({"format": "x", "v": torch.ones(3)}, tmp_path / "c.pt")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        save_atomic({"v": torch.zeros(3)}, path)
+    assert torch.equal(load_file(path)["v"], torch.ones(3)) and len(list(tmp_path.iterdir())) == 1
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"nope")
+    with pytest.raises(CheckpointError, match="model.pt: unreadable checkpoint"):
+        load_model(bad)
+    other = build_model("single", speaker_net={"name": "tdnn", "channels": 8, "pool_channels": 8, "embed_dim": 4})
+    save_atomic({"format": "mirnet-model-1", "model": {"name": "mirnet", "args": {"n_speakers": 2, **TINY_MODEL}},
+                 "state_dict": other.state_dict()}, bad)
+    with pytest.raises(CheckpointError, match="does not fit model 'mirnet'"):
+        load_model(bad)
+
+
+def test_teacher_term_needs_a_teacher():
+    with pytest.raises(ValueError, match="teacher"):
+        MixtureLoss(SpeakerClassifier(4, 3), teacher_weight=1.0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.crop_secs=3", "unknown config key"), ("optim.lr=fast", "optim.lr: expected float"),
+    ("data.sir_db=[1]", "list of 2"), ("train.epochs=2.5", "train.epochs: expected int"),
+])
+def test_config_errors_name_the_key(override, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+    path = tmp_path / "bad.yaml"
+    path.write_text("data: [1, 2]\n")
+    with pytest.raises(ConfigError, match="bad.yaml: data: expected a mapping"):
+        load_config(path)
