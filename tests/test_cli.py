@@ -1,0 +1,111 @@
+"""The command line end to end, as a user runs it: train, mix, embed, evaluate, plot, report;
+and bad input answered with one line naming the file, exit status 2, no traceback."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import mirnet
+from mirnet.audio import AudioError
+from mirnet.cli import main
+
+from .conftest import TINY_MODEL
+
+
+@pytest.fixture(scope="module")
+def exp(corpus, tmp_path_factory):
+    """A tiny MIRNet trained for one short epoch through the CLI."""
+    out = tmp_path_factory.mktemp("cli") / "exp"
+    cfg = out.parent / "tiny.yaml"
+    cfg.write_text(json.dumps({"data": {"train": str(corpus / "seen"), "epoch_size": 16, "val_size": 8,
+                                        "batch_size": 8, "workers": 0, "val_fraction": 0.34},
+                               "model": {"name": "mirnet", "args": TINY_MODEL},
+                               "train": {"epochs": 1, "threads": 1, "log_every": 1}}))
+    assert main(["-q", "train", str(cfg), str(out), "optim.warmup_steps=1", "loss.attention_weight=1.0"]) == 0
+    return out
+
+
+def test_mix_then_embed(exp, corpus, tmp_path, capsys):
+    mix = tmp_path / "mix.wav"
+    assert main(["corpus", "mix", str(corpus / "unseen"), str(mix), "--sir", "3", "--seed", "4"]) == 0
+    assert (tmp_path / "mix.source1.wav").exists() and (tmp_path / "mix.json").exists()
+    assert main(["embed", str(exp), str(mix), "--out", str(tmp_path / "e.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "speaker 1:" in out and "speaker 2:" in out and np.load(tmp_path / "e.npy").shape == (2, 32)
+
+
+def test_embed_converts_stereo_44k(exp, corpus, tmp_path, caplog):
+    wav = mirnet.audio.load_audio(next((corpus / "unseen").rglob("*.flac")))
+    from scipy.signal import resample_poly
+    stereo = np.stack([resample_poly(wav, 441, 160)] * 2, axis=1)
+    path = tmp_path / "stereo44.wav"
+    sf.write(path, stereo, 44100)
+    with caplog.at_level(logging.INFO):
+        assert main(["embed", str(exp), str(path)]) == 0
+    assert "downmixing 2 channels" in caplog.text and "resampling 44100 Hz" in caplog.text
+
+
+@pytest.mark.parametrize("content, reason", [(b"RIFF....WAVEjunk" * 10, "unreadable audio"), (None, "silent")])
+def test_embed_bad_file_one_line_error(exp, tmp_path, capsys, content, reason):
+    path = tmp_path / "bad.wav"
+    if content is None:
+        sf.write(path, np.zeros(16000, np.float32), 16000)
+    else:
+        path.write_bytes(content)
+    assert main(["embed", str(exp), str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mirnet: error: ") and str(path) in err and reason in err and "\n" not in err
+
+
+def test_embed_refuses_other_speaker_counts(exp, corpus, capsys):
+    assert main(["embed", str(exp), str(next(corpus.rglob("*.flac"))), "--speakers", "3"]) == 2
+    assert "gives 2 embeddings" in capsys.readouterr().err
+
+
+def test_eval_writes_json_and_rereads_its_trial_list(exp, corpus, tmp_path):
+    args = ["-q", "eval", str(exp), "--data", str(corpus / "seen"), "--trials", "12",
+            "--trial-list", str(tmp_path / "trials.json")]
+    assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
+    assert main([*args, "--seed", "99", "--json", str(tmp_path / "b.json")]) == 0  # same list, seed ignored
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert {"eer", "eer_ci", "trials", "speakers", "metric", "min_dcf"} <= set(a)
+    assert a["eer"] == b["eer"] and a["trial_list_sha1"] == b["trial_list_sha1"] and a["trials"] == 12
+    assert 0 <= a["eer_ci"][0] <= a["eer"] <= a["eer_ci"][1] <= 100
+    assert main(["-q", "eval", str(exp), "--data", str(corpus / "seen"), "--heldout", "--trials", "4",
+                 "--condition", "clean", "--metric", "euclidean"]) == 0
+
+
+def test_plots_and_report(exp, corpus, tmp_path):
+    assert main(["plot", "tsne", str(exp), "--data", str(corpus / "seen"), "--out", str(tmp_path / "tsne"),
+                 "--n-plot-speakers", "5"]) == 0
+    assert main(["plot", "attention", str(exp), "--data", str(corpus / "unseen"), "--out", str(tmp_path / "att.png")]) == 0
+    assert main(["plot", "curves", str(exp), "--out", str(tmp_path / "curve.png")]) == 0
+    assert main(["-q", "eval", str(exp), "--data", str(corpus / "seen"), "--trials", "8",
+                 "--json", str(tmp_path / "e.json")]) == 0
+    figs = [str(tmp_path / n) for n in ("tsne_speakers.png", "tsne_outputs.png", "att.png", "curve.png")]
+    assert main(["report", "--out", str(tmp_path), "--exp", str(exp), "--evals", str(tmp_path / "e.json"),
+                 "--train-run", str(exp), "--figures", *figs]) == 0
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "mirnet eval" in report and "![att](att.png)" in report and "EER" in report
+
+
+def test_python_api(exp):
+    model = mirnet.load(exp)
+    emb = model.embed(torch.randn(24000) * 0.1)
+    assert emb.shape == (model.n_speakers, model.embed_dim) == (2, 32)
+    with pytest.raises(AudioError, match="too short"):
+        model.embed(np.ones(100, np.float32) * 0.1)
+
+
+def test_config_and_checkpoint_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  crop: 3\n")
+    assert main(["train", str(bad), str(tmp_path / "x")]) == 2
+    assert "unknown config key(s) data.crop" in capsys.readouterr().err
+    assert main(["embed", str(tmp_path / "nothing"), str(bad)]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
