@@ -65,6 +65,7 @@ class TrainConfig:
     teacher: str | None = None  # experiment dir of a single-speaker model
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one
     log_every: int = 10
+    precise_bn_batches: int = 10  # recompute BatchNorm statistics on this many batches per epoch (0: off)
     keep_epoch_models: bool = False  # small per-epoch snapshots for EER-vs-time curves
     tensorboard: bool = False
 

@@ -1,7 +1,6 @@
 """The mixture verification protocol of paper section 4.1.2 on real synthesized audio."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -124,3 +124,17 @@ def test_config_errors_name_the_key(override, message, tmp_path):
     path.write_text("data: [1, 2]\n")
     with pytest.raises(ConfigError, match="bad.yaml: data: expected a mapping"):
         load_config(path)
+
+
+@pytest.mark.parametrize("n_batches", [1, 3])
+def test_precise_batchnorm_uses_exact_averages_of_the_batches(n_batches):
+    from mirnet.train.trainer import recompute_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model("single", speaker_net={"name": "tdnn", "channels": 8, "pool_channels": 8, "embed_dim": 4})
+    batches = [{"mixture": torch.randn(4, 8000)} for _ in range(n_batches)]
+    recompute_batchnorm(model.eval(), batches)
+    feats = torch.cat([model.features(b["mixture"]) for b in batches])
+    first = model.speaker_net.frames[0](feats)
+    torch.testing.assert_close(model.speaker_net.frames[1].running_mean, first.mean(dim=(0, 2)), rtol=1e-4, atol=1e-5)
+    assert not model.training and model.speaker_net.frames[1].momentum == 0.1

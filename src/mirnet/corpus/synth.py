@@ -1,6 +1,6 @@
 """Synthesize the default speech corpus: one synthesizer voice is one speaker.
 
-Voices come from espeak-ng driving the MBROLA diphone databases, plus flite's English voices.
+Voices are the MBROLA diphone databases, fed phonemes by espeak-ng, plus flite's English voices.
 The output uses the LibriSpeech layout (``seen``/``unseen`` instead of LibriSpeech's subsets),
 so the reader written for real LibriSpeech reads it unchanged. Every utterance is a pure
 function of (seed, voice, utterance index), which makes parallel work, resuming and caching
