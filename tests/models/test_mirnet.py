@@ -85,3 +85,23 @@ def test_unknown_names_are_refused():
         build_model("mirnet", speaker_net={"name": "ecapa2"})
     with pytest.raises(ValueError, match="equal blocks"):
         build_model("mirnet", n_speakers=3, encoder={"out_channels": 100})
+
+
+@pytest.mark.parametrize("n_speakers", [2, 3])
+@pytest.mark.parametrize("fc_input", ["exchanged", "shared"])
+def test_attention_equals_the_papers_rotate_then_attend_formulation(n_speakers, fc_input):
+    """The rotated-weight computation against eq. (2) written out: rotate V1, score, weight, fc."""
+    torch.manual_seed(0)
+    from mirnet.models.attention import SpectralAttention
+
+    att = SpectralAttention(6 * n_speakers, n_speakers, hidden=5, out_dim=7, fc_input=fc_input)
+    v1 = torch.randn(2, 6 * n_speakers, 11)
+    z, w = att(v1)
+    for k in range(n_speakers):
+        vk = rotate_blocks(v1, n_speakers, k).transpose(1, 2)  # (B, T, C)
+        wk = att.score(vk).squeeze(-1)
+        zk = att.fc(wk.unsqueeze(-1) * (vk if fc_input == "exchanged" else v1.transpose(1, 2)))
+        torch.testing.assert_close(w[:, k], wk, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(z[:, k], zk.transpose(1, 2), rtol=1e-5, atol=1e-5)
+    if n_speakers == 2:  # eq. (2) literally
+        torch.testing.assert_close(rotate_blocks(v1, 2, 1), torch.cat([v1[:, 6:], v1[:, :6]], dim=1))

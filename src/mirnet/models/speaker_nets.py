@@ -51,15 +51,17 @@ class ResNet18(nn.Module):
 
 class TDNN(nn.Module):
     """x-vector style 1-D network with dilated context and mean+std statistics pooling: the
-    cheap speaker network that makes CPU training of a compact MIRNet practical."""
+    cheap speaker network that makes CPU training of a compact MIRNet practical. ``stride``
+    subsamples frames in the first layer (Kaldi-style frame subsampling), halving the cost of
+    every later layer at stride 2."""
 
     def __init__(self, in_dim: int = 257, embed_dim: int = 192, channels: int = 256,
                  dilations: Sequence[int] = (1, 2, 3, 1), kernels: Sequence[int] = (5, 3, 3, 1),
-                 pool_channels: int = 768):
+                 pool_channels: int = 768, stride: int = 1):
         super().__init__()
         layers, c_in = [], in_dim
-        for k, d in zip(kernels, dilations):
-            layers += [nn.Conv1d(c_in, channels, k, dilation=d, padding=d * (k // 2)),
+        for i, (k, d) in enumerate(zip(kernels, dilations)):
+            layers += [nn.Conv1d(c_in, channels, k, stride=stride if i == 0 else 1, dilation=d, padding=d * (k // 2)),
                        nn.BatchNorm1d(channels), nn.ReLU(inplace=True)]
             c_in = channels
         layers += [nn.Conv1d(c_in, pool_channels, 1), nn.BatchNorm1d(pool_channels), nn.ReLU(inplace=True)]
