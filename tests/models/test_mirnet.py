@@ -26,9 +26,11 @@ def test_one_embedding_per_speaker(batch, n_speakers, seconds):
     assert ((out.attention >= 0) & (out.attention <= 1)).all()
 
 
-@pytest.mark.parametrize("name", ["tdnn", "resnet18"])
-def test_speaker_nets_pool_over_time(name):
-    kwargs = {"widths": (8, 8, 16, 16)} if name == "resnet18" else {"channels": 16, "pool_channels": 32}
+@pytest.mark.parametrize("name, kwargs", [
+    ("tdnn", {"channels": 16, "pool_channels": 32}), ("tdnn", {"channels": 16, "pool_channels": 32, "stride": 2}),
+    ("resnet18", {"widths": (8, 8, 16, 16)}),
+])
+def test_speaker_nets_pool_over_time(name, kwargs):
     net = build_speaker_net(name, in_dim=40, embed_dim=24, **kwargs).eval()
     assert net(torch.randn(2, 40, 57)).shape == (2, 24) and net(torch.randn(2, 40, 301)).shape == (2, 24)
 

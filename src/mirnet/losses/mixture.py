@@ -3,8 +3,9 @@
 makes every term agree on a single assignment of outputs to speakers.
 
 Terms: speaker cross-entropy (paper eq. 3-5); optionally the cosine distance to a clean
-teacher's embedding of each source, and a BCE pulling stream k's attention weights toward
-speaker j's share of each frame's power (both need the sources, which on-the-fly mixing has).
+teacher's embedding of each source, a BCE pulling stream k's attention weights toward speaker
+j's share of each frame's power, and the mean squared error between stream k's speaker-network
+input and speaker j's own log spectrum (these need the sources, which on-the-fly mixing has).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..features import LogMagnitudeSpectrum
 from ..models import ModelOutput
 from .classification import SpeakerClassifier
 from .pit import pairwise_cosine_distance, pit_reduce
@@ -25,6 +27,13 @@ def pairwise_attention_bce(attention: torch.Tensor, share: torch.Tensor) -> torc
     return F.binary_cross_entropy(a, s, reduction="none").mean(-1)
 
 
+def pairwise_mse(streams: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, N, F, T), (B, M, F, T) -> (B, N, M) mean squared error, without an (N, M) copy."""
+    z, s = streams.flatten(2), targets.flatten(2)
+    cross = torch.einsum("bnd,bmd->bnm", z, s)
+    return ((z * z).sum(-1)[:, :, None] + (s * s).sum(-1)[:, None, :] - 2 * cross) / z.shape[-1]
+
+
 def power_share(frame_power: torch.Tensor) -> torch.Tensor:
     """(B, N, T) source powers -> each source's share of the frame's power, 0 in silence."""
     total = frame_power.sum(dim=1, keepdim=True)
@@ -33,18 +42,20 @@ def power_share(frame_power: torch.Tensor) -> torch.Tensor:
 
 class MixtureLoss(nn.Module):
     def __init__(self, classifier: SpeakerClassifier, *, ce_weight: float = 1.0, teacher: nn.Module | None = None,
-                 teacher_weight: float = 0.0, attention_weight: float = 0.0):
+                 teacher_weight: float = 0.0, attention_weight: float = 0.0, spectrum_weight: float = 0.0):
         super().__init__()
         if teacher_weight and teacher is None:
             raise ValueError("teacher_weight > 0 needs a teacher model")
         self.classifier, self.ce_weight = classifier, ce_weight
         self.teacher_weight, self.attention_weight = teacher_weight, attention_weight
+        self.spectrum_weight = spectrum_weight
         self.teacher = teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
 
     def forward(self, out: ModelOutput, labels: torch.Tensor, sources: torch.Tensor | None = None,
-                frame_power=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                features: LogMagnitudeSpectrum | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Returns the batch loss and, for logging, each term under the chosen permutation,
-        the PIT accuracy and the permutation itself."""
+        the PIT accuracy and the permutation itself. ``features`` is the model's own front end,
+        which defines the sources' power contours and spectra on the model's frame grid."""
         ce = self.classifier.pairwise_cross_entropy(out.embeddings, labels)
         terms = {"ce": ce}
         total = self.ce_weight * ce
@@ -55,9 +66,15 @@ class MixtureLoss(nn.Module):
             terms["teacher"] = pairwise_cosine_distance(out.embeddings, target)
             total = total + self.teacher_weight * terms["teacher"]
         if self.attention_weight and out.attention is not None:
-            share = power_share(frame_power(sources))
+            share = power_share(features.frame_power(sources))
             terms["attention"] = pairwise_attention_bce(out.attention, share)
             total = total + self.attention_weight * terms["attention"]
+        if self.spectrum_weight and out.streams is not None:
+            b, n = sources.shape[:2]
+            with torch.no_grad():
+                target = features(sources.flatten(0, 1)).view(b, n, *out.streams.shape[2:])
+            terms["spectrum"] = pairwise_mse(out.streams, target)
+            total = total + self.spectrum_weight * terms["spectrum"]
         loss, perm = pit_reduce(total)
         idx = perm.unsqueeze(-1)
         logs = {k: v.detach().gather(2, idx).mean() for k, v in terms.items()}

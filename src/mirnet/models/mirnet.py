@@ -21,6 +21,7 @@ from .speaker_nets import build_speaker_net
 class ModelOutput:
     embeddings: torch.Tensor  # (B, N, E)
     attention: torch.Tensor | None = None  # (B, N, frames), MIRNet only
+    streams: torch.Tensor | None = None  # (B, N, F, frames): the speaker network's inputs, MIRNet only
 
 
 class MIRNet(nn.Module):
@@ -43,7 +44,7 @@ class MIRNet(nn.Module):
         z, weights = self.attention(self.encoder(self.features(wav)))  # (B, N, F, T), (B, N, T)
         b, n = z.shape[:2]
         emb = self.speaker_net(z.flatten(0, 1)).view(b, n, -1)
-        return ModelOutput(emb, weights)
+        return ModelOutput(emb, weights, z)
 
 
 class SingleSpeakerNet(nn.Module):

@@ -30,7 +30,7 @@ from .checkpoint import MODEL_FILE, STATE_FILE, load_file, load_model, model_bun
 log = logging.getLogger(__name__)
 EPOCH_FIELDS = ["epoch", "step", "elapsed_s", "lr", "train_loss", "train_ce", "train_pit_acc", "val_loss",
                 "val_ce", "val_pit_acc", "bad_file_retries"]
-STEP_FIELDS = ["step", "epoch", "elapsed_s", "lr", "loss", "ce", "teacher", "attention", "pit_acc"]
+STEP_FIELDS = ["step", "epoch", "elapsed_s", "lr", "loss", "ce", "teacher", "attention", "spectrum", "pit_acc"]
 
 
 def lr_factor(step: int, total: int, warmup: int, schedule: str, min_ratio: float) -> float:
@@ -102,7 +102,8 @@ class Trainer:
         self.classifier = SpeakerClassifier(**self.classifier_args)
         teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
         self.loss = MixtureLoss(self.classifier, ce_weight=cfg.loss.ce_weight, teacher=teacher,
-                                teacher_weight=cfg.loss.teacher_weight, attention_weight=cfg.loss.attention_weight)
+                                teacher_weight=cfg.loss.teacher_weight, attention_weight=cfg.loss.attention_weight,
+                                spectrum_weight=cfg.loss.spectrum_weight)
         if cfg.train.init_from:
             self._init_from(cfg.train.init_from)
         params = list(self.model.parameters()) + list(self.classifier.parameters())
@@ -159,7 +160,7 @@ class Trainer:
 
     def _forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         out = self.model(batch["mixture"])
-        return self.loss(out, batch["labels"], batch["sources"], self.model.features.frame_power)
+        return self.loss(out, batch["labels"], batch["sources"], self.model.features)
 
     def run(self, resume: bool = False) -> dict:
         self.exp.mkdir(parents=True, exist_ok=True)
