@@ -65,10 +65,13 @@ def _rotate_encoder_output(model, n, shift):
 
 
 @pytest.mark.parametrize("n_speakers", [2, 3])
-@pytest.mark.parametrize("fc_input", ["exchanged", "shared"])
-def test_rotating_encoder_blocks_rotates_the_outputs_and_nothing_else(n_speakers, fc_input):
+@pytest.mark.parametrize("fc_input, output", [("exchanged", "direct"), ("shared", "direct"), ("exchanged", "residual")])
+def test_rotating_encoder_blocks_rotates_the_outputs_and_nothing_else(n_speakers, fc_input, output):
     torch.manual_seed(0)
-    args = {**TINY_MODEL, "attention": {**TINY_MODEL["attention"], "fc_input": fc_input}}
+    attention = {**TINY_MODEL["attention"], "fc_input": fc_input, "output": output}
+    if output == "residual":
+        attention["out_dim"] = 257
+    args = {**TINY_MODEL, "attention": attention}
     model = build_model("mirnet", n_speakers=n_speakers, **args).eval()
     wav = torch.randn(2, 16000)
     ref = model(wav)
@@ -107,3 +110,18 @@ def test_attention_equals_the_papers_rotate_then_attend_formulation(n_speakers, 
         torch.testing.assert_close(z[:, k], zk.transpose(1, 2), rtol=1e-5, atol=1e-5)
     if n_speakers == 2:  # eq. (2) literally
         torch.testing.assert_close(rotate_blocks(v1, 2, 1), torch.cat([v1[:, 6:], v1[:, :6]], dim=1))
+
+
+def test_residual_output_starts_from_the_input_spectrum():
+    from mirnet.models.attention import SpectralAttention
+
+    torch.manual_seed(0)
+    att = SpectralAttention(8, 2, hidden=4, out_dim=5, output="residual")
+    v1, spec = torch.randn(3, 8, 6), torch.randn(3, 5, 6)
+    z, w = att(v1, spec)
+    for k in range(2):
+        vk = rotate_blocks(v1, 2, k)
+        expect = w[:, k, None] * (spec + torch.einsum("oc,bct->bot", att.fc[0].weight, vk)) + att.fc[0].bias[:, None]
+        torch.testing.assert_close(z[:, k], expect, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="input spectrum"):
+        att(v1)

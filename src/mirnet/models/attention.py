@@ -10,6 +10,11 @@ Reading of the paper chosen here: the output fc of stream k reads its own rotate
 reading, every stream's fc reading V1 (``fc_input='shared'``), leaves streams differing only
 by their temporal weights; it is kept as an option because it was measured once (README).
 
+``output='residual'`` (not in the paper; an option measured for the compact model): Z_k =
+W_k * (S + A_k V1) + b, linear, where S is the input log spectrum. A speaker network that
+reads spectra (e.g. started from a clean single-speaker model) then sees the mixture spectrum
+at initialisation, and the fc only has to learn a log-domain correction per speaker — a mask.
+
 Computation: a linear layer applied to rotated channels equals the layer with its weight
 columns rotated the other way applied to V1, and fc(w * v) = w * (A v) + b for a per-frame
 scalar w. So all N streams come from two 1x1 convolutions over V1 with stacked, rotated
@@ -33,13 +38,15 @@ class SpectralAttention(nn.Module):
     """(B, N*D, T) -> Z (B, N, out_dim, T) and attention weights W (B, N, T) in [0, 1]."""
 
     def __init__(self, channels: int, n_speakers: int = 2, hidden: int = 64, out_dim: int = 257,
-                 fc_input: str = "exchanged", negative_slope: float = 0.2):
+                 fc_input: str = "exchanged", negative_slope: float = 0.2, output: str = "direct"):
         super().__init__()
         if channels % n_speakers:
             raise ValueError(f"encoder channels {channels} must split into {n_speakers} equal blocks")
         if fc_input not in ("exchanged", "shared"):
             raise ValueError(f"fc_input must be 'exchanged' or 'shared', got {fc_input!r}")
-        self.n_speakers, self.fc_input, self.negative_slope = n_speakers, fc_input, negative_slope
+        if output not in ("direct", "residual"):
+            raise ValueError(f"output must be 'direct' or 'residual', got {output!r}")
+        self.n_speakers, self.fc_input, self.negative_slope, self.output = n_speakers, fc_input, negative_slope, output
         self.score = nn.Sequential(nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1), nn.Sigmoid())
         self.fc = nn.Sequential(nn.Linear(channels, out_dim), nn.LeakyReLU(negative_slope))
         self.out_dim = out_dim
@@ -50,7 +57,8 @@ class SpectralAttention(nn.Module):
         streams = [rotate_blocks(weight, n, -k) if rotate else weight for k in range(n)]
         return torch.cat(streams).unsqueeze(-1)
 
-    def forward(self, v1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, v1: torch.Tensor, spec: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``spec`` (B, out_dim, T), the input spectrum, is needed by ``output='residual'``."""
         n, (b, _, t) = self.n_speakers, v1.shape
         fc1, fc2 = self.score[0], self.score[2]
         hidden = torch.tanh(F.conv1d(v1, self._stream_weights(fc1.weight, True), fc1.bias.repeat(n)))
@@ -58,5 +66,9 @@ class SpectralAttention(nn.Module):
         weights = torch.sigmoid(torch.einsum("bnht,h->bnt", hidden, fc2.weight[0]) + fc2.bias)  # (B, N, T)
         fc = self.fc[0]
         projected = F.conv1d(v1, self._stream_weights(fc.weight, self.fc_input == "exchanged")).view(b, n, -1, t)
+        if self.output == "residual":
+            if spec is None or spec.shape[1] != self.out_dim:
+                raise ValueError(f"output='residual' needs the {self.out_dim}-bin input spectrum")
+            return weights.unsqueeze(2) * (spec.unsqueeze(1) + projected) + fc.bias[:, None], weights
         z = F.leaky_relu(weights.unsqueeze(2) * projected + fc.bias[:, None], self.negative_slope)
         return z, weights

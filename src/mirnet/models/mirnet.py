@@ -41,7 +41,8 @@ class MIRNet(nn.Module):
         self.embed_dim = self.speaker_net.embed_dim
 
     def forward(self, wav: torch.Tensor) -> ModelOutput:
-        z, weights = self.attention(self.encoder(self.features(wav)))  # (B, N, F, T), (B, N, T)
+        spec = self.features(wav)
+        z, weights = self.attention(self.encoder(spec), spec)  # (B, N, F, T), (B, N, T)
         b, n = z.shape[:2]
         emb = self.speaker_net(z.flatten(0, 1)).view(b, n, -1)
         return ModelOutput(emb, weights, z)
