@@ -30,6 +30,16 @@ def exp(corpus, tmp_path_factory):
     return out
 
 
+def test_overrides_may_follow_options(exp, tmp_path):
+    cfg = exp.parent / "tiny.yaml"
+    out = tmp_path / "again"
+    assert main(["-q", "train", str(cfg), str(out), "--resume", "optim.warmup_steps=3", "data.epoch_size=8"]) == 0
+    assert "warmup_steps: 3" in (out / "config.yaml").read_text()
+    with pytest.raises(SystemExit) as err:  # argparse's usage error
+        main(["-q", "train", str(cfg), str(out), "--resume", "--bogus"])
+    assert err.value.code == 2
+
+
 def test_mix_then_embed(exp, corpus, tmp_path, capsys):
     mix = tmp_path / "mix.wav"
     assert main(["corpus", "mix", str(corpus / "unseen"), str(mix), "--sir", "3", "--seed", "4"]) == 0

@@ -218,7 +218,8 @@ def plot_training_curves(csv_path: PathLike, path: PathLike, x: str = "step",
     ax = fig.add_subplot()
     for y in present:
         xs, vals = _column(rows, x, y)
-        ax.plot(xs, vals, marker="o" if xs.size <= 30 else None, ms=3, lw=1.3, label=y)
+        if xs.size:  # a column logged only by some configurations is present but empty
+            ax.plot(xs, vals, marker="o" if xs.size <= 30 else None, ms=3, lw=1.3, label=y)
     if x2 is not None:
         xs, x2s = _column(rows, x, x2)
         if xs.size >= 2:
