@@ -22,6 +22,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=500)
     p.add_argument("--condition", default="mixture", choices=("mixture", "clean"))
     p.add_argument("--heldout", action="store_true")
+    p.add_argument("--every", type=int, default=1, help="score every k-th snapshot (and always the last)")
     p.add_argument("--out", help="CSV path (default EXP/eer_vs_time.csv; the PNG goes beside it)")
     a = p.parse_args()
     exp = Path(a.exp)
@@ -29,7 +30,8 @@ def main() -> None:
     trial_list = out.with_suffix(".trials.json")
     trial_list.unlink(missing_ok=True)
     rows = []
-    for snap in sorted((exp / "epochs").glob("epoch*.pt")):
+    snaps = sorted((exp / "epochs").glob("epoch*.pt"))
+    for snap in [s for i, s in enumerate(snaps) if (i + 1) % a.every == 0 or i == len(snaps) - 1]:
         progress = read_bundle(snap)["progress"]
         r = evaluate(snap, a.data, trials=a.trials, condition=a.condition, heldout=a.heldout,
                      trial_list=trial_list, progress=False)

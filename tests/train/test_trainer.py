@@ -138,3 +138,26 @@ def test_precise_batchnorm_uses_exact_averages_of_the_batches(n_batches):
     first = model.speaker_net.frames[0](feats)
     torch.testing.assert_close(model.speaker_net.frames[1].running_mean, first.mean(dim=(0, 2)), rtol=1e-4, atol=1e-5)
     assert not model.training and model.speaker_net.frames[1].momentum == 0.1
+
+
+def test_start_from_and_distil_toward_a_clean_single_speaker_model(tiny_config, tmp_path):
+    spk = {"name": "tdnn", "channels": 24, "pool_channels": 32, "embed_dim": 16, "stride": 2}
+    single = tmp_path / "single"
+    cfg = tiny_config("train.epochs=1", "data.n_speakers=1", "model.name=single", model={"speaker_net": spk})
+    Trainer(cfg, single, progress=False).run()
+    teacher = load_file(single / "model.pt")
+
+    mixed = {"encoder": {"channels": [16] * 5, "norm": "batch"}, "attention": {"output": "residual"}, "speaker_net": spk}
+    cfg = tiny_config(f"train.init_from={single}", f"train.teacher={single}", "loss.teacher_weight=10", model=mixed)
+    trainer = Trainer(cfg, tmp_path / "mirnet", progress=False)
+    for k, v in trainer.model.speaker_net.state_dict().items():
+        assert torch.equal(v, teacher["state_dict"][f"speaker_net.{k}"]), k
+    assert torch.equal(trainer.classifier.weight, teacher["classifier"]["state_dict"]["weight"])
+    trainer.run()
+    rows = (tmp_path / "mirnet" / "steps.csv").read_text().splitlines()
+    column = rows[0].split(",").index("teacher")
+    assert all(float(r.split(",")[column]) > 0 for r in rows[1:])  # the distillation term was trained
+
+    other = {**mixed, "speaker_net": {**spk, "channels": 8}}
+    with pytest.raises(ValueError, match="speaker network does not match"):
+        Trainer(tiny_config(f"train.init_from={single}", model=other), tmp_path / "x", progress=False)
