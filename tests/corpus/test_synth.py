@@ -178,3 +178,10 @@ def test_available_voices_keeps_only_working_ones():
     names = {voice.name for voice in voices}
     assert {"us1", "en1", "awb", "rms", "slt", "kal16"} <= names and not {"bz1", "hn1"} & names
     assert Voice("mbrola", "us1", "en-us", "F") in voices and Voice("flite", "awb", "en", "M") in voices
+
+
+def test_speaker_ids_come_from_the_fixed_voice_catalogue(tiny_corpus):
+    """IDs must not depend on which other voices a machine has installed (CI installs a few)."""
+    ids = {row.split("\t")[3]: row.split("\t")[0]
+           for row in (tiny_corpus / "speakers.tsv").read_text().splitlines()[1:]}
+    assert ids == {"slt": "1003", "us1": "1075", "us2": "1076", "en1": "1027"}

@@ -46,6 +46,14 @@ _PROBE_TEXT = "The quick brown fox jumps over the lazy dog near the river bank."
 _MBROLA_VOLUME = 0.5  # full scale clips several MBROLA voices
 _MAX_TRIES = 40  # synthesis attempts per utterance before giving up on the 3-6 s window
 _SPEAKER_ID_BASE = 1000
+# Every voice Debian 12 packages (mbrola-*) and flite ships, in (engine, name) order: a voice's
+# position here is its speaker ID offset and seeds its random streams, so IDs and audio do not
+# depend on which other voices a machine happens to have installed. Voices not listed (a newer
+# release) are numbered after these.
+_CATALOGUE = tuple([("flite", n) for n in ("awb", "kal16", "rms", "slt")] + [("mbrola", n) for n in (
+    "af1 ar1 ar2 br1 br2 br3 br4 bz1 ca1 ca2 cn1 cr1 cz1 cz2 de1 de2 de3 de4 de5 de6 de7 de8 ee1 en1 es1 es2 "
+    "es3 es4 fr1 fr2 fr3 fr4 fr5 fr6 fr7 gr1 gr2 hb1 hb2 hn1 hu1 ic1 id1 in1 in2 ir1 it1 it2 it3 it4 jp1 jp2 "
+    "jp3 la1 lt1 lt2 ma1 mx1 mx2 nl1 nl2 nl3 nz1 pl1 pt1 ro1 sw1 sw2 tl1 tr1 tr2 us1 us2 us3 vz1").split()])
 # Tags keep the per-purpose random streams apart: numpy seeds [s], [s, 0] and s are identical.
 _SPLIT_STREAM, _SPEAKER_STREAM, _UTTERANCE_STREAM = 0, 1, 2
 
@@ -63,7 +71,7 @@ class Voice:
 @dataclass(frozen=True)
 class _Speaker:
     voice: Voice
-    index: int  # position among all installed voices, so IDs survive --voices/--speakers
+    index: int  # position in _CATALOGUE, so IDs survive --voices/--speakers and other installs
     subset: str  # "seen" or "unseen"
 
     @property
@@ -174,7 +182,7 @@ def _espeak_data_dir() -> pathlib.Path:
 
 
 def _installed_voices() -> list[Voice]:
-    """Every candidate voice, working or not; its list position is the speaker's ID offset."""
+    """Every installed candidate voice, working or not."""
     voice_dir = _espeak_data_dir() / "voices" / "mb"
     mbrola = [_mbrola_voice(d.name, voice_dir / f"mb-{d.name}")
               for d in MBROLA_DIR.iterdir() if d.is_dir()] if MBROLA_DIR.is_dir() else []
@@ -197,11 +205,13 @@ def _mbrola_voice(name: str, voice_file: pathlib.Path) -> Voice:
 
 def _probe_voices(candidates: list[Voice], installed: list[Voice],
                   pool) -> tuple[list[tuple[int, Voice]], dict[str, str]]:
-    """(index in ``installed``, voice) for voices that work and {name: reason} for the rest."""
+    """(speaker index, voice) for voices that work and {name: reason} for the rest."""
+    extras = sorted((v.engine, v.name) for v in installed if (v.engine, v.name) not in _CATALOGUE)
+    order = {key: i for i, key in enumerate(_CATALOGUE + tuple(extras))}
     working, skipped = [], {}
     for voice, reason in zip(candidates, pool.map(_probe, candidates)):
         if reason is None:
-            working.append((installed.index(voice), voice))
+            working.append((order[voice.engine, voice.name], voice))
         else:
             log.warning("skipping voice %s/%s: %s", voice.engine, voice.name, reason)
             skipped[voice.name] = reason
