@@ -25,6 +25,7 @@ class DataConfig:
     crop_seconds: float = 3.0
     sir_db: tuple[float, float] = (-5.0, 5.0)
     overlap: tuple[float, float] = (1.0, 1.0)
+    speed_perturb: tuple[float, ...] = (1.0,)  # e.g. [0.9, 1.0, 1.1]: each factor a new speaker class
     min_seconds: float = 1.0
     epoch_size: int = 3200  # mixtures per epoch
     val_size: int = 320
@@ -102,6 +103,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         return _build(tp, value, key + ".")
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
+        return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")

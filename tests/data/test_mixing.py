@@ -77,3 +77,35 @@ def test_heldout_split_is_per_speaker_and_disjoint(manifest):
     train, held = split_utterances(manifest, 0.2, seed=0)
     assert set(held.speakers) == set(manifest.speakers)
     assert not {u.id for u in train} & {u.id for u in held} and len(train) + len(held) == len(manifest)
+
+
+def test_speed_perturbation_makes_new_speakers_faster_and_higher(tmp_path):
+    """A 200 Hz tone at speed 1.1 must come out at 220 Hz, labelled as a speaker of its own."""
+    from mirnet.audio import save_audio
+    from mirnet.data.mixing import speaker_labels
+
+    t = np.arange(5 * 16000) / 16000
+    utts = []
+    for spk, f0 in (("a", 200.0), ("b", 330.0)):
+        path = save_audio(tmp_path / f"{spk}.flac", 0.3 * np.sin(2 * np.pi * f0 * t))
+        utts.append(Utterance(f"{spk}-1-1", spk, str(path), len(t), 16000))
+    manifest = Manifest(utts)
+    labels = speaker_labels(manifest.speakers, (0.9, 1.0, 1.1))
+    assert labels == ["a", "b", "a-sp0.9", "b-sp0.9", "a-sp1.1", "b-sp1.1"]
+    cfg = MixingConfig(2, 2.0, (0, 0), speeds=(0.9, 1.0, 1.1))
+    data = MixtureDataset(manifest, {s: i for i, s in enumerate(labels)}, cfg, epoch_size=12, seed=0)
+    seen = set()
+    for i in range(12):
+        spec, item = data.spec(i), data[i]
+        for k in range(2):
+            spectrum = np.abs(np.fft.rfft(item["sources"][k].numpy()))
+            f0 = {"a": 200.0, "b": 330.0}[spec.speakers[k]] * spec.speed(k)
+            assert np.argmax(spectrum) / 2.0 == pytest.approx(f0, abs=1.0)  # 0.5 Hz bins
+            assert labels[item["labels"][k]] == spec.labels()[k]
+            seen.add(spec.labels()[k])
+    assert len(seen) >= 4 and MixtureSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_unperturbed_specs_keep_their_old_form(manifest):
+    spec = draw_mixture(manifest, np.random.default_rng(0), MixingConfig())
+    assert spec.speeds == () and spec.labels() == spec.speakers

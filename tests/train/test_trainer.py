@@ -161,3 +161,14 @@ def test_start_from_and_distil_toward_a_clean_single_speaker_model(tiny_config, 
     other = {**mixed, "speaker_net": {**spk, "channels": 8}}
     with pytest.raises(ValueError, match="speaker network does not match"):
         Trainer(tiny_config(f"train.init_from={single}", model=other), tmp_path / "x", progress=False)
+
+
+def test_speed_perturbed_speakers_are_classes_of_their_own(tiny_config, tmp_path, corpus):
+    trainer = Trainer(tiny_config("data.speed_perturb=[0.9, 1.0, 1.1]", "train.epochs=1"), tmp_path / "sp",
+                      progress=False)
+    base = sorted(p.name for p in (corpus / "seen").iterdir())
+    assert trainer.speakers[:len(base)] == base and len(trainer.speakers) == 3 * len(base)
+    assert trainer.classifier.weight.shape[0] == 3 * len(base) and trainer.provenance["speakers"] == len(base)
+    trainer.run()
+    with pytest.raises(ConfigError, match="non-empty list"):
+        load_config(None, ["data.speed_perturb=[]"])

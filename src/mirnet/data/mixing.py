@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
+from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
 from ..audio import SAMPLE_RATE, AudioError, load_audio
@@ -28,6 +30,15 @@ class MixtureSpec:
     gains_db: tuple[float, ...]  # level of each source after RMS normalisation (source 0 at 0 dB)
     starts: tuple[int, ...]  # where each source begins inside the mixture (partial overlap)
     samples: int
+    speeds: tuple[float, ...] = ()  # speed perturbation factor per source; empty = all 1.0
+
+    def speed(self, i: int) -> float:
+        return self.speeds[i] if self.speeds else 1.0
+
+    def labels(self) -> tuple[str, ...]:
+        """Speaker labels, a speed-perturbed voice counting as a speaker of its own (Kaldi's
+        ``sp`` recipe): the classifier's classes."""
+        return tuple(perturbed_speaker(s, self.speed(i)) for i, s in enumerate(self.speakers))
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -43,10 +54,21 @@ class MixingConfig:
     crop_seconds: float = 3.0
     sir_db: tuple[float, float] = (-5.0, 5.0)  # uniform range of source 0's level over each other source
     overlap: tuple[float, float] = (1.0, 1.0)  # uniform range of the overlap ratio (1 = full overlap)
+    speeds: tuple[float, ...] = (1.0,)  # speed perturbation factors drawn per source (tempo and pitch)
 
     @property
     def samples(self) -> int:
         return round(self.crop_seconds * SAMPLE_RATE)
+
+
+def perturbed_speaker(speaker: str, speed: float) -> str:
+    return speaker if speed == 1.0 else f"{speaker}-sp{speed:g}"
+
+
+def speaker_labels(speakers: list[str], speeds: tuple[float, ...]) -> list[str]:
+    """Every (speaker, speed) class, unperturbed speakers first in their own order."""
+    ordered = sorted(speeds, key=lambda s: (s != 1.0, s))
+    return [perturbed_speaker(spk, speed) for speed in ordered for spk in speakers]
 
 
 def draw_mixture(manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig,
@@ -64,8 +86,12 @@ def draw_mixture(manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig
     starts = [0] if n == 1 else [round(i * (samples - active) / (n - 1)) for i in range(n)]
     offsets = [int(rng.integers(max(1, u.num_samples - _file_samples(u, active) + 1))) for u in utts]
     gains = [0.0] + [-float(rng.uniform(*cfg.sir_db)) for _ in range(n - 1)]
+    speeds = tuple(float(x) for x in rng.choice(cfg.speeds, size=n)) if len(cfg.speeds) > 1 else ()
+    if speeds:  # a faster source reads more of its file for the same output length
+        offsets = [int(rng.integers(max(1, u.num_samples - _file_samples(u, math.ceil(active * sp)) + 1)))
+                   for u, sp in zip(utts, speeds)]
     return MixtureSpec(tuple(u.id for u in utts), tuple(speakers), tuple(offsets), tuple(gains),
-                       tuple(starts), samples)
+                       tuple(starts), samples, speeds)
 
 
 def _file_samples(utt: Utterance, samples_16k: int) -> int:
@@ -78,8 +104,12 @@ def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
     active = spec.samples if n == 1 else spec.samples - spec.starts[-1]
     out = np.zeros((n, spec.samples), dtype=np.float32)
     for i, (uid, offset, gain, start) in enumerate(zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)):
-        utt = index[uid]
-        wav = load_audio(utt.path, start=offset, frames=_file_samples(utt, active))[:active]
+        utt, speed = index[uid], spec.speed(i)
+        wav = load_audio(utt.path, start=offset, frames=_file_samples(utt, math.ceil(active * speed)))
+        if speed != 1.0:  # resampling by 1/speed, played at 16 kHz: faster and higher, like Kaldi's sp
+            ratio = Fraction(speed).limit_denominator(100)
+            wav = resample_poly(wav, ratio.denominator, ratio.numerator).astype(np.float32)
+        wav = wav[:active]
         wav = wav / max(float(np.sqrt(np.mean(wav ** 2))), 1e-8) * 10 ** (gain / 20)
         out[i, start:start + len(wav)] = wav  # a short utterance is zero-padded
     return out
@@ -104,7 +134,7 @@ class MixtureDataset(Dataset):
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
         self.index = {u.id: u for u in manifest}
         self.epoch = 0
-        missing = set(manifest.speakers) - set(speaker_to_label)
+        missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(speaker_to_label)
         if missing:
             raise ValueError(f"{len(missing)} speakers have no label, e.g. {sorted(missing)[:3]}")
 
@@ -128,7 +158,7 @@ class MixtureDataset(Dataset):
         else:
             raise RuntimeError(f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above")
         mixture, sources = mix(sources)
-        labels = [self.speaker_to_label[s] for s in spec.speakers]
+        labels = [self.speaker_to_label[s] for s in spec.labels()]
         return {"mixture": torch.from_numpy(mixture), "sources": torch.from_numpy(sources),
                 "labels": torch.tensor(labels, dtype=torch.long), "retries": torch.tensor(attempt)}
 

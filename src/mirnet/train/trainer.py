@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..config import ExperimentConfig, save_config
 from ..corpus import open_corpus
-from ..data.mixing import MixingConfig, MixtureDataset, split_utterances
+from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
 from ..losses.classification import SpeakerClassifier
 from ..losses.mixture import MixtureLoss
 from ..models import build_model
@@ -84,13 +84,13 @@ class Trainer:
         d = cfg.data
         corpus = open_corpus(d.train).filter(min_seconds=d.min_seconds)
         train_set, val_set = split_utterances(corpus, d.val_fraction, cfg.seed)
-        self.speakers = corpus.speakers
+        mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb)
+        self.speakers = speaker_labels(corpus.speakers, mixing.speeds)
         label = {s: i for i, s in enumerate(self.speakers)}
-        mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap)
         self.train_data = MixtureDataset(train_set, label, mixing, d.epoch_size, seed=cfg.seed)
         self.val_data = MixtureDataset(val_set, label, mixing, d.val_size, seed=cfg.seed + 7919)
         self.provenance = {"source": str(d.train), "fingerprint": corpus.fingerprint(),
-                           "utterances": len(corpus), "speakers": len(self.speakers),
+                           "utterances": len(corpus), "speakers": len(corpus.speakers),
                            "heldout": [u.id for u in val_set]}
 
         self.model_args = dict(cfg.model.args)
