@@ -32,6 +32,10 @@ class DataConfig:
     batch_size: int = 32
     workers: int = 1
 
+    def __post_init__(self):
+        if not self.speed_perturb:
+            raise ConfigError(f"data.speed_perturb: expected a non-empty list, got {list(self.speed_perturb)!r}")
+
 
 @dataclass
 class ModelConfig:
@@ -66,6 +70,7 @@ class TrainConfig:
     threads: int = 2
     teacher: str | None = None  # experiment dir of a single-speaker model
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one
+    freeze: tuple[str, ...] = ()  # model parts kept fixed (weights and BatchNorm statistics), e.g. [speaker_net]
     log_every: int = 10
     precise_bn_batches: int = 10  # recompute BatchNorm statistics on this many batches per epoch (0: off)
     keep_epoch_models: bool = False  # small per-epoch snapshots for EER-vs-time curves
@@ -104,8 +109,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         return _build(tp, value, key + ".")
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
         return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):

@@ -9,6 +9,7 @@ import torch
 
 from mirnet.models import build_model
 from mirnet.models.attention import rotate_blocks
+from mirnet.models.encoder import SpeechEncoder
 from mirnet.models.speaker_nets import build_speaker_net
 
 from ..conftest import TINY_MODEL
@@ -45,6 +46,22 @@ def test_paper_configuration_matches_table_1():
     assert (score[0].out_features, type(score[1]), score[2].out_features, type(score[3])) == \
         (64, torch.nn.Tanh, 1, torch.nn.Sigmoid)
     assert model.attention.fc[0].out_features == 257
+    assert model.encoder.receptive_field == 9
+
+
+@pytest.mark.parametrize("kernels, dilations", [((5, 3, 3, 1), None), ((5, 3, 3, 3), (1, 2, 4, 8))])
+def test_encoder_context_is_its_receptive_field(kernels, dilations):
+    """A change in one input frame reaches exactly the frames within the receptive field, and
+    the frame grid is kept (the attention weights must line up with the sources' power)."""
+    enc = SpeechEncoder(in_bins=8, channels=(6, 6, 6), kernels=kernels, out_channels=4, dilations=dilations).eval()
+    x = torch.randn(1, 8, 101)
+    x2 = x.clone()
+    x2[..., 50] += 1.0
+    with torch.no_grad():
+        changed = (enc(x2) - enc(x)).abs().amax(dim=1)[0] > 0
+    assert enc(x).shape[-1] == 101
+    assert int(changed.sum()) == enc.receptive_field == 1 + sum(
+        d * (k - 1) for k, d in zip(kernels, dilations or (1,) * len(kernels)))
 
 
 def _rotate_encoder_output(model, n, shift):

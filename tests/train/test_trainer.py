@@ -140,7 +140,7 @@ def test_precise_batchnorm_uses_exact_averages_of_the_batches(n_batches):
     assert not model.training and model.speaker_net.frames[1].momentum == 0.1
 
 
-def test_start_from_and_distil_toward_a_clean_single_speaker_model(tiny_config, tmp_path):
+def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_config, tmp_path):
     spk = {"name": "tdnn", "channels": 24, "pool_channels": 32, "embed_dim": 16, "stride": 2}
     single = tmp_path / "single"
     cfg = tiny_config("train.epochs=1", "data.n_speakers=1", "model.name=single", model={"speaker_net": spk})
@@ -161,6 +161,20 @@ def test_start_from_and_distil_toward_a_clean_single_speaker_model(tiny_config, 
     other = {**mixed, "speaker_net": {**spk, "channels": 8}}
     with pytest.raises(ValueError, match="speaker network does not match"):
         Trainer(tiny_config(f"train.init_from={single}", model=other), tmp_path / "x", progress=False)
+
+    # frozen: the speaker network leaves training exactly the clean model, BatchNorm statistics
+    # included, while the front end learns
+    frozen = Trainer(tiny_config(f"train.init_from={single}", "train.freeze=[speaker_net]", model=mixed),
+                     tmp_path / "frozen", progress=False)
+    encoder_before = {k: v.clone() for k, v in frozen.model.encoder.state_dict().items()}
+    frozen.run()
+    state = load_file(tmp_path / "frozen" / "model.pt")["state_dict"]
+    for k, v in teacher["state_dict"].items():
+        if k.startswith("speaker_net."):
+            assert torch.equal(state[k], v), k
+    assert any(not torch.equal(state[f"encoder.{k}"], v) for k, v in encoder_before.items())
+    with pytest.raises(ValueError, match="no part 'speaker_nte'.*speaker_net"):
+        Trainer(tiny_config("train.freeze=[speaker_nte]"), tmp_path / "y", progress=False)
 
 
 def test_speed_perturbed_speakers_are_classes_of_their_own(tiny_config, tmp_path, corpus):
