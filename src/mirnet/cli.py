@@ -147,13 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_train)
 
     s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
-    s.add_argument("exp")
+    s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
     s.add_argument("--data", required=True, help="LibriSpeech-layout tree or manifest")
     s.add_argument("--trials", type=int, default=1000)
     s.add_argument("--sir", type=float, default=0.0, help="SIR of every mixture, dB")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    s.add_argument("--condition", choices=("mixture", "clean"), default="mixture")
+    s.add_argument("--condition", choices=("mixture", "clean", "enrolled"), default="mixture",
+                   help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances")
     s.add_argument("--crop", type=float, default=3.0, help="seconds per mixture")
     s.add_argument("--speakers", type=int, default=2, help="speakers per mixture")
     s.add_argument("--heldout", action="store_true",

@@ -1,12 +1,13 @@
 """The mixture verification protocol of paper section 4.1.2 on real synthesized audio."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig
-from mirnet.eval.protocol import trial_scores, trial_speakers
+from mirnet.eval.protocol import condition_specs, trial_scores, trial_speakers
 from mirnet.eval.trials import load_trials, make_trials, save_trials
 
 
@@ -45,27 +46,29 @@ def test_trial_list_round_trips_with_checksum(manifest, tmp_path):
 
 class OracleEmbedder:
     """Knows which utterance each sample came from by matching the rendered audio: a perfect
-    identity extractor, so the protocol must give 0% EER; and a blind one must give ~50%."""
+    identity extractor, so the protocol must give 0% EER; and a blind one must give ~50%.
+    Every clip gets as many outputs as the condition's largest mixture (a one-source clip
+    repeats its identity), as a real N-output model would. ``shuffle``: each clip gets the
+    identities of another clip of the same condition, so it carries no information."""
 
-    def __init__(self, manifest, trials, condition):
+    def __init__(self, manifest, trials, condition, shuffle=False):
         from mirnet.data.mixing import mix, read_sources
-        from mirnet.eval.protocol import clean_spec
 
         index = {u.id: u for u in manifest}
         speakers = manifest.speakers
-        self.table = {}
-        for t in trials:
-            for spec in (t.anchor, t.positive, t.negative):
-                spec = clean_spec(spec) if condition == "clean" else spec
-                wav = mix(read_sources(spec, index))[0]
-                onehots = torch.eye(len(speakers))[[speakers.index(s) for s in spec.speakers]]
-                self.table[wav.tobytes()] = onehots
+        specs = condition_specs(trials, condition)
+        n = max(len(spec.speakers) for spec in specs)
+        identities = [torch.eye(len(speakers))[[speakers.index(s) for s in spec.speakers]] for spec in specs]
+        identities = [rows[torch.arange(n) % len(rows)] for rows in identities]
+        if shuffle:
+            identities = [identities[i] for i in np.random.default_rng(0).permutation(len(identities))]
+        self.table = {mix(read_sources(spec, index))[0].tobytes(): rows for spec, rows in zip(specs, identities)}
 
     def __call__(self, wavs):
         return torch.stack([self.table[w.numpy().tobytes()] for w in wavs])
 
 
-@pytest.mark.parametrize("condition", ["mixture", "clean"])
+@pytest.mark.parametrize("condition", ["mixture", "clean", "enrolled"])
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_perfect_identities_give_zero_eer_and_random_ones_chance(manifest, condition, metric):
     from mirnet.eval.protocol import summarize
@@ -76,6 +79,27 @@ def test_perfect_identities_give_zero_eer_and_random_ones_chance(manifest, condi
     assert scores.shape == (40,) and labels.sum() == 20
     assert summarize(scores, labels, n_boot=50)["eer"] == 0.0
     g = torch.Generator().manual_seed(0)
-    scores, labels = trial_scores(lambda w: torch.randn(len(w), 2, 8, generator=g), trials, manifest, metric=metric)
+    scores, labels = trial_scores(lambda w: torch.randn(len(w), 2, 8, generator=g), trials, manifest, metric=metric,
+                                  condition=condition)
+    assert 20 <= summarize(scores, labels, n_boot=50)["eer"] <= 80
+    scores, labels = trial_scores(OracleEmbedder(manifest, trials, condition, shuffle=True), trials, manifest,
+                                  metric=metric, condition=condition)
     assert 20 <= summarize(scores, labels, n_boot=50)["eer"] <= 80
     assert trial_speakers(trials) == len(manifest.speakers)
+
+
+def test_enrolled_condition_scores_the_mixture_against_clean_target_and_nontarget(manifest):
+    """A+B against A' alone (target) and C' alone (non-target); a one-output embedder is scored
+    by its single distance (min over one pair)."""
+    trials = make_trials(manifest, 6, MixingConfig(2, 1.0, (0, 0)), seed=4)
+    specs = condition_specs(trials, "enrolled")
+    for t, (anchor, target, nontarget) in zip(trials, zip(specs[0::3], specs[1::3], specs[2::3])):
+        assert anchor == t.anchor
+        assert target.utterances == t.positive.utterances[:1] and target.speakers == (t.anchor.speakers[0],)
+        assert nontarget.utterances == t.negative.utterances[:1] and nontarget.speakers[0] not in t.anchor.speakers
+    oracle = OracleEmbedder(manifest, trials, "enrolled")
+    first_only = lambda w: oracle(w)[:, :1]  # noqa: E731 - the anchor's first source, so every trial is right
+    scores, labels = trial_scores(first_only, trials, manifest, condition="enrolled")
+    assert (scores[labels == 1] == 0).all() and (scores[labels == 0] == -1).all()
+    with pytest.raises(ValueError, match="condition must be one of mixture, clean, enrolled, got 'bogus'"):
+        condition_specs(trials, "bogus")

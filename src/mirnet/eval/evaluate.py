@@ -7,7 +7,8 @@ from pathlib import Path
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
-from .protocol import summarize, trial_scores, trial_speakers
+from .peers import PEERS
+from .protocol import EmbedFn, summarize, trial_scores, trial_speakers
 from .trials import load_trials, make_trials, save_trials
 
 
@@ -23,13 +24,23 @@ def evaluation_manifest(data: str | Path, bundle: dict | None = None, heldout: b
     return manifest
 
 
-def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
-             metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
-             trial_list: str | Path | None = None, heldout: bool = False, progress: bool = True) -> dict:
+def load_system(exp: str | Path) -> tuple[EmbedFn, dict | None]:
+    """The embed function and training bundle of a mirnet experiment or model file, or of a peer
+    named by its reserved name (``resemblyzer``), which has no bundle: every system is scored by
+    the same code on the same trials."""
+    if str(exp) in PEERS:
+        return PEERS[str(exp)](), None
     import mirnet
 
     model = mirnet.load(exp)
-    manifest = evaluation_manifest(data, model.bundle, heldout)
+    return model.embed_batch, model.bundle
+
+
+def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
+             metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
+             trial_list: str | Path | None = None, heldout: bool = False, progress: bool = True) -> dict:
+    embed, bundle = load_system(exp)
+    manifest = evaluation_manifest(data, bundle, heldout)
     if trial_list and Path(trial_list).exists():
         trial_set, meta, checksum = load_trials(trial_list)
     else:
@@ -39,7 +50,7 @@ def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: f
                 "n_speakers": n_speakers, "heldout": heldout, "fingerprint": manifest.fingerprint()}
         checksum = save_trials(trial_set, trial_list, meta) if trial_list else None
     start = time.time()
-    scores, labels = trial_scores(model.embed_batch, trial_set, manifest, metric=metric, condition=condition,
+    scores, labels = trial_scores(embed, trial_set, manifest, metric=metric, condition=condition,
                                   progress=progress)
     return {**summarize(scores, labels, seed=seed), "trials": len(trial_set), "speakers": trial_speakers(trial_set),
             "metric": metric, "condition": condition, "model": str(exp), "data": str(data), "heldout": heldout,

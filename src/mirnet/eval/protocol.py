@@ -2,8 +2,17 @@
 waveforms to (B, N, E) embeddings.
 
 d_p = min over output pairs of d(anchor_i, positive_j), d_n likewise with the negative; the
-score is -d. The same trials also give the clean-utterance condition: the first source of
-each mixture alone (A vs A' vs C'), the bound a mixture model approaches.
+score is -d. The same trials give three conditions (``CONDITIONS``), so each is measured on the
+very same audio:
+
+- ``mixture``: A+B vs A'+C vs C'+D, the paper's protocol: nobody is enrolled.
+- ``clean``: the first source of each mixture alone (A vs A' vs C'), the bound a mixture model
+  approaches.
+- ``enrolled``: the mixture A+B against clean enrollment utterances of the target (A' alone) and
+  of a non-target (C' alone): the side information speaker-conditioned (VoiceFilter-style)
+  systems assume. For a system with one output per clip, d = min over the mixture's
+  outputs of the distance to the enrollment embedding; a system with N outputs keeps all N on the
+  enrollment clip too (min over all pairs, as in the other conditions).
 """
 from __future__ import annotations
 
@@ -21,6 +30,9 @@ from .metrics import bootstrap_ci, eer, min_dcf
 from .trials import Trial
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
+
+# condition -> which of (anchor, positive, negative) is reduced to its first source alone
+CONDITIONS = {"mixture": (False, False, False), "clean": (True, True, True), "enrolled": (False, True, True)}
 
 
 def clean_spec(spec: MixtureSpec) -> MixtureSpec:
@@ -41,15 +53,18 @@ def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest
     return torch.cat(out)
 
 
+def condition_specs(trials: Sequence[Trial], condition: str) -> list[MixtureSpec]:
+    """The clips a condition scores: anchor, positive, negative of each trial, in that order."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+    return [clean_spec(spec) if alone else spec for t in trials
+            for spec, alone in zip((t.anchor, t.positive, t.negative), CONDITIONS[condition])]
+
+
 def trial_scores(embed: EmbedFn, trials: Sequence[Trial], manifest: Manifest, *, metric: str = "cosine",
                  condition: str = "mixture", batch_size: int = 32, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Scores (higher = same speaker) and labels: one target and one non-target per trial."""
-    if condition not in ("mixture", "clean"):
-        raise ValueError(f"condition must be 'mixture' or 'clean', got {condition!r}")
-    specs = [getattr(t, k) for t in trials for k in ("anchor", "positive", "negative")]
-    if condition == "clean":
-        specs = [clean_spec(s) for s in specs]
-    emb = embed_specs(embed, specs, manifest, batch_size, progress, desc=f"{condition} trials")
+    emb = embed_specs(embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials")
     anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
     d_p = closest_pair_distance(pairwise_distance(anchor, positive, metric))
     d_n = closest_pair_distance(pairwise_distance(anchor, negative, metric))
