@@ -19,6 +19,8 @@ class Embedder:
         self.n_speakers = getattr(model, "n_speakers", 1)
         self.embed_dim = model.embed_dim
         self.speakers = bundle.get("speakers", [])
+        # the shortest input the model takes: its STFT pads each end by n_fft/2 by reflection
+        self.shortest_seconds = (model.features.n_fft // 2 + 1) / SAMPLE_RATE
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "Embedder":
@@ -36,8 +38,10 @@ class Embedder:
         Stereo is downmixed and other rates resampled to 16 kHz (logged); empty, non-finite,
         silent or too-short input raises AudioError."""
         wav = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
-        wav = check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate), min_seconds=min_seconds)
+        wav = check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate),
+                             min_seconds=max(min_seconds, self.shortest_seconds))
         return self.embed_batch(torch.from_numpy(wav)[None])[0]
 
     def embed_file(self, path: str | Path, min_seconds: float = 0.5) -> torch.Tensor:
-        return self.embed_batch(torch.from_numpy(load_audio(path, min_seconds=min_seconds))[None])[0]
+        wav = load_audio(path, min_seconds=max(min_seconds, self.shortest_seconds))
+        return self.embed_batch(torch.from_numpy(wav)[None])[0]

@@ -91,6 +91,15 @@ def _embed(a):
         print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
 
 
+def _export(a):
+    from .audio import SAMPLE_RATE
+    from .export import CHECKS, TOLERANCE, export_model
+
+    out, diff = export_model(a.exp, a.format, a.out)
+    checked = ", ".join(f"{b}x{n / SAMPLE_RATE:.2f} s" for b, n in CHECKS)
+    print(f"{out}: max abs difference from PyTorch {diff:.2e} (<= {TOLERANCE:g}) on random mixtures of {checked}")
+
+
 def _plot(a):
     from .eval import figures
 
@@ -169,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speakers", type=int)
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
     s.set_defaults(func=_embed)
+
+    s = sub.add_parser("export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)")
+    s.add_argument("exp")
+    s.add_argument("--format", required=True, help="onnx or torchscript")
+    s.add_argument("--out", help="output file (default: beside the model file, .onnx or .torchscript.pt)")
+    s.set_defaults(func=_export)
 
     s = sub.add_parser("plot", help="figures: t-SNE (paper Fig. 3), attention (Fig. 2), training curves")
     s.add_argument("kind", choices=("tsne", "attention", "curves"))
