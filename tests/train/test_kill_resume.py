@@ -60,3 +60,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tiny_conf
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     for k in a["classifier"]["state_dict"]:
         assert torch.equal(a["classifier"]["state_dict"][k], b["classifier"]["state_dict"][k]), k
+    # the logs read like the uninterrupted run's: the killed epoch's steps are not repeated
+    for name, key in (("steps.csv", "step"), ("epochs.csv", "epoch")):
+        with (tmp_path / "straight" / name).open() as f, (exp / name).open() as g:
+            assert [r[key] for r in csv.DictReader(f)] == [r[key] for r in csv.DictReader(g)], name

@@ -90,6 +90,22 @@ def recompute_batchnorm(model: torch.nn.Module, batches, frozen: list[torch.nn.M
         model.eval()
 
 
+def _truncate_csv(path: Path, key: str, last: int) -> None:
+    """Drop log rows past the restored checkpoint: a run killed mid-epoch logged steps that
+    resuming repeats, and the logs must read like one uninterrupted run."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    keep = [r for r in rows if int(r[key]) <= last]
+    if len(keep) < len(rows):
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(keep)
+
+
 def _append_csv(path: Path, fields: list[str], row: dict) -> None:
     new = not path.exists()
     with path.open("a", newline="") as f:
@@ -191,6 +207,8 @@ class Trainer:
         self.exp.mkdir(parents=True, exist_ok=True)
         if resume and (self.exp / STATE_FILE).exists():
             self.restore()
+            _truncate_csv(self.exp / "steps.csv", "step", self.step)
+            _truncate_csv(self.exp / "epochs.csv", "epoch", self.epoch)
         elif (self.exp / STATE_FILE).exists():
             raise FileExistsError(f"{self.exp} already holds a run; pass --resume to continue it or choose a new dir")
         else:
