@@ -162,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sir", type=float, default=0.0, help="SIR of every mixture, dB")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    s.add_argument("--condition", choices=("mixture", "clean", "enrolled"), default="mixture",
-                   help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances")
+    s.add_argument("--condition", choices=("mixture", "clean", "enrolled", "separated"), default="mixture",
+                   help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
+                        "separated: every source alone (oracle separation)")
     s.add_argument("--crop", type=float, default=3.0, help="seconds per mixture")
     s.add_argument("--speakers", type=int, default=2, help="speakers per mixture")
     s.add_argument("--heldout", action="store_true",

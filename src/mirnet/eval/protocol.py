@@ -2,12 +2,14 @@
 waveforms to (B, N, E) embeddings.
 
 d_p = min over output pairs of d(anchor_i, positive_j), d_n likewise with the negative; the
-score is -d. The same trials give three conditions (``CONDITIONS``), so each is measured on the
+score is -d. The same trials give four conditions (``CONDITIONS`` and ``SEPARATED``), so each is measured on the
 very same audio:
 
 - ``mixture``: A+B vs A'+C vs C'+D, the paper's protocol: nobody is enrolled.
 - ``clean``: the first source of each mixture alone (A vs A' vs C'), the bound a mixture model
   approaches.
+- ``separated``: every source of every clip alone through the system, the outputs of a clip
+  pooled (A, B vs A', C vs C', D): the oracle-separation bound of a single-embedding system.
 - ``enrolled``: the mixture A+B against clean enrollment utterances of the target (A' alone) and
   of a non-target (C' alone): the side information speaker-conditioned (VoiceFilter-style)
   systems assume. For a system with one output per clip, d = min over the mixture's
@@ -35,10 +37,21 @@ EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B
 CONDITIONS = {"mixture": (False, False, False), "clean": (True, True, True), "enrolled": (False, True, True)}
 
 
+# every source of every clip alone, each embedded, all outputs of a clip pooled: the score a
+# system would get behind a perfect separator (the oracle-separation bound of the protocol)
+SEPARATED = "separated"
+
+
+def source_spec(spec: MixtureSpec, i: int) -> MixtureSpec:
+    """Source i of a mixture alone, over the whole crop, at 0 dB."""
+    speeds = spec.speeds[i:i + 1] if spec.speeds else ()
+    return replace(spec, utterances=spec.utterances[i:i + 1], speakers=spec.speakers[i:i + 1],
+                   offsets=spec.offsets[i:i + 1], gains_db=(0.0,), starts=(0,), speeds=speeds)
+
+
 def clean_spec(spec: MixtureSpec) -> MixtureSpec:
     """The first source of a mixture alone, over the whole crop, at 0 dB."""
-    return replace(spec, utterances=spec.utterances[:1], speakers=spec.speakers[:1], offsets=spec.offsets[:1],
-                   gains_db=(0.0,), starts=(0,))
+    return source_spec(spec, 0)
 
 
 def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest, batch_size: int = 32,
@@ -64,7 +77,15 @@ def condition_specs(trials: Sequence[Trial], condition: str) -> list[MixtureSpec
 def trial_scores(embed: EmbedFn, trials: Sequence[Trial], manifest: Manifest, *, metric: str = "cosine",
                  condition: str = "mixture", batch_size: int = 32, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Scores (higher = same speaker) and labels: one target and one non-target per trial."""
-    emb = embed_specs(embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials")
+    if condition == SEPARATED:
+        clips = condition_specs(trials, "mixture")
+        n = len(clips[0].speakers)
+        singles = [source_spec(spec, i) for spec in clips for i in range(n)]
+        emb = embed_specs(embed, singles, manifest, batch_size, progress, desc=f"{condition} trials")
+        emb = emb.view(len(clips), n * emb.shape[1], emb.shape[2])  # each clip: all its sources' outputs
+    else:
+        emb = embed_specs(embed, condition_specs(trials, condition), manifest, batch_size, progress,
+                          desc=f"{condition} trials")
     anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
     d_p = closest_pair_distance(pairwise_distance(anchor, positive, metric))
     d_n = closest_pair_distance(pairwise_distance(anchor, negative, metric))
