@@ -101,7 +101,7 @@ def test_enrolled_condition_scores_the_mixture_against_clean_target_and_nontarge
     first_only = lambda w: oracle(w)[:, :1]  # noqa: E731 - the anchor's first source, so every trial is right
     scores, labels = trial_scores(first_only, trials, manifest, condition="enrolled")
     assert (scores[labels == 1] == 0).all() and (scores[labels == 0] == -1).all()
-    with pytest.raises(ValueError, match="condition must be one of mixture, clean, enrolled, got 'bogus'"):
+    with pytest.raises(ValueError, match="condition must be one of mixture, clean, enrolled, separated, got 'bogus'"):
         condition_specs(trials, "bogus")
 
 

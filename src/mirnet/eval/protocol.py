@@ -2,7 +2,7 @@
 waveforms to (B, N, E) embeddings.
 
 d_p = min over output pairs of d(anchor_i, positive_j), d_n likewise with the negative; the
-score is -d. The same trials give four conditions (``CONDITIONS`` and ``SEPARATED``), so each is measured on the
+score is -d. The same trials give four conditions (``CONDITIONS``), so each is measured on the
 very same audio:
 
 - ``mixture``: A+B vs A'+C vs C'+D, the paper's protocol: nobody is enrolled.
@@ -33,15 +33,6 @@ from .trials import Trial
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
 
-# condition -> which of (anchor, positive, negative) is reduced to its first source alone
-CONDITIONS = {"mixture": (False, False, False), "clean": (True, True, True), "enrolled": (False, True, True)}
-
-
-# every source of every clip alone, each embedded, all outputs of a clip pooled: the score a
-# system would get behind a perfect separator (the oracle-separation bound of the protocol)
-SEPARATED = "separated"
-
-
 def source_spec(spec: MixtureSpec, i: int) -> MixtureSpec:
     """Source i of a mixture alone, over the whole crop, at 0 dB."""
     speeds = spec.speeds[i:i + 1] if spec.speeds else ()
@@ -49,9 +40,23 @@ def source_spec(spec: MixtureSpec, i: int) -> MixtureSpec:
                    offsets=spec.offsets[i:i + 1], gains_db=(0.0,), starts=(0,), speeds=speeds)
 
 
-def clean_spec(spec: MixtureSpec) -> MixtureSpec:
-    """The first source of a mixture alone, over the whole crop, at 0 dB."""
-    return source_spec(spec, 0)
+def _whole(spec: MixtureSpec) -> list[MixtureSpec]:
+    return [spec]
+
+
+def _first_source(spec: MixtureSpec) -> list[MixtureSpec]:
+    return [source_spec(spec, 0)]
+
+
+def _each_source(spec: MixtureSpec) -> list[MixtureSpec]:
+    return [source_spec(spec, i) for i in range(len(spec.speakers))]
+
+
+# condition -> for each of (anchor, positive, negative), the clips that stand for it; the outputs
+# of a side's clips are pooled, so ``separated`` (each source alone) is the score a system would
+# get behind a perfect separator
+CONDITIONS = {"mixture": (_whole,) * 3, "clean": (_first_source,) * 3,
+              "enrolled": (_whole, _first_source, _first_source), "separated": (_each_source,) * 3}
 
 
 def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest, batch_size: int = 32,
@@ -67,25 +72,20 @@ def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest
 
 
 def condition_specs(trials: Sequence[Trial], condition: str) -> list[MixtureSpec]:
-    """The clips a condition scores: anchor, positive, negative of each trial, in that order."""
+    """The clips a condition scores: those of the anchor, positive, negative of each trial, in that
+    order; every side of every trial has the same number of clips."""
     if condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
-    return [clean_spec(spec) if alone else spec for t in trials
-            for spec, alone in zip((t.anchor, t.positive, t.negative), CONDITIONS[condition])]
+    return [clip for t in trials for spec, clips in zip((t.anchor, t.positive, t.negative), CONDITIONS[condition])
+            for clip in clips(spec)]
 
 
 def trial_scores(embed: EmbedFn, trials: Sequence[Trial], manifest: Manifest, *, metric: str = "cosine",
                  condition: str = "mixture", batch_size: int = 32, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Scores (higher = same speaker) and labels: one target and one non-target per trial."""
-    if condition == SEPARATED:
-        clips = condition_specs(trials, "mixture")
-        n = len(clips[0].speakers)
-        singles = [source_spec(spec, i) for spec in clips for i in range(n)]
-        emb = embed_specs(embed, singles, manifest, batch_size, progress, desc=f"{condition} trials")
-        emb = emb.view(len(clips), n * emb.shape[1], emb.shape[2])  # each clip: all its sources' outputs
-    else:
-        emb = embed_specs(embed, condition_specs(trials, condition), manifest, batch_size, progress,
-                          desc=f"{condition} trials")
+    emb = embed_specs(embed, condition_specs(trials, condition), manifest, batch_size, progress,
+                      desc=f"{condition} trials")
+    emb = emb.reshape(3 * len(trials), -1, emb.shape[-1])  # one row per side: its clips' outputs pooled
     anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
     d_p = closest_pair_distance(pairwise_distance(anchor, positive, metric))
     d_n = closest_pair_distance(pairwise_distance(anchor, negative, metric))
