@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	# resemblyzer pulls in webrtcvad, whose module needs pkg_resources; webrtcvad-wheels writes the
+	# same file without that import, so it must be the last one written whatever order pip chose
+	$(BIN)/pip install -q --force-reinstall --no-deps webrtcvad-wheels==2.0.14.post1
 	touch $@
 
 setup: $(STAMP)

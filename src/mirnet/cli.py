@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .audio import AudioError
+from .eval.protocol import CONDITIONS
 
 log = logging.getLogger("mirnet")
 
@@ -64,8 +66,8 @@ def _eval(a):
     from .eval.evaluate import evaluate
 
     result = evaluate(a.exp, a.data, trials=a.trials, sir_db=a.sir, seed=a.seed, metric=a.metric,
-                      condition=a.condition, crop_seconds=a.crop, n_speakers=a.speakers, trial_list=a.trial_list,
-                      heldout=a.heldout, progress=not a.quiet)
+                      condition=a.condition, crop_seconds=a.crop, n_speakers=a.speakers, overlap=a.overlap,
+                      trial_list=a.trial_list, heldout=a.heldout, scores_file=a.scores, progress=not a.quiet)
     text = json.dumps(result, indent=1)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +117,10 @@ def _plot(a):
 def _report(a):
     from .eval.report import write_report
 
-    print(write_report(a.out, a.exp, a.evals, a.train_run, a.figures))
+    print(write_report(a.out, a.systems, a.data, seen=a.seen, trials=a.trials, compare_trials=a.compare_trials,
+                       sweep_trials=a.sweep_trials, conditions=a.conditions, sweeps=a.sweep, seed=a.seed,
+                       metric=a.metric, train_run=a.train_run, paper_figures=not a.no_paper_figures,
+                       command=shlex.join(["mirnet", *a.argv]), progress=not a.quiet))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,15 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sir", type=float, default=0.0, help="SIR of every mixture, dB")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    s.add_argument("--condition", choices=("mixture", "clean", "enrolled", "separated"), default="mixture",
+    s.add_argument("--condition", choices=tuple(CONDITIONS), default="mixture",
                    help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
                         "separated: every source alone (oracle separation)")
+    s.add_argument("--overlap", type=float, default=1.0, help="overlap ratio of the sources (1 = full overlap)")
     s.add_argument("--crop", type=float, default=3.0, help="seconds per mixture")
     s.add_argument("--speakers", type=int, default=2, help="speakers per mixture")
     s.add_argument("--heldout", action="store_true",
                    help="only the utterances the model held out of training (seen-speaker evaluation)")
     s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
     s.add_argument("--json", help="write the result here")
+    s.add_argument("--scores", help="write the trial scores and labels here (.npz), e.g. for DET curves")
     s.set_defaults(func=_eval)
 
     s = sub.add_parser("embed", help="one embedding per speaker of a mixture")
@@ -195,19 +202,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-plot-speakers", type=int, default=20)
     s.set_defaults(func=_plot)
 
-    s = sub.add_parser("report", help="write REPORT.md from evaluation JSONs, a training run and figures")
+    s = sub.add_parser("report", help="score systems side by side on the same trials -> OUT/REPORT.md")
+    s.add_argument("systems", nargs="+", help="experiment dirs, model files or peers (resemblyzer), as PATH or "
+                                              "LABEL=PATH; the first is the system the report is about")
+    s.add_argument("--data", required=True, help="evaluation corpus (unseen speakers)")
     s.add_argument("--out", required=True)
-    s.add_argument("--exp", required=True, help="the evaluated model")
-    s.add_argument("--evals", nargs="+", required=True, help="JSON files from mirnet eval")
+    s.add_argument("--seen", help="corpus of the training speakers: the first system on its held-out utterances")
+    s.add_argument("--trials", type=int, default=1000, help="trials of the headline evaluation")
+    s.add_argument("--compare-trials", type=int, help="trials of the all-systems table (default: --trials)")
+    s.add_argument("--sweep-trials", type=int, help="trials per sweep point (default: --trials)")
+    s.add_argument("--sweep", nargs="*", help="axes to sweep, AXIS or AXIS=v1,v2: sir, overlap, crop, speakers "
+                                              "(default: all at the issue's values; --sweep alone: none)")
+    s.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS), default=list(CONDITIONS))
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
-    s.add_argument("--figures", nargs="*", default=[])
+    s.add_argument("--no-paper-figures", action="store_true", help="skip t-SNE and attention figures")
     s.set_defaults(func=_report)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv
     # argparse cannot take positionals after an option (`train CFG EXP --resume a.b=1`): overrides
     # are recognised by their '=' wherever they stand
     if extra and args.command == "train" and all("=" in e and not e.startswith("-") for e in extra):

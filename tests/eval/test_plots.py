@@ -8,7 +8,8 @@ import pytest
 from matplotlib.image import imread
 
 from mirnet.eval.metrics import det_points
-from mirnet.eval.plots import plot_attention, plot_det, plot_eer_vs_time, plot_training_curves, plot_tsne
+from mirnet.eval.plots import (plot_attention, plot_det, plot_eer_vs_time, plot_sweep, plot_training_curves,
+                               plot_tsne)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -122,3 +123,16 @@ def test_plot_eer_vs_time(tmp_path: Path) -> None:
 def test_plot_eer_vs_time_bad_inputs(tmp_path: Path, points) -> None:
     with pytest.raises(ValueError, match="points"):
         plot_eer_vs_time(points, tmp_path / "x.png")
+
+
+def test_plot_sweep(tmp_path: Path) -> None:
+    path = plot_sweep([-5, 0, 5], {"mirnet": [30.0, 22.0, 15.0], "resemblyzer": [40.0, 28.0, 20.0]},
+                      tmp_path / "sweep.png", "SIR (dB)")
+    assert_png(path)
+
+
+@pytest.mark.parametrize("curves, match", [({}, "empty"), ({"a": [1.0, 2.0]}, "2 values for 3 settings"),
+                                           ({"a": [1.0, np.nan, 2.0]}, "NaN")])
+def test_plot_sweep_bad_inputs(tmp_path: Path, curves: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plot_sweep([1, 2, 3], curves, tmp_path / "x.png", "crop (s)")

@@ -1,8 +1,11 @@
 """`mirnet eval`: one model, one corpus, one trial list -> EER with a bootstrap interval."""
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
+
+import numpy as np
 
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
@@ -36,24 +39,44 @@ def load_system(exp: str | Path) -> tuple[EmbedFn, dict | None]:
     return model.embed_batch, model.bundle
 
 
+def system_fingerprint(exp: str | Path) -> str:
+    """What exactly was scored: the model file's SHA-1, or a peer's package version, so a cached
+    result is reused only for the very same system."""
+    if str(exp) in PEERS:
+        from importlib.metadata import version
+
+        return f"{exp}-{version(str(exp))}"
+    from ..train.checkpoint import resolve
+
+    return hashlib.sha1(resolve(exp).read_bytes()).hexdigest()[:12]
+
+
 def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
              metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
-             trial_list: str | Path | None = None, heldout: bool = False, progress: bool = True) -> dict:
+             overlap: float = 1.0, trial_list: str | Path | None = None, heldout: bool = False,
+             scores_file: str | Path | None = None, progress: bool = True) -> dict:
+    """Score one system; ``scores_file`` keeps the trial scores (``.npz``) for DET curves and
+    re-analysis without re-embedding."""
     embed, bundle = load_system(exp)
     manifest = evaluation_manifest(data, bundle, heldout)
     if trial_list and Path(trial_list).exists():
         trial_set, meta, checksum = load_trials(trial_list)
     else:
-        cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (1.0, 1.0))
+        cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (overlap, overlap))
         trial_set = make_trials(manifest, trials, cfg, seed)
-        meta = {"data": str(data), "trials": trials, "sir_db": sir_db, "seed": seed, "crop_seconds": crop_seconds,
-                "n_speakers": n_speakers, "heldout": heldout, "fingerprint": manifest.fingerprint()}
+        meta = {"data": str(data), "trials": trials, "sir_db": sir_db, "overlap": overlap, "seed": seed,
+                "crop_seconds": crop_seconds, "n_speakers": n_speakers, "heldout": heldout,
+                "fingerprint": manifest.fingerprint()}
         checksum = save_trials(trial_set, trial_list, meta) if trial_list else None
     start = time.time()
     scores, labels = trial_scores(embed, trial_set, manifest, metric=metric, condition=condition,
                                   progress=progress)
+    if scores_file:
+        Path(scores_file).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(scores_file, scores=scores, labels=labels)
     return {**summarize(scores, labels, seed=seed), "trials": len(trial_set), "speakers": trial_speakers(trial_set),
-            "metric": metric, "condition": condition, "model": str(exp), "data": str(data), "heldout": heldout,
-            "sir_db": meta.get("sir_db"), "crop_seconds": meta.get("crop_seconds"), "seed": meta.get("seed"),
+            "metric": metric, "condition": condition, "model": str(exp), "system": system_fingerprint(exp), "data": str(data), "heldout": heldout,
+            "sir_db": meta.get("sir_db"), "overlap": meta.get("overlap", 1.0), "crop_seconds": meta.get("crop_seconds"),
+            "n_speakers": meta.get("n_speakers", 2), "seed": meta.get("seed"),
             "trial_list": str(trial_list) if trial_list else None, "trial_list_sha1": checksum,
             "seconds": round(time.time() - start, 1)}

@@ -246,3 +246,26 @@ def plot_eer_vs_time(points: Sequence[tuple[float, float]], path: PathLike, labe
     ax.grid(True, color="0.9")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_sweep(values: Sequence[float], curves: Mapping[str, Sequence[float]], path: PathLike, xlabel: str,
+               ylabel: str = "EER (%)") -> Path:
+    """One line per system over a swept setting (SIR, overlap, crop length, speakers)."""
+    xs = _array(values, "values", 1)
+    if not curves:
+        raise ValueError("curves is empty; need at least one system")
+    fig = Figure(figsize=(5.5, 4.0))
+    ax = fig.add_subplot()
+    for (name, ys), marker in zip(curves.items(), MARKERS * len(curves)):
+        ys = _array(ys, f"curves[{name!r}]", 1)
+        if ys.shape != xs.shape:
+            raise ValueError(f"curves[{name!r}] has {ys.size} values for {xs.size} settings")
+        ax.plot(xs, ys, marker=marker, ms=5, lw=1.4, label=name)
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{x:g}" for x in xs])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, color="0.9")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,24 +1,157 @@
-"""REPORT.md: the EER table, the training curve and the figures, with the command behind each
-number, the model's provenance and the library versions, so a reader can re-run any line."""
+"""`mirnet report`: every system scored side by side on the same trial lists, in one run, and
+written up as REPORT.md with the command behind each number.
+
+The report is a plan of evaluations: a *setting* (corpus, trial count, SIR, overlap, crop,
+speakers, seed) fixes one trial list that every system and condition under it is scored on.
+Results (JSON) and trial scores (``.npz``) are cached under ``OUT/evals`` and reused only when
+the system file and the trial list are unchanged, so an interrupted report resumes where it
+stopped and adding a system re-scores nothing else.
+"""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import platform
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from .. import __version__
-from ..train.checkpoint import read_bundle
+from ..train.checkpoint import git_commit, read_bundle
+from .evaluate import evaluate, system_fingerprint
+from .metrics import det_points
+from .peers import PEERS
+from .protocol import CONDITIONS
+
+# sweep axis (CLI name) -> (Setting field, values scored, axis label); the issue's grid
+SWEEPS = {"sir": ("sir_db", (-5.0, 0.0, 5.0), "SIR of the first source (dB)"),
+          "overlap": ("overlap", (0.25, 0.5, 1.0), "overlap ratio"),
+          "crop": ("crop_seconds", (1.0, 2.0, 3.0, 5.0), "mixture length (s)"),
+          "speakers": ("n_speakers", (2, 3), "speakers per mixture")}
+TARGET_PEER_RATIO = 0.25  # issue 3: MIRNet mixture EER <= 1/4 of resemblyzer's on the same trials
+TARGET_CLEAN_RATIO = 2.0  # and <= 2x its own clean-utterance EER
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one trial list is drawn; everything scored under a setting shares its trials."""
+
+    data: str
+    trials: int
+    seed: int = 0
+    heldout: bool = False
+    sir_db: float = 0.0
+    overlap: float = 1.0
+    crop_seconds: float = 3.0
+    n_speakers: int = 2
+
+    @property
+    def name(self) -> str:
+        corpus = Path(self.data).name + ("-heldout" if self.heldout else "")
+        return (f"{corpus}_n{self.trials}_seed{self.seed}_sir{self.sir_db:g}_overlap{self.overlap:g}"
+                f"_crop{self.crop_seconds:g}_spk{self.n_speakers}")
+
+
+@dataclass(frozen=True)
+class System:
+    label: str
+    path: str
+
+    @property
+    def is_peer(self) -> bool:
+        return self.path in PEERS
+
+
+def parse_systems(specs: Sequence[str]) -> list[System]:
+    """``LABEL=PATH`` or ``PATH`` (labelled by its folder, or a peer's name); labels must differ
+    because they name the result folders and the table rows."""
+    systems = []
+    for spec in specs:
+        label, _, path = spec.rpartition("=")
+        if not label:
+            p = Path(path)
+            label = path if path in PEERS else (p.parent.name if p.suffix == ".pt" else p.name)
+        systems.append(System(label, path))
+    labels = [s.label for s in systems]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ValueError(f"systems share the label(s) {', '.join(dupes)}; name them LABEL=PATH")
+    if not systems:
+        raise ValueError("no system to report on")
+    return systems
+
+
+def parse_sweeps(specs: Sequence[str] | None) -> dict[str, tuple]:
+    """``None`` -> the full grid; ``["sir=-5,5", "crop"]`` -> those axes (a bare name: its
+    default values); ``[]`` -> no sweeps."""
+    if specs is None:
+        return {k: v[1] for k, v in SWEEPS.items()}
+    out = {}
+    for spec in specs:
+        axis, _, values = spec.partition("=")
+        if axis not in SWEEPS:
+            raise ValueError(f"--sweep {spec}: unknown axis {axis!r}; choose from {', '.join(SWEEPS)}")
+        kind = type(SWEEPS[axis][1][0])
+        try:
+            out[axis] = tuple(kind(v) for v in values.split(",")) if values else SWEEPS[axis][1]
+        except ValueError:
+            raise ValueError(f"--sweep {spec}: values must be {kind.__name__}s separated by commas") from None
+    return out
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+class Runner:
+    """Scores (system, setting, condition), or returns the cached result of the very same
+    system on the very same trial list."""
+
+    def __init__(self, out: Path, metric: str = "cosine", progress: bool = True):
+        self.out, self.metric, self.progress = out, metric, progress
+        self._fingerprints: dict[str, str] = {}
+
+    def trial_list(self, setting: Setting) -> Path:
+        return self.out / "trials" / f"{setting.name}.json"
+
+    def result(self, system: System, setting: Setting, condition: str) -> dict:
+        stem = self.out / "evals" / system.label / f"{setting.name}_{condition}"
+        json_path, npz_path, trials = stem.with_suffix(".json"), stem.with_suffix(".npz"), self.trial_list(setting)
+        if system.path not in self._fingerprints:
+            self._fingerprints[system.path] = system_fingerprint(system.path)
+        if json_path.exists() and npz_path.exists() and trials.exists():
+            try:
+                cached = json.loads(json_path.read_text())
+            except json.JSONDecodeError:
+                cached = {}
+            if (cached.get("system"), cached.get("trial_list_sha1"), cached.get("metric")) == (
+                    self._fingerprints[system.path], _sha1(trials), self.metric):
+                return cached
+        r = evaluate(system.path, setting.data, trials=setting.trials, sir_db=setting.sir_db, seed=setting.seed,
+                     metric=self.metric, condition=condition, crop_seconds=setting.crop_seconds,
+                     n_speakers=setting.n_speakers, overlap=setting.overlap, trial_list=trials,
+                     heldout=setting.heldout, scores_file=npz_path, progress=self.progress)
+        r["label"] = system.label
+        json_path.write_text(json.dumps(r, indent=1) + "\n")
+        return r
+
+    def det(self, r: dict) -> tuple[np.ndarray, np.ndarray]:
+        stem = self.out / "evals" / r["label"] / Path(r["trial_list"]).stem
+        with np.load(f"{stem}_{r['condition']}.npz") as z:
+            return det_points(z["scores"], z["labels"])
 
 
 def eval_command(r: dict) -> str:
     parts = [f"mirnet eval {r['model']} --data {r['data']}", f"--trials {r['trials']}", f"--sir {r['sir_db']:g}",
-             f"--seed {r['seed']}", f"--metric {r['metric']}", f"--condition {r['condition']}",
-             f"--crop {r['crop_seconds']:g}"]
+             f"--overlap {r.get('overlap', 1.0):g}", f"--crop {r['crop_seconds']:g}",
+             f"--speakers {r.get('n_speakers', 2)}", f"--seed {r['seed']}", f"--metric {r['metric']}",
+             f"--condition {r['condition']}"]
     if r.get("heldout"):
         parts.append("--heldout")
     if r.get("trial_list"):
@@ -26,16 +159,34 @@ def eval_command(r: dict) -> str:
     return " ".join(parts)
 
 
-def _eer_table(results: list[dict]) -> list[str]:
-    lines = ["| data | speakers | condition | trials | metric | SIR dB | EER % (95% CI) | minDCF(0.01) | trial list SHA-1 |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        lo, hi = r["eer_ci"]
-        data = r["data"] + (" (held-out utterances)" if r.get("heldout") else "")
-        lines.append(f"| {data} | {r['speakers']} | {r['condition']} | {r['trials']} | {r['metric']} | "
-                     f"{r['sir_db']:g} | **{r['eer']:.2f}** ({lo:.2f}–{hi:.2f}) | {r['min_dcf']:.3f} | "
-                     f"`{(r.get('trial_list_sha1') or '-')[:12]}` |")
-    return lines
+def _cell(r: dict | None, ci: bool = True) -> str:
+    if r is None:
+        return "–"
+    text = f"**{r['eer']:.1f}**"
+    if ci:
+        text += f" ({r['eer_ci'][0]:.1f}–{r['eer_ci'][1]:.1f})"
+    return f"{text} / {r['min_dcf']:.3f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(row) + " |" for row in rows]]
+
+
+def _system_rows(systems: Sequence[System]) -> list[list[str]]:
+    rows = []
+    for s in systems:
+        if s.is_peer:
+            rows.append([s.label, f"pretrained peer `{s.path}` ({system_fingerprint(s.path)})", "1", "–", "–"])
+            continue
+        b = read_bundle(s.path)
+        params = sum(v.numel() for k, v in b["state_dict"].items() if v.dtype.is_floating_point and "running" not in k)
+        prog, data = b.get("progress", {}), b.get("data", {})
+        trained = (f"{prog.get('epoch', '?')} epochs, {float(prog.get('elapsed_s', 0)) / 60:.0f} min on `{data.get('source')}` "
+                   f"({data.get('speakers')} speakers, fingerprint `{data.get('fingerprint')}`)")
+        rows.append([s.label, f"`{s.path}`: {b['model']['name']}, {params / 1e6:.2f} M parameters",
+                     str(b["model"]["args"].get("n_speakers", 1)), trained, f"`{(b.get('git_commit') or '?')[:10]}`"])
+    return rows
 
 
 def _last_row(csv_path: Path) -> dict:
@@ -44,45 +195,166 @@ def _last_row(csv_path: Path) -> dict:
     return rows[-1] if rows else {}
 
 
-def write_report(out_dir, exp, eval_jsons, train_run=None, figures=()) -> Path:
+def _versions(systems: Sequence[System]) -> str:
+    parts = [f"mirnet {__version__} (commit `{(git_commit() or '?')[:10]}`)", f"torch {torch.__version__}",
+             f"numpy {np.__version__}"]
+    for name in {s.path for s in systems if s.is_peer}:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(parts) + (f"; Python {platform.python_version()}, {platform.machine()}, "
+                               f"{torch.get_num_threads()} torch threads")
+
+
+def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, *, seen: str | Path | None = None,
+                 trials: int = 1000, compare_trials: int | None = None, sweep_trials: int | None = None,
+                 conditions: Sequence[str] = tuple(CONDITIONS), sweeps: Sequence[str] | None = None, seed: int = 0,
+                 metric: str = "cosine", train_run: str | Path | None = None, paper_figures: bool = True,
+                 command: str = "", progress: bool = True) -> Path:
+    """Score ``systems`` (first = the system the report is about) and write ``OUT/REPORT.md``.
+
+    - headline: the first system on ``trials`` trials of ``data`` (and of ``seen`` held-out
+      utterances), mixture and clean;
+    - all systems x ``conditions`` on one ``compare_trials`` list, with DET curves;
+    - all systems, mixture condition, along each sweep axis on ``sweep_trials`` lists.
+    """
+    from . import figures, plots
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    bundle = read_bundle(exp)
-    params = sum(v.numel() for k, v in bundle["state_dict"].items() if v.dtype.is_floating_point and "running" not in k)
-    results = [json.loads(Path(p).read_text()) for p in eval_jsons]
-    prog, data = bundle.get("progress", {}), bundle.get("data", {})
-    lines = [f"# mirnet report — {Path(exp).name}", "",
-             f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by `mirnet report`.", "",
-             "## Model", "",
-             f"- `{bundle['model']['name']}` with {params / 1e6:.2f} M parameters, "
-             f"{bundle['model']['args'].get('n_speakers', 1)} output(s) per mixture; constructor arguments in `{exp}/config.yaml`.",
-             f"- Trained {prog.get('epoch', '?')} epochs / {prog.get('step', '?')} steps "
-             f"({float(prog.get('elapsed_s', 0)) / 60:.1f} min of training compute) on `{data.get('source')}`: "
-             f"{data.get('speakers')} speakers, {data.get('utterances')} utterances, manifest fingerprint `{data.get('fingerprint')}`.",
-             f"- Code: mirnet {bundle.get('mirnet_version')} at commit `{bundle.get('git_commit')}`.", "",
-             "## Mixture speaker verification (paper section 4.1.2)", "",
-             "Anchor A+B, positive A'+C, negative C'+D; distance = min over output pairs; one target and one "
-             "non-target score per trial; EER interval from 1000 stratified bootstrap resamples. `clean` scores the "
-             "same trials' first sources alone (A vs A' vs C'), the bound the mixture condition approaches.", "",
-             *_eer_table(results), "", "Commands:", "", "```",
-             *[eval_command(r) for r in results], "```", ""]
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    systems_, axes = parse_systems(systems), parse_sweeps(sweeps)
+    bad = [c for c in conditions if c not in CONDITIONS]
+    if bad:
+        raise ValueError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}")
+    primary, run = systems_[0], Runner(out, metric, progress)
+    data = str(data)
+    base = Setting(data, trials, seed)
+    compare = replace(base, trials=compare_trials or trials)
+    sweep_base = replace(base, trials=sweep_trials or trials)
+    figs: list[tuple[str, Path]] = []
+    used: dict[str, Setting] = {}
+    results: list[dict] = []
+
+    def score(system: System, setting: Setting, condition: str) -> dict:
+        used[setting.name] = setting
+        r = run.result(system, setting, condition)
+        results.append(r)
+        return r
+
+    # headline
+    head_rows = []
+    settings = [(Path(data).name, base)]
+    if seen is not None and not primary.is_peer:  # held-out utterances are those the model's bundle lists
+        settings.append((f"{Path(seen).name}, held-out utterances", replace(base, data=str(seen), heldout=True)))
+    for where, setting in settings:
+        for cond in ("mixture", "clean"):
+            r = score(primary, setting, cond)
+            name = f"eval_{Path(setting.data).name}{'' if cond == 'mixture' else '_' + cond}.json"
+            (out / name).write_text(json.dumps(r, indent=1) + "\n")  # the headline numbers, one file each
+            head_rows.append([where, cond, str(r["trials"]), str(r["speakers"]), _cell(r)])
+    # all systems, all conditions, same trials
+    compared = {(s.label, c): score(s, compare, c) for s in systems_ for c in conditions}
+    if "mixture" in conditions:
+        figs.append(("DET, mixture condition, all systems", plots.plot_det(
+            {s.label: run.det(compared[s.label, "mixture"]) for s in systems_}, out / "figures" / "det_mixture.png",
+            "DET: mixture condition (same trials)")))
+    figs.append((f"DET, every condition of {primary.label}", plots.plot_det(
+        {c: run.det(compared[primary.label, c]) for c in conditions}, out / "figures" / f"det_{primary.label}.png",
+        f"DET: {primary.label}, every condition (same trials)")))
+    # sweeps
+    sweep_tables: list[str] = []
+    for axis, values in axes.items():
+        field, _, axis_label = SWEEPS[axis]
+        cells = {s.label: [score(s, replace(sweep_base, **{field: v}), "mixture") for v in values] for s in systems_}
+        sweep_tables += [f"### EER vs {axis_label}", "",
+                         *_table(["system", *[f"{v:g}" for v in values]],
+                                 [[label, *[_cell(r, ci=False) for r in rs]] for label, rs in cells.items()]), ""]
+        figs.append((f"EER vs {axis_label}", plots.plot_sweep(
+            [float(v) for v in values], {label: [r["eer"] for r in rs] for label, rs in cells.items()},
+            out / "figures" / f"sweep_{axis}.png", axis_label)))
+    # the paper's figures for the first system
+    if paper_figures and not primary.is_peer:
+        prefix = out / "figures" / f"tsne_{primary.label}"
+        by_speaker, by_output = figures.tsne_figures(primary.path, data, prefix, seed=seed)
+        figs += [(f"t-SNE of {primary.label}'s mixture embeddings, colour = speaker (paper Fig. 3a)", by_speaker),
+                 ("the same, marker = output stream (paper Fig. 3b)", by_output)]
+        if read_bundle(primary.path)["model"]["args"].get("n_speakers", 1) > 1:
+            figs.append(("attention vs source power (paper Fig. 2)",
+                         figures.attention_figure(primary.path, data, out / "figures" / "attention.png", seed=seed)))
+        if (Path(primary.path) / "steps.csv").exists():
+            figs.append((f"training curves of {primary.label}", figures.training_curve_figure(
+                primary.path, out / "figures" / f"curves_{primary.label}.png")))
+    if train_run and (Path(train_run) / "steps.csv").exists():
+        figs.append(("training curves of the short run", figures.training_curve_figure(
+            train_run, out / "figures" / "curves_train_run.png")))
+
+    lines = [f"# mirnet report: {', '.join(s.label for s in systems_)}", "",
+             f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by `{command or 'mirnet report'}`.", "",
+             "Protocol (paper section 4.1.2): anchor A+B, positive A'+C, negative C'+D; distance = min over output "
+             f"pairs ({metric}); one target and one non-target score per trial. Cells: **EER %** (95% bootstrap "
+             "interval, 1000 stratified resamples) / minDCF (p_target 0.01). Every system in a table was scored on "
+             "the same trial list (checksums below).", "",
+             "## Systems", "", *_table(["label", "system", "outputs", "trained", "commit"], _system_rows(systems_)), "",
+             f"## {primary.label}: mixture speaker verification", "",
+             *_table(["data", "condition", "trials", "distinct speakers", "EER % (95% CI) / minDCF"], head_rows), ""]
+    lines += _targets(primary, systems_, compared)
+    lines += [f"## All systems on the same {compare.trials} trials ({Path(data).name}, 0 dB, full overlap, 3 s)", "",
+              "Conditions: " + "; ".join(_CONDITION_TEXT[c] for c in conditions) + ".", "",
+              *_table(["system", *conditions], [[s.label, *[_cell(compared[s.label, c]) for c in conditions]]
+                                                for s in systems_]), ""]
+    if sweep_tables:
+        lines += [f"## Sweeps: mixture condition, {sweep_base.trials} trials per point", "",
+                  "Each point changes one axis of the base setting (0 dB, full overlap, 3 s, 2 speakers) and draws "
+                  "its own trial list, shared by all systems. A system with fewer outputs than speakers still "
+                  "scores min over its output pairs.", "", *sweep_tables]
+    lines += ["## Figures", ""]
+    for caption, path in figs:
+        lines += [f"**{caption}**", "", f"![{path.stem}]({path.resolve().relative_to(out.resolve())})", ""]
     if train_run:
-        run = Path(train_run)
-        last = _last_row(run / "epochs.csv") if (run / "epochs.csv").exists() else {}
-        lines += ["## Short training run (the training path, from scratch)", "",
-                  f"`{run}`: {last.get('epoch', '?')} epochs, {last.get('step', '?')} steps in "
+        last = _last_row(Path(train_run) / "epochs.csv") if (Path(train_run) / "epochs.csv").exists() else {}
+        lines += ["## Short training run", "",
+                  f"`{train_run}`: {last.get('epoch', '?')} epochs, {last.get('step', '?')} steps in "
                   f"{float(last.get('elapsed_s', 0)) / 60:.1f} min; final train loss {float(last.get('train_loss', 'nan')):.3f}, "
                   f"validation loss {float(last.get('val_loss', 'nan')):.3f}, validation PIT accuracy "
                   f"{float(last.get('val_pit_acc', 'nan')):.3f} (held-out utterances of the training speakers). "
-                  f"Resolved config: `{run}/config.yaml`; per-step log `{run}/steps.csv`.", ""]
-    if figures:
-        lines += ["## Figures", ""]
-        for f in figures:
-            rel = Path(f).resolve().relative_to(out.resolve()) if Path(f).resolve().is_relative_to(out.resolve()) else Path(f)
-            lines += [f"![{Path(f).stem}]({rel})", ""]
-    lines += ["## Environment", "",
-              f"- mirnet {__version__}, torch {torch.__version__}, numpy {np.__version__}, "
-              f"Python {platform.python_version()}, {platform.machine()}, {torch.get_num_threads()} threads.", ""]
+                  f"Resolved config `{train_run}/config.yaml`, per-step log `{train_run}/steps.csv`.", ""]
+    lines += ["## Trial lists", "", *_table(
+        ["setting", "file", "SHA-1", "trials", "seed"],
+        [[name, f"`{run.trial_list(s)}`", f"`{_sha1(run.trial_list(s))[:12]}`", str(s.trials), str(s.seed)]
+         for name, s in used.items()]), "",
+              "## Commands", "", "Every number above, re-run alone (the trial list is re-read, so the seed "
+              "and mixing options are those it was drawn with):", "", "```",
+              *dict.fromkeys(eval_command(r) for r in results), "```", "",
+              "## Environment", "", f"- {_versions(systems_)}.", ""]
     path = out / "REPORT.md"
     path.write_text("\n".join(lines))
     return path
+
+
+_CONDITION_TEXT = {"mixture": "`mixture` the paper's enrollment-free protocol",
+                   "enrolled": "`enrolled` the mixture against clean enrollment utterances of target and non-target",
+                   "clean": "`clean` the first sources alone (A vs A' vs C'), the bound a mixture model approaches",
+                   "separated": "`separated` every source alone, outputs pooled: the oracle-separation bound"}
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("inf")
+
+
+def _targets(primary: System, systems: Sequence[System], compared: dict) -> list[str]:
+    """Issue 3's targets, stated as measured ratios on the comparison trials."""
+    mixture, clean = compared.get((primary.label, "mixture")), compared.get((primary.label, "clean"))
+    peer = next((s for s in systems if s.path == "resemblyzer"), None)
+    lines = ["## Targets", ""]
+    if mixture and peer and (peer.label, "mixture") in compared:
+        ratio = _ratio(mixture["eer"], compared[peer.label, "mixture"]["eer"])
+        lines.append(f"- {primary.label} mixture EER / {peer.label} mixture EER = {mixture['eer']:.1f} / "
+                     f"{compared[peer.label, 'mixture']['eer']:.1f} = **{ratio:.2f}** (target ≤ {TARGET_PEER_RATIO}): "
+                     f"{'met' if ratio <= TARGET_PEER_RATIO else 'not met'}.")
+    if mixture and clean:
+        ratio = _ratio(mixture["eer"], clean["eer"])
+        lines.append(f"- {primary.label} mixture EER / its clean EER = {mixture['eer']:.1f} / {clean['eer']:.1f} = "
+                     f"**{ratio:.1f}** (target ≤ {TARGET_CLEAN_RATIO:g}): "
+                     f"{'met' if ratio <= TARGET_CLEAN_RATIO else 'not met'}.")
+    return lines + [""] if len(lines) > 2 else []
