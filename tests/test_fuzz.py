@@ -8,6 +8,8 @@ The crashes the fuzzing found are pinned as plain tests at the end.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 
 import numpy as np
@@ -163,6 +165,41 @@ def embeds_or_refuses(embedder, x, rate: int, min_seconds: float) -> None:
         return refused(exc)
     event("embedded")
     assert emb.shape == (2, 32) and torch.isfinite(emb).all()
+
+
+@pytest.fixture(scope="module")
+def model_file(embedder, workdir):
+    from mirnet.train.checkpoint import model_bundle, save_atomic
+
+    return save_atomic(model_bundle("mirnet", {"n_speakers": 2, **TINY_MODEL}, embedder.model, []), workdir / "tiny.pt")
+
+
+@settings(FUZZ, max_examples=40)
+@given(prefix=st.sampled_from([b"RIFF\x24\x08\x00\x00WAVEfmt ", b"fLaC", b"", b"OggS"]), body=st.binary(max_size=4096),
+       suffix=st.sampled_from([".wav", ".flac", ""]),
+       pcm=st.none() | st.tuples(RATES_IN_USE, st.sampled_from([48000, 24000]) | st.integers(0, 40000)))
+def test_embed_command_on_random_bytes(model_file, workdir, prefix, body, suffix, pcm):
+    """``mirnet embed`` as a user runs it, on random bytes or (``pcm``) a valid WAV header over
+    random 16-bit samples: exit 0 with two embeddings, or exit 2 with one line naming the file,
+    never a traceback."""
+    from mirnet.cli import main
+
+    path = workdir / f"cli{suffix if pcm is None else '.wav'}"
+    if pcm is None:
+        path.write_bytes(prefix + body)
+    else:
+        rate, n = pcm
+        sf.write(path, np.random.default_rng(n).integers(-2**15, 2**15, n, dtype=np.int16), rate, format="WAV")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["embed", str(model_file), str(path)])
+    out, err = out.getvalue(), err.getvalue()
+    if status == 0:
+        event("embedded")
+        assert "speaker 2:" in out
+    else:
+        assert status == 2 and err.startswith("mirnet: error: ") and str(path) in err and err.count("\n") == 1
+        event(err.split(f"{path}: ", 1)[-1].split(":")[0].split(" (")[0].strip())
 
 
 # -- what the fuzzing found, each an exception other than AudioError (or NaN embeddings) before the fix
