@@ -1,6 +1,7 @@
-"""Fuzzing the two doors audio comes in by: ``load_audio`` on arbitrary files and
-``Embedder.embed`` on arbitrary arrays. Whatever comes in, out comes a usable waveform (finite
-embeddings) or an AudioError in one line, naming the file for files; never another exception.
+"""Fuzzing the doors audio comes in by: ``load_audio`` on arbitrary files, ``Embedder.embed`` on
+arbitrary arrays and the ``mirnet embed`` command on arbitrary files. Whatever comes in, out comes
+a usable waveform (finite embeddings) or an AudioError in one line, naming the file for files
+(exit status 2 from the command); never another exception.
 
 Derandomized (the same examples every run) and bounded so the file runs in seconds.
 ``--hypothesis-show-statistics`` shows how the examples split between success and each error.
