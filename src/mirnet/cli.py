@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (AudioError, ConfigError, CheckpointError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
+    except (AudioError, ConfigError, CheckpointError, OSError, ValueError, RuntimeError) as exc:
         print(f"mirnet: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -25,7 +25,8 @@ from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_ut
 from ..losses.classification import SpeakerClassifier
 from ..losses.mixture import MixtureLoss
 from ..models import build_model
-from .checkpoint import MODEL_FILE, STATE_FILE, load_file, load_model, model_bundle, read_bundle, save_atomic
+from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, load_model, model_bundle, read_bundle,
+                         save_atomic)
 
 log = logging.getLogger(__name__)
 EPOCH_FIELDS = ["epoch", "step", "elapsed_s", "lr", "train_loss", "train_ce", "train_pit_acc", "val_loss",
@@ -175,13 +176,20 @@ class Trainer:
                             progress={"epoch": self.epoch, "step": self.step, "elapsed_s": self.elapsed})
 
     def save(self) -> None:
+        """``checkpoint.pt`` is written last: it is the epoch's commit point. If a write fails
+        before it, the resumed run repeats the epoch and writes the same weights again."""
         bundle = self.bundle()
         state = {"bundle": bundle, "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
                  "step": self.step, "elapsed_s": self.elapsed, "torch_rng": torch.get_rng_state()}
-        save_atomic(state, self.exp / STATE_FILE)
-        save_atomic(bundle, self.exp / MODEL_FILE)
-        if self.cfg.train.keep_epoch_models:
-            save_atomic(bundle, self.exp / "epochs" / f"epoch{self.epoch:03d}.pt")
+        try:
+            save_atomic(bundle, self.exp / MODEL_FILE)
+            if self.cfg.train.keep_epoch_models:
+                save_atomic(bundle, self.exp / "epochs" / f"epoch{self.epoch:03d}.pt")
+            save_atomic(state, self.exp / STATE_FILE)
+        except CheckpointError as exc:
+            held = f"{STATE_FILE} still holds epoch {self.epoch - 1}" if self.epoch > 1 else f"no {STATE_FILE} yet"
+            raise CheckpointError(f"{exc}; the training of epoch {self.epoch} is lost ({held}): "
+                                  f"make room, then rerun with --resume") from None
 
     def restore(self) -> None:
         state = load_file(self.exp / STATE_FILE)
