@@ -105,6 +105,8 @@ def test_teacher_term_needs_a_teacher():
 @pytest.mark.parametrize("override, message", [
     ("data.crop_secs=3", "unknown config key"), ("optim.lr=fast", "optim.lr: expected float"),
     ("data.sir_db=[1]", "list of 2"), ("train.epochs=2.5", "train.epochs: expected int"),
+    ("train.precision=fp8", "train.precision: expected one of fp32, bf16, fp16"),
+    ("train.accumulate=0", "train.accumulate: expected a whole number >= 1"),
 ])
 def test_config_errors_name_the_key(override, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
