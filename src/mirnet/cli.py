@@ -55,11 +55,16 @@ def _corpus_mix(a):
 
 def _train(a):
     from .config import load_config
+    from .train import distributed
     from .train.trainer import Trainer
 
     cfg = load_config(a.config, a.overrides)
-    result = Trainer(cfg, a.exp, progress=not a.quiet).run(resume=a.resume)
-    print(json.dumps(result, indent=1))
+    try:
+        result = Trainer(cfg, a.exp, progress=not a.quiet).run(resume=a.resume)
+    finally:
+        distributed.leave()
+    if distributed.is_main_process():
+        print(json.dumps(result, indent=1))
 
 
 def _eval(a):
@@ -233,13 +238,16 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from .train.distributed import is_main_process
+
+    level = logging.DEBUG if args.verbose else logging.INFO if is_main_process() else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     from .config import ConfigError
     from .train.checkpoint import CheckpointError
 
     try:
         args.func(args)
-    except (AudioError, ConfigError, CheckpointError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
+    except (AudioError, ConfigError, CheckpointError, OSError, ValueError, RuntimeError) as exc:
         print(f"mirnet: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -75,6 +75,18 @@ class TrainConfig:
     precise_bn_batches: int = 10  # recompute BatchNorm statistics on this many batches per epoch (0: off)
     keep_epoch_models: bool = False  # small per-epoch snapshots for EER-vs-time curves
     tensorboard: bool = False
+    accumulate: int = 1  # micro-batches per optimizer step; data.batch_size stays the batch of one step
+    precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + GradScaler, CUDA only)
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda; under torchrun each rank takes cuda:LOCAL_RANK
+    backend: str = "auto"  # torch.distributed backend under torchrun: auto (nccl on cuda, gloo on cpu) | nccl | gloo
+    sync_batchnorm: bool = True  # under torchrun, BatchNorm statistics of the global batch (SyncBatchNorm, CUDA only)
+
+    def __post_init__(self):
+        _choose("train.precision", self.precision, ("fp32", "bf16", "fp16"))
+        _choose("train.device", self.device, ("auto", "cpu", "cuda"))
+        _choose("train.backend", self.backend, ("auto", "nccl", "gloo"))
+        if self.accumulate < 1:
+            raise ConfigError(f"train.accumulate: expected a whole number >= 1, got {self.accumulate}")
 
 
 @dataclass
@@ -88,6 +100,11 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict:
         return _plain(asdict(self))
+
+
+def _choose(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
 
 
 def _plain(obj: Any) -> Any:

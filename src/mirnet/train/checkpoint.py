@@ -8,6 +8,7 @@ read with ``weights_only=True`` so loading a checkpoint never runs code from it.
 """
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from pathlib import Path
@@ -27,16 +28,32 @@ class CheckpointError(ValueError):
     pass
 
 
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc``: torch.save reports a failed write as a RuntimeError
+    ("unexpected pos ...") whose context is the OSError."""
+    while exc is not None and not isinstance(exc, OSError):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
 def save_atomic(obj: Any, path: str | Path) -> Path:
+    """A failed write (a full disk, say) leaves the previous file as it was and no temporary
+    file behind, and raises a CheckpointError that names the file and the reason."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        reason = "the disk is full" if cause.errno in (errno.ENOSPC, errno.EDQUOT) else cause.strerror or str(cause)
+        raise CheckpointError(f"{path}: cannot write checkpoint: {reason} ({cause.__class__.__name__}: {cause})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -5,9 +5,14 @@ speakers), CSV logs, an atomic checkpoint every epoch and exact resumption.
 Resumption is exact because every random draw is a function of (seed, epoch, index) or of the
 torch RNG state saved in the checkpoint: a run interrupted mid-epoch restarts that epoch from
 its first batch and reproduces the uninterrupted run's weights.
+
+Under ``torchrun`` every process runs this loop on its share of each global batch
+(``distributed.py``); gradients are averaged by DDP, logged values and validation sums are
+all-reduced, and rank 0 alone writes logs and checkpoints.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import logging
@@ -16,21 +21,25 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from tqdm import tqdm
 
-from ..config import ExperimentConfig, save_config
+from ..config import ConfigError, ExperimentConfig, save_config
 from ..corpus import open_corpus
 from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
 from ..losses.classification import SpeakerClassifier
 from ..losses.mixture import MixtureLoss
 from ..models import build_model
-from .checkpoint import MODEL_FILE, STATE_FILE, load_file, load_model, model_bundle, read_bundle, save_atomic
+from . import distributed
+from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, load_model, model_bundle, read_bundle,
+                         save_atomic)
 
 log = logging.getLogger(__name__)
 EPOCH_FIELDS = ["epoch", "step", "elapsed_s", "lr", "train_loss", "train_ce", "train_pit_acc", "val_loss",
                 "val_ce", "val_pit_acc", "bad_file_retries"]
 STEP_FIELDS = ["step", "epoch", "elapsed_s", "lr", "loss", "ce", "teacher", "attention", "spectrum", "pit_acc"]
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def lr_factor(step: int, total: int, warmup: int, schedule: str, min_ratio: float) -> float:
@@ -66,14 +75,19 @@ def set_train_mode(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> Non
         part.eval()
 
 
+def trained_batchnorms(model: nn.Module, frozen: list[nn.Module] = ()) -> list[nn.Module]:
+    """The BatchNorm layers outside the frozen parts: those that see batch statistics in training."""
+    fixed = {id(m) for part in frozen for m in part.modules()}
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in fixed]
+
+
 @torch.no_grad()
 def recompute_batchnorm(model: torch.nn.Module, batches, frozen: list[torch.nn.Module] = ()) -> None:
     """"Precise BN": replace the running statistics by exact averages over ``batches`` under
     the final weights of the epoch. The exponential running averages lag the weights while
     the learning rate is high; measured here after two epochs of the clean TDNN, they put
     eval-mode accuracy at 41% where batch statistics give 89% (and precise BN 89%)."""
-    fixed = {id(m) for part in frozen for m in part.modules()}
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and id(m) not in fixed]
+    norms = trained_batchnorms(model, frozen)
     if not norms:
         return
     momenta = [m.momentum for m in norms]
@@ -115,10 +129,29 @@ def _append_csv(path: Path, fields: list[str], row: dict) -> None:
         w.writerow(row)
 
 
+class Objective(nn.Module):
+    """Model and loss as one module, so that DDP sees every trained parameter (the speaker
+    classifier belongs to the loss)."""
+
+    def __init__(self, model: nn.Module, loss: MixtureLoss):
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        out = self.model(batch["mixture"])
+        return self.loss(out, batch["labels"], batch["sources"], self.model.features)
+
+
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, exp_dir: str | Path, progress: bool = True):
         self.cfg, self.exp = cfg, Path(exp_dir)
-        self.progress = progress
+        self.world = distributed.join(cfg.train)
+        self.device = self.world.device
+        if cfg.train.precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError("train.precision=fp16 needs CUDA (its loss scaling runs there); on CPU use bf16")
+        self.autocast_dtype = AUTOCAST_DTYPES[cfg.train.precision]
+        self.micro_batch = self.world.micro_batch(cfg.data.batch_size, cfg.train.accumulate)
+        self.progress = progress and self.world.is_main
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.train.threads)
         d = cfg.data
@@ -147,8 +180,13 @@ class Trainer:
         if cfg.train.init_from:
             self._init_from(cfg.train.init_from)
         self.frozen = freeze_parts(self.model, cfg.train.freeze)
+        if cfg.train.sync_batchnorm and trained_batchnorms(self.model, self.frozen):
+            self.model = self.world.sync_batchnorm(self.model)
+        self.objective = Objective(self.model, self.loss).to(self.device)
         params = [p for p in itertools.chain(self.model.parameters(), self.classifier.parameters()) if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
+        self.ddp = self.world.wrap(self.objective)
         self.steps_per_epoch = math.ceil(d.epoch_size / d.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
         self.epoch, self.step, self.elapsed = 0, 0, 0.0
@@ -175,111 +213,160 @@ class Trainer:
                             progress={"epoch": self.epoch, "step": self.step, "elapsed_s": self.elapsed})
 
     def save(self) -> None:
+        """``checkpoint.pt`` is written last: it is the epoch's commit point. If a write fails
+        before it, the resumed run repeats the epoch and writes the same weights again."""
         bundle = self.bundle()
         state = {"bundle": bundle, "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                 "step": self.step, "elapsed_s": self.elapsed, "torch_rng": torch.get_rng_state()}
-        save_atomic(state, self.exp / STATE_FILE)
-        save_atomic(bundle, self.exp / MODEL_FILE)
-        if self.cfg.train.keep_epoch_models:
-            save_atomic(bundle, self.exp / "epochs" / f"epoch{self.epoch:03d}.pt")
+                 "step": self.step, "elapsed_s": self.elapsed, "torch_rng": torch.get_rng_state(),
+                 "grad_scaler": self.scaler.state_dict()}
+        try:
+            save_atomic(bundle, self.exp / MODEL_FILE)
+            if self.cfg.train.keep_epoch_models:
+                save_atomic(bundle, self.exp / "epochs" / f"epoch{self.epoch:03d}.pt")
+            save_atomic(state, self.exp / STATE_FILE)
+        except CheckpointError as exc:
+            held = f"{STATE_FILE} still holds epoch {self.epoch - 1}" if self.epoch > 1 else f"no {STATE_FILE} yet"
+            raise CheckpointError(f"{exc}; the training of epoch {self.epoch} is lost ({held}): "
+                                  f"make room, then rerun with --resume") from None
 
     def restore(self) -> None:
         state = load_file(self.exp / STATE_FILE)
         self.model.load_state_dict(state["bundle"]["state_dict"])
         self.classifier.load_state_dict(state["bundle"]["classifier"]["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("grad_scaler"):  # empty unless the run trained in fp16
+            self.scaler.load_state_dict(state["grad_scaler"])
         self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed_s"]
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed %s at epoch %d, step %d", self.exp, self.epoch, self.step)
 
     # -- loop ----------------------------------------------------------------------------
     def _loader(self, data: MixtureDataset, shuffle: bool) -> DataLoader:
-        workers = self.cfg.data.workers
-        return DataLoader(data, batch_size=self.cfg.data.batch_size, shuffle=shuffle, num_workers=workers,
-                          drop_last=shuffle, persistent_workers=False,
-                          generator=torch.Generator().manual_seed(self.cfg.seed * 1000 + self.epoch))
+        """This rank's micro-batches of the global batches one process would draw: the same
+        generator, permutation and batch boundaries whatever the number of processes."""
+        generator = torch.Generator().manual_seed(self.cfg.seed * 1000 + self.epoch)
+        order = RandomSampler(data, generator=generator) if shuffle else SequentialSampler(data)
+        batches = BatchSampler(order, self.cfg.data.batch_size, drop_last=shuffle)
+        return DataLoader(data, batch_sampler=self.world.share(batches, self.micro_batch),
+                          num_workers=self.cfg.data.workers, persistent_workers=False, generator=generator,
+                          pin_memory=self.device.type == "cuda")
+
+    def _on_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        out = self.model(batch["mixture"])
-        return self.loss(out, batch["labels"], batch["sources"], self.model.features)
+        """Training forwards go through DDP, whose backward averages gradients over ranks;
+        evaluation forwards are each rank's own."""
+        return (self.ddp if self.model.training else self.objective)(self._on_device(batch))
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _step(self, micro_batches: tuple[dict, ...]) -> tuple[float, dict, int]:
+        """One optimizer step on this rank's micro-batches. Each micro-batch loss is divided by
+        their number, so the summed gradient is that of the mean loss over the rank's share, and
+        DDP's average over ranks that of the global batch. Returns the learning rate, the logged
+        values averaged the same way, and the bad-file retries."""
+        o = self.cfg.optim
+        lr = o.lr * lr_factor(self.step, self.total_steps, o.warmup_steps, o.schedule, o.min_lr_ratio)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        k, total, retries = len(micro_batches), 0.0, 0
+        for i, batch in enumerate(micro_batches):
+            with distributed.accumulating(self.ddp, last=i == k - 1):
+                with self._autocast():
+                    loss, logs = self._forward(batch)
+                self.scaler.scale(loss / k).backward()
+            values = {"loss": loss, **{name: v for name, v in logs.items() if name != "perm"}}
+            total = total + torch.stack([v.detach().float() for v in values.values()])
+            retries += int(batch["retries"].sum())
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], o.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        return lr, dict(zip(values, self.world.mean([v / k for v in total.tolist()]))), retries
 
     def run(self, resume: bool = False) -> dict:
+        main = self.world.is_main
         self.exp.mkdir(parents=True, exist_ok=True)
         if resume and (self.exp / STATE_FILE).exists():
             self.restore()
-            _truncate_csv(self.exp / "steps.csv", "step", self.step)
-            _truncate_csv(self.exp / "epochs.csv", "epoch", self.epoch)
+            if main:
+                _truncate_csv(self.exp / "steps.csv", "step", self.step)
+                _truncate_csv(self.exp / "epochs.csv", "epoch", self.epoch)
         elif (self.exp / STATE_FILE).exists():
             raise FileExistsError(f"{self.exp} already holds a run; pass --resume to continue it or choose a new dir")
-        else:
+        elif main:
             for name in ("epochs.csv", "steps.csv"):
                 (self.exp / name).unlink(missing_ok=True)
-        save_config(self.cfg, self.exp / "config.yaml")
+        if main:
+            save_config(self.cfg, self.exp / "config.yaml")
         writer = self._tensorboard()
         last: dict = {}
-        o = self.cfg.optim
+        k = self.cfg.train.accumulate
         while self.epoch < self.cfg.train.epochs:
             self.train_data.set_epoch(self.epoch)
             set_train_mode(self.model, self.frozen)
             start, sums, n, retries = time.time(), {}, 0, 0
-            bar = tqdm(self._loader(self.train_data, True), total=self.steps_per_epoch, disable=not self.progress,
+            steps = zip(*[iter(self._loader(self.train_data, True))] * k)  # k consecutive micro-batches a step
+            bar = tqdm(steps, total=self.steps_per_epoch, disable=not self.progress,
                        desc=f"epoch {self.epoch + 1}/{self.cfg.train.epochs}", leave=False)
-            for batch in bar:
-                lr = o.lr * lr_factor(self.step, self.total_steps, o.warmup_steps, o.schedule, o.min_lr_ratio)
-                for g in self.optimizer.param_groups:
-                    g["lr"] = lr
-                loss, logs = self._forward(batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], o.grad_clip)
-                self.optimizer.step()
-                self.step += 1
+            for micro_batches in bar:
+                lr, row, tries = self._step(micro_batches)
                 n += 1
-                retries += int(batch["retries"].sum())
-                row = {"loss": loss.item(), **{k: float(v) for k, v in logs.items() if k != "perm"}}
-                for k, v in row.items():
-                    sums[k] = sums.get(k, 0.0) + v
+                retries += tries
+                for key, v in row.items():
+                    sums[key] = sums.get(key, 0.0) + v
                 bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['pit_acc']:.2f}")
-                if self.step % self.cfg.train.log_every == 0:
+                if main and self.step % self.cfg.train.log_every == 0:
                     _append_csv(self.exp / "steps.csv", STEP_FIELDS, {
                         "step": self.step, "epoch": self.epoch, "lr": lr,
                         "elapsed_s": round(self.elapsed + time.time() - start, 1), **row})
                     if writer:
-                        for k, v in row.items():
-                            writer.add_scalar(f"train/{k}", v, self.step)
+                        for key, v in row.items():
+                            writer.add_scalar(f"train/{key}", v, self.step)
             if self.cfg.train.precise_bn_batches:
-                recompute_batchnorm(self.model, itertools.islice(self._loader(self.train_data, False),
-                                                                 self.cfg.train.precise_bn_batches), self.frozen)
+                batches = itertools.islice(self._loader(self.train_data, False), self.cfg.train.precise_bn_batches * k)
+                recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen)
+            self.world.average_buffers(self.model)
             self.elapsed += time.time() - start
             self.epoch += 1
             val = self.validate()
             last = {"epoch": self.epoch, "step": self.step, "elapsed_s": round(self.elapsed, 1), "lr": lr,
                     "train_loss": sums["loss"] / n, "train_ce": sums["ce"] / n, "train_pit_acc": sums["pit_acc"] / n,
                     "val_loss": val["loss"], "val_ce": val["ce"], "val_pit_acc": val["pit_acc"],
-                    "bad_file_retries": retries}
-            _append_csv(self.exp / "epochs.csv", EPOCH_FIELDS, last)
-            if writer:
-                for k in ("val_loss", "val_pit_acc"):
-                    writer.add_scalar(f"val/{k[4:]}", last[k], self.step)
-            self.save()
+                    "bad_file_retries": round(self.world.sum([retries])[0])}
+            if main:
+                _append_csv(self.exp / "epochs.csv", EPOCH_FIELDS, last)
+                if writer:
+                    for key in ("val_loss", "val_pit_acc"):
+                        writer.add_scalar(f"val/{key[4:]}", last[key], self.step)
+                self.save()
             log.info("epoch %d: train loss %.3f, val loss %.3f, val PIT accuracy %.3f (%.0f s)",
                      self.epoch, last["train_loss"], last["val_loss"], last["val_pit_acc"], self.elapsed)
         return last
 
     @torch.no_grad()
     def validate(self) -> dict:
+        """Loss and PIT accuracy over the validation mixtures: each rank scores its share and
+        the sums are all-reduced, so every rank returns the single-process numbers."""
         self.model.eval()
-        sums, n = {}, 0
+        keys, sums, n = ("loss", "ce", "pit_acc"), {}, 0
         for batch in self._loader(self.val_data, False):
             loss, logs = self._forward(batch)
             k = len(batch["mixture"])
             for key, v in {"loss": loss, "ce": logs["ce"], "pit_acc": logs["pit_acc"]}.items():
                 sums[key] = sums.get(key, 0.0) + float(v) * k
             n += k
-        return {k: v / n for k, v in sums.items()}
+        *totals, n = self.world.sum([sums.get(key, 0.0) for key in keys] + [n])
+        return {key: v / n for key, v in zip(keys, totals)}
 
     def _tensorboard(self):
-        if not self.cfg.train.tensorboard:
+        if not self.cfg.train.tensorboard or not self.world.is_main:
             return None
         try:
             from torch.utils.tensorboard import SummaryWriter
