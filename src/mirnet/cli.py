@@ -53,6 +53,16 @@ def _corpus_mix(a):
     print(f"{out}: speakers {', '.join(spec.speakers)}")
 
 
+def _prepare(a):
+    from .corpus import PREPARERS
+
+    print(PREPARERS[a.corpus](a.root, a.out, jobs=a.jobs, progress=not a.quiet, **{k: getattr(a, k) for k in a.options}))
+
+
+def _names(text: str) -> list[str]:
+    return [t for t in text.split(",") if t]
+
+
 def _train(a):
     from .config import load_config
     from .train import distributed
@@ -157,6 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overlap", type=float, default=1.0)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_corpus_mix)
+
+    prepare = sub.add_parser("prepare", help="a real corpus -> JSONL manifest (parallel, resumable)")
+    prepare = prepare.add_subparsers(dest="corpus", required=True)
+    mode = ("--mode", dict(choices=("min", "max"), default="min"))
+    options = {"librispeech": [("--subsets", dict(type=_names, help="comma-separated (default: every folder of ROOT)"))],
+               "voxceleb": [("--trials", dict(nargs="+", help="official lists, e.g. veri_test2.txt"))],
+               "wsj0-2mix": [("--rate", dict(choices=("8k", "16k"), default="8k")), mode,
+                             ("--splits", dict(type=_names, help="comma-separated of tr,cv,tt (default: all)"))],
+               "libri2mix": [("--rate", dict(choices=("8k", "16k"), default="16k")), mode,
+                             ("--mix", dict(choices=("mix_clean", "mix_both", "mix_single"), default="mix_clean")),
+                             ("--splits", dict(type=_names, help="comma-separated, e.g. train-360,dev,test (default: all)"))]}
+    for name, extra in options.items():
+        s = prepare.add_parser(name, help=f"{name} -> manifest (see README: Real corpora)")
+        s.add_argument("root")
+        s.add_argument("--out", required=True, help="the manifest (.jsonl); OUT.partial holds a stopped run's work")
+        s.add_argument("--jobs", type=int, default=4, help="files probed at once")
+        for flag, kwargs in extra:
+            s.add_argument(flag, **kwargs)
+        s.set_defaults(func=_prepare, options=[flag[2:] for flag, _ in extra])
 
     s = sub.add_parser("train", help="train an experiment from a YAML config")
     s.add_argument("config")

@@ -1,11 +1,15 @@
-"""The LibriSpeech reader on a LibriSpeech-layout tree, and the manifest round trip."""
+"""The LibriSpeech reader on a LibriSpeech-layout tree, the manifest round trip, and
+``prepare_librispeech`` on a tree in real LibriSpeech's layout (subsets, SPEAKERS.TXT)."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
 from mirnet.corpus import Manifest, open_corpus, read_librispeech
+from mirnet.corpus.librispeech import SpeakerInfo, prepare_librispeech, read_speakers_txt
+from mirnet.corpus.prepare import partial_path
 
 
 @pytest.fixture
@@ -55,3 +59,46 @@ def test_errors_name_the_path(tmp_path):
     bad.write_text('{"id": 1}\n')
     with pytest.raises(ValueError, match="bad.jsonl:1"):
         Manifest.load(bad)
+
+
+def test_speakers_txt_in_librispeech_format(librispeech_root, tmp_path):
+    speakers = read_speakers_txt(librispeech_root / "SPEAKERS.TXT")
+    assert speakers["60"] == SpeakerInfo("M", "train-clean-100", 20.18, "|CBW|Simon")  # bars inside the name
+    assert sorted(speakers) == ["1272", "14", "60"] and speakers["14"].sex == "F"
+    bad = tmp_path / "SPEAKERS.TXT"
+    bad.write_text(";ID |SEX| SUBSET |MINUTES| NAME\n14 | F | train-clean-360\n")
+    with pytest.raises(ValueError, match=r"SPEAKERS.TXT:2: expected 'ID \| SEX"):
+        read_speakers_txt(bad)
+
+
+def test_prepare_tags_subset_and_gender_and_filters_to_training_subsets(librispeech_root, tmp_path):
+    out = tmp_path / "train.jsonl"
+    done = prepare_librispeech(librispeech_root, out, subsets=["train-clean-100", "train-clean-360"], jobs=2)
+    assert (done.items, done.speakers, done.skipped) == (4, 2, 0) and not partial_path(out).exists()
+    m = open_corpus(out)  # what training reads (data.train)
+    assert m.speakers == ["14", "60"]
+    assert {u.speaker: (u.meta["gender"], u.meta["subset"]) for u in m} == {
+        "14": ("F", "train-clean-360"), "60": ("M", "train-clean-100")}
+    assert sorted(u.duration for u in m) == [0.5, 0.5, 0.75, 0.75]
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["duration"] == first["num_samples"] / first["sample_rate"]
+    assert m.filter(subsets=["train-clean-100"]).speakers == ["60"]
+
+    every = open_corpus(prepare_librispeech(librispeech_root, tmp_path / "all.jsonl").out)  # default: every subset
+    assert every.speakers == ["1272", "14", "60"]
+    assert every.filter(subsets=["train-clean-100", "train-clean-360"]).utterances == m.utterances
+
+
+def test_manifest_lines_without_duration_or_meta_still_load(tmp_path):
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"id": "a-1-1", "speaker": "a", "path": "/x.flac", "num_samples": 8000, "sample_rate": 16000}\n')
+    (u,) = Manifest.load(old)
+    assert u.meta == {} and u.duration == 0.5 and "meta" not in u.to_dict()
+
+
+def test_prepare_names_a_missing_subset_or_speaker_table(librispeech_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-other-500: no LibriSpeech-layout audio"):
+        prepare_librispeech(librispeech_root, tmp_path / "m.jsonl", subsets=["train-other-500"])
+    (librispeech_root / "SPEAKERS.TXT").unlink()
+    with pytest.raises(FileNotFoundError, match="SPEAKERS.TXT: no such file"):
+        prepare_librispeech(librispeech_root, tmp_path / "m.jsonl")

@@ -1,10 +1,17 @@
-"""Corpora as manifests: readers for LibriSpeech-layout trees and the synthesized default corpus."""
+"""Corpora as manifests: readers for LibriSpeech-layout trees and the synthesized default corpus,
+and ``mirnet prepare``'s real corpora (LibriSpeech, VoxCeleb1, WSJ0-2mix, Libri2Mix)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from .librispeech import read_librispeech
+from .librispeech import prepare_librispeech, read_librispeech
 from .manifest import Manifest, Utterance
+from .mixtures import Mixture, load_mixtures, prepare_libri2mix, prepare_wsj0_2mix
+from .voxceleb import prepare_voxceleb
+
+# mirnet prepare <name> ROOT --out OUT: each writes OUT (and, for voxceleb, trial lists beside it)
+PREPARERS = {"librispeech": prepare_librispeech, "voxceleb": prepare_voxceleb,
+             "wsj0-2mix": prepare_wsj0_2mix, "libri2mix": prepare_libri2mix}
 
 
 def open_corpus(source: str | Path) -> Manifest:
@@ -17,4 +24,4 @@ def open_corpus(source: str | Path) -> Manifest:
     return read_librispeech(source)
 
 
-__all__ = ["Manifest", "Utterance", "open_corpus", "read_librispeech"]
+__all__ = ["Manifest", "Mixture", "PREPARERS", "Utterance", "load_mixtures", "open_corpus", "read_librispeech"]

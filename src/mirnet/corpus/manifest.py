@@ -1,13 +1,20 @@
 """A speaker-indexed list of utterances: what every corpus reader produces and the data
-pipeline consumes. Stored as JSON lines (one utterance per line) so it diffs and streams."""
+pipeline consumes. Stored as JSON lines (one utterance per line) so it diffs and streams.
+
+A line holds ``id``, ``speaker``, ``path``, ``num_samples`` (at the file's own rate),
+``sample_rate``, ``duration`` (seconds; written for readers, recomputed on load) and, where the
+corpus knows more, ``meta``: string fields such as ``gender`` and ``subset``. Lines without
+``duration`` or ``meta`` (older manifests) load unchanged."""
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -17,10 +24,20 @@ class Utterance:
     path: str
     num_samples: int  # at the file's own rate
     sample_rate: int
+    meta: dict[str, str] = field(default_factory=dict, hash=False)  # e.g. gender, subset
 
     @property
     def duration(self) -> float:
         return self.num_samples / self.sample_rate
+
+    def to_dict(self) -> dict:
+        d = {"id": self.id, "speaker": self.speaker, "path": self.path, "num_samples": self.num_samples,
+             "sample_rate": self.sample_rate, "duration": round(self.duration, 4)}
+        return {**d, "meta": self.meta} if self.meta else d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Utterance":
+        return cls(**{k: v for k, v in d.items() if k != "duration"})
 
 
 class Manifest:
@@ -46,12 +63,15 @@ class Manifest:
         return iter(self.utterances)
 
     def filter(self, *, min_seconds: float = 0.0, speakers: Iterable[str] | None = None,
-               min_utterances: int = 1) -> "Manifest":
-        """Keep utterances long enough to crop, optionally from some speakers, and drop speakers
-        with too few utterances for the trial protocol (which needs two per speaker)."""
+               min_utterances: int = 1, subsets: Iterable[str] | None = None) -> "Manifest":
+        """Keep utterances long enough to crop, optionally from some speakers or corpus subsets
+        (``meta["subset"]``, e.g. LibriSpeech's training subsets), and drop speakers with too few
+        utterances for the trial protocol (which needs two per speaker)."""
         keep = set(speakers) if speakers is not None else None
+        parts = set(subsets) if subsets is not None else None
         utts = [u for u in self.utterances
-                if u.duration >= min_seconds and (keep is None or u.speaker in keep)]
+                if u.duration >= min_seconds and (keep is None or u.speaker in keep)
+                and (parts is None or u.meta.get("subset") in parts)]
         counts: dict[str, int] = defaultdict(int)
         for u in utts:
             counts[u.speaker] += 1
@@ -65,25 +85,35 @@ class Manifest:
         return h.hexdigest()[:12]
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w") as f:
-            for u in self.utterances:
-                f.write(json.dumps(asdict(u)) + "\n")
-        tmp.replace(path)
-        return path
+        return write_jsonl(path, (u.to_dict() for u in self.utterances))
 
     @classmethod
     def load(cls, path: str | Path) -> "Manifest":
-        path = Path(path)
-        utts = []
-        with path.open() as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    utts.append(Utterance(**json.loads(line)))
-                except (json.JSONDecodeError, TypeError) as exc:
-                    raise ValueError(f"{path}:{lineno}: not a manifest line ({exc})") from None
-        return cls(utts, source=str(path))
+        return cls(read_jsonl(path, Utterance.from_dict), source=str(path))
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """Atomically (temp file + rename): an interrupted write leaves the previous file or none."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_jsonl(path: str | Path, parse: Callable[[dict], T]) -> list[T]:
+    """Every non-blank line through ``parse``; a line it rejects is an error naming file and line."""
+    path = Path(path)
+    rows = []
+    with path.open() as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(parse(json.loads(line)))
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError) as exc:
+                raise ValueError(f"{path}:{lineno}: not a line of this manifest ({exc})") from None
+    return rows
