@@ -8,8 +8,8 @@ M=.venv/bin/mirnet
 OUT=${OUT:-runs/demo}
 REF=${REF:-models/reference}
 TRIALS=${TRIALS:-1000}                # headline: the reference model, unseen and seen speakers
-COMPARE_TRIALS=${COMPARE_TRIALS:-300} # every system x every condition, one trial list
-SWEEP_TRIALS=${SWEEP_TRIALS:-150}     # every system per SIR / overlap / crop / speakers point
+COMPARE_TRIALS=${COMPARE_TRIALS:-200} # every system x every condition, one trial list
+SWEEP_TRIALS=${SWEEP_TRIALS:-100}     # every system per SIR / overlap / crop / speakers point
 mkdir -p "$OUT"
 stage() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 
