@@ -80,8 +80,8 @@ def to_mono_16k(wav: np.ndarray, sample_rate: int, source: str | Path = "<array>
 @functools.lru_cache(maxsize=32)
 def _lowpass(up: int, down: int) -> np.ndarray:
     """The anti-aliasing filter ``resample_poly`` designs on every call (the same taps, in
-    float32 as it makes them for float32 input), designed once per ratio: for the speed
-    perturbation of a 3-s crop the design cost as much as the filtering (benchmarks/data_pipeline.py)."""
+    float32 as it makes them for float32 input), designed once per ratio: it was a third of the
+    time of speed-perturbing a 3-s crop (benchmarks/data_pipeline.py)."""
     max_rate = max(up, down)
     taps = firwin(20 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
     taps.flags.writeable = False  # shared by every call; resample_poly works on its own copy

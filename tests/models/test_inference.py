@@ -1,5 +1,5 @@
-"""BatchNorm folding: the inference copy must give the trained model's embeddings (to 1e-5) on
-real mixtures, leave the trained model untouched, and be what ``Embedder`` runs."""
+"""The inference copy (BatchNorm folded, channels-last) must give the trained model's embeddings
+(to 1e-5) on real mixtures, leave the trained model untouched, and be what ``Embedder`` runs."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from mirnet.api import Embedder
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
 from mirnet.models import build_model
-from mirnet.models.inference import fold_batchnorm
+from mirnet.models.inference import fold_batchnorm, for_inference
 from mirnet.train.checkpoint import load_model
 
 from ..conftest import REPO
@@ -41,13 +41,14 @@ def _paper_shaped():
     return model.eval()
 
 
+@pytest.mark.parametrize("rewrite", [fold_batchnorm, for_inference])
 @pytest.mark.parametrize("make", [lambda: load_model(REPO / "models" / "reference")[0], _paper_shaped],
                          ids=["reference-compact", "resnet18"])
-def test_folded_model_gives_the_same_embeddings(make, mixtures):
+def test_inference_copy_gives_the_same_embeddings(make, rewrite, mixtures):
     torch.set_num_threads(1)
     model = make()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    folded = fold_batchnorm(model)
+    folded = rewrite(model)
     assert _norms(model) and not _norms(folded)
     with torch.inference_mode():
         want, got = model(mixtures).embeddings, folded(mixtures).embeddings
@@ -55,9 +56,10 @@ def test_folded_model_gives_the_same_embeddings(make, mixtures):
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
-def test_embedder_runs_the_folded_copy(mixtures):
+def test_embedder_runs_the_inference_copy(mixtures):
     model = _paper_shaped()
     embedder = Embedder(model, {})
-    assert not _norms(embedder._folded) and embedder.model is model
+    assert not _norms(embedder._fast) and embedder.model is model
+    assert embedder._fast.speaker_net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         torch.testing.assert_close(embedder.embed_batch(mixtures), model(mixtures).embeddings, rtol=0, atol=1e-5)
