@@ -37,11 +37,16 @@ def _forward(model: torch.nn.Module, grad_mode=torch.inference_mode, autocast: b
 
 def _traced(model: torch.nn.Module, example: torch.Tensor):
     """TorchScript trace + freeze (freezing folds conv-BN itself and inlines the weights)."""
-    from mirnet.export import EmbeddingGraph, _quiet_exporters
+    from mirnet.export import EmbeddingGraph
 
-    with _quiet_exporters(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation and the tracer's notes on shape checks
         frozen = torch.jit.freeze(torch.jit.trace(EmbeddingGraph(model), example, check_trace=False).eval())
-    return _forward(lambda x: type("Out", (), {"embeddings": frozen(x)}), torch.no_grad)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return frozen(x)
+    return run
 
 
 def _int8_linear(model: torch.nn.Module) -> torch.nn.Module:
