@@ -7,15 +7,21 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
+from .models.inference import for_inference
 from .train.checkpoint import load_model
 
 
 class Embedder:
     """A trained model plus the facts a caller needs: how many speakers it separates
-    (``n_speakers``), the embedding size, and the training speakers it was taught."""
+    (``n_speakers``), the embedding size, and the training speakers it was taught.
+
+    ``model`` is the model as trained; embeddings come from a copy of it made here, with BatchNorm
+    folded into the convolutions and channels-last 2-D convolutions (same embeddings to float
+    rounding, faster: README, Benchmarks), so a later change to ``model``'s weights does not reach them."""
 
     def __init__(self, model: torch.nn.Module, bundle: dict, source: str = ""):
         self.model, self.bundle, self.source = model.eval(), bundle, source
+        self._fast = for_inference(self.model)
         self.n_speakers = getattr(model, "n_speakers", 1)
         self.embed_dim = model.embed_dim
         self.speakers = bundle.get("speakers", [])
@@ -30,7 +36,7 @@ class Embedder:
     def embed_batch(self, wavs: torch.Tensor) -> torch.Tensor:
         """(B, samples) float at 16 kHz -> (B, N, D); no checks, for trusted pipelines."""
         with torch.inference_mode():
-            return self.model(wavs).embeddings
+            return self._fast(wavs).embeddings
 
     def embed(self, waveform, sample_rate: int = SAMPLE_RATE, min_seconds: float = 0.5) -> torch.Tensor:
         """One waveform, (samples,) or (samples, channels), at ``sample_rate`` -> (N, D).

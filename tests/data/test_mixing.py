@@ -1,8 +1,13 @@
 """On-the-fly mixing: seeded, redrawn per epoch, levels and placement as asked."""
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
+from scipy.signal import resample_poly
+
+from mirnet.data import mixing
 
 from mirnet.corpus import read_librispeech
 from mirnet.corpus.manifest import Manifest, Utterance
@@ -109,3 +114,16 @@ def test_speed_perturbation_makes_new_speakers_faster_and_higher(tmp_path):
 def test_unperturbed_specs_keep_their_old_form(manifest):
     spec = draw_mixture(manifest, np.random.default_rng(0), MixingConfig())
     assert spec.speeds == () and spec.labels() == spec.speakers
+
+
+def test_speed_perturbed_mixtures_are_those_scipy_resample_poly_makes(manifest):
+    """The cached-filter resampler must not change a drawn mixture by one bit."""
+    index, cfg = {u.id: u for u in manifest}, MixingConfig(2, 3.0, speeds=(0.9, 1.0, 1.1))
+    specs = [draw_mixture(manifest, np.random.default_rng(seed), cfg) for seed in range(6)]
+    assert any(speed != 1.0 for spec in specs for speed in spec.speeds)
+    designing = lambda wav, up, down: resample_poly(wav, up, down).astype(np.float32)  # noqa: E731
+    for spec in specs:
+        with mock.patch.object(mixing, "resample", designing):
+            want = mix(read_sources(spec, index))
+        got = mix(read_sources(spec, index))
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))

@@ -11,10 +11,9 @@ from fractions import Fraction
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
-from ..audio import SAMPLE_RATE, AudioError, load_audio
+from ..audio import SAMPLE_RATE, AudioError, load_audio, resample
 from ..corpus.manifest import Manifest, Utterance
 
 log = logging.getLogger(__name__)
@@ -98,18 +97,28 @@ def _file_samples(utt: Utterance, samples_16k: int) -> int:
     return math.ceil(samples_16k * utt.sample_rate / SAMPLE_RATE)
 
 
+def read_crop(utt: Utterance, offset: int, samples: int, speed: float = 1.0) -> np.ndarray:
+    """Up to ``samples`` samples at 16 kHz of ``utt`` from ``offset`` (in the file's samples),
+    played ``speed`` times faster: only the span of the file that this needs is decoded."""
+    wav = load_audio(utt.path, start=offset, frames=_file_samples(utt, math.ceil(samples * speed)))
+    return speed_perturb(wav, speed)[:samples]
+
+
+def speed_perturb(wav: np.ndarray, speed: float) -> np.ndarray:
+    """Resampling by 1/speed, played at 16 kHz: faster and higher, like Kaldi's sp."""
+    if speed == 1.0:
+        return wav
+    ratio = Fraction(speed).limit_denominator(100)
+    return resample(wav, ratio.denominator, ratio.numerator)
+
+
 def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
     """(N, samples) float32: each source's crop, RMS-normalised, scaled, placed at its start."""
     n = len(spec.utterances)
     active = spec.samples if n == 1 else spec.samples - spec.starts[-1]
     out = np.zeros((n, spec.samples), dtype=np.float32)
     for i, (uid, offset, gain, start) in enumerate(zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)):
-        utt, speed = index[uid], spec.speed(i)
-        wav = load_audio(utt.path, start=offset, frames=_file_samples(utt, math.ceil(active * speed)))
-        if speed != 1.0:  # resampling by 1/speed, played at 16 kHz: faster and higher, like Kaldi's sp
-            ratio = Fraction(speed).limit_denominator(100)
-            wav = resample_poly(wav, ratio.denominator, ratio.numerator).astype(np.float32)
-        wav = wav[:active]
+        wav = read_crop(index[uid], offset, active, spec.speed(i))
         wav = wav / max(float(np.sqrt(np.mean(wav ** 2))), 1e-8) * 10 ** (gain / 20)
         out[i, start:start + len(wav)] = wav  # a short utterance is zero-padded
     return out
