@@ -71,8 +71,10 @@ def _train(a):
     cfg = load_config(a.config, a.overrides)
     try:
         result = Trainer(cfg, a.exp, progress=not a.quiet).run(resume=a.resume)
-    finally:
-        distributed.leave()
+    except BaseException:
+        distributed.leave(wait=False)
+        raise
+    distributed.leave()
     if distributed.is_main_process():
         print(json.dumps(result, indent=1))
 

@@ -146,9 +146,14 @@ def join(cfg: TrainConfig) -> World:
     return World(rank, local_rank, size, device)
 
 
-def leave() -> None:
-    """Tear the process group down, if this process joined one."""
+def leave(wait: bool = True) -> None:
+    """Tear the process group down, if this process joined one; with ``wait``, only once every
+    rank has arrived: a rank that tore gloo down while rank 0 was still writing its checkpoint
+    aborted at exit ('terminate called without an active exception'). A failing rank leaves
+    without waiting, and torchrun stops the others."""
     if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
