@@ -50,18 +50,20 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
     fingerprint = {"a": "sha-a", "b": "sha-b"}
     monkeypatch.setattr(report, "evaluate", fake_evaluate)
     monkeypatch.setattr(report, "system_fingerprint", lambda exp: fingerprint[exp])
-    setting = Setting("corpus/unseen", 10)
+    setting, half = Setting("corpus/unseen", 10, overlap=0.25), Setting("corpus/unseen", 10, overlap=0.5)
     run = Runner(tmp_path)
     run.result(System("A", "a"), setting, "mixture")
+    run.result(System("A", "a"), half, "mixture")  # another setting, whose name differs only after a dot
     run.result(System("A", "a"), setting, "mixture")  # cached
+    run.result(System("A", "a"), half, "mixture")  # cached too: its result did not overwrite the other
     run.result(System("A", "a"), setting, "clean")  # another condition
     run.result(System("B", "b"), setting, "mixture")  # another system
-    assert calls == [("a", "mixture"), ("a", "clean"), ("b", "mixture")]
+    assert calls == [("a", "mixture"), ("a", "mixture"), ("a", "clean"), ("b", "mixture")]
     run.trial_list(setting).write_text("other trials")  # the trial list changed under it
     Runner(tmp_path).result(System("A", "a"), setting, "mixture")
-    assert len(calls) == 4
+    assert len(calls) == 5
     fingerprint["a"] = "sha-a2"  # the model file changed
     Runner(tmp_path).result(System("A", "a"), setting, "mixture")
-    assert calls[-1] == ("a", "mixture") and len(calls) == 5
+    assert calls[-1] == ("a", "mixture") and len(calls) == 6
     cached = json.loads((tmp_path / "evals" / "A" / f"{setting.name}_mixture.json").read_text())
     assert cached["system"] == "sha-a2" and cached["label"] == "A"

@@ -120,18 +120,26 @@ class Runner:
     def trial_list(self, setting: Setting) -> Path:
         return self.out / "trials" / f"{setting.name}.json"
 
-    def result(self, system: System, setting: Setting, condition: str) -> dict:
-        stem = self.out / "evals" / system.label / f"{setting.name}_{condition}"
-        json_path, npz_path, trials = stem.with_suffix(".json"), stem.with_suffix(".npz"), self.trial_list(setting)
+    def fingerprint(self, system: System) -> str:
         if system.path not in self._fingerprints:
             self._fingerprints[system.path] = system_fingerprint(system.path)
+        return self._fingerprints[system.path]
+
+    def _paths(self, label: str, setting_name: str, condition: str) -> tuple[Path, Path]:
+        """Where a result (JSON) and its trial scores (``.npz``) live. Suffixes are appended, not
+        swapped in with ``with_suffix``: a setting name holds dots (``overlap0.25``)."""
+        stem = f"{setting_name}_{condition}"
+        return self.out / "evals" / label / f"{stem}.json", self.out / "evals" / label / f"{stem}.npz"
+
+    def result(self, system: System, setting: Setting, condition: str) -> dict:
+        (json_path, npz_path), trials = self._paths(system.label, setting.name, condition), self.trial_list(setting)
         if json_path.exists() and npz_path.exists() and trials.exists():
             try:
                 cached = json.loads(json_path.read_text())
             except json.JSONDecodeError:
                 cached = {}
             if (cached.get("system"), cached.get("trial_list_sha1"), cached.get("metric")) == (
-                    self._fingerprints[system.path], _sha1(trials), self.metric):
+                    self.fingerprint(system), _sha1(trials), self.metric):
                 return cached
         r = evaluate(system.path, setting.data, trials=setting.trials, sir_db=setting.sir_db, seed=setting.seed,
                      metric=self.metric, condition=condition, crop_seconds=setting.crop_seconds,
@@ -142,8 +150,8 @@ class Runner:
         return r
 
     def det(self, r: dict) -> tuple[np.ndarray, np.ndarray]:
-        stem = self.out / "evals" / r["label"] / Path(r["trial_list"]).stem
-        with np.load(f"{stem}_{r['condition']}.npz") as z:
+        """DET points of a result ``result`` returned, from its saved scores."""
+        with np.load(self._paths(r["label"], Path(r["trial_list"]).stem, r["condition"])[1]) as z:
             return det_points(z["scores"], z["labels"])
 
 
@@ -173,11 +181,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
             *["| " + " | ".join(row) + " |" for row in rows]]
 
 
-def _system_rows(systems: Sequence[System]) -> list[list[str]]:
+def _system_rows(systems: Sequence[System], run: Runner) -> list[list[str]]:
     rows = []
     for s in systems:
         if s.is_peer:
-            rows.append([s.label, f"pretrained peer `{s.path}` ({system_fingerprint(s.path)})", "1", "–", "–"])
+            rows.append([s.label, f"pretrained peer `{s.path}` ({run.fingerprint(s)})", "1", "–", "–"])
             continue
         b = read_bundle(s.path)
         params = sum(v.numel() for k, v in b["state_dict"].items() if v.dtype.is_floating_point and "running" not in k)
@@ -295,7 +303,7 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
              f"pairs ({metric}); one target and one non-target score per trial. Cells: **EER %** (95% bootstrap "
              "interval, 1000 stratified resamples) / minDCF (p_target 0.01). Every system in a table was scored on "
              "the same trial list (checksums below).", "",
-             "## Systems", "", *_table(["label", "system", "outputs", "trained", "commit"], _system_rows(systems_)), "",
+             "## Systems", "", *_table(["label", "system", "outputs", "trained", "commit"], _system_rows(systems_, run)), "",
              f"## {primary.label}: mixture speaker verification", "",
              *_table(["data", "condition", "trials", "distinct speakers", "EER % (95% CI) / minDCF"], head_rows), ""]
     lines += _targets(primary, systems_, compared)
