@@ -39,10 +39,23 @@ class LogMagnitudeSpectrum(nn.Module):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         if wav.dim() != 2:
             raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
-        logmag = torch.log(self.magnitude(wav) + self.eps)
+        return self._log(self.magnitude(wav))
+
+    def _log(self, mag: torch.Tensor) -> torch.Tensor:
+        logmag = torch.log(mag + self.eps)
         if self.mean_norm:
             logmag = logmag - logmag.mean(dim=-1, keepdim=True)
         return logmag
+
+    def source_spectra(self, sources: torch.Tensor, floor_db: float) -> torch.Tensor:
+        """(B, N, samples) -> (B, N, bins, frames): each source's log spectrum, floored
+        ``floor_db`` below the mixture's magnitude. A separation target a bounded log-domain mask
+        can reach: where a source is absent, its true log spectrum (digital silence, -14 at the
+        default eps) would otherwise dominate a squared error and carry no identity."""
+        mag = self.magnitude(sources.flatten(0, 1))
+        mag = mag.view(*sources.shape[:2], *mag.shape[1:])
+        floor = self.magnitude(sources.sum(dim=1)).unsqueeze(1) * 10 ** (-floor_db / 20)
+        return self._log(torch.maximum(mag, floor))
 
     def frame_power(self, wav: torch.Tensor) -> torch.Tensor:
         """Per-frame energy (…, frames) on the same frame grid: the target for attention weights."""

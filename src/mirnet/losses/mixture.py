@@ -4,8 +4,9 @@ makes every term agree on a single assignment of outputs to speakers.
 
 Terms: speaker cross-entropy (paper eq. 3-5); optionally the cosine distance to a clean
 teacher's embedding of each source, a BCE pulling stream k's attention weights toward speaker
-j's share of each frame's power, and the mean squared error between stream k's speaker-network
-input and speaker j's own log spectrum (these need the sources, which on-the-fly mixing has).
+j's share of each frame's power, and the mean squared error between stream k's spectrum before
+its frame weight and speaker j's own log spectrum, floored below the mixture (these need the
+sources, which on-the-fly mixing has).
 """
 from __future__ import annotations
 
@@ -42,13 +43,14 @@ def power_share(frame_power: torch.Tensor) -> torch.Tensor:
 
 class MixtureLoss(nn.Module):
     def __init__(self, classifier: SpeakerClassifier, *, ce_weight: float = 1.0, teacher: nn.Module | None = None,
-                 teacher_weight: float = 0.0, attention_weight: float = 0.0, spectrum_weight: float = 0.0):
+                 teacher_weight: float = 0.0, attention_weight: float = 0.0, spectrum_weight: float = 0.0,
+                 spectrum_floor_db: float = 60.0):
         super().__init__()
         if teacher_weight and teacher is None:
             raise ValueError("teacher_weight > 0 needs a teacher model")
         self.classifier, self.ce_weight = classifier, ce_weight
         self.teacher_weight, self.attention_weight = teacher_weight, attention_weight
-        self.spectrum_weight = spectrum_weight
+        self.spectrum_weight, self.spectrum_floor_db = spectrum_weight, spectrum_floor_db
         self.teacher = teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
 
     def forward(self, out: ModelOutput, labels: torch.Tensor, sources: torch.Tensor | None = None,
@@ -70,9 +72,8 @@ class MixtureLoss(nn.Module):
             terms["attention"] = pairwise_attention_bce(out.attention, share)
             total = total + self.attention_weight * terms["attention"]
         if self.spectrum_weight and out.streams is not None:
-            b, n = sources.shape[:2]
             with torch.no_grad():
-                target = features(sources.flatten(0, 1)).view(b, n, *out.streams.shape[2:])
+                target = features.source_spectra(sources, self.spectrum_floor_db)
             terms["spectrum"] = pairwise_mse(out.streams, target)
             total = total + self.spectrum_weight * terms["spectrum"]
         loss, perm = pit_reduce(total)

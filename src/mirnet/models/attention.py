@@ -36,7 +36,9 @@ def rotate_blocks(v: torch.Tensor, n_blocks: int, shift: int) -> torch.Tensor:
 
 
 class SpectralAttention(nn.Module):
-    """(B, N*D, T) -> Z (B, N, out_dim, T) and attention weights W (B, N, T) in [0, 1]."""
+    """(B, N*D, T) -> Z (B, N, out_dim, T), attention weights W (B, N, T) in [0, 1], and Z with
+    W at 1 (B, N, out_dim, T): stream k's proposed spectrum before its frame weight, the thing a
+    separation target can supervise without the network having to predict W to undo it."""
 
     def __init__(self, channels: int, n_speakers: int = 2, hidden: int = 64, out_dim: int = 257,
                  fc_input: str = "exchanged", negative_slope: float = 0.2, output: str = "direct"):
@@ -58,7 +60,7 @@ class SpectralAttention(nn.Module):
         streams = [rotate_blocks(weight, n, -k) if rotate else weight for k in range(n)]
         return torch.cat(streams).unsqueeze(-1)
 
-    def forward(self, v1: torch.Tensor, spec: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, v1: torch.Tensor, spec: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``spec`` (B, out_dim, T), the input spectrum, is needed by ``output='residual'``."""
         n, (b, _, t) = self.n_speakers, v1.shape
         fc1, fc2 = self.score[0], self.score[2]
@@ -67,9 +69,11 @@ class SpectralAttention(nn.Module):
         weights = torch.sigmoid(torch.einsum("bnht,h->bnt", hidden, fc2.weight[0]) + fc2.bias)  # (B, N, T)
         fc = self.fc[0]
         projected = F.conv1d(v1, self._stream_weights(fc.weight, self.fc_input == "exchanged")).view(b, n, -1, t)
+        w, bias = weights.unsqueeze(2), fc.bias[:, None]
         if self.output == "residual":
             if spec is None or spec.shape[1] != self.out_dim:
                 raise ValueError(f"output='residual' needs the {self.out_dim}-bin input spectrum")
-            return weights.unsqueeze(2) * (spec.unsqueeze(1) + projected) + fc.bias[:, None], weights
-        z = F.leaky_relu(weights.unsqueeze(2) * projected + fc.bias[:, None], self.negative_slope)
-        return z, weights
+            proposed = spec.unsqueeze(1) + projected
+            return w * proposed + bias, weights, proposed + bias
+        z = F.leaky_relu(w * projected + bias, self.negative_slope)
+        return z, weights, F.leaky_relu(projected + bias, self.negative_slope)

@@ -176,7 +176,8 @@ class Trainer:
         teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
         self.loss = MixtureLoss(self.classifier, ce_weight=cfg.loss.ce_weight, teacher=teacher,
                                 teacher_weight=cfg.loss.teacher_weight, attention_weight=cfg.loss.attention_weight,
-                                spectrum_weight=cfg.loss.spectrum_weight)
+                                spectrum_weight=cfg.loss.spectrum_weight,
+                                spectrum_floor_db=cfg.loss.spectrum_floor_db)
         if cfg.train.init_from:
             self._init_from(cfg.train.init_from)
         self.frozen = freeze_parts(self.model, cfg.train.freeze)
