@@ -8,7 +8,7 @@ import torch
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig
 from mirnet.eval.protocol import condition_specs, trial_scores, trial_speakers
-from mirnet.eval.trials import load_trials, make_trials, save_trials
+from mirnet.eval.trials import load_trials, make_trials, save_trials, trial_list_sha1
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_trial_list_round_trips_with_checksum(manifest, tmp_path):
     trials = make_trials(manifest, 5, MixingConfig(), seed=2)
     sha = save_trials(trials, tmp_path / "t.json", {"seed": 2})
     back, meta, sha2 = load_trials(tmp_path / "t.json")
-    assert back == trials and meta == {"seed": 2} and sha == sha2
+    assert back == trials and meta == {"seed": 2} and sha == sha2 == trial_list_sha1(tmp_path / "t.json")
     (tmp_path / "bad.json").write_text('{"format": "other"}')
     with pytest.raises(ValueError, match="bad.json: not a mirnet trial list"):
         load_trials(tmp_path / "bad.json")

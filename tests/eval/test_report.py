@@ -8,6 +8,7 @@ import pytest
 
 from mirnet.eval import report
 from mirnet.eval.report import Runner, Setting, System, parse_sweeps, parse_systems
+from mirnet.eval.trials import trial_list_sha1
 
 
 def test_systems_are_labelled_by_folder_peer_or_name():
@@ -45,7 +46,7 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
         scores_file.parent.mkdir(parents=True, exist_ok=True)
         scores_file.write_bytes(b"npz")
         return {"eer": 10.0, "system": fingerprint[exp], "metric": kw["metric"], "trial_list": str(trial_list),
-                "trial_list_sha1": report._sha1(trial_list), "condition": kw["condition"]}
+                "trial_list_sha1": trial_list_sha1(trial_list), "condition": kw["condition"]}
 
     fingerprint = {"a": "sha-a", "b": "sha-b"}
     monkeypatch.setattr(report, "evaluate", fake_evaluate)

@@ -54,9 +54,10 @@ def system_fingerprint(exp: str | Path) -> str:
 def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
              metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
              overlap: float = 1.0, trial_list: str | Path | None = None, heldout: bool = False,
-             scores_file: str | Path | None = None, progress: bool = True) -> dict:
+             scores_file: str | Path | None = None, progress: bool = True, system: str | None = None) -> dict:
     """Score one system; ``scores_file`` keeps the trial scores (``.npz``) for DET curves and
-    re-analysis without re-embedding."""
+    re-analysis without re-embedding. ``system`` is its fingerprint when the caller already has
+    it (a report scores one model under many settings; hashing the file each time is waste)."""
     embed, bundle = load_system(exp)
     manifest = evaluation_manifest(data, bundle, heldout)
     if trial_list and Path(trial_list).exists():
@@ -75,7 +76,7 @@ def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: f
         Path(scores_file).parent.mkdir(parents=True, exist_ok=True)
         np.savez(scores_file, scores=scores, labels=labels)
     return {**summarize(scores, labels, seed=seed), "trials": len(trial_set), "speakers": trial_speakers(trial_set),
-            "metric": metric, "condition": condition, "model": str(exp), "system": system_fingerprint(exp), "data": str(data), "heldout": heldout,
+            "metric": metric, "condition": condition, "model": str(exp), "system": system or system_fingerprint(exp), "data": str(data), "heldout": heldout,
             "sir_db": meta.get("sir_db"), "overlap": meta.get("overlap", 1.0), "crop_seconds": meta.get("crop_seconds"),
             "n_speakers": meta.get("n_speakers", 2), "seed": meta.get("seed"),
             "trial_list": str(trial_list) if trial_list else None, "trial_list_sha1": checksum,

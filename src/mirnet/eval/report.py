@@ -10,7 +10,6 @@ stopped and adding a system re-scores nothing else.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import platform
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from .evaluate import evaluate, system_fingerprint
 from .metrics import det_points
 from .peers import PEERS
 from .protocol import CONDITIONS
+from .trials import trial_list_sha1
 
 # sweep axis (CLI name) -> (Setting field, values scored, axis label); the issue's grid
 SWEEPS = {"sir": ("sir_db", (-5.0, 0.0, 5.0), "SIR of the first source (dB)"),
@@ -105,10 +105,6 @@ def parse_sweeps(specs: Sequence[str] | None) -> dict[str, tuple]:
     return out
 
 
-def _sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
 class Runner:
     """Scores (system, setting, condition), or returns the cached result of the very same
     system on the very same trial list."""
@@ -139,12 +135,13 @@ class Runner:
             except json.JSONDecodeError:
                 cached = {}
             if (cached.get("system"), cached.get("trial_list_sha1"), cached.get("metric")) == (
-                    self.fingerprint(system), _sha1(trials), self.metric):
+                    self.fingerprint(system), trial_list_sha1(trials), self.metric):
                 return cached
         r = evaluate(system.path, setting.data, trials=setting.trials, sir_db=setting.sir_db, seed=setting.seed,
                      metric=self.metric, condition=condition, crop_seconds=setting.crop_seconds,
                      n_speakers=setting.n_speakers, overlap=setting.overlap, trial_list=trials,
-                     heldout=setting.heldout, scores_file=npz_path, progress=self.progress)
+                     heldout=setting.heldout, scores_file=npz_path, progress=self.progress,
+                     system=self.fingerprint(system))
         r["label"] = system.label
         json_path.write_text(json.dumps(r, indent=1) + "\n")
         return r
@@ -329,7 +326,7 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
                   f"Resolved config `{train_run}/config.yaml`, per-step log `{train_run}/steps.csv`.", ""]
     lines += ["## Trial lists", "", *_table(
         ["setting", "file", "SHA-1", "trials", "seed"],
-        [[name, f"`{run.trial_list(s)}`", f"`{_sha1(run.trial_list(s))[:12]}`", str(s.trials), str(s.seed)]
+        [[name, f"`{run.trial_list(s)}`", f"`{trial_list_sha1(run.trial_list(s))[:12]}`", str(s.trials), str(s.seed)]
          for name, s in used.items()]), "",
               "## Commands", "", "Every number above, re-run alone (the trial list is re-read, so the seed "
               "and mixing options are those it was drawn with):", "", "```",

@@ -61,6 +61,15 @@ def make_trials(manifest: Manifest, n_trials: int, cfg: MixingConfig, seed: int 
     return trials
 
 
+def trial_list_sha1(path: str | Path) -> str:
+    """The checksum reports print and caches compare: of the file's bytes, as written."""
+    return _sha1(Path(path).read_text())
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def save_trials(trials: list[Trial], path: str | Path, meta: dict | None = None) -> str:
     """Write the list; returns its SHA-1 so reports can show which trials were scored."""
     path = Path(path)
@@ -69,7 +78,7 @@ def save_trials(trials: list[Trial], path: str | Path, meta: dict | None = None)
             "trials": [{k: getattr(t, k).to_dict() for k in ("anchor", "positive", "negative")} for t in trials]}
     text = json.dumps(body, indent=None, separators=(",", ":"))
     path.write_text(text)
-    return hashlib.sha1(text.encode()).hexdigest()
+    return _sha1(text)
 
 
 def load_trials(path: str | Path) -> tuple[list[Trial], dict, str]:
@@ -83,4 +92,4 @@ def load_trials(path: str | Path) -> tuple[list[Trial], dict, str]:
                   for t in body["trials"]]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: not a mirnet trial list ({exc})") from None
-    return trials, body.get("meta", {}), hashlib.sha1(text.encode()).hexdigest()
+    return trials, body.get("meta", {}), _sha1(text)
