@@ -23,12 +23,12 @@ $M embed "$REF" "$OUT/example_mix.wav" --out "$OUT/example_embeddings.npy"
 stage "3/4 short from-scratch training of the compact MIRNet (the training path)"
 rm -rf "$OUT/train"
 $M train configs/mirnet_compact.yaml "$OUT/train" train.epochs=3 data.epoch_size=960 data.val_size=160 \
-  loss.teacher_weight=0 train.keep_epoch_models=false >/dev/null
+  loss.teacher_weight=0 train.keep_epoch_models=true >/dev/null
 
 stage "4/4 report: reference, single-embedding baseline, resemblyzer on the same trials"
 $M report "reference=$REF" "single=$REF/teacher" resemblyzer --data data/corpus/unseen --seen data/corpus/seen \
   --trials "$TRIALS" --compare-trials "$COMPARE_TRIALS" --sweep-trials "$SWEEP_TRIALS" \
-  --train-run "$OUT/train" --out "$OUT"
+  --train-run "$OUT/train" --curve "short_run=$OUT/train" --out "$OUT"
 for f in eval_unseen eval_unseen_clean eval_seen eval_seen_clean; do
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{sys.argv[2]:18s} EER {r['eer']:5.2f}% [{r['eer_ci'][0]:.2f}, {r['eer_ci'][1]:.2f}] over {r['trials']} trials, {r['speakers']} speakers\")" "$OUT/$f.json" "$f"
 done

@@ -25,7 +25,7 @@ def exp(corpus, tmp_path_factory):
     cfg.write_text(json.dumps({"data": {"train": str(corpus / "seen"), "epoch_size": 16, "val_size": 8,
                                         "batch_size": 8, "workers": 0, "val_fraction": 0.34},
                                "model": {"name": "mirnet", "args": TINY_MODEL},
-                               "train": {"epochs": 1, "threads": 1, "log_every": 1}}))
+                               "train": {"epochs": 1, "threads": 1, "log_every": 1, "keep_epoch_models": True}}))
     assert main(["-q", "train", str(cfg), str(out), "optim.warmup_steps=1", "loss.attention_weight=1.0"]) == 0
     return out
 
@@ -102,12 +102,13 @@ def test_report_scores_every_system_on_the_same_trials(exp, corpus, tmp_path):
     out = tmp_path / "report"
     args = ["-q", "report", str(exp), f"copy={exp / 'model.pt'}", "--data", str(corpus / "seen"), "--out", str(out),
             "--seen", str(corpus / "seen"), "--trials", "8", "--sweep-trials", "6", "--sweep", "sir=-5,5", "crop=1", "overlap=0.5",
-            "--train-run", str(exp)]
+            "--train-run", str(exp), "--curve", f"tiny={exp}"]
     assert main(args) == 0
     report = (out / "REPORT.md").read_text()
     for text in ("## Systems", "## Targets", "All systems on the same 8 trials", "EER vs SIR", "EER vs mixture length", "EER vs overlap ratio",
                  "figures/det_mixture.png", "figures/sweep_sir.png", "figures/attention.png", "## Trial lists",
-                 "mirnet eval", "--overlap 1", "## Short training run", f"`mirnet -q report {exp}"):
+                 "mirnet eval", "--overlap 1", "## Short training run", f"`mirnet -q report {exp}",
+                 "## Mixture EER against training time", "| tiny | 1 |", "figures/eer_vs_time.png"):
         assert text in report, text
     # the same model under two labels, scored on the same trial list, gives the same numbers
     row = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in report.splitlines()

@@ -136,7 +136,7 @@ def _report(a):
 
     print(write_report(a.out, a.systems, a.data, seen=a.seen, trials=a.trials, compare_trials=a.compare_trials,
                        sweep_trials=a.sweep_trials, conditions=a.conditions, sweeps=a.sweep, seed=a.seed,
-                       metric=a.metric, train_run=a.train_run, paper_figures=not a.no_paper_figures,
+                       metric=a.metric, train_run=a.train_run, curves=a.curve, paper_figures=not a.no_paper_figures,
                        command=shlex.join(["mirnet", *a.argv]), progress=not a.quiet))
 
 
@@ -253,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
+    s.add_argument("--curve", action="append", default=[], metavar="[LABEL=]RUN",
+                   help="score every epoch model RUN kept: mixture EER against training time (repeatable)")
     s.add_argument("--no-paper-figures", action="store_true", help="skip t-SNE and attention figures")
     s.set_defaults(func=_report)
     return p

@@ -116,13 +116,14 @@ def test_plot_training_curves_bad_columns(tmp_path: Path, kwargs: dict, match: s
 
 
 def test_plot_eer_vs_time(tmp_path: Path) -> None:
-    assert_png(plot_eer_vs_time([(30.0, 12.0), (10.0, 25.0), (60.0, 8.5)], tmp_path / "eer_time.png"))
+    curves = {"reference": [(30.0, 12.0), (10.0, 25.0), (60.0, 8.5)], "other": [(20.0, 30.0)]}
+    assert_png(plot_eer_vs_time(curves, tmp_path / "eer_time.png"))
 
 
-@pytest.mark.parametrize("points", [[], [(1.0, 2.0, 3.0)], [(1.0, float("nan"))]])
-def test_plot_eer_vs_time_bad_inputs(tmp_path: Path, points) -> None:
-    with pytest.raises(ValueError, match="points"):
-        plot_eer_vs_time(points, tmp_path / "x.png")
+@pytest.mark.parametrize("curves", [{}, {"a": []}, {"a": [(1.0, 2.0, 3.0)]}, {"a": [(1.0, float("nan"))]}])
+def test_plot_eer_vs_time_bad_inputs(tmp_path: Path, curves) -> None:
+    with pytest.raises(ValueError, match="points|curves"):
+        plot_eer_vs_time(curves, tmp_path / "x.png")
 
 
 def test_plot_sweep(tmp_path: Path) -> None:

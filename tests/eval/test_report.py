@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mirnet.eval import report
-from mirnet.eval.report import Runner, Setting, System, parse_sweeps, parse_systems
+from mirnet.eval.report import Runner, Setting, System, epoch_models, parse_sweeps, parse_systems
 from mirnet.eval.trials import trial_list_sha1
 
 
@@ -68,3 +68,16 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
     assert calls[-1] == ("a", "mixture") and len(calls) == 6
     cached = json.loads((tmp_path / "evals" / "A" / f"{setting.name}_mixture.json").read_text())
     assert cached["system"] == "sha-a2" and cached["label"] == "A"
+
+
+def test_epoch_models_pair_each_kept_epoch_with_its_training_time(tmp_path):
+    run = tmp_path / "run"
+    (run / "epochs").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no epochs/epoch.*keep_epoch_models"):
+        epoch_models(run)
+    for e in (1, 2, 3):
+        (run / "epochs" / f"epoch{e:03d}.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="epochs.csv: cannot read"):
+        epoch_models(run)
+    (run / "epochs.csv").write_text("epoch,step,elapsed_s\n1,10,60\n2,20,150\n")  # epoch 3 still running
+    assert epoch_models(run) == [(1, 1.0, run / "epochs" / "epoch001.pt"), (2, 2.5, run / "epochs" / "epoch002.pt")]

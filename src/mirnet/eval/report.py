@@ -87,6 +87,21 @@ def parse_systems(specs: Sequence[str]) -> list[System]:
     return systems
 
 
+def epoch_models(run: str | Path) -> list[tuple[int, float, Path]]:
+    """(epoch, minutes trained, model file) for every epoch a run kept (``train.keep_epoch_models``),
+    the minutes read from its ``epochs.csv``."""
+    run = Path(run)
+    files = sorted((run / "epochs").glob("epoch*.pt"))
+    if not files:
+        raise ValueError(f"{run}: no epochs/epoch*.pt to score (train with train.keep_epoch_models=true)")
+    try:
+        with (run / "epochs.csv").open() as f:
+            minutes = {int(r["epoch"]): float(r["elapsed_s"]) / 60 for r in csv.DictReader(f)}
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{run / 'epochs.csv'}: cannot read the training times ({exc})") from None
+    return [(int(f.stem[5:]), minutes[int(f.stem[5:])], f) for f in files if int(f.stem[5:]) in minutes]
+
+
 def parse_sweeps(specs: Sequence[str] | None) -> dict[str, tuple]:
     """``None`` -> the full grid; ``["sir=-5,5", "crop"]`` -> those axes (a bare name: its
     default values); ``[]`` -> no sweeps."""
@@ -215,14 +230,16 @@ def _versions(systems: Sequence[System]) -> str:
 def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, *, seen: str | Path | None = None,
                  trials: int = 1000, compare_trials: int | None = None, sweep_trials: int | None = None,
                  conditions: Sequence[str] = tuple(CONDITIONS), sweeps: Sequence[str] | None = None, seed: int = 0,
-                 metric: str = "cosine", train_run: str | Path | None = None, paper_figures: bool = True,
-                 command: str = "", progress: bool = True) -> Path:
+                 metric: str = "cosine", train_run: str | Path | None = None, curves: Sequence[str] = (),
+                 paper_figures: bool = True, command: str = "", progress: bool = True) -> Path:
     """Score ``systems`` (first = the system the report is about) and write ``OUT/REPORT.md``.
 
     - headline: the first system on ``trials`` trials of ``data`` (and of ``seen`` held-out
       utterances), mixture and clean;
     - all systems x ``conditions`` on one ``compare_trials`` list, with DET curves;
-    - all systems, mixture condition, along each sweep axis on ``sweep_trials`` lists.
+    - all systems, mixture condition, along each sweep axis on ``sweep_trials`` lists;
+    - for each run in ``curves`` (``[LABEL=]RUN``), every epoch it kept, mixture condition on the
+      comparison trials: EER against training time.
     """
     from . import figures, plots
 
@@ -278,6 +295,17 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
         figs.append((f"EER vs {axis_label}", plots.plot_sweep(
             [float(v) for v in values], {label: [r["eer"] for r in rs] for label, rs in cells.items()},
             out / "figures" / f"sweep_{axis}.png", axis_label)))
+    # EER against training time
+    curve_rows, curve_points = [], {}
+    for c in parse_systems(curves) if curves else []:
+        curve_points[c.label] = []
+        for epoch, minutes, model in epoch_models(c.path):
+            r = score(System(f"{c.label}_epoch{epoch:03d}", str(model)), compare, "mixture")
+            curve_points[c.label].append((minutes, r["eer"]))
+            curve_rows.append([c.label, str(epoch), f"{minutes:.1f}", _cell(r)])
+    if curve_points:
+        figs.append(("mixture EER against training time", plots.plot_eer_vs_time(
+            curve_points, out / "figures" / "eer_vs_time.png", "mixture EER (%)")))
     # the paper's figures for the first system
     if paper_figures and not primary.is_peer:
         prefix = out / "figures" / f"tsne_{primary.label}"
@@ -313,6 +341,10 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
                   "Each point changes one axis of the base setting (0 dB, full overlap, 3 s, 2 speakers) and draws "
                   "its own trial list, shared by all systems. A system with fewer outputs than speakers still "
                   "scores min over its output pairs.", "", *sweep_tables]
+    if curve_rows:
+        lines += [f"## Mixture EER against training time ({compare.trials} comparison trials)", "",
+                  "Every epoch model each run kept; minutes are its `epochs.csv` elapsed time, validation included.",
+                  "", *_table(["run", "epoch", "minutes", "EER % (95% CI) / minDCF"], curve_rows), ""]
     lines += ["## Figures", ""]
     for caption, path in figs:
         lines += [f"**{caption}**", "", f"![{path.stem}]({path.resolve().relative_to(out.resolve())})", ""]
