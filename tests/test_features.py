@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -27,12 +29,19 @@ def test_rejects_wrong_shape():
         LogMagnitudeSpectrum()(torch.randn(16000))
 
 
-def test_source_spectra_are_floored_below_the_mixture():
-    """A silent source's target sits floor_db under the mixture; a sole source is its own spectrum."""
-    feats = LogMagnitudeSpectrum(mean_norm=False)
+def test_log_ratio_masks_are_local_and_clipped():
+    """A sole source's mask is 0 dB, a silent one's the floor; phase cancellation (a source louder
+    than the mixture) is clipped at 0 dB; the masks do not depend on the rest of the utterance."""
+    feats = LogMagnitudeSpectrum()
     speech = torch.randn(1, 1, 16000, generator=torch.Generator().manual_seed(0))
-    sources = torch.cat([speech, torch.zeros_like(speech)], dim=1)
-    target = feats.source_spectra(sources, floor_db=40.0)
-    mixture = feats(speech[:, 0])
-    torch.testing.assert_close(target[:, 0], mixture)
-    torch.testing.assert_close(target[:, 1], torch.log(feats.magnitude(speech[:, 0]) / 100 + feats.eps))
+    masks = feats.log_ratio_masks(torch.cat([speech, torch.zeros_like(speech)], dim=1), floor_db=40.0)
+    torch.testing.assert_close(masks[:, 0], torch.zeros_like(masks[:, 0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(masks[:, 1], torch.full_like(masks[:, 1], -40 * math.log(10) / 20))
+    cancelling = feats.log_ratio_masks(torch.cat([speech, -0.9 * speech], dim=1), floor_db=40.0)
+    assert cancelling.max() <= 0.0 and cancelling[:, 0].min() == 0.0
+    pair = torch.randn(1, 2, 16000, generator=torch.Generator().manual_seed(1)) * torch.tensor([[[1.0], [0.5]]])
+    louder_tail = pair.clone()
+    louder_tail[..., 8000:] *= 10
+    frames = masks.shape[-1] // 2 - 3  # frames whose window lies wholly in the unchanged half
+    torch.testing.assert_close(feats.log_ratio_masks(louder_tail, 40.0)[..., :frames],
+                               feats.log_ratio_masks(pair, 40.0)[..., :frames], atol=1e-4, rtol=0)

@@ -51,8 +51,8 @@ class LossConfig:
     ce_weight: float = 1.0
     teacher_weight: float = 0.0  # PIT-aligned cosine distance to a clean teacher's source embeddings
     attention_weight: float = 0.0  # BCE of attention weights against each source's share of frame power
-    spectrum_weight: float = 0.0  # MSE of each stream (before its frame weight) against its source's log spectrum
-    spectrum_floor_db: float = 60.0  # that log spectrum floored this far below the mixture's
+    mask_weight: float = 0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
+    mask_floor_db: float = 30.0  # that ratio clipped to [-mask_floor_db, 0] dB
 
 
 @dataclass

@@ -2,6 +2,8 @@
 runs on whatever device the model is on and checkpoints carry their feature settings."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -47,15 +49,15 @@ class LogMagnitudeSpectrum(nn.Module):
             logmag = logmag - logmag.mean(dim=-1, keepdim=True)
         return logmag
 
-    def source_spectra(self, sources: torch.Tensor, floor_db: float) -> torch.Tensor:
-        """(B, N, samples) -> (B, N, bins, frames): each source's log spectrum, floored
-        ``floor_db`` below the mixture's magnitude. A separation target a bounded log-domain mask
-        can reach: where a source is absent, its true log spectrum (digital silence, -14 at the
-        default eps) would otherwise dominate a squared error and carry no identity."""
+    def log_ratio_masks(self, sources: torch.Tensor, floor_db: float) -> torch.Tensor:
+        """(B, N, samples) -> (B, N, bins, frames): log(|S_k| / |X|) of each source against the
+        mixture X = sum of sources, clipped to [-floor_db, 0] dB (in nepers). A local target: the
+        mean normalisation of the features would make it depend on whole-utterance statistics,
+        and phase cancellation (|S_k| > |X|) or absent sources would give unbounded values."""
         mag = self.magnitude(sources.flatten(0, 1))
         mag = mag.view(*sources.shape[:2], *mag.shape[1:])
-        floor = self.magnitude(sources.sum(dim=1)).unsqueeze(1) * 10 ** (-floor_db / 20)
-        return self._log(torch.maximum(mag, floor))
+        mixture = self.magnitude(sources.sum(dim=1)).unsqueeze(1)
+        return (torch.log(mag + self.eps) - torch.log(mixture + self.eps)).clamp(-floor_db * math.log(10) / 20, 0.0)
 
     def frame_power(self, wav: torch.Tensor) -> torch.Tensor:
         """Per-frame energy (…, frames) on the same frame grid: the target for attention weights."""

@@ -118,7 +118,8 @@ def test_attention_equals_the_papers_rotate_then_attend_formulation(n_speakers, 
 
     att = SpectralAttention(6 * n_speakers, n_speakers, hidden=5, out_dim=7, fc_input=fc_input)
     v1 = torch.randn(2, 6 * n_speakers, 11)
-    z, w, unweighted = att(v1)
+    z, w, masks = att(v1)
+    assert masks is None  # only output='residual' adds a mask to the spectrum
     for k in range(n_speakers):
         vk = rotate_blocks(v1, n_speakers, k).transpose(1, 2)  # (B, T, C)
         wk = att.score(vk).squeeze(-1)
@@ -126,7 +127,6 @@ def test_attention_equals_the_papers_rotate_then_attend_formulation(n_speakers, 
         zk = att.fc(wk.unsqueeze(-1) * fc_in)
         torch.testing.assert_close(w[:, k], wk, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(z[:, k], zk.transpose(1, 2), rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(unweighted[:, k], att.fc(fc_in).transpose(1, 2), rtol=1e-5, atol=1e-5)
     if n_speakers == 2:  # eq. (2) literally
         torch.testing.assert_close(rotate_blocks(v1, 2, 1), torch.cat([v1[:, 6:], v1[:, :6]], dim=1))
 
@@ -137,12 +137,12 @@ def test_residual_output_starts_from_the_input_spectrum():
     torch.manual_seed(0)
     att = SpectralAttention(8, 2, hidden=4, out_dim=5, output="residual")
     v1, spec = torch.randn(3, 8, 6), torch.randn(3, 5, 6)
-    z, w, unweighted = att(v1, spec)
+    z, w, masks = att(v1, spec)
     for k in range(2):
         vk = rotate_blocks(v1, 2, k)
-        proposed = spec + torch.einsum("oc,bct->bot", att.fc[0].weight, vk)
+        mask = torch.einsum("oc,bct->bot", att.fc[0].weight, vk)
         bias = att.fc[0].bias[:, None]
-        torch.testing.assert_close(z[:, k], w[:, k, None] * proposed + bias, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(unweighted[:, k], proposed + bias, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(z[:, k], w[:, k, None] * (spec + mask) + bias, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(masks[:, k], mask + bias, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="input spectrum"):
         att(v1)

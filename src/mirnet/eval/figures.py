@@ -69,5 +69,5 @@ def attention_figure(exp, data, out, seed: int = 0, overlap: float = 0.6) -> Pat
 
 
 def training_curve_figure(exp, out) -> Path:
-    return plot_training_curves(Path(exp) / "steps.csv", out, x="step", ys=("loss", "ce", "teacher", "attention", "spectrum"),
+    return plot_training_curves(Path(exp) / "steps.csv", out, x="step", ys=("loss", "ce", "teacher", "attention", "mask"),
                                 x2="elapsed_s")

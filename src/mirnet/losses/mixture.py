@@ -4,9 +4,9 @@ makes every term agree on a single assignment of outputs to speakers.
 
 Terms: speaker cross-entropy (paper eq. 3-5); optionally the cosine distance to a clean
 teacher's embedding of each source, a BCE pulling stream k's attention weights toward speaker
-j's share of each frame's power, and the mean squared error between stream k's spectrum before
-its frame weight and speaker j's own log spectrum, floored below the mixture (these need the
-sources, which on-the-fly mixing has).
+j's share of each frame's power, and the mean squared error between stream k's log-domain mask
+and speaker j's clipped log ratio to the mixture (these need the sources, which on-the-fly
+mixing has).
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def pairwise_attention_bce(attention: torch.Tensor, share: torch.Tensor) -> torc
     return F.binary_cross_entropy(a, s, reduction="none").mean(-1)
 
 
-def pairwise_mse(streams: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def pairwise_mse(estimates: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """(B, N, F, T), (B, M, F, T) -> (B, N, M) mean squared error, without an (N, M) copy."""
-    z, s = streams.flatten(2), targets.flatten(2)
+    z, s = estimates.flatten(2), targets.flatten(2)
     cross = torch.einsum("bnd,bmd->bnm", z, s)
     return ((z * z).sum(-1)[:, :, None] + (s * s).sum(-1)[:, None, :] - 2 * cross) / z.shape[-1]
 
@@ -43,14 +43,14 @@ def power_share(frame_power: torch.Tensor) -> torch.Tensor:
 
 class MixtureLoss(nn.Module):
     def __init__(self, classifier: SpeakerClassifier, *, ce_weight: float = 1.0, teacher: nn.Module | None = None,
-                 teacher_weight: float = 0.0, attention_weight: float = 0.0, spectrum_weight: float = 0.0,
-                 spectrum_floor_db: float = 60.0):
+                 teacher_weight: float = 0.0, attention_weight: float = 0.0, mask_weight: float = 0.0,
+                 mask_floor_db: float = 30.0):
         super().__init__()
         if teacher_weight and teacher is None:
             raise ValueError("teacher_weight > 0 needs a teacher model")
         self.classifier, self.ce_weight = classifier, ce_weight
         self.teacher_weight, self.attention_weight = teacher_weight, attention_weight
-        self.spectrum_weight, self.spectrum_floor_db = spectrum_weight, spectrum_floor_db
+        self.mask_weight, self.mask_floor_db = mask_weight, mask_floor_db
         self.teacher = teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
 
     def forward(self, out: ModelOutput, labels: torch.Tensor, sources: torch.Tensor | None = None,
@@ -71,11 +71,13 @@ class MixtureLoss(nn.Module):
             share = power_share(features.frame_power(sources))
             terms["attention"] = pairwise_attention_bce(out.attention, share)
             total = total + self.attention_weight * terms["attention"]
-        if self.spectrum_weight and out.streams is not None:
+        if self.mask_weight:
+            if out.masks is None:
+                raise ValueError("loss.mask_weight needs a model with log-domain masks (attention output: residual)")
             with torch.no_grad():
-                target = features.source_spectra(sources, self.spectrum_floor_db)
-            terms["spectrum"] = pairwise_mse(out.streams, target)
-            total = total + self.spectrum_weight * terms["spectrum"]
+                target = features.log_ratio_masks(sources, self.mask_floor_db)
+            terms["mask"] = pairwise_mse(out.masks, target)
+            total = total + self.mask_weight * terms["mask"]
         loss, perm = pit_reduce(total)
         idx = perm.unsqueeze(-1)
         logs = {k: v.detach().gather(2, idx).mean() for k, v in terms.items()}

@@ -36,9 +36,10 @@ def rotate_blocks(v: torch.Tensor, n_blocks: int, shift: int) -> torch.Tensor:
 
 
 class SpectralAttention(nn.Module):
-    """(B, N*D, T) -> Z (B, N, out_dim, T), attention weights W (B, N, T) in [0, 1], and Z with
-    W at 1 (B, N, out_dim, T): stream k's proposed spectrum before its frame weight, the thing a
-    separation target can supervise without the network having to predict W to undo it."""
+    """(B, N*D, T) -> Z (B, N, out_dim, T), attention weights W (B, N, T) in [0, 1], and with
+    ``output='residual'`` the log-domain masks M_k = A_k V + b (B, N, out_dim, T) that stream k
+    adds to the spectrum before its frame weight (None otherwise): what a separation target can
+    supervise without the network having to predict W to undo it."""
 
     def __init__(self, channels: int, n_speakers: int = 2, hidden: int = 64, out_dim: int = 257,
                  fc_input: str = "exchanged", negative_slope: float = 0.2, output: str = "direct"):
@@ -60,7 +61,7 @@ class SpectralAttention(nn.Module):
         streams = [rotate_blocks(weight, n, -k) if rotate else weight for k in range(n)]
         return torch.cat(streams).unsqueeze(-1)
 
-    def forward(self, v1: torch.Tensor, spec: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, v1: torch.Tensor, spec: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``spec`` (B, out_dim, T), the input spectrum, is needed by ``output='residual'``."""
         n, (b, _, t) = self.n_speakers, v1.shape
         fc1, fc2 = self.score[0], self.score[2]
@@ -73,7 +74,5 @@ class SpectralAttention(nn.Module):
         if self.output == "residual":
             if spec is None or spec.shape[1] != self.out_dim:
                 raise ValueError(f"output='residual' needs the {self.out_dim}-bin input spectrum")
-            proposed = spec.unsqueeze(1) + projected
-            return w * proposed + bias, weights, proposed + bias
-        z = F.leaky_relu(w * projected + bias, self.negative_slope)
-        return z, weights, F.leaky_relu(projected + bias, self.negative_slope)
+            return w * (spec.unsqueeze(1) + projected) + bias, weights, projected + bias
+        return F.leaky_relu(w * projected + bias, self.negative_slope), weights, None

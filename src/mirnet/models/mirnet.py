@@ -21,7 +21,7 @@ from .speaker_nets import build_speaker_net
 class ModelOutput:
     embeddings: torch.Tensor  # (B, N, E)
     attention: torch.Tensor | None = None  # (B, N, frames), MIRNet only
-    streams: torch.Tensor | None = None  # (B, N, F, frames): each stream before its frame weight, MIRNet only
+    masks: torch.Tensor | None = None  # (B, N, F, frames): log-domain masks, MIRNet with output='residual' only
 
 
 class MIRNet(nn.Module):
@@ -42,10 +42,10 @@ class MIRNet(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> ModelOutput:
         spec = self.features(wav)
-        z, weights, unweighted = self.attention(self.encoder(spec), spec)  # (B, N, F, T), (B, N, T), (B, N, F, T)
+        z, weights, masks = self.attention(self.encoder(spec), spec)  # (B, N, F, T), (B, N, T), (B, N, F, T)
         b, n = z.shape[:2]
         emb = self.speaker_net(z.flatten(0, 1)).view(b, n, -1)
-        return ModelOutput(emb, weights, unweighted)
+        return ModelOutput(emb, weights, masks)
 
 
 class SingleSpeakerNet(nn.Module):

@@ -38,7 +38,7 @@ from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, loa
 log = logging.getLogger(__name__)
 EPOCH_FIELDS = ["epoch", "step", "elapsed_s", "lr", "train_loss", "train_ce", "train_pit_acc", "val_loss",
                 "val_ce", "val_pit_acc", "bad_file_retries"]
-STEP_FIELDS = ["step", "epoch", "elapsed_s", "lr", "loss", "ce", "teacher", "attention", "spectrum", "pit_acc"]
+STEP_FIELDS = ["step", "epoch", "elapsed_s", "lr", "loss", "ce", "teacher", "attention", "mask", "pit_acc"]
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -176,8 +176,7 @@ class Trainer:
         teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
         self.loss = MixtureLoss(self.classifier, ce_weight=cfg.loss.ce_weight, teacher=teacher,
                                 teacher_weight=cfg.loss.teacher_weight, attention_weight=cfg.loss.attention_weight,
-                                spectrum_weight=cfg.loss.spectrum_weight,
-                                spectrum_floor_db=cfg.loss.spectrum_floor_db)
+                                mask_weight=cfg.loss.mask_weight, mask_floor_db=cfg.loss.mask_floor_db)
         if cfg.train.init_from:
             self._init_from(cfg.train.init_from)
         self.frozen = freeze_parts(self.model, cfg.train.freeze)
