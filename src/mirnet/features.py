@@ -41,10 +41,7 @@ class LogMagnitudeSpectrum(nn.Module):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         if wav.dim() != 2:
             raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
-        return self._log(self.magnitude(wav))
-
-    def _log(self, mag: torch.Tensor) -> torch.Tensor:
-        logmag = torch.log(mag + self.eps)
+        logmag = torch.log(self.magnitude(wav) + self.eps)
         if self.mean_norm:
             logmag = logmag - logmag.mean(dim=-1, keepdim=True)
         return logmag

@@ -91,7 +91,7 @@ def epoch_models(run: str | Path) -> list[tuple[int, float, Path]]:
     """(epoch, minutes trained, model file) for every epoch a run kept (``train.keep_epoch_models``),
     the minutes read from its ``epochs.csv``."""
     run = Path(run)
-    files = sorted((run / "epochs").glob("epoch*.pt"))
+    files = {int(f.stem[len("epoch"):]): f for f in sorted((run / "epochs").glob("epoch*.pt"))}
     if not files:
         raise ValueError(f"{run}: no epochs/epoch*.pt to score (train with train.keep_epoch_models=true)")
     try:
@@ -99,7 +99,7 @@ def epoch_models(run: str | Path) -> list[tuple[int, float, Path]]:
             minutes = {int(r["epoch"]): float(r["elapsed_s"]) / 60 for r in csv.DictReader(f)}
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{run / 'epochs.csv'}: cannot read the training times ({exc})") from None
-    return [(int(f.stem[5:]), minutes[int(f.stem[5:])], f) for f in files if int(f.stem[5:]) in minutes]
+    return [(epoch, minutes[epoch], f) for epoch, f in files.items() if epoch in minutes]
 
 
 def parse_sweeps(specs: Sequence[str] | None) -> dict[str, tuple]:
