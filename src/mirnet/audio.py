@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import firwin, resample_poly
 
 SAMPLE_RATE = 16000
 SILENCE_RMS = 1e-4  # about -80 dBFS: a digital-silence clip carries no speaker
@@ -82,6 +81,8 @@ def _lowpass(up: int, down: int) -> np.ndarray:
     """The anti-aliasing filter ``resample_poly`` designs on every call (the same taps, in
     float32 as it makes them for float32 input), designed once per ratio: it was a third of the
     time of speed-perturbing a 3-s crop (benchmarks/data_pipeline.py)."""
+    from scipy.signal import firwin  # 1.6 s to import; only resampling needs it
+
     max_rate = max(up, down)
     taps = firwin(20 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
     taps.flags.writeable = False  # shared by every call; resample_poly works on its own copy
@@ -91,6 +92,8 @@ def _lowpass(up: int, down: int) -> np.ndarray:
 def resample(wav: np.ndarray, up: int, down: int) -> np.ndarray:
     """float32 ``wav`` at up/down times its rate (a reduced fraction), bit-identical to
     ``resample_poly(wav, up, down)`` (tested) without designing its filter again."""
+    from scipy.signal import resample_poly
+
     return resample_poly(np.asarray(wav, dtype=np.float32), up, down, window=_lowpass(up, down)).astype(np.float32)
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError
-from .eval.protocol import CONDITIONS
+from .eval import CONDITION_NAMES
 
 log = logging.getLogger("mirnet")
 
@@ -203,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sir", type=float, default=0.0, help="SIR of every mixture, dB")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    s.add_argument("--condition", choices=tuple(CONDITIONS), default="mixture",
+    s.add_argument("--condition", choices=CONDITION_NAMES, default="mixture",
                    help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
                         "separated: every source alone (oracle separation)")
     s.add_argument("--overlap", type=float, default=1.0, help="overlap ratio of the sources (1 = full overlap)")
@@ -249,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sweep-trials", type=int, help="trials per sweep point (default: --trials)")
     s.add_argument("--sweep", nargs="*", help="axes to sweep, AXIS or AXIS=v1,v2: sir, overlap, crop, speakers "
                                               "(default: all at the issue's values; --sweep alone: none)")
-    s.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS), default=list(CONDITIONS))
+    s.add_argument("--conditions", nargs="+", choices=CONDITION_NAMES, default=list(CONDITION_NAMES))
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
@@ -275,12 +274,10 @@ def main(argv: list[str] | None = None) -> int:
 
     level = logging.DEBUG if args.verbose else logging.INFO if is_main_process() else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from .config import ConfigError
-    from .train.checkpoint import CheckpointError
 
     try:
         args.func(args)
-    except (AudioError, ConfigError, CheckpointError, OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # AudioError, ConfigError, CheckpointError among them
         print(f"mirnet: error: {exc}", file=sys.stderr)
         return 2
     return 0

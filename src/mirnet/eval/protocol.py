@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from ..corpus.manifest import Manifest
+from . import CONDITION_NAMES
 from ..data.mixing import MixtureSpec, mix, read_sources
 from ..losses.pit import closest_pair_distance, pairwise_distance
 from .metrics import bootstrap_ci, eer, min_dcf
@@ -55,8 +56,8 @@ def _each_source(spec: MixtureSpec) -> list[MixtureSpec]:
 # condition -> for each of (anchor, positive, negative), the clips that stand for it; the outputs
 # of a side's clips are pooled, so ``separated`` (each source alone) is the score a system would
 # get behind a perfect separator
-CONDITIONS = {"mixture": (_whole,) * 3, "clean": (_first_source,) * 3,
-              "enrolled": (_whole, _first_source, _first_source), "separated": (_each_source,) * 3}
+CONDITIONS = dict(zip(CONDITION_NAMES, [(_whole,) * 3, (_first_source,) * 3,
+                                         (_whole, _first_source, _first_source), (_each_source,) * 3]))
 
 
 def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest, batch_size: int = 32,
