@@ -64,6 +64,26 @@ def test_encoder_context_is_its_receptive_field(kernels, dilations):
         d * (k - 1) for k, d in zip(kernels, dilations or (1,) * len(kernels)))
 
 
+@pytest.mark.parametrize("frames", [40, 101])
+def test_context_layers_see_the_whole_crop(frames):
+    """With self-attention after a conv layer, a change in the last frame reaches the first, and
+    the output keeps the frame grid whatever the crop length."""
+    enc = SpeechEncoder(in_bins=8, channels=(8, 8, 8), kernels=(3, 1, 1, 1), out_channels=4,
+                        context_layers=1, context_heads=2, context_after=1).eval()
+    x = torch.randn(1, 8, frames)
+    x2 = x.clone()
+    x2[..., -1] += 1.0
+    with torch.no_grad():
+        changed = (enc(x2) - enc(x)).abs().amax(dim=1)[0] > 0
+    assert enc(x).shape[-1] == frames and enc.receptive_field is None
+    assert bool(changed[0]) and int(changed.sum()) == frames
+
+
+def test_context_layer_must_follow_a_hidden_layer():
+    with pytest.raises(ValueError, match="context_after must name a hidden layer, 0..2, got 3"):
+        SpeechEncoder(in_bins=8, channels=(8, 8, 8), kernels=(3, 1, 1, 1), context_layers=1, context_after=3)
+
+
 def _rotate_encoder_output(model, n, shift):
     """Rotate the channel blocks the encoder emits by rewiring its last conv (and norm)."""
     model = copy.deepcopy(model)

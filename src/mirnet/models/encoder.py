@@ -3,11 +3,18 @@ N*D channels, where each block of D channels is meant to hold one speaker.
 
 ``dilations`` (not in the paper; default all 1 = Table 1) widen the temporal context. Table 1
 sees 9 frames (90 ms); keeping one talker in one channel block across a 3-s crop is a
-decision about the whole utterance, which a 90-ms window can only make from local cues."""
+decision about the whole utterance, which a 90-ms window can only make from local cues.
+
+``context_layers`` (not in the paper; default 0 = Table 1) insert that many self-attention
+(transformer) layers after hidden layer ``context_after``: every frame can then look at every
+other frame of the crop, e.g. at the frames where the same voice is alone, at the price of one
+(T x T) attention map per layer. No positional encoding: the convolutions before it carry local
+order, and which voice goes to which block should not depend on where in the crop it speaks."""
 from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 from torch import nn
 
 
@@ -17,7 +24,8 @@ class SpeechEncoder(nn.Module):
 
     def __init__(self, in_bins: int = 257, channels: Sequence[int] = (512, 512, 512, 512, 1500),
                  kernels: Sequence[int] = (5, 3, 3, 1, 1, 1), out_channels: int = 514,
-                 negative_slope: float = 0.2, norm: str = "none", dilations: Sequence[int] | None = None):
+                 negative_slope: float = 0.2, norm: str = "none", dilations: Sequence[int] | None = None,
+                 context_layers: int = 0, context_heads: int = 4, context_after: int = 2):
         super().__init__()
         if len(kernels) != len(channels) + 1:
             raise ValueError(f"need one kernel per layer: {len(channels) + 1} layers, got {len(kernels)} kernels")
@@ -26,16 +34,36 @@ class SpeechEncoder(nn.Module):
             raise ValueError(f"need one dilation per layer: {len(kernels)} layers, got {len(dilations)} dilations")
         if norm not in ("none", "batch"):
             raise ValueError(f"norm must be 'none' or 'batch', got {norm!r}")
+        if context_layers and not 0 <= context_after < len(channels):
+            raise ValueError(f"context_after must name a hidden layer, 0..{len(channels) - 1}, got {context_after}")
         widths = [in_bins, *channels, out_channels]
         layers: list[nn.Module] = []
-        for c_in, c_out, k, d in zip(widths[:-1], widths[1:], kernels, dilations):
+        for i, (c_in, c_out, k, d) in enumerate(zip(widths[:-1], widths[1:], kernels, dilations)):
             layers.append(nn.Conv1d(c_in, c_out, k, padding=d * (k // 2), dilation=d))
             if norm == "batch":
                 layers.append(nn.BatchNorm1d(c_out))
             layers.append(nn.LeakyReLU(negative_slope))
+            if context_layers and i == context_after:
+                layers.append(UtteranceContext(c_out, context_layers, context_heads))
         self.layers = nn.Sequential(*layers)
         self.out_channels = out_channels
-        self.receptive_field = 1 + sum(d * (k - 1) for k, d in zip(kernels, dilations))  # frames
+        # frames; None: the whole input, through the context layers
+        self.receptive_field = None if context_layers else 1 + sum(d * (k - 1) for k, d in zip(kernels, dilations))
 
     def forward(self, spec):
         return self.layers(spec)
+
+
+class UtteranceContext(nn.Module):
+    """(B, C, T) -> (B, C, T) through pre-norm transformer layers over the time axis."""
+
+    def __init__(self, channels: int, layers: int, heads: int):
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"context: {channels} channels do not split into {heads} heads")
+        layer = nn.TransformerEncoderLayer(channels, heads, dim_feedforward=2 * channels, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.transpose(1, 2)).transpose(1, 2)
