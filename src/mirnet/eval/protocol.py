@@ -26,9 +26,9 @@ import torch
 from tqdm import tqdm
 
 from ..corpus.manifest import Manifest
-from . import CONDITION_NAMES
 from ..data.mixing import MixtureSpec, mix, read_sources
 from ..losses.pit import closest_pair_distance, pairwise_distance
+from . import CONDITION_NAMES
 from .metrics import bootstrap_ci, eer, min_dcf
 from .trials import Trial
 
