@@ -36,7 +36,8 @@ def main() -> None:
     manifest = open_corpus(a.data)
     cfg = MixingConfig(speeds=tuple(a.speed_perturb) or (1.0,))
     labels = {name: i for i, name in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
-    batch = [MixtureDataset(manifest, labels, cfg, a.mixtures, seed=a.seed)[i] for i in range(a.mixtures)]
+    data = MixtureDataset(manifest, labels, cfg, a.mixtures, seed=a.seed)
+    batch = [data[i] for i in range(a.mixtures)]
     mixtures = torch.stack([b["mixture"] for b in batch]).float()
     sources = torch.stack([b["sources"] for b in batch]).float()
     targets = LogMagnitudeSpectrum().log_ratio_masks(sources, a.floor_db)

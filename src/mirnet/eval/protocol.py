@@ -56,8 +56,8 @@ def _each_source(spec: MixtureSpec) -> list[MixtureSpec]:
 # condition -> for each of (anchor, positive, negative), the clips that stand for it; the outputs
 # of a side's clips are pooled, so ``separated`` (each source alone) is the score a system would
 # get behind a perfect separator
-CONDITIONS = dict(zip(CONDITION_NAMES, [(_whole,) * 3, (_first_source,) * 3,
-                                         (_whole, _first_source, _first_source), (_each_source,) * 3]))
+CONDITIONS = dict(zip(CONDITION_NAMES, [(_whole,) * 3, (_first_source,) * 3, (_whole, _first_source, _first_source),
+                                         (_each_source,) * 3], strict=True))
 
 
 def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest, batch_size: int = 32,
