@@ -40,6 +40,20 @@ def test_overrides_may_follow_options(exp, tmp_path):
     assert err.value.code == 2
 
 
+def test_extra_voices_train_beside_the_corpus(exp, corpus, tmp_path, capsys):
+    """`corpus synth --engines espeak --unseen-fraction 0`, then data.train as a list of two trees."""
+    extra = tmp_path / "variants"
+    assert main(["-q", "corpus", "synth", str(extra), "--engines", "espeak", "--voices", "m3", "f4",
+                 "--utterances", "2", "--unseen-fraction", "0", "--jobs", "2"]) == 0
+    out = tmp_path / "both"
+    assert main(["-q", "train", str(exp.parent / "tiny.yaml"), str(out), f"data.train=[{corpus / 'seen'},{extra / 'seen'}]",
+                 "data.epoch_size=8"]) == 0
+    bundle = torch.load(out / "model.pt", weights_only=True)
+    assert {"2066", "2045"} < set(bundle["speakers"]) and bundle["data"]["source"][1] == str(extra / "seen")
+    assert main(["-q", "corpus", "synth", str(tmp_path / "x"), "--engines", "espeak,festival"]) == 2
+    assert "festival" in capsys.readouterr().err
+
+
 def test_mix_then_embed(exp, corpus, tmp_path, capsys):
     mix = tmp_path / "mix.wav"
     assert main(["corpus", "mix", str(corpus / "unseen"), str(mix), "--sir", "3", "--seed", "4"]) == 0

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import torch
 
-from mirnet.config import load_config
+from mirnet.config import ConfigError, load_config
 from mirnet.models import build_model
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
@@ -20,6 +20,16 @@ def test_config_loads_and_builds_its_model(path):
     args = dict(cfg.model.args, **({"n_speakers": cfg.data.n_speakers} if cfg.model.name == "mirnet" else {}))
     with torch.device("meta"):  # shapes and argument names only: no memory, no time
         build_model(cfg.model.name, **args)
+
+
+@pytest.mark.parametrize("value, expected", [("data/a", "data/a"), ("[data/a, b.jsonl]", ("data/a", "b.jsonl"))])
+def test_data_train_is_one_source_or_a_list(value, expected):
+    assert load_config(overrides=[f"data.train={value}"]).data.train == expected
+
+
+def test_a_value_of_no_allowed_type_names_every_alternative():
+    with pytest.raises(ConfigError, match="data.train: expected str, got int 3 or expected a list"):
+        load_config(overrides=["data.train=3"])
 
 
 def test_librispeech_recipe_is_the_paper_setup_on_the_paper_model():

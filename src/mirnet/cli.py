@@ -23,7 +23,7 @@ def _corpus_synth(a):
     from .corpus.synth import synthesize_corpus
 
     out = synthesize_corpus(a.out, voices=a.voices, speakers=a.speakers, utterances=a.utterances, seed=a.seed,
-                            unseen_fraction=a.unseen_fraction, jobs=a.jobs, progress=not a.quiet)
+                            unseen_fraction=a.unseen_fraction, engines=a.engines, jobs=a.jobs, progress=not a.quiet)
     print(out)
 
 
@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--utterances", type=int, default=40)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--voices", nargs="+", help="only these voices, e.g. us1 us2 slt")
-    s.add_argument("--unseen-fraction", type=float, default=0.2)
+    s.add_argument("--unseen-fraction", type=float, default=0.2, help="0: every speaker seen (extra training voices)")
+    s.add_argument("--engines", type=_names, default=["flite", "mbrola"],
+                   help="comma-separated, of flite, mbrola, espeak (espeak-ng's formant variants; default: flite,mbrola)")
     s.add_argument("--jobs", type=int)
     s.set_defaults(func=_corpus_synth)
     s = corpus.add_parser("manifest", help="LibriSpeech-layout tree -> JSONL manifest")

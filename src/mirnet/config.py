@@ -19,7 +19,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    train: str = "data/corpus/seen"  # LibriSpeech-layout tree or manifest (.jsonl)
+    train: str | tuple[str, ...] = "data/corpus/seen"  # LibriSpeech-layout tree or manifest (.jsonl), or a list
     val_fraction: float = 0.1  # of each seen speaker's utterances, held out for validation
     n_speakers: int = 2
     crop_seconds: float = 3.0
@@ -121,7 +121,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        return _coerce(value, next(a for a in args if a is not type(None)), key)
+        errors = []
+        for alternative in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, alternative, key)
+            except ConfigError as exc:
+                errors.append(str(exc).removeprefix(f"{key}: "))
+        raise ConfigError(f"{key}: {' or '.join(errors)}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")

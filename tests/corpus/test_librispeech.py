@@ -43,6 +43,15 @@ def test_corrupt_file_is_skipped_with_a_warning_naming_it(three_speakers, caplog
     assert len(m) == 18 and str(bad) in caplog.text
 
 
+def test_a_list_of_trees_reads_as_one_corpus_and_refuses_shared_speakers(librispeech_root):
+    parts = [librispeech_root / subset for subset in ("train-clean-100", "train-clean-360")]
+    joined = open_corpus(parts)
+    assert joined.speakers == ["14", "60"] and len(joined) == 4
+    assert joined.utterances == Manifest([*read_librispeech(parts[0]), *read_librispeech(parts[1])]).utterances
+    with pytest.raises(ValueError, match="speaker 60 is in both .*train-clean-100 and .*train-clean-100"):
+        open_corpus([parts[0], parts[0]])
+
+
 def test_filter_drops_short_and_single_utterance_speakers(three_speakers):
     m = read_librispeech(three_speakers[0])
     assert len(m.filter(min_seconds=100)) == 0

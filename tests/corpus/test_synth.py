@@ -154,8 +154,8 @@ def test_other_arguments_in_the_same_directory_are_refused(tiny_corpus):
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(speakers=1), dict(utterances=0), dict(unseen_fraction=0.0), dict(unseen_fraction=1.0),
-    dict(jobs=0), dict(voices=["us1"]),
+    dict(speakers=1), dict(utterances=0), dict(unseen_fraction=-0.1), dict(unseen_fraction=1.0),
+    dict(jobs=0), dict(voices=["us1"]), dict(engines=()), dict(engines=("mbrola", "festival")),
     dict(voices=["us1", "nosuchvoice"]),
     dict(voices=["bz1", "hn1"]),  # no espeak-ng mapping
     dict(voices=["us1", "slt"], speakers=3),
@@ -185,3 +185,25 @@ def test_speaker_ids_come_from_the_fixed_voice_catalogue(tiny_corpus):
     ids = {row.split("\t")[3]: row.split("\t")[0]
            for row in (tiny_corpus / "speakers.tsv").read_text().splitlines()[1:]}
     assert ids == {"slt": "1003", "us1": "1075", "us2": "1076", "en1": "1027"}
+
+
+def test_espeak_variants_make_a_corpus_of_extra_training_speakers(tmp_path, tiny_corpus):
+    """unseen_fraction=0: all seen; IDs from 2000, so it trains beside the default corpus."""
+    out = synthesize_corpus(tmp_path / "variants", engines=("espeak",), voices=["m1", "f2", "whisper"],
+                            utterances=1, unseen_fraction=0.0, jobs=2, progress=False)
+    rows = speakers_txt(out)
+    assert {subset for _, subset, _, _ in rows.values()} == {"seen"} and not (out / "unseen").exists()
+    assert {name: (speaker, sex) for speaker, (sex, _, _, name) in rows.items()} == {
+        "espeak f2": ("2043", "F"), "espeak m1": ("2064", "M"), "espeak whisper": ("2098", "M")}
+    audio, rate = sf.read(next(out.glob("seen/2064/*/*.flac")))
+    assert rate == 16000 and 3.0 <= len(audio) / rate <= 6.0
+    assert not set(rows) & set(speakers_txt(tiny_corpus))
+
+
+def test_a_corpus_made_before_engines_existed_is_still_complete(tmp_path, tiny_corpus):
+    old = shutil.copytree(tiny_corpus, tmp_path / "old")
+    manifest = json.loads((old / "corpus.json").read_text())
+    del manifest["args"]["engines"]
+    (old / "corpus.json").write_text(json.dumps(manifest))
+    before = mtimes(old)
+    assert synthesize_corpus(old, **TINY) == old and mtimes(old) == before

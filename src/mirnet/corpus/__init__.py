@@ -2,6 +2,7 @@
 and ``mirnet prepare``'s real corpora (LibriSpeech, VoxCeleb1, WSJ0-2mix, Libri2Mix)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .librispeech import prepare_librispeech, read_librispeech
@@ -14,8 +15,11 @@ PREPARERS = {"librispeech": prepare_librispeech, "voxceleb": prepare_voxceleb,
              "wsj0-2mix": prepare_wsj0_2mix, "libri2mix": prepare_libri2mix}
 
 
-def open_corpus(source: str | Path) -> Manifest:
-    """A manifest file (.jsonl) or a LibriSpeech-layout directory."""
+def open_corpus(source: str | Path | Sequence[str | Path]) -> Manifest:
+    """A manifest file (.jsonl) or a LibriSpeech-layout directory; a list of them reads as one
+    corpus (LibriSpeech's three training subsets, or the default corpus plus extra voices)."""
+    if isinstance(source, (list, tuple)):
+        return Manifest.join([open_corpus(s) for s in source])
     source = Path(source)
     if source.suffix == ".jsonl":
         if not source.is_file():

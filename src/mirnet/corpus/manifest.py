@@ -52,6 +52,19 @@ class Manifest:
             groups[utt.speaker].append(utt)
         self.by_speaker = dict(sorted(groups.items()))
 
+    @classmethod
+    def join(cls, parts: list["Manifest"]) -> "Manifest":
+        """One manifest of disjoint corpora; a speaker in two of them is an error, since the same
+        ID in two trees is as likely two people as one."""
+        owner: dict[str, str] = {}
+        for part in parts:
+            for speaker in part.speakers:
+                if speaker in owner:
+                    raise ValueError(f"speaker {speaker} is in both {owner[speaker]} and {part.source}; "
+                                     "corpora trained on together must have distinct speaker IDs")
+                owner[speaker] = part.source
+        return cls([u for part in parts for u in part], source=" + ".join(part.source for part in parts))
+
     @property
     def speakers(self) -> list[str]:
         return list(self.by_speaker)

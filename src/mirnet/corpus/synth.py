@@ -1,6 +1,9 @@
 """Synthesize the default speech corpus: one synthesizer voice is one speaker.
 
-Voices are the MBROLA diphone databases, fed phonemes by espeak-ng, plus flite's English voices.
+Voices are the MBROLA diphone databases, fed phonemes by espeak-ng, plus flite's English voices
+(``engines=("flite", "mbrola")``, the default). ``"espeak"`` adds espeak-ng's own formant voice
+variants reading American English: not recordings of people, but ~100 further distinct voices,
+worth having as extra training speakers when only ~70 recorded ones exist.
 The output uses the LibriSpeech layout (``seen``/``unseen`` instead of LibriSpeech's subsets),
 so the reader written for real LibriSpeech reads it unchanged. Every utterance is a pure
 function of (seed, voice, utterance index), which makes parallel work, resuming and caching
@@ -38,7 +41,9 @@ log = logging.getLogger(__name__)
 MIN_SECONDS, MAX_SECONDS = 3.0, 6.0
 MBROLA_DIR = pathlib.Path("/usr/share/mbrola")
 FLITE_VOICES = {"awb": "M", "kal16": "M", "rms": "M", "slt": "F"}
-TOOLS = ("espeak-ng", "mbrola", "flite")
+TOOLS = {"mbrola": ("espeak-ng", "mbrola"), "flite": ("flite",), "espeak": ("espeak-ng",)}
+ENGINES = tuple(TOOLS)
+DEFAULT_ENGINES = ("flite", "mbrola")
 FORMAT_VERSION = 2  # bump whenever the same arguments would give different audio
 MANIFEST = "corpus.json"
 
@@ -46,6 +51,10 @@ _PROBE_TEXT = "The quick brown fox jumps over the lazy dog near the river bank."
 _MBROLA_VOLUME = 0.5  # full scale clips several MBROLA voices
 _MAX_TRIES = 40  # synthesis attempts per utterance before giving up on the 3-6 s window
 _SPEAKER_ID_BASE = 1000
+# espeak-ng variants are numbered from here, by file name, so their speaker IDs (2000 on) never meet
+# the catalogue's, even when two corpora made with different engines are trained on together.
+_ESPEAK_INDEX_BASE = 1000
+_ESPEAK_LANGUAGE = "en-us"
 # Every voice Debian 12 packages (mbrola-*) and flite ships, in (engine, name) order: a voice's
 # position here is its speaker ID offset and seeds its random streams, so IDs and audio do not
 # depend on which other voices a machine happens to have installed. Voices not listed (a newer
@@ -60,7 +69,8 @@ _SPLIT_STREAM, _SPEAKER_STREAM, _UTTERANCE_STREAM = 0, 1, 2
 
 @dataclass(frozen=True, order=True)
 class Voice:
-    """One installed synthesizer voice; ``engine`` is "mbrola" (via espeak-ng) or "flite"."""
+    """One installed synthesizer voice; ``engine`` is "mbrola" (via espeak-ng), "flite" or
+    "espeak" (an espeak-ng formant variant, named by its file in espeak-ng's voices/!v)."""
 
     engine: str
     name: str
@@ -105,10 +115,11 @@ class SynthesisError(RuntimeError):
     """A synthesizer call that produced no usable audio."""
 
 
-def available_voices() -> list[Voice]:
-    """All installed voices that pass a one-sentence probe, sorted by (engine, name)."""
-    _require_tools()
-    installed = _installed_voices()
+def available_voices(engines: tuple[str, ...] = DEFAULT_ENGINES) -> list[Voice]:
+    """All installed voices of ``engines`` that pass a one-sentence probe, sorted by (engine, name)."""
+    engines = _check_engines(engines)
+    _require_tools(engines)
+    installed = _installed_voices(engines)
     with _pool(None) as pool:
         working, _ = _probe_voices(installed, installed, pool)
     return [voice for _, voice in working]
@@ -116,19 +127,21 @@ def available_voices() -> list[Voice]:
 
 def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = None,
                       speakers: int | None = None, utterances: int = 40, seed: int = 0,
-                      unseen_fraction: float = 0.2, jobs: int | None = None,
-                      progress: bool = True) -> pathlib.Path:
+                      unseen_fraction: float = 0.2, engines: tuple[str, ...] = DEFAULT_ENGINES,
+                      jobs: int | None = None, progress: bool = True) -> pathlib.Path:
     """Write (or complete) the corpus in ``out_dir`` and return its path.
 
     A complete corpus made with the same arguments is returned untouched; a partial one is
-    resumed by synthesizing only the missing utterances.
+    resumed by synthesizing only the missing utterances. ``unseen_fraction=0`` puts every
+    speaker in ``seen``: a corpus of extra training speakers.
     """
+    engines = _check_engines(engines)
     if speakers is not None and speakers < 2:
         raise ValueError(f"speakers must be at least 2 (seen and unseen need one each), got {speakers}")
     if utterances < 1:
         raise ValueError(f"utterances must be at least 1, got {utterances}")
-    if not 0.0 < unseen_fraction < 1.0:
-        raise ValueError(f"unseen_fraction must be in (0, 1), got {unseen_fraction}")
+    if not 0.0 <= unseen_fraction < 1.0:
+        raise ValueError(f"unseen_fraction must be in [0, 1), got {unseen_fraction}")
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if voices is not None and len(set(voices)) < 2:
@@ -136,7 +149,7 @@ def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = 
 
     out = pathlib.Path(out_dir)
     args = {"voices": sorted(set(voices)) if voices is not None else None, "speakers": speakers,
-            "utterances": utterances, "seed": seed, "unseen_fraction": unseen_fraction,
+            "utterances": utterances, "seed": seed, "unseen_fraction": unseen_fraction, "engines": list(engines),
             "sentences_sha256": hashlib.sha256(_sentences_text().encode()).hexdigest(),
             "format": FORMAT_VERSION}
     manifest = _read_manifest(out)
@@ -149,10 +162,10 @@ def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = 
         if manifest["complete"] and not todo:
             log.info("%s: complete corpus with the same arguments, nothing to do", out)
             return out
-    _require_tools()
+    _require_tools(engines)
     with _pool(jobs) as pool:
         if manifest is None:
-            manifest, plan = _plan(out, args, voices, speakers, seed, unseen_fraction, pool)
+            manifest, plan = _plan(out, args, voices, speakers, seed, unseen_fraction, engines, pool)
             todo = _missing(out, plan, utterances, seed)
         log.info("%s: synthesizing %d utterances for %d speakers", out, len(todo), len(plan))
         _render_all(out, plan, todo, pool, progress)
@@ -160,8 +173,16 @@ def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = 
     return out
 
 
-def _require_tools() -> None:
-    for tool in TOOLS:
+def _check_engines(engines) -> tuple[str, ...]:
+    engines = tuple(sorted(set(engines)))
+    unknown = [e for e in engines if e not in ENGINES]
+    if not engines or unknown:
+        raise ValueError(f"engines must be some of {list(ENGINES)}, got {list(engines)}")
+    return engines
+
+
+def _require_tools(engines: tuple[str, ...]) -> None:
+    for tool in sorted({tool for engine in engines for tool in TOOLS[engine]}):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool!r} not found on PATH; `make setup` installs the speech "
                                "synthesizers (espeak-ng, the mbrola voices and flite)")
@@ -181,13 +202,28 @@ def _espeak_data_dir() -> pathlib.Path:
     return pathlib.Path(match.group(1))
 
 
-def _installed_voices() -> list[Voice]:
-    """Every installed candidate voice, working or not."""
-    voice_dir = _espeak_data_dir() / "voices" / "mb"
-    mbrola = [_mbrola_voice(d.name, voice_dir / f"mb-{d.name}")
-              for d in MBROLA_DIR.iterdir() if d.is_dir()] if MBROLA_DIR.is_dir() else []
-    flite = [Voice("flite", name, "en", gender) for name, gender in FLITE_VOICES.items()]
-    return sorted(mbrola + flite)
+def _installed_voices(engines: tuple[str, ...]) -> list[Voice]:
+    """Every installed candidate voice of ``engines``, working or not."""
+    voices = []
+    if "mbrola" in engines and MBROLA_DIR.is_dir():
+        voice_dir = _espeak_data_dir() / "voices" / "mb"
+        voices += [_mbrola_voice(d.name, voice_dir / f"mb-{d.name}") for d in MBROLA_DIR.iterdir() if d.is_dir()]
+    if "flite" in engines:
+        voices += [Voice("flite", name, "en", gender) for name, gender in FLITE_VOICES.items()]
+    if "espeak" in engines:
+        voices += _espeak_variants()
+    return sorted(voices)
+
+
+def _espeak_variants() -> list[Voice]:
+    """espeak-ng's voice variants as its own listing gives them (File column ``!v/<name>``)."""
+    variants = []
+    for line in _run_text(["espeak-ng", "--voices=variant"]).splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5 and fields[4].startswith("!v/"):
+            gender = {"M": "M", "F": "F"}.get(fields[2].rpartition("/")[2], "?")
+            variants.append(Voice("espeak", fields[4].removeprefix("!v/"), _ESPEAK_LANGUAGE, gender))
+    return variants
 
 
 def _mbrola_voice(name: str, voice_file: pathlib.Path) -> Voice:
@@ -206,8 +242,11 @@ def _mbrola_voice(name: str, voice_file: pathlib.Path) -> Voice:
 def _probe_voices(candidates: list[Voice], installed: list[Voice],
                   pool) -> tuple[list[tuple[int, Voice]], dict[str, str]]:
     """(speaker index, voice) for voices that work and {name: reason} for the rest."""
-    extras = sorted((v.engine, v.name) for v in installed if (v.engine, v.name) not in _CATALOGUE)
+    extras = sorted((v.engine, v.name) for v in installed
+                    if (v.engine, v.name) not in _CATALOGUE and v.engine != "espeak")
     order = {key: i for i, key in enumerate(_CATALOGUE + tuple(extras))}
+    variants = sorted(v.name for v in installed if v.engine == "espeak")
+    order |= {("espeak", name): _ESPEAK_INDEX_BASE + i for i, name in enumerate(variants)}
     working, skipped = [], {}
     for voice, reason in zip(candidates, pool.map(_probe, candidates)):
         if reason is None:
@@ -224,8 +263,8 @@ def _probe(voice: Voice) -> str | None:
     MBROLA replaces diphones it lacks with silence, and some voices spell English letter by
     letter; both still "work" but would give gappy or overlong speech.
     """
-    neutral = ["-s", "165", "-p", "50"] if voice.engine == "mbrola" else \
-        ["--setf", "duration_stretch=1", "--setf", "f0_shift=1"]
+    neutral = ["--setf", "duration_stretch=1", "--setf", "f0_shift=1"] if voice.engine == "flite" else \
+        ["-s", "165", "-p", "50"]
     try:
         audio = _resample(*_synthesize(voice, _PROBE_TEXT, neutral))
     except SynthesisError as exc:
@@ -243,9 +282,9 @@ def _probe(voice: Voice) -> str | None:
 
 
 def _plan(out: pathlib.Path, args: dict, voices: list[str] | None, speakers: int | None, seed: int,
-          unseen_fraction: float, pool) -> tuple[dict, list[_Speaker]]:
+          unseen_fraction: float, engines: tuple[str, ...], pool) -> tuple[dict, list[_Speaker]]:
     """Probe, select and split the speakers, and record that in a first, incomplete manifest."""
-    installed = _installed_voices()
+    installed = _installed_voices(engines)
     candidates = installed
     if voices is not None:
         unknown = sorted(set(voices) - {v.name for v in installed})
@@ -263,7 +302,7 @@ def _plan(out: pathlib.Path, args: dict, voices: list[str] | None, speakers: int
     chosen = sorted(working[:speakers])
     unseen = _unseen_indices(chosen, unseen_fraction, rng)
     plan = [_Speaker(voice, index, "unseen" if index in unseen else "seen") for index, voice in chosen]
-    tools = sorted({{"mbrola": "espeak-ng", "flite": "flite"}[s.voice.engine] for s in plan})
+    tools = sorted({TOOLS[s.voice.engine][0] for s in plan})
     manifest = {
         "format": FORMAT_VERSION,
         "complete": False,
@@ -280,8 +319,11 @@ def _plan(out: pathlib.Path, args: dict, voices: list[str] | None, speakers: int
 
 
 def _unseen_indices(chosen: list[tuple[int, Voice]], fraction: float, rng: np.random.Generator) -> set[int]:
-    """About ``fraction`` of the speakers per engine, at least one of each engine that has two."""
+    """About ``fraction`` of the speakers per engine, at least one of each engine that has two;
+    none at all for ``fraction=0``."""
     unseen: set[int] = set()
+    if fraction == 0.0:
+        return unseen
     for engine in sorted({voice.engine for _, voice in chosen}):
         group = [index for index, voice in chosen if voice.engine == engine]
         if len(group) >= 2:
@@ -356,10 +398,10 @@ def _render(job: _Job) -> tuple[pathlib.Path, str]:
 def _prosody(job: _Job, rng: np.random.Generator) -> list[str]:
     """Engine flags for a small rate and pitch change around the speaker's own habits.
 
-    An MBROLA speaker has its own base speed (150-175 wpm) jittered by +-10% per utterance,
+    An espeak-ng or MBROLA speaker has its own base speed (150-175 wpm) jittered by +-10% per utterance,
     and pitch 50+-8. flite's f0_shift scales the voice's default F0 mean, whatever it is.
     """
-    if job.voice.engine == "mbrola":
+    if job.voice.engine != "flite":
         base = np.random.default_rng([job.seed, _SPEAKER_STREAM, job.speaker_index]).uniform(150, 175)
         speed = round(base * rng.uniform(0.9, 1.1))
         return ["-s", str(speed), "-p", str(round(50 + rng.uniform(-8, 8)))]
@@ -377,6 +419,8 @@ def _synthesize(voice: Voice, text: str, prosody: list[str]) -> tuple[np.ndarray
             pho = _call(["espeak-ng", "-q", "-v", f"mb-{voice.name}", *prosody, "--pho", text])
             database = MBROLA_DIR / voice.name / voice.name
             _call(["mbrola", "-e", "-v", str(_MBROLA_VOLUME), str(database), "-", str(wav)], pho)
+        elif voice.engine == "espeak":
+            _call(["espeak-ng", "-v", f"{voice.language}+{voice.name}", *prosody, "-w", str(wav), text])
         else:
             _call(["flite", "-voice", voice.name, *prosody, "-t", text, "-o", str(wav)])
         data = wav.read_bytes() if wav.is_file() else b""
@@ -446,7 +490,11 @@ def _run_text(cmd: list[str]) -> str:
 
 def _read_manifest(out: pathlib.Path) -> dict | None:
     path = out / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text())
+    manifest["args"].setdefault("engines", list(DEFAULT_ENGINES))  # written before engines could be chosen
+    return manifest
 
 
 def _read_trans(path: pathlib.Path) -> dict[str, str]:

@@ -162,7 +162,7 @@ class Trainer:
         label = {s: i for i, s in enumerate(self.speakers)}
         self.train_data = MixtureDataset(train_set, label, mixing, d.epoch_size, seed=cfg.seed)
         self.val_data = MixtureDataset(val_set, label, mixing, d.val_size, seed=cfg.seed + 7919)
-        self.provenance = {"source": str(d.train), "fingerprint": corpus.fingerprint(),
+        self.provenance = {"source": d.train if isinstance(d.train, str) else list(d.train), "fingerprint": corpus.fingerprint(),
                            "utterances": len(corpus), "speakers": len(corpus.speakers),
                            "heldout": [u.id for u in val_set]}
 
