@@ -52,7 +52,8 @@ _MBROLA_VOLUME = 0.5  # full scale clips several MBROLA voices
 _MAX_TRIES = 40  # synthesis attempts per utterance before giving up on the 3-6 s window
 _SPEAKER_ID_BASE = 1000
 # espeak-ng variants are numbered from here, by file name, so their speaker IDs (2000 on) never meet
-# the catalogue's, even when two corpora made with different engines are trained on together.
+# the catalogue's, even when two corpora made with different engines are trained on together. The
+# numbering holds for one variant set (espeak-ng 1.51's 101); a release that adds one renumbers.
 _ESPEAK_INDEX_BASE = 1000
 _ESPEAK_LANGUAGE = "en-us"
 # Every voice Debian 12 packages (mbrola-*) and flite ships, in (engine, name) order: a voice's
