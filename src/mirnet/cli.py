@@ -20,10 +20,11 @@ log = logging.getLogger("mirnet")
 
 
 def _corpus_synth(a):
-    from .corpus.synth import synthesize_corpus
+    from .corpus.synth import DEFAULT_ENGINES, synthesize_corpus
 
     out = synthesize_corpus(a.out, voices=a.voices, speakers=a.speakers, utterances=a.utterances, seed=a.seed,
-                            unseen_fraction=a.unseen_fraction, engines=a.engines, jobs=a.jobs, progress=not a.quiet)
+                            unseen_fraction=a.unseen_fraction, engines=DEFAULT_ENGINES if a.engines is None else a.engines,
+                            jobs=a.jobs, progress=not a.quiet)
     print(out)
 
 
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--voices", nargs="+", help="only these voices, e.g. us1 us2 slt")
     s.add_argument("--unseen-fraction", type=float, default=0.2, help="0: every speaker seen (extra training voices)")
-    s.add_argument("--engines", type=_names, default=["flite", "mbrola"],
+    s.add_argument("--engines", type=_names,
                    help="comma-separated, of flite, mbrola, espeak (espeak-ng's formant variants; default: flite,mbrola)")
     s.add_argument("--jobs", type=int)
     s.set_defaults(func=_corpus_synth)
