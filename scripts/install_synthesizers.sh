@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the speech synthesizers the corpus is made with (Debian): espeak-ng, flite, sox and
 # MBROLA voices, enabling the contrib/non-free components MBROLA lives in.
-#   scripts/install_synthesizers.sh test   # the few voices the test suite uses
+#   scripts/install_synthesizers.sh test   # the few voices the test suite uses (tests/voices.txt)
 #   scripts/install_synthesizers.sh all    # every MBROLA voice (make demo, make reference)
 set -euo pipefail
 which="${1:-all}"
-test_voices="us1 us2 us3 en1 de1 fr1"
+test_voices=$(grep -v '^#' "$(dirname "$0")/../tests/voices.txt" | tr '\n' ' ')
 
 have_all() {
   command -v espeak-ng >/dev/null && command -v flite >/dev/null && command -v mbrola >/dev/null || return 1

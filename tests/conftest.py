@@ -1,5 +1,8 @@
 """Shared fixtures: a small real corpus synthesized once (espeak-ng + MBROLA, flite) and cached
-under .cache/tests between runs, and a tiny model config that trains in seconds."""
+under .cache/tests between runs, and a tiny model config that trains in seconds.
+
+The suite sees only the MBROLA voices of tests/voices.txt, the ones `make test` installs, even on
+a machine that holds more: a test that needs another voice fails here as on a fresh machine."""
 from __future__ import annotations
 
 import os
@@ -9,16 +12,35 @@ import shutil
 import pytest
 
 from mirnet.config import load_config
-from mirnet.corpus.synth import synthesize_corpus
+from mirnet.corpus.synth import MBROLA_DIR, synthesize_corpus
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("MIRNET_TEST_CACHE", REPO / ".cache" / "tests"))
+TEST_MBROLA_VOICES = [line.strip() for line in (REPO / "tests" / "voices.txt").read_text().splitlines()
+                      if line.strip() and not line.startswith("#")]
 VOICES = ["us1", "us2", "us3", "en1", "de1", "fr1", "slt", "awb"]
 TINY_MODEL = {
     "encoder": {"channels": [32, 32, 32, 32, 64], "norm": "batch"},
     "attention": {"hidden": 16, "out_dim": 48},
     "speaker_net": {"name": "tdnn", "channels": 48, "pool_channels": 64, "embed_dim": 32},
 }
+
+
+def pytest_configure(config):
+    """MIRNET_MBROLA_DIR -> a folder of links to the test voices alone; set before any test runs,
+    so synthesizer workers and CLI subprocesses inherit it."""
+    visible = CACHE / "mbrola-test-voices"
+    visible.mkdir(parents=True, exist_ok=True)
+    for link in visible.iterdir():  # in place, not rebuilt: another test run may be reading it
+        if link.name not in TEST_MBROLA_VOICES or not link.exists():
+            link.unlink(missing_ok=True)
+    for name in TEST_MBROLA_VOICES:
+        if (MBROLA_DIR / name).is_dir() and not (visible / name).is_symlink():
+            try:
+                (visible / name).symlink_to(MBROLA_DIR / name)
+            except FileExistsError:  # made by a run started at the same moment
+                pass
+    os.environ["MIRNET_MBROLA_DIR"] = str(visible)
 
 
 @pytest.fixture(scope="session")

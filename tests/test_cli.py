@@ -13,6 +13,7 @@ import torch
 import mirnet
 from mirnet.audio import AudioError
 from mirnet.cli import main
+from mirnet.config import ConfigError
 
 from .conftest import TINY_MODEL
 
@@ -146,3 +147,57 @@ def test_config_and_checkpoint_errors_are_one_line(tmp_path, capsys):
     assert "unknown config key(s) data.crop" in capsys.readouterr().err
     assert main(["embed", str(tmp_path / "nothing"), str(bad)]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_train_check_builds_the_run_without_training(exp, tmp_path, capsys):
+    """--check: the one-line summary, exit 0, nothing written; an experiment dir holding a run
+    is refused as the run would refuse it, unless --resume."""
+    cfg = exp.parent / "tiny.yaml"
+    out = tmp_path / "new"
+    assert main(["-q", "train", str(cfg), str(out), "--check", "data.epoch_size=12"]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith(f"{out}: mirnet with ") and summary.count("\n") == 1
+    assert "1 steps of 8 mixtures per epoch x 1 epochs" in summary and not out.exists()
+    assert main(["-q", "train", str(cfg), str(exp), "--check"]) == 2
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+    assert main(["-q", "train", str(cfg), str(exp), "--check", "--resume"]) == 0
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  crop: 3\n")
+    with pytest.raises(ConfigError, match="unknown config key"):
+        main(["--debug", "train", str(bad), str(tmp_path / "x")])
+
+
+@pytest.mark.parametrize("bug", [RuntimeError("a bug"), ValueError("a bug"), TypeError("a bug")])
+def test_other_exceptions_keep_their_traceback(monkeypatch, tmp_path, bug):
+    """Only the project's own errors (and OSError on a user's path) become one line: anything
+    else is a bug, in mirnet or in torch, and a one-line message would hide where it is."""
+    def embed(a):
+        raise bug
+
+    monkeypatch.setattr("mirnet.cli._embed", embed)
+    with pytest.raises(type(bug), match="a bug"):
+        main(["embed", str(tmp_path), str(tmp_path / "a.wav")])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["corpus", "mix", "c", "m.wav", "--speakers", "0"], "argument --speakers: expected a whole number >= 1, got 0"),
+    (["corpus", "mix", "c", "m.wav", "--seconds", "-1"], "argument --seconds: expected a number > 0, got -1.0"),
+    (["corpus", "mix", "c", "m.wav", "--overlap", "2"], "argument --overlap: expected a number <= 1, got 2.0"),
+    (["eval", "e", "--data", "c", "--sir", "nan"], "argument --sir: expected a finite number, got nan"),
+    (["eval", "e", "--data", "c", "--trials", "0"], "argument --trials: expected a whole number >= 1, got 0"),
+    (["eval", "e", "--data", "c", "--seed", "-1"], "argument --seed: expected a whole number >= 0, got -1"),
+])
+def test_numeric_options_are_checked_where_they_are_parsed(args, message, capsys):
+    """Each one an exception from numpy or torch (ZeroDivisionError, a broadcast, an overflow,
+    an empty torch.cat) before: argparse's usage error now, exit status 2."""
+    with pytest.raises(SystemExit) as err:
+        main(args)
+    assert err.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_plots_of_mixtures_need_a_corpus(capsys):
+    assert main(["plot", "tsne", "models/reference", "--out", "t"]) == 2  # a TypeError from Path(None) before
+    assert "plot tsne: needs --data" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .errors import MirnetError
+
 SAMPLE_RATE = 16000
 SILENCE_RMS = 1e-4  # about -80 dBFS: a digital-silence clip carries no speaker
 # rates a recording can have: below 4 kHz there is no speech band left, above 384 kHz no format in
@@ -25,7 +27,7 @@ MAX_PEAK = 1e30
 log = logging.getLogger(__name__)
 
 
-class AudioError(ValueError):
+class AudioError(MirnetError, ValueError):
     """A file or array that cannot be used as speech; the message names it and says why."""
 
     def __init__(self, source: str | Path, reason: str):

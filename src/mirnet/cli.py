@@ -1,7 +1,9 @@
 """``mirnet`` command line: composes the library, holds no logic of its own.
 
-Every user-facing error (bad audio, bad config, bad checkpoint, missing data) is printed as
-one line naming the file or key and the reason, with exit status 2.
+Every user-facing error (bad audio, bad config, bad checkpoint, missing data: a
+``mirnet.errors.MirnetError``, or an OSError on a user's path) is printed as one line naming the
+file or key and the reason, with exit status 2. Anything else is a bug and keeps its traceback;
+``--debug`` shows the traceback of user-facing errors too.
 """
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ import json
 import logging
 import shlex
 import sys
+import typing
 from pathlib import Path
+from typing import Annotated, Any, Callable
 
 import numpy as np
 
+from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
+from .errors import InputError, MirnetError
 from .eval import CONDITION_NAMES
 
 log = logging.getLogger("mirnet")
@@ -22,10 +28,9 @@ log = logging.getLogger("mirnet")
 def _corpus_synth(a):
     from .corpus.synth import DEFAULT_ENGINES, synthesize_corpus
 
-    out = synthesize_corpus(a.out, voices=a.voices, speakers=a.speakers, utterances=a.utterances, seed=a.seed,
-                            unseen_fraction=a.unseen_fraction, engines=DEFAULT_ENGINES if a.engines is None else a.engines,
-                            jobs=a.jobs, progress=not a.quiet)
-    print(out)
+    print(synthesize_corpus(a.out, voices=a.voices, speakers=a.speakers, utterances=a.utterances, seed=a.seed,
+                            unseen_fraction=a.unseen_fraction, jobs=a.jobs, progress=not a.quiet,
+                            engines=DEFAULT_ENGINES if a.engines is None else a.engines))
 
 
 def _corpus_manifest(a):
@@ -63,20 +68,34 @@ def _names(text: str) -> list[str]:
     return [t for t in text.split(",") if t]
 
 
+def _typed(tp) -> Callable[[str], Any]:
+    """An argparse type for a number of config type ``tp`` (``Size``, ``Ratio``...): the config's
+    bounds, and finite, so that a bad option is argparse's usage error and not a traceback."""
+    kind = typing.get_args(tp)[0] if typing.get_origin(tp) is Annotated else tp
+
+    def parse(text: str):
+        try:
+            return coerce(kind(text), tp, "value")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+    parse.__name__ = kind.__name__  # argparse's "invalid int value: 'x'"
+    return parse
+
+
 def _train(a):
-    from .config import load_config
     from .train import distributed
     from .train.trainer import Trainer
 
     cfg = load_config(a.config, a.overrides)
     try:
-        result = Trainer(cfg, a.exp, progress=not a.quiet).run(resume=a.resume)
+        trainer = Trainer(cfg, a.exp, progress=not a.quiet)
+        result = trainer.check(resume=a.resume) if a.check else trainer.run(resume=a.resume)
     except BaseException:
         distributed.leave(wait=False)
         raise
     distributed.leave()
     if distributed.is_main_process():
-        print(json.dumps(result, indent=1))
+        print(result if a.check else json.dumps(result, indent=1))
 
 
 def _eval(a):
@@ -97,7 +116,7 @@ def _embed(a):
 
     model = mirnet.load(a.exp)
     if a.speakers is not None and a.speakers != model.n_speakers:
-        raise ValueError(f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
+        raise InputError(f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
                          f"--speakers {a.speakers} needs a model trained for {a.speakers}")
     emb = model.embed_file(a.audio).numpy()
     if a.out:
@@ -122,6 +141,8 @@ def _export(a):
 def _plot(a):
     from .eval import figures
 
+    if a.kind != "curves" and a.data is None:
+        raise InputError(f"plot {a.kind}: needs --data, the corpus to draw mixtures from")
     if a.kind == "tsne":
         paths = figures.tsne_figures(a.exp, a.data, a.out, n_speakers=a.n_plot_speakers, seed=a.seed)
     elif a.kind == "attention":
@@ -144,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mirnet", description=__doc__.splitlines()[0])
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--debug", action="store_true", help="a traceback for every error, not one line")
     sub = p.add_subparsers(dest="command", required=True)
 
     corpus = sub.add_parser("corpus", help="make or read corpora").add_subparsers(dest="corpus_cmd", required=True)
@@ -151,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("--speakers", type=int)
     s.add_argument("--utterances", type=int, default=40)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--voices", nargs="+", help="only these voices, e.g. us1 us2 slt")
     s.add_argument("--unseen-fraction", type=float, default=0.2, help="0: every speaker seen (extra training voices)")
     s.add_argument("--engines", type=_names,
@@ -165,11 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = corpus.add_parser("mix", help="write one mixture (and its sources) from a corpus")
     s.add_argument("data")
     s.add_argument("out")
-    s.add_argument("--speakers", type=int, default=2)
-    s.add_argument("--seconds", type=float, default=3.0)
-    s.add_argument("--sir", type=float, default=0.0)
-    s.add_argument("--overlap", type=float, default=1.0)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--speakers", type=_typed(Size), default=2)
+    s.add_argument("--seconds", type=_typed(Positive), default=3.0)
+    s.add_argument("--sir", type=_typed(float), default=0.0)
+    s.add_argument("--overlap", type=_typed(Ratio), default=1.0)
+    s.add_argument("--seed", type=_typed(Seed), default=0)
     s.set_defaults(func=_corpus_mix)
 
     prepare = sub.add_parser("prepare", help="a real corpus -> JSONL manifest (parallel, resumable)")
@@ -196,21 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("exp", help="experiment directory (checkpoints, logs, resolved config)")
     s.add_argument("overrides", nargs="*", help="section.key=value, e.g. optim.lr=1e-3")
     s.add_argument("--resume", action="store_true")
+    s.add_argument("--check", action="store_true",
+                   help="build what the run needs (corpus, data, model, loss, optimizer), put one batch through "
+                        "model and loss, print a one-line summary and exit without training or writing")
     s.set_defaults(func=_train)
 
     s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
     s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
     s.add_argument("--data", required=True, help="LibriSpeech-layout tree or manifest")
-    s.add_argument("--trials", type=int, default=1000)
-    s.add_argument("--sir", type=float, default=0.0, help="SIR of every mixture, dB")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--trials", type=_typed(Size), default=1000)
+    s.add_argument("--sir", type=_typed(float), default=0.0, help="SIR of every mixture, dB")
+    s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--condition", choices=CONDITION_NAMES, default="mixture",
                    help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
                         "separated: every source alone (oracle separation)")
-    s.add_argument("--overlap", type=float, default=1.0, help="overlap ratio of the sources (1 = full overlap)")
-    s.add_argument("--crop", type=float, default=3.0, help="seconds per mixture")
-    s.add_argument("--speakers", type=int, default=2, help="speakers per mixture")
+    s.add_argument("--overlap", type=_typed(Ratio), default=1.0, help="overlap ratio of the sources (1 = full overlap)")
+    s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per mixture")
+    s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per mixture")
     s.add_argument("--heldout", action="store_true",
                    help="only the utterances the model held out of training (seen-speaker evaluation)")
     s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
@@ -221,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("embed", help="one embedding per speaker of a mixture")
     s.add_argument("exp")
     s.add_argument("audio")
-    s.add_argument("--speakers", type=int)
+    s.add_argument("--speakers", type=_typed(Size))
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
     s.set_defaults(func=_embed)
 
@@ -236,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("exp")
     s.add_argument("--data", help="corpus for tsne/attention")
     s.add_argument("--out", required=True, help="output PNG (tsne: prefix of two PNGs)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--n-plot-speakers", type=int, default=20)
+    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--n-plot-speakers", type=_typed(Size), default=20)
     s.set_defaults(func=_plot)
 
     s = sub.add_parser("report", help="score systems side by side on the same trials -> OUT/REPORT.md")
@@ -246,13 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True, help="evaluation corpus (unseen speakers)")
     s.add_argument("--out", required=True)
     s.add_argument("--seen", help="corpus of the training speakers: the first system on its held-out utterances")
-    s.add_argument("--trials", type=int, default=1000, help="trials of the headline evaluation")
-    s.add_argument("--compare-trials", type=int, help="trials of the all-systems table (default: --trials)")
-    s.add_argument("--sweep-trials", type=int, help="trials per sweep point (default: --trials)")
+    s.add_argument("--trials", type=_typed(Size), default=1000, help="trials of the headline evaluation")
+    s.add_argument("--compare-trials", type=_typed(Size), help="trials of the all-systems table (default: --trials)")
+    s.add_argument("--sweep-trials", type=_typed(Size), help="trials per sweep point (default: --trials)")
     s.add_argument("--sweep", nargs="*", help="axes to sweep, AXIS or AXIS=v1,v2: sir, overlap, crop, speakers "
                                               "(default: all at the issue's values; --sweep alone: none)")
     s.add_argument("--conditions", nargs="+", choices=CONDITION_NAMES, default=list(CONDITION_NAMES))
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
     s.add_argument("--curve", action="append", default=[], metavar="[LABEL=]RUN",
@@ -280,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (OSError, ValueError, RuntimeError) as exc:  # AudioError, ConfigError, CheckpointError among them
+    except (MirnetError, OSError) as exc:  # OSError: a user's path that is missing, unwritable, already there
+        if args.debug:
+            raise
         print(f"mirnet: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,98 +1,146 @@
 """Experiment configuration: one YAML file per experiment, any key overridable from the
 command line as ``section.key=value``, checked against typed dataclasses so that a typo or a
-wrong type fails at start-up with the key's name instead of hours into a run."""
+wrong type fails at start-up with the key's name instead of hours into a run.
+
+A number's range lives in its type (``Size``, ``Ratio``: ``Annotated`` with a ``Bound``), which
+``coerce`` checks wherever a value is read from a config, model arguments included (against their
+constructors' annotations: ``mirnet.models.parts``). Choices and constraints between keys are
+checked in ``__post_init__``, and what the model asks of the rest of the config in ``load_config``,
+so that a config it returns builds (``mirnet train --check`` goes on to run one batch)."""
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import math
+import operator
 import types
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 
+from .errors import MirnetError
 
-class ConfigError(ValueError):
+
+class ConfigError(MirnetError, ValueError):
     pass
+
+
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``Annotated[int, Bound(">=", 1)]``: the value must be ``op limit``."""
+    op: str
+    limit: int | float
+
+    def check(self, value: int | float, key: str) -> None:
+        if not _OPS[self.op](value, self.limit):
+            kind = "a whole number" if isinstance(value, int) else "a number"
+            raise ConfigError(f"{key}: expected {kind} {self.op} {self.limit}, got {value!r}")
+
+
+Count = Annotated[int, Bound(">=", 0)]
+Size = Annotated[int, Bound(">=", 1)]
+Positive = Annotated[float, Bound(">", 0)]
+NonNegative = Annotated[float, Bound(">=", 0)]
+Ratio = Annotated[float, Bound(">=", 0), Bound("<=", 1)]
+Seed = Annotated[int, Bound(">=", 0), Bound("<", 2**32)]  # what numpy's and torch's generators all take
+Speed = Annotated[float, Bound(">=", 0.5), Bound("<=", 2)]  # resampled through ratios of denominator <= 100
+HeldOut = Annotated[float, Bound(">=", 0), Bound("<", 1)]  # a share that leaves a remainder
 
 
 @dataclass
 class DataConfig:
     train: str | tuple[str, ...] = "data/corpus/seen"  # LibriSpeech-layout tree or manifest (.jsonl), or a list
-    val_fraction: float = 0.1  # of each seen speaker's utterances, held out for validation
-    n_speakers: int = 2
-    crop_seconds: float = 3.0
+    val_fraction: HeldOut = 0.1  # of each seen speaker's utterances, held out for validation
+    n_speakers: Size = 2
+    crop_seconds: Positive = 3.0
     sir_db: tuple[float, float] = (-5.0, 5.0)
-    overlap: tuple[float, float] = (1.0, 1.0)
-    speed_perturb: tuple[float, ...] = (1.0,)  # e.g. [0.9, 1.0, 1.1]: each factor a new speaker class
-    min_seconds: float = 1.0
-    epoch_size: int = 3200  # mixtures per epoch
-    val_size: int = 320
-    batch_size: int = 32
-    workers: int = 1
+    overlap: tuple[Ratio, Ratio] = (1.0, 1.0)
+    speed_perturb: tuple[Speed, ...] = (1.0,)  # e.g. [0.9, 1.0, 1.1]: each factor a new speaker class
+    min_seconds: NonNegative = 1.0
+    epoch_size: Size = 3200  # mixtures per epoch
+    val_size: Size = 320
+    batch_size: Size = 32
+    workers: Count = 1
 
     def __post_init__(self):
+        sources = [self.train] if isinstance(self.train, str) else list(self.train)
+        if not sources or not all(sources):
+            raise ConfigError(f"data.train: expected a path or a non-empty list of paths, got {self.train!r}")
         if not self.speed_perturb:
             raise ConfigError(f"data.speed_perturb: expected a non-empty list, got {list(self.speed_perturb)!r}")
+        _interval("data.sir_db", self.sir_db)
+        _interval("data.overlap", self.overlap)
+        if self.epoch_size < self.batch_size:  # the sampler drops a partial batch: the epoch would have no step
+            raise ConfigError(f"data.epoch_size={self.epoch_size} is smaller than data.batch_size={self.batch_size}: "
+                              f"an epoch needs at least one full batch")
 
 
 @dataclass
 class ModelConfig:
     name: str = "mirnet"
-    args: dict = field(default_factory=dict)
+    args: dict = field(default_factory=dict)  # checked against the model's constructors (mirnet.models.parts)
 
 
 @dataclass
 class LossConfig:
     classifier: str = "cosine"  # linear (paper) | cosine (additive margin)
-    scale: float = 30.0
-    margin: float = 0.2
-    ce_weight: float = 1.0
-    teacher_weight: float = 0.0  # PIT-aligned cosine distance to a clean teacher's source embeddings
-    attention_weight: float = 0.0  # BCE of attention weights against each source's share of frame power
-    mask_weight: float = 0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
-    mask_floor_db: float = 30.0  # that ratio clipped to [-mask_floor_db, 0] dB
+    scale: Positive = 30.0
+    margin: NonNegative = 0.2
+    ce_weight: NonNegative = 1.0
+    teacher_weight: NonNegative = 0.0  # PIT-aligned cosine distance to a clean teacher's source embeddings
+    attention_weight: NonNegative = 0.0  # BCE of attention weights against each source's share of frame power
+    mask_weight: NonNegative = 0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
+    mask_floor_db: Positive = 30.0  # that ratio clipped to [-mask_floor_db, 0] dB
+
+    def __post_init__(self):
+        choose("loss.classifier", self.classifier, ("linear", "cosine"))
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 5.0
-    warmup_steps: int = 100
+    lr: Positive = 2e-3
+    weight_decay: NonNegative = 0.0
+    grad_clip: Positive = 5.0
+    warmup_steps: Count = 100
     schedule: str = "cosine"  # cosine | constant (after warm-up)
-    min_lr_ratio: float = 0.05
+    min_lr_ratio: Ratio = 0.05
+
+    def __post_init__(self):
+        choose("optim.schedule", self.schedule, ("cosine", "constant"))
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    threads: int = 2
+    epochs: Size = 10
+    threads: Size = 2
     teacher: str | None = None  # experiment dir of a single-speaker model
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one
     freeze: tuple[str, ...] = ()  # model parts kept fixed (weights and BatchNorm statistics), e.g. [speaker_net]
-    log_every: int = 10
-    precise_bn_batches: int = 10  # recompute BatchNorm statistics on this many batches per epoch (0: off)
+    log_every: Size = 10
+    precise_bn_batches: Count = 10  # recompute BatchNorm statistics on this many batches per epoch (0: off)
     keep_epoch_models: bool = False  # small per-epoch snapshots for EER-vs-time curves
     tensorboard: bool = False
-    accumulate: int = 1  # micro-batches per optimizer step; data.batch_size stays the batch of one step
+    accumulate: Size = 1  # micro-batches per optimizer step; data.batch_size stays the batch of one step
     precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + GradScaler, CUDA only)
     device: str = "auto"  # auto (cuda if available) | cpu | cuda; under torchrun each rank takes cuda:LOCAL_RANK
     backend: str = "auto"  # torch.distributed backend under torchrun: auto (nccl on cuda, gloo on cpu) | nccl | gloo
     sync_batchnorm: bool = True  # under torchrun, BatchNorm statistics of the global batch (SyncBatchNorm, CUDA only)
 
     def __post_init__(self):
-        _choose("train.precision", self.precision, ("fp32", "bf16", "fp16"))
-        _choose("train.device", self.device, ("auto", "cpu", "cuda"))
-        _choose("train.backend", self.backend, ("auto", "nccl", "gloo"))
-        if self.accumulate < 1:
-            raise ConfigError(f"train.accumulate: expected a whole number >= 1, got {self.accumulate}")
+        choose("train.precision", self.precision, ("fp32", "bf16", "fp16"))
+        choose("train.device", self.device, ("auto", "cpu", "cuda"))
+        choose("train.backend", self.backend, ("auto", "nccl", "gloo"))
 
 
 @dataclass
 class ExperimentConfig:
-    seed: int = 0
+    seed: Seed = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -103,9 +151,14 @@ class ExperimentConfig:
         return _plain(asdict(self))
 
 
-def _choose(key: str, value: str, choices: tuple[str, ...]) -> None:
+def choose(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _interval(key: str, bounds: tuple[float, float]) -> None:
+    if not bounds[0] <= bounds[1]:
+        raise ConfigError(f"{key}: expected [low, high] with low <= high, got {list(bounds)}")
 
 
 def _plain(obj: Any) -> Any:
@@ -116,15 +169,22 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as type ``tp`` (an int where a float is expected, a list where a tuple or
+    Sequence is), with ``tp``'s bounds checked; a ConfigError naming ``key`` if it is not one."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        value = coerce(value, args[0], key)
+        for bound in args[1:]:
+            bound.check(value, key)
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         errors = []
         for alternative in (a for a in args if a is not type(None)):
             try:
-                return _coerce(value, alternative, key)
+                return coerce(value, alternative, key)
             except ConfigError as exc:
                 errors.append(str(exc).removeprefix(f"{key}: "))
         raise ConfigError(f"{key}: {' or '.join(errors)}")
@@ -132,22 +192,22 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         return _build(tp, value, key + ".")
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+    if origin is collections.abc.Sequence or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        return tuple(coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if tp is float and not isinstance(value, bool):
-        if isinstance(value, int):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+        if isinstance(value, (int, str)):  # YAML 1.1 reads "1e-3" as a string
             try:
-                return float(value)
-            except ValueError:
+                value = float(value)
+            except (ValueError, OverflowError):
                 pass
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value}")
     base = origin or tp
     if not isinstance(value, base) or (base is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {getattr(base, '__name__', base)}, got {type(value).__name__} {value!r}")
@@ -155,12 +215,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 
 def _build(cls: type, values: dict, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    unknown = set(values) - set(hints)
+    hints = typing.get_type_hints(cls, include_extras=True)
+    unknown = sorted(str(k) for k in values if k not in hints)
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in sorted(unknown))}; "
+        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
                           f"valid keys here: {', '.join(sorted(hints))}")
-    return cls(**{k: _coerce(v, hints[k], prefix + k) for k, v in values.items()})
+    return cls(**{k: coerce(v, hints[k], prefix + k) for k, v in values.items()})
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for PyYAML's multi-line messages: the problem and where."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def apply_override(tree: dict, override: str) -> None:
@@ -168,13 +235,17 @@ def apply_override(tree: dict, override: str) -> None:
     if "=" not in override:
         raise ConfigError(f"override {override!r} is not of the form key=value")
     key, raw = override.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {key}: cannot read {raw!r} as a YAML value ({_yaml_problem(exc)})") from None
     node = tree
     parts = key.strip().split(".")
     for p in parts[:-1]:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {key}: {p} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    node[parts[-1]] = value
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
@@ -183,16 +254,43 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         try:
             tree = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read config ({exc})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: cannot read config ({_yaml_problem(exc)})") from None
         if not isinstance(tree, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
     for ov in overrides:
         apply_override(tree, ov)
     try:
-        return _build(ExperimentConfig, tree)
+        cfg = _build(ExperimentConfig, tree)
+        _check_model(cfg)
     except ConfigError as exc:
-        raise ConfigError(f"{path or 'config'}: {exc}") from None
+        raise ConfigError(f"{path or 'config'}: {exc}") from exc
+    return cfg
+
+
+def _check_model(cfg: ExperimentConfig) -> None:
+    """The model built on the meta device (shapes only: no memory, no time), so that its
+    constructors check their arguments at start-up, and what the rest of the config needs of it."""
+    import torch
+
+    from .audio import SAMPLE_RATE
+    from .models import build_model, model_args
+
+    d = cfg.data
+    with torch.device("meta"):
+        model = build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, d.n_speakers))
+    if model.n_speakers != d.n_speakers:
+        raise ConfigError(f"data.n_speakers={d.n_speakers}, but model {cfg.model.name!r} gives {model.n_speakers} "
+                          f"embedding(s) per mixture (model.args.n_speakers)")
+    shortest = model.features.n_fft // 2 + 1  # its STFT pads each end by n_fft/2 by reflection
+    if round(d.crop_seconds * SAMPLE_RATE) < shortest:
+        raise ConfigError(f"data.crop_seconds={d.crop_seconds}: shorter than the model's shortest input, "
+                          f"{shortest / SAMPLE_RATE:.3f} s (n_fft/2 + 1 samples)")
+    if cfg.loss.mask_weight and not model.has_masks:
+        raise ConfigError(f"loss.mask_weight={cfg.loss.mask_weight} needs a model with log-domain masks "
+                          f"(model.args.attention.output=residual)")
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> Path:

@@ -26,6 +26,7 @@ from scipy.signal import lfilter
 from torch import nn
 
 from .audio import SAMPLE_RATE
+from .errors import MirnetError, MissingDependency
 from .train.checkpoint import load_model, resolve
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
@@ -34,7 +35,7 @@ CHECKS = ((1, 16000), (2, 12345), (4, 48000))  # (batch, samples); 12345 is no w
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 
 
-class ExportError(ValueError):
+class ExportError(MirnetError, ValueError):
     pass
 
 
@@ -67,7 +68,7 @@ def _require_onnx() -> None:
         try:
             importlib.import_module(name)
         except ImportError:
-            raise RuntimeError(f"ONNX export needs {', '.join(ONNX_PACKAGES)}: pip install 'mirnet[export]'") from None
+            raise MissingDependency(f"ONNX export needs {', '.join(ONNX_PACKAGES)}: pip install 'mirnet[export]'") from None
 
 
 @contextlib.contextmanager

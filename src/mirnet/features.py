@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .audio import SAMPLE_RATE
+from .config import ConfigError, Positive, Size
 
 
 class LogMagnitudeSpectrum(nn.Module):
@@ -19,14 +20,16 @@ class LogMagnitudeSpectrum(nn.Module):
     and level offsets that carry no identity.
     """
 
-    def __init__(self, n_fft: int = 512, win_ms: float = 32.0, hop_ms: float = 10.0,
-                 sample_rate: int = SAMPLE_RATE, mean_norm: bool = True, eps: float = 1e-6):
+    def __init__(self, n_fft: Size = 512, win_ms: Positive = 32.0, hop_ms: Positive = 10.0,
+                 sample_rate: Size = SAMPLE_RATE, mean_norm: bool = True, eps: Positive = 1e-6):
         super().__init__()
         self.n_fft, self.sample_rate, self.mean_norm, self.eps = n_fft, sample_rate, mean_norm, eps
         self.win_length = round(win_ms * sample_rate / 1000)
         self.hop_length = round(hop_ms * sample_rate / 1000)
-        if self.win_length > n_fft:
-            raise ValueError(f"window {self.win_length} samples is longer than n_fft={n_fft}")
+        if not 0 < self.win_length <= n_fft:
+            raise ConfigError(f"win_ms: the window ({self.win_length} samples) must hold 1 to n_fft={n_fft} samples")
+        if self.hop_length < 1:
+            raise ConfigError(f"hop_ms: the hop ({hop_ms} ms) must be at least one sample")
         self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
 
     @property
@@ -61,3 +64,4 @@ class LogMagnitudeSpectrum(nn.Module):
         shape = wav.shape[:-1]
         mag = self.magnitude(wav.reshape(-1, wav.shape[-1]))
         return mag.square().sum(dim=-2).reshape(*shape, -1)
+

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from ..errors import CorpusError
 from .manifest import Manifest, Utterance
 from .prepare import Prepared, finish, partial_path, probe_files, warn_skipped
 
@@ -37,7 +38,7 @@ def read_speakers_txt(path: str | Path) -> dict[str, SpeakerInfo]:
             spk, sex, subset, minutes, name = (f.strip() for f in line.split("|", 4))
             speakers[spk] = SpeakerInfo(sex, subset, float(minutes), name)
         except ValueError:
-            raise ValueError(f"{path}:{lineno}: expected 'ID | SEX | SUBSET | MINUTES | NAME', got {line!r}") from None
+            raise CorpusError(f"{path}:{lineno}: expected 'ID | SEX | SUBSET | MINUTES | NAME', got {line!r}") from None
     return speakers
 
 

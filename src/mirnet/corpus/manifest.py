@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from ..errors import CorpusError
+
 T = TypeVar("T")
 
 
@@ -60,7 +62,7 @@ class Manifest:
         for part in parts:
             for speaker in part.speakers:
                 if speaker in owner:
-                    raise ValueError(f"speaker {speaker} is in both {owner[speaker]} and {part.source}; "
+                    raise CorpusError(f"speaker {speaker} is in both {owner[speaker]} and {part.source}; "
                                      "corpora trained on together must have distinct speaker IDs")
                 owner[speaker] = part.source
         return cls([u for part in parts for u in part], source=" + ".join(part.source for part in parts))
@@ -128,5 +130,5 @@ def read_jsonl(path: str | Path, parse: Callable[[dict], T]) -> list[T]:
             try:
                 rows.append(parse(json.loads(line)))
             except (json.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError) as exc:
-                raise ValueError(f"{path}:{lineno}: not a line of this manifest ({exc})") from None
+                raise CorpusError(f"{path}:{lineno}: not a line of this manifest ({exc})") from None
     return rows

@@ -23,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..errors import CorpusError
 from .manifest import read_jsonl
 from .prepare import Prepared, finish, partial_path, probe_files, warn_skipped
 
@@ -79,7 +80,7 @@ def _wsj_name(path: Path) -> tuple[list[str], tuple[float, ...]]:
             raise ValueError
         return parts[::2], tuple(float(x) for x in parts[1::2])
     except ValueError:
-        raise ValueError(f"{path}: not a WSJ0-mix name <utt1>_<snr1>_<utt2>_<snr2>.wav") from None
+        raise CorpusError(f"{path}: not a WSJ0-mix name <utt1>_<snr1>_<utt2>_<snr2>.wav") from None
 
 
 def prepare_wsj0_2mix(root: str | Path, out: str | Path, *, rate: str = "8k", mode: str = "min",
@@ -107,7 +108,7 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(reader.fieldnames or [])})")
+            raise CorpusError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(reader.fieldnames or [])})")
         return list(reader)
 
 
@@ -125,7 +126,7 @@ def _libri2mix_row(row: dict[str, str], split_dir: Path, snrs: dict[str, tuple[f
     sources = tuple(local(row[f"source_{k}_path"]) for k in range(1, n + 1))
     utts = (row.get("original_mixture_ID") or row["mixture_ID"]).split("_")
     if len(utts) < n:
-        raise ValueError(f"{where}: mixture_ID {row['mixture_ID']!r} names fewer than {n} LibriSpeech utterances")
+        raise CorpusError(f"{where}: mixture_ID {row['mixture_ID']!r} names fewer than {n} LibriSpeech utterances")
     meta = {"split": split, **({"noise": local(row["noise_path"])} if row.get("noise_path") else {})}
     return Mixture(f"{split}/{row['mixture_ID']}", local(row["mixture_path"]), sources,
                    tuple(u.split("-")[0] for u in utts[:n]), 0, 0, snrs.get(row["mixture_ID"]), meta)

@@ -17,6 +17,7 @@ from typing import Iterable
 from tqdm import tqdm
 
 from ..audio import AudioError, audio_info
+from ..errors import InputError
 from .manifest import write_jsonl
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def probe_files(paths: Iterable[str | Path], *, partial: Path | None = None, job
     """Headers of ``paths`` (deduplicated), reusing and extending ``partial`` when given.
     Unreadable files are not recorded there, so a re-run tries them again."""
     if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        raise InputError(f"--jobs must be at least 1, got {jobs}")
     wanted = list(dict.fromkeys(str(p) for p in paths))
     done = _read_partial(partial) if partial else {}
     info = {p: done[p] for p in wanted if p in done}

@@ -35,11 +35,12 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from mirnet.audio import SAMPLE_RATE
+from mirnet.errors import InputError, MirnetError, MissingDependency
 
 log = logging.getLogger(__name__)
 
 MIN_SECONDS, MAX_SECONDS = 3.0, 6.0
-MBROLA_DIR = pathlib.Path("/usr/share/mbrola")
+MBROLA_DIR = pathlib.Path("/usr/share/mbrola")  # Debian's; MIRNET_MBROLA_DIR names another
 FLITE_VOICES = {"awb": "M", "kal16": "M", "rms": "M", "slt": "F"}
 TOOLS = {"mbrola": ("espeak-ng", "mbrola"), "flite": ("flite",), "espeak": ("espeak-ng",)}
 ENGINES = tuple(TOOLS)
@@ -112,7 +113,7 @@ class _Job:
     path: pathlib.Path
 
 
-class SynthesisError(RuntimeError):
+class SynthesisError(MirnetError, RuntimeError):
     """A synthesizer call that produced no usable audio."""
 
 
@@ -138,15 +139,15 @@ def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = 
     """
     engines = _check_engines(engines)
     if speakers is not None and speakers < 2:
-        raise ValueError(f"speakers must be at least 2 (seen and unseen need one each), got {speakers}")
+        raise InputError(f"speakers must be at least 2 (seen and unseen need one each), got {speakers}")
     if utterances < 1:
-        raise ValueError(f"utterances must be at least 1, got {utterances}")
+        raise InputError(f"utterances must be at least 1, got {utterances}")
     if not 0.0 <= unseen_fraction < 1.0:
-        raise ValueError(f"unseen_fraction must be in [0, 1), got {unseen_fraction}")
+        raise InputError(f"unseen_fraction must be in [0, 1), got {unseen_fraction}")
     if jobs is not None and jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
+        raise InputError(f"jobs must be at least 1, got {jobs}")
     if voices is not None and len(set(voices)) < 2:
-        raise ValueError(f"voices must name at least 2 distinct voices, got {voices}")
+        raise InputError(f"voices must name at least 2 distinct voices, got {voices}")
 
     out = pathlib.Path(out_dir)
     args = {"voices": sorted(set(voices)) if voices is not None else None, "speakers": speakers,
@@ -178,14 +179,14 @@ def _check_engines(engines) -> tuple[str, ...]:
     engines = tuple(sorted(set(engines)))
     unknown = [e for e in engines if e not in ENGINES]
     if not engines or unknown:
-        raise ValueError(f"engines must be some of {list(ENGINES)}, got {list(engines)}")
+        raise InputError(f"engines must be some of {list(ENGINES)}, got {list(engines)}")
     return engines
 
 
 def _require_tools(engines: tuple[str, ...]) -> None:
     for tool in sorted({tool for engine in engines for tool in TOOLS[engine]}):
         if shutil.which(tool) is None:
-            raise RuntimeError(f"{tool!r} not found on PATH; `make setup` installs the speech "
+            raise MissingDependency(f"{tool!r} not found on PATH; `make setup` installs the speech "
                                "synthesizers (espeak-ng, the mbrola voices and flite)")
 
 
@@ -194,21 +195,27 @@ def _pool(jobs: int | None):
     return multiprocessing.get_context("spawn").Pool(jobs or os.cpu_count() or 1)
 
 
+def mbrola_dir() -> pathlib.Path:
+    """Where MBROLA voices are looked for: ``$MIRNET_MBROLA_DIR`` (voices installed without root,
+    or a folder restricting which installed voices count, as the test suite does) or Debian's."""
+    return pathlib.Path(os.environ.get("MIRNET_MBROLA_DIR") or MBROLA_DIR)
+
+
 def _espeak_data_dir() -> pathlib.Path:
     """espeak-ng's data directory, which differs between distributions; it prints it."""
     version = _run_text(["espeak-ng", "--version"])
     match = re.search(r"Data at:\s*(\S+)", version)
     if match is None:
-        raise RuntimeError(f"cannot find the espeak-ng data directory in {version!r}")
+        raise SynthesisError(f"cannot find the espeak-ng data directory in {version!r}")
     return pathlib.Path(match.group(1))
 
 
 def _installed_voices(engines: tuple[str, ...]) -> list[Voice]:
     """Every installed candidate voice of ``engines``, working or not."""
     voices = []
-    if "mbrola" in engines and MBROLA_DIR.is_dir():
+    if "mbrola" in engines and mbrola_dir().is_dir():
         voice_dir = _espeak_data_dir() / "voices" / "mb"
-        voices += [_mbrola_voice(d.name, voice_dir / f"mb-{d.name}") for d in MBROLA_DIR.iterdir() if d.is_dir()]
+        voices += [_mbrola_voice(d.name, voice_dir / f"mb-{d.name}") for d in mbrola_dir().iterdir() if d.is_dir()]
     if "flite" in engines:
         voices += [Voice("flite", name, "en", gender) for name, gender in FLITE_VOICES.items()]
     if "espeak" in engines:
@@ -290,16 +297,16 @@ def _plan(out: pathlib.Path, args: dict, voices: list[str] | None, speakers: int
     if voices is not None:
         unknown = sorted(set(voices) - {v.name for v in installed})
         if unknown:
-            raise ValueError(f"unknown voices {unknown}; installed: {[v.name for v in installed]}")
+            raise InputError(f"unknown voices {unknown}; installed: {[v.name for v in installed]}")
         candidates = [v for v in installed if v.name in voices]
     working, skipped = _probe_voices(candidates, installed, pool)
     if len(working) < 2:
-        raise ValueError(f"need at least 2 working voices among {[v.name for v in candidates]}, "
+        raise InputError(f"need at least 2 working voices among {[v.name for v in candidates]}, "
                          f"got {[v.name for _, v in working]}; skipped: {skipped}")
     rng = np.random.default_rng([seed, _SPLIT_STREAM])
     working = [working[i] for i in rng.permutation(len(working))]
     if speakers is not None and speakers > len(working):
-        raise ValueError(f"speakers={speakers} but only {len(working)} voices work")
+        raise InputError(f"speakers={speakers} but only {len(working)} voices work")
     chosen = sorted(working[:speakers])
     unseen = _unseen_indices(chosen, unseen_fraction, rng)
     plan = [_Speaker(voice, index, "unseen" if index in unseen else "seen") for index, voice in chosen]
@@ -418,7 +425,7 @@ def _synthesize(voice: Voice, text: str, prosody: list[str]) -> tuple[np.ndarray
             # Not `espeak-ng --stdout`: its pipe to MBROLA drops audio at random when MBROLA
             # reports missing diphones. Text to phonemes, then phonemes to audio, is exact.
             pho = _call(["espeak-ng", "-q", "-v", f"mb-{voice.name}", *prosody, "--pho", text])
-            database = MBROLA_DIR / voice.name / voice.name
+            database = mbrola_dir() / voice.name / voice.name
             _call(["mbrola", "-e", "-v", str(_MBROLA_VOLUME), str(database), "-", str(wav)], pho)
         elif voice.engine == "espeak":
             _call(["espeak-ng", "-v", f"{voice.language}+{voice.name}", *prosody, "-w", str(wav), text])

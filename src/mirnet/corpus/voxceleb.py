@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import CorpusError
 from .manifest import Manifest, Utterance, write_jsonl
 from .prepare import Prepared, finish, partial_path, probe_files, warn_skipped
 
@@ -30,14 +31,14 @@ def read_trial_list(path: str | Path, ids: set[str], root: Path) -> list[dict]:
             continue
         parts = line.split()
         if len(parts) != 3 or parts[0] not in ("0", "1"):
-            raise ValueError(f"{path}:{lineno}: expected 'label path1 path2' with label 0 or 1, got {line!r}")
+            raise CorpusError(f"{path}:{lineno}: expected 'label path1 path2' with label 0 or 1, got {line!r}")
         uids = [Path(p).with_suffix("").as_posix() for p in parts[1:]]
         for rel, uid in zip(parts[1:], uids):
             if uid not in ids:
                 raise FileNotFoundError(f"{path}:{lineno}: {root / rel} is not in the manifest (missing or unreadable)")
         rows.append({"label": int(parts[0]), "enroll": uids[0], "test": uids[1]})
     if not rows:
-        raise ValueError(f"{path}: no trials")
+        raise CorpusError(f"{path}: no trials")
     return rows
 
 

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from ..audio import SAMPLE_RATE, AudioError, load_audio, resample
 from ..corpus.manifest import Manifest, Utterance
+from ..errors import CorpusError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def draw_mixture(manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig
     names = manifest.speakers
     if speakers is None:
         if len(names) < n:
-            raise ValueError(f"{manifest.source}: {len(names)} speakers, cannot mix {n} distinct ones")
+            raise CorpusError(f"{manifest.source}: {len(names)} speakers, cannot mix {n} distinct ones")
         speakers = [names[i] for i in rng.choice(len(names), size=n, replace=False)]
     utts = [manifest.by_speaker[s][rng.integers(len(manifest.by_speaker[s]))] for s in speakers]
     overlap = rng.uniform(*cfg.overlap)
@@ -165,7 +166,7 @@ class MixtureDataset(Dataset):
             except AudioError as exc:
                 log.warning("skipping bad file while mixing (redrawing): %s", exc)
         else:
-            raise RuntimeError(f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above")
+            raise CorpusError(f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above")
         mixture, sources = mix(sources)
         labels = [self.speaker_to_label[s] for s in spec.labels()]
         return {"mixture": torch.from_numpy(mixture), "sources": torch.from_numpy(sources),

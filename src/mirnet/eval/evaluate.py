@@ -10,6 +10,7 @@ import numpy as np
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
+from ..errors import CorpusError, InputError
 from .peers import PEERS
 from .protocol import EmbedFn, summarize, trial_scores, trial_speakers
 from .trials import load_trials, make_trials, save_trials
@@ -20,10 +21,10 @@ def evaluation_manifest(data: str | Path, bundle: dict | None = None, heldout: b
     if heldout:
         ids = set((bundle or {}).get("data", {}).get("heldout", []))
         if not ids:
-            raise ValueError("--heldout: the model records no held-out utterances")
+            raise InputError("--heldout: the model records no held-out utterances")
         manifest = Manifest([u for u in manifest if u.id in ids], manifest.source)
         if not len(manifest):
-            raise ValueError(f"{data}: none of the model's held-out utterances are in this corpus")
+            raise CorpusError(f"{data}: none of the model's held-out utterances are in this corpus")
     return manifest
 
 

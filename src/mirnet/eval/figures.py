@@ -11,6 +11,7 @@ import mirnet
 
 from ..corpus import open_corpus
 from ..data.mixing import MixingConfig, draw_mixture, mix, read_sources
+from ..errors import InputError
 from ..losses.mixture import pairwise_attention_bce, power_share
 from ..losses.pit import best_permutation, pairwise_cosine_distance
 from .plots import plot_attention, plot_training_curves, plot_tsne
@@ -52,7 +53,7 @@ def tsne_figures(exp, data, out_prefix, n_speakers: int = 20, n_mixtures: int = 
 def attention_figure(exp, data, out, seed: int = 0, overlap: float = 0.6) -> Path:
     model = mirnet.load(exp)
     if model.n_speakers < 2:
-        raise ValueError(f"{exp}: a single-output model has no attention streams to plot")
+        raise InputError(f"{exp}: a single-output model has no attention streams to plot")
     manifest = open_corpus(data)
     spec = draw_mixture(manifest, np.random.default_rng(seed),
                         MixingConfig(model.n_speakers, 3.0, (0.0, 0.0), (overlap, overlap)))

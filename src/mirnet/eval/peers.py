@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import torch
 
+from ..errors import MissingDependency
+
 
 class Resemblyzer:
     """resemblyzer's pretrained GE2E speaker encoder (3-layer LSTM, 256-d, weights shipped in its
@@ -33,7 +35,7 @@ class Resemblyzer:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 import resemblyzer
         except ImportError as exc:
-            raise RuntimeError(f"resemblyzer: cannot import it ({exc}); install it with pip install -e '.[peers]'") from None
+            raise MissingDependency(f"resemblyzer: cannot import it ({exc}); install it with pip install -e '.[peers]'") from None
         self._preprocess, self._mel = resemblyzer.preprocess_wav, resemblyzer.audio.wav_to_mel_spectrogram
         self.encoder = resemblyzer.VoiceEncoder(device=device, verbose=False)
         self.embed_dim = self.encoder.linear.out_features

@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from scipy.stats import norm
 from sklearn.manifold import TSNE
 
+from mirnet.errors import InputError
 from mirnet.eval.metrics import eer_from_curve
 
 PathLike = str | os.PathLike[str]
@@ -184,12 +185,12 @@ def plot_det(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: PathLike
     return _save(fig, path)
 
 
-def _column(rows: list[dict[str, str]], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+def _column(rows: list[dict[str, str]], x: str, y: str, source: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) values of the rows where both cells are filled, sorted by x."""
     try:
         pairs = [(float(r[x]), float(r[y])) for r in rows if (r[x] or "").strip() and (r[y] or "").strip()]
     except ValueError as err:
-        raise ValueError(f"non-numeric cell in column {x!r} or {y!r}: {err}") from None
+        raise InputError(f"{source}: non-numeric cell in column {x!r} or {y!r}: {err}") from None
     arr = np.array(sorted(pairs), dtype=np.float64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
 
@@ -207,21 +208,21 @@ def plot_training_curves(csv_path: PathLike, path: PathLike, x: str = "step",
         columns = reader.fieldnames or []
         rows = list(reader)
     if x not in columns:
-        raise ValueError(f"x column {x!r} not in {csv_path} (columns: {columns})")
+        raise InputError(f"x column {x!r} not in {csv_path} (columns: {columns})")
     present = [y for y in ys if y in columns]
     if not present:
-        raise ValueError(f"none of ys {list(ys)} is a column of {csv_path} (columns: {columns})")
+        raise InputError(f"none of ys {list(ys)} is a column of {csv_path} (columns: {columns})")
     if x2 is not None and x2 not in columns:
-        raise ValueError(f"x2 column {x2!r} not in {csv_path} (columns: {columns})")
+        raise InputError(f"x2 column {x2!r} not in {csv_path} (columns: {columns})")
 
     fig = Figure(figsize=(7.0, 4.0))
     ax = fig.add_subplot()
     for y in present:
-        xs, vals = _column(rows, x, y)
+        xs, vals = _column(rows, x, y, csv_path)
         if xs.size:  # a column logged only by some configurations is present but empty
             ax.plot(xs, vals, marker="o" if xs.size <= 30 else None, ms=3, lw=1.3, label=y)
     if x2 is not None:
-        xs, x2s = _column(rows, x, x2)
+        xs, x2s = _column(rows, x, x2, csv_path)
         if xs.size >= 2:
             secondary = ax.secondary_xaxis("top", functions=(lambda v: np.interp(v, xs, x2s),
                                                              lambda v: np.interp(v, x2s, xs)))

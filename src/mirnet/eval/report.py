@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..errors import InputError
 from ..train.checkpoint import git_commit, read_bundle
 from .evaluate import evaluate, system_fingerprint
 from .metrics import det_points
@@ -81,9 +82,9 @@ def parse_systems(specs: Sequence[str]) -> list[System]:
     labels = [s.label for s in systems]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
-        raise ValueError(f"systems share the label(s) {', '.join(dupes)}; name them LABEL=PATH")
+        raise InputError(f"systems share the label(s) {', '.join(dupes)}; name them LABEL=PATH")
     if not systems:
-        raise ValueError("no system to report on")
+        raise InputError("no system to report on")
     return systems
 
 
@@ -93,12 +94,12 @@ def epoch_models(run: str | Path) -> list[tuple[int, float, Path]]:
     run = Path(run)
     files = {int(f.stem[len("epoch"):]): f for f in sorted((run / "epochs").glob("epoch*.pt"))}
     if not files:
-        raise ValueError(f"{run}: no epochs/epoch*.pt to score (train with train.keep_epoch_models=true)")
+        raise InputError(f"{run}: no epochs/epoch*.pt to score (train with train.keep_epoch_models=true)")
     try:
         with (run / "epochs.csv").open() as f:
             minutes = {int(r["epoch"]): float(r["elapsed_s"]) / 60 for r in csv.DictReader(f)}
     except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"{run / 'epochs.csv'}: cannot read the training times ({exc})") from None
+        raise InputError(f"{run / 'epochs.csv'}: cannot read the training times ({exc})") from None
     return [(epoch, minutes[epoch], f) for epoch, f in files.items() if epoch in minutes]
 
 
@@ -111,12 +112,12 @@ def parse_sweeps(specs: Sequence[str] | None) -> dict[str, tuple]:
     for spec in specs:
         axis, _, values = spec.partition("=")
         if axis not in SWEEPS:
-            raise ValueError(f"--sweep {spec}: unknown axis {axis!r}; choose from {', '.join(SWEEPS)}")
+            raise InputError(f"--sweep {spec}: unknown axis {axis!r}; choose from {', '.join(SWEEPS)}")
         kind = type(SWEEPS[axis][1][0])
         try:
             out[axis] = tuple(kind(v) for v in values.split(",")) if values else SWEEPS[axis][1]
         except ValueError:
-            raise ValueError(f"--sweep {spec}: values must be {kind.__name__}s separated by commas") from None
+            raise InputError(f"--sweep {spec}: values must be {kind.__name__}s separated by commas") from None
     return out
 
 
@@ -248,7 +249,7 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
     systems_, axes = parse_systems(systems), parse_sweeps(sweeps)
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
-        raise ValueError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}")
+        raise InputError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}")
     primary, run = systems_[0], Runner(out, metric, progress)
     data = str(data)
     base = Setting(data, trials, seed)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig, MixtureSpec, draw_mixture
+from ..errors import CorpusError
 
 TRIALS_FORMAT = "mirnet-trials-1"
 
@@ -34,7 +35,7 @@ def _other_utterance_mixture(manifest, rng, cfg, speakers, avoid_utt: str) -> Mi
         spec = draw_mixture(manifest, rng, cfg, speakers=speakers)
         if spec.utterances[0] != avoid_utt:
             return spec
-    raise ValueError(f"speaker {speakers[0]} needs at least two utterances for the trial protocol")
+    raise CorpusError(f"speaker {speakers[0]} needs at least two utterances for the trial protocol")
 
 
 def make_trials(manifest: Manifest, n_trials: int, cfg: MixingConfig, seed: int = 0) -> list[Trial]:
@@ -43,7 +44,7 @@ def make_trials(manifest: Manifest, n_trials: int, cfg: MixingConfig, seed: int 
     names = manifest.speakers
     needed = 3 * n - 2 if n > 1 else 2  # anchor n, positive n-2 new + C, negative n-1 new
     if len(names) < needed:
-        raise ValueError(f"{manifest.source}: {len(names)} speakers with two or more utterances; "
+        raise CorpusError(f"{manifest.source}: {len(names)} speakers with two or more utterances; "
                          f"{n}-speaker trials need at least {needed}")
     trials = []
     for t in range(n_trials):
@@ -91,5 +92,5 @@ def load_trials(path: str | Path) -> tuple[list[Trial], dict, str]:
         trials = [Trial(*(MixtureSpec.from_dict(t[k]) for k in ("anchor", "positive", "negative")))
                   for t in body["trials"]]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: not a mirnet trial list ({exc})") from None
+        raise CorpusError(f"{path}: not a mirnet trial list ({exc})") from None
     return trials, body.get("meta", {}), _sha1(text)

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import Size, choose
+
 
 def rotate_blocks(v: torch.Tensor, n_blocks: int, shift: int) -> torch.Tensor:
     """Rotate axis 1 of ``v`` by ``shift`` blocks of size C/n_blocks: block k+shift comes first."""
@@ -41,15 +43,11 @@ class SpectralAttention(nn.Module):
     adds to the spectrum before its frame weight (None otherwise): what a separation target can
     supervise without the network having to predict W to undo it."""
 
-    def __init__(self, channels: int, n_speakers: int = 2, hidden: int = 64, out_dim: int = 257,
+    def __init__(self, channels: Size, n_speakers: Size = 2, hidden: Size = 64, out_dim: Size = 257,
                  fc_input: str = "exchanged", negative_slope: float = 0.2, output: str = "direct"):
         super().__init__()
-        if channels % n_speakers:
-            raise ValueError(f"encoder channels {channels} must split into {n_speakers} equal blocks")
-        if fc_input not in ("exchanged", "shared"):
-            raise ValueError(f"fc_input must be 'exchanged' or 'shared', got {fc_input!r}")
-        if output not in ("direct", "residual"):
-            raise ValueError(f"output must be 'direct' or 'residual', got {output!r}")
+        choose("fc_input", fc_input, ("exchanged", "shared"))
+        choose("output", output, ("direct", "residual"))
         self.n_speakers, self.fc_input, self.negative_slope, self.output = n_speakers, fc_input, negative_slope, output
         self.score = nn.Sequential(nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1), nn.Sigmoid())
         self.fc = nn.Sequential(nn.Linear(channels, out_dim), nn.LeakyReLU(negative_slope))

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import ConfigError, Size
 from ..features import LogMagnitudeSpectrum
 from .attention import SpectralAttention
 from .encoder import SpeechEncoder
-from .speaker_nets import build_speaker_net
+from .parts import build
+from .speaker_nets import speaker_net_class
 
 
 @dataclass
@@ -25,19 +27,26 @@ class ModelOutput:
 
 
 class MIRNet(nn.Module):
-    def __init__(self, n_speakers: int = 2, features: dict | None = None, encoder: dict | None = None,
+    def __init__(self, n_speakers: Size = 2, features: dict | None = None, encoder: dict | None = None,
                  attention: dict | None = None, speaker_net: dict | None = None):
         super().__init__()
         self.n_speakers = n_speakers
-        self.features = LogMagnitudeSpectrum(**(features or {}))
-        enc = dict(encoder or {})
-        enc.setdefault("out_channels", n_speakers * self.features.n_bins)
-        self.encoder = SpeechEncoder(in_bins=self.features.n_bins, **enc)
-        att = dict(attention or {})
-        att.setdefault("out_dim", self.features.n_bins)
-        self.attention = SpectralAttention(self.encoder.out_channels, n_speakers, **att)
-        spk = dict(speaker_net or {"name": "resnet18"})
-        self.speaker_net = build_speaker_net(spk.pop("name"), in_dim=self.attention.out_dim, **spk)
+        self.features = build(LogMagnitudeSpectrum, features, "features")
+        bins = self.features.n_bins
+        self.encoder = build(SpeechEncoder, {"out_channels": n_speakers * bins, **(encoder or {})}, "encoder",
+                             in_bins=bins)
+        if self.encoder.out_channels % n_speakers:
+            raise ConfigError(f"encoder.out_channels: {self.encoder.out_channels} channels do not split into "
+                              f"n_speakers={n_speakers} equal blocks")
+        self.attention = build(SpectralAttention, {"out_dim": bins, **(attention or {})}, "attention",
+                               channels=self.encoder.out_channels, n_speakers=n_speakers)
+        self.has_masks = self.attention.output == "residual"  # ModelOutput.masks, which loss.mask_weight needs
+        if self.has_masks and self.attention.out_dim != bins:
+            raise ConfigError(f"attention.out_dim: output 'residual' adds to the {bins}-bin spectrum, "
+                              f"got out_dim={self.attention.out_dim}")
+        spk = dict(speaker_net or {})
+        self.speaker_net = build(speaker_net_class(spk.pop("name", "resnet18")), spk, "speaker_net",
+                                 in_dim=self.attention.out_dim)
         self.embed_dim = self.speaker_net.embed_dim
 
     def forward(self, wav: torch.Tensor) -> ModelOutput:
@@ -52,13 +61,14 @@ class SingleSpeakerNet(nn.Module):
     """One embedding per clip from the clean log spectrum: the single-embedding baseline and
     the teacher whose weights can start a MIRNet's speaker network."""
 
-    n_speakers = 1
+    n_speakers, has_masks = 1, False
 
     def __init__(self, features: dict | None = None, speaker_net: dict | None = None):
         super().__init__()
-        self.features = LogMagnitudeSpectrum(**(features or {}))
-        spk = dict(speaker_net or {"name": "tdnn"})
-        self.speaker_net = build_speaker_net(spk.pop("name"), in_dim=self.features.n_bins, **spk)
+        self.features = build(LogMagnitudeSpectrum, features, "features")
+        spk = dict(speaker_net or {})
+        self.speaker_net = build(speaker_net_class(spk.pop("name", "tdnn")), spk, "speaker_net",
+                                 in_dim=self.features.n_bins)
         self.embed_dim = self.speaker_net.embed_dim
 
     def forward(self, wav: torch.Tensor) -> ModelOutput:

@@ -11,6 +11,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..config import ConfigError, Size
+
 
 class _BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int):
@@ -30,9 +32,13 @@ class ResNet18(nn.Module):
     """The paper's speaker network: ResNet-18 (2-2-2-2 basic blocks) over the (F, T) plane,
     frequency averaged, then temporal average pooling (TAP) and a linear embedding layer."""
 
-    def __init__(self, in_dim: int = 257, embed_dim: int = 512, widths: Sequence[int] = (64, 128, 256, 512),
-                 blocks: Sequence[int] = (2, 2, 2, 2)):
+    def __init__(self, in_dim: Size = 257, embed_dim: Size = 512, widths: Sequence[Size] = (64, 128, 256, 512),
+                 blocks: Sequence[Size] = (2, 2, 2, 2)):
         super().__init__()
+        if not widths:
+            raise ConfigError("widths: expected a non-empty list (one width per stage)")
+        if len(blocks) != len(widths):
+            raise ConfigError(f"blocks: need one block count per stage: {len(widths)} widths, got {len(blocks)} counts")
         self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
         layers, c_in = [], widths[0]
@@ -55,10 +61,12 @@ class TDNN(nn.Module):
     subsamples frames in the first layer (Kaldi-style frame subsampling), halving the cost of
     every later layer at stride 2."""
 
-    def __init__(self, in_dim: int = 257, embed_dim: int = 192, channels: int = 256,
-                 dilations: Sequence[int] = (1, 2, 3, 1), kernels: Sequence[int] = (5, 3, 3, 1),
-                 pool_channels: int = 768, stride: int = 1):
+    def __init__(self, in_dim: Size = 257, embed_dim: Size = 192, channels: Size = 256,
+                 dilations: Sequence[Size] = (1, 2, 3, 1), kernels: Sequence[Size] = (5, 3, 3, 1),
+                 pool_channels: Size = 768, stride: Size = 1):
         super().__init__()
+        if len(dilations) != len(kernels):
+            raise ConfigError(f"dilations: need one per layer: {len(kernels)} kernels, got {len(dilations)} dilations")
         layers, c_in = [], in_dim
         for i, (k, d) in enumerate(zip(kernels, dilations)):
             layers += [nn.Conv1d(c_in, channels, k, stride=stride if i == 0 else 1, dilation=d, padding=d * (k // 2)),
@@ -80,7 +88,13 @@ class TDNN(nn.Module):
 SPEAKER_NETS = {"resnet18": ResNet18, "tdnn": TDNN}
 
 
+def speaker_net_class(name: str) -> type[nn.Module]:
+    """The class a model's ``speaker_net.name`` names."""
+    if not isinstance(name, str) or name not in SPEAKER_NETS:
+        raise ConfigError(f"speaker_net.name: unknown speaker network {name!r}; "
+                          f"choose one of {', '.join(SPEAKER_NETS)}")
+    return SPEAKER_NETS[name]
+
+
 def build_speaker_net(name: str, **kwargs) -> nn.Module:
-    if name not in SPEAKER_NETS:
-        raise ValueError(f"unknown speaker network {name!r}; choose one of {sorted(SPEAKER_NETS)}")
-    return SPEAKER_NETS[name](**kwargs)
+    return speaker_net_class(name)(**kwargs)

@@ -18,13 +18,14 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..errors import MirnetError
 from ..models import build_model
 
 FORMAT = "mirnet-model-1"
 MODEL_FILE, STATE_FILE = "model.pt", "checkpoint.pt"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MirnetError, ValueError):
     pass
 
 

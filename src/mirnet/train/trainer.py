@@ -22,15 +22,16 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
 from tqdm import tqdm
 
 from ..config import ConfigError, ExperimentConfig, save_config
 from ..corpus import open_corpus
 from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
+from ..errors import MissingDependency
 from ..losses.classification import SpeakerClassifier
 from ..losses.mixture import MixtureLoss
-from ..models import build_model
+from ..models import build_model, model_args
 from . import distributed
 from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, load_model, model_bundle, read_bundle,
                          save_atomic)
@@ -63,7 +64,7 @@ def freeze_parts(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.n
         part = getattr(model, name, None)
         if not isinstance(part, torch.nn.Module):
             children = ", ".join(n for n, _ in model.named_children())
-            raise ValueError(f"train.freeze: model has no part {name!r}; its parts are {children}")
+            raise ConfigError(f"train.freeze: model has no part {name!r}; its parts are {children}")
         part.requires_grad_(False)
         parts.append(part)
     return parts
@@ -145,6 +146,8 @@ class Objective(nn.Module):
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, exp_dir: str | Path, progress: bool = True):
         self.cfg, self.exp = cfg, Path(exp_dir)
+        if cfg.loss.teacher_weight and not cfg.train.teacher:
+            raise ConfigError(f"loss.teacher_weight={cfg.loss.teacher_weight} needs a teacher model: set train.teacher")
         self.world = distributed.join(cfg.train)
         self.device = self.world.device
         if cfg.train.precision == "fp16" and self.device.type != "cuda":
@@ -157,6 +160,11 @@ class Trainer:
         d = cfg.data
         corpus = open_corpus(d.train).filter(min_seconds=d.min_seconds)
         train_set, val_set = split_utterances(corpus, d.val_fraction, cfg.seed)
+        for name, part in (("training", train_set), ("validation", val_set)):
+            if len(part.speakers) < d.n_speakers:
+                raise ConfigError(f"data.n_speakers={d.n_speakers}: the {name} utterances of {corpus.source} "
+                                  f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
+                                  f"come from {len(part.speakers)} speaker(s)")
         mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb)
         self.speakers = speaker_labels(corpus.speakers, mixing.speeds)
         label = {s: i for i, s in enumerate(self.speakers)}
@@ -166,14 +174,17 @@ class Trainer:
                            "utterances": len(corpus), "speakers": len(corpus.speakers),
                            "heldout": [u.id for u in val_set]}
 
-        self.model_args = dict(cfg.model.args)
-        if cfg.model.name == "mirnet":
-            self.model_args.setdefault("n_speakers", d.n_speakers)
+        self.model_args = model_args(cfg.model.name, cfg.model.args, d.n_speakers)
         self.model = build_model(cfg.model.name, **self.model_args)
         self.classifier_args = {"embed_dim": self.model.embed_dim, "n_classes": len(self.speakers),
                                 "kind": cfg.loss.classifier, "scale": cfg.loss.scale, "margin": cfg.loss.margin}
         self.classifier = SpeakerClassifier(**self.classifier_args)
         teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
+        wanted = (1, self.model.embed_dim)
+        if teacher is not None and cfg.loss.teacher_weight and (teacher.n_speakers, teacher.embed_dim) != wanted:
+            raise ConfigError(f"train.teacher={cfg.train.teacher}: a teacher must give one embedding of this model's "
+                              f"size ({self.model.embed_dim}) per source, it gives {teacher.n_speakers} of "
+                              f"{teacher.embed_dim}")
         self.loss = MixtureLoss(self.classifier, ce_weight=cfg.loss.ce_weight, teacher=teacher,
                                 teacher_weight=cfg.loss.teacher_weight, attention_weight=cfg.loss.attention_weight,
                                 mask_weight=cfg.loss.mask_weight, mask_floor_db=cfg.loss.mask_floor_db)
@@ -187,7 +198,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
         self.ddp = self.world.wrap(self.objective)
-        self.steps_per_epoch = math.ceil(d.epoch_size / d.batch_size)
+        self.steps_per_epoch = d.epoch_size // d.batch_size  # the training sampler drops a partial batch
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
         self.epoch, self.step, self.elapsed = 0, 0, 0.0
 
@@ -200,7 +211,8 @@ class Trainer:
         try:
             self.model.speaker_net.load_state_dict(src)
         except RuntimeError as exc:
-            raise ValueError(f"{path}: speaker network does not match this model's ({str(exc).splitlines()[0]})") from None
+            raise CheckpointError(f"{path}: speaker network does not match this model's "
+                                  f"({str(exc).splitlines()[0]})") from None
         if bundle.get("classifier") and bundle["speakers"] == self.speakers:
             self.classifier.load_state_dict(bundle["classifier"]["state_dict"])
         log.info("initialised speaker network from %s", path)
@@ -292,14 +304,13 @@ class Trainer:
 
     def run(self, resume: bool = False) -> dict:
         main = self.world.is_main
+        self._refuse_existing_run(resume)
         self.exp.mkdir(parents=True, exist_ok=True)
         if resume and (self.exp / STATE_FILE).exists():
             self.restore()
             if main:
                 _truncate_csv(self.exp / "steps.csv", "step", self.step)
                 _truncate_csv(self.exp / "epochs.csv", "epoch", self.epoch)
-        elif (self.exp / STATE_FILE).exists():
-            raise FileExistsError(f"{self.exp} already holds a run; pass --resume to continue it or choose a new dir")
         elif main:
             for name in ("epochs.csv", "steps.csv"):
                 (self.exp / name).unlink(missing_ok=True)
@@ -350,6 +361,29 @@ class Trainer:
                      self.epoch, last["train_loss"], last["val_loss"], last["val_pit_acc"], self.elapsed)
         return last
 
+    def _refuse_existing_run(self, resume: bool) -> None:
+        if not resume and (self.exp / STATE_FILE).exists():
+            raise FileExistsError(f"{self.exp} already holds a run; pass --resume to continue it or choose a new dir")
+
+    @torch.no_grad()
+    def check(self, resume: bool = False) -> str:
+        """A run's start without the run: refuse what ``run`` would refuse, put one training
+        micro-batch through model and loss as the first step would (no update), and describe
+        the run in one line. Writes nothing."""
+        self._refuse_existing_run(resume)
+        if self.cfg.train.tensorboard:
+            _summary_writer()
+        set_train_mode(self.model, self.frozen)
+        batch = default_collate([self.train_data[i] for i in range(self.micro_batch)])
+        with self._autocast():
+            loss, _ = self._forward(batch)
+        d, params = self.cfg.data, sum(p.numel() for p in itertools.chain(self.model.parameters(),
+                                                                           self.classifier.parameters()))
+        return (f"{self.exp}: {self.cfg.model.name} with {params:,} parameters (classifier included), "
+                f"{len(self.speakers)} speaker classes, {len(self.train_data.manifest)} training and "
+                f"{len(self.val_data.manifest)} validation utterances; {self.steps_per_epoch} steps of {d.batch_size} "
+                f"mixtures per epoch x {self.cfg.train.epochs} epochs; loss of a first batch {float(loss):.3f}")
+
     @torch.no_grad()
     def validate(self) -> dict:
         """Loss and PIT accuracy over the validation mixtures: each rank scores its share and
@@ -368,8 +402,13 @@ class Trainer:
     def _tensorboard(self):
         if not self.cfg.train.tensorboard or not self.world.is_main:
             return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise RuntimeError("train.tensorboard=true needs the tensorboard package (pip install tensorboard)") from None
-        return SummaryWriter(str(self.exp / "tensorboard"))
+        return _summary_writer()(str(self.exp / "tensorboard"))
+
+
+def _summary_writer() -> type:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise MissingDependency("train.tensorboard=true needs the tensorboard package "
+                                "(pip install tensorboard)") from None
+    return SummaryWriter
