@@ -90,6 +90,9 @@ def _train(a):
     try:
         trainer = Trainer(cfg, a.exp, progress=not a.quiet)
         result = trainer.check(resume=a.resume) if a.check else trainer.run(resume=a.resume)
+        # before leave(): DDP's reducer holds the process group, and freed after a gloo group
+        # was torn down, its destructor waits forever on the group's threads
+        del trainer
     except BaseException:
         distributed.leave(wait=False)
         raise
