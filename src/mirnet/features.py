@@ -1,5 +1,6 @@
-"""Log-magnitude spectrum computed inside the model (``torch.stft``), so feature extraction
-runs on whatever device the model is on and checkpoints carry their feature settings."""
+"""Spectra computed inside the model (``torch.stft``), so feature extraction runs on whatever
+device the model is on and checkpoints carry their feature settings: the log-magnitude
+spectrum the embedders read, and the invertible complex spectrogram separators mask."""
 from __future__ import annotations
 
 import math
@@ -11,19 +12,17 @@ from .audio import SAMPLE_RATE
 from .config import ConfigError, Positive, Size
 
 
-class LogMagnitudeSpectrum(nn.Module):
-    """Waveform (B, samples) at 16 kHz -> log |STFT| (B, n_fft//2+1, frames).
+class Spectrogram(nn.Module):
+    """Waveform (B, samples) at 16 kHz <-> complex STFT (B, n_fft//2+1, frames).
 
-    Paper settings by default: 32 ms Hann window, 10 ms hop, 512-point FFT, 257 bins. The
-    linear-frequency (not mel) spectrum keeps the harmonic detail that tells voices apart.
-    ``mean_norm`` subtracts each bin's mean over time (cepstral-mean-style), removing channel
-    and level offsets that carry no identity.
-    """
+    Paper settings by default: 32 ms Hann window, 10 ms hop, 512-point FFT, 257 bins; centred,
+    so that ``inverse`` (``torch.istft``: overlap-add divided by the summed squared window)
+    returns the waveform to float rounding, and a mask of ones is the identity."""
 
     def __init__(self, n_fft: Size = 512, win_ms: Positive = 32.0, hop_ms: Positive = 10.0,
-                 sample_rate: Size = SAMPLE_RATE, mean_norm: bool = True, eps: Positive = 1e-6):
+                 sample_rate: Size = SAMPLE_RATE):
         super().__init__()
-        self.n_fft, self.sample_rate, self.mean_norm, self.eps = n_fft, sample_rate, mean_norm, eps
+        self.n_fft, self.sample_rate = n_fft, sample_rate
         self.win_length = round(win_ms * sample_rate / 1000)
         self.hop_length = round(hop_ms * sample_rate / 1000)
         if not 0 < self.win_length <= n_fft:
@@ -36,10 +35,36 @@ class LogMagnitudeSpectrum(nn.Module):
     def n_bins(self) -> int:
         return self.n_fft // 2 + 1
 
-    def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(wav, self.n_fft, self.hop_length, self.win_length, self.window,
+    def stft(self, wav: torch.Tensor) -> torch.Tensor:
+        return torch.stft(wav, self.n_fft, self.hop_length, self.win_length, self.window,
                           center=True, return_complex=True)
-        return spec.abs()
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.stft(wav)
+
+    def inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """(..., bins, frames) complex -> (..., length) real."""
+        lead = spec.shape[:-2]
+        wav = torch.istft(spec.reshape(-1, *spec.shape[-2:]), self.n_fft, self.hop_length, self.win_length,
+                          self.window, center=True, length=length)
+        return wav.view(*lead, length)
+
+
+class LogMagnitudeSpectrum(Spectrogram):
+    """Waveform (B, samples) at 16 kHz -> log |STFT| (B, n_fft//2+1, frames).
+
+    The linear-frequency (not mel) spectrum keeps the harmonic detail that tells voices apart.
+    ``mean_norm`` subtracts each bin's mean over time (cepstral-mean-style), removing channel
+    and level offsets that carry no identity.
+    """
+
+    def __init__(self, n_fft: Size = 512, win_ms: Positive = 32.0, hop_ms: Positive = 10.0,
+                 sample_rate: Size = SAMPLE_RATE, mean_norm: bool = True, eps: Positive = 1e-6):
+        super().__init__(n_fft, win_ms, hop_ms, sample_rate)
+        self.mean_norm, self.eps = mean_norm, eps
+
+    def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.stft(wav).abs()
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         if wav.dim() != 2:
