@@ -26,7 +26,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..config import ConfigError, choose
+from ..errors import InputError
 from ..features import Spectrogram
+from ..models.parts import build
 
 MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
 
@@ -62,11 +65,10 @@ class MaskSeparator(nn.Module):
                  mask: str = "magnitude", mask_bound: float = 2.0):
         super().__init__()
         if n_outputs < 1:
-            raise ValueError(f"n_outputs must be at least 1, got {n_outputs}")
-        if mask not in MASKS:
-            raise ValueError(f"mask must be one of {', '.join(MASKS)}, got {mask!r}")
+            raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
+        choose("mask", mask, tuple(MASKS))
         self.n_outputs, self.embed_dim, self.mask, self.mask_bound = n_outputs, embed_dim, mask, mask_bound
-        self.stft = Spectrogram(**(stft or {}))
+        self.stft = build(Spectrogram, stft, "stft")
         bins = self.stft.n_bins
         self.norm = nn.LayerNorm(bins)
         self.cnn = _Conv2dStack(conv_channels, conv_out_channels, conv_dilations) if conv_channels else None
@@ -87,7 +89,7 @@ class MaskSeparator(nn.Module):
         if self.embed_dim:
             if embedding is None or embedding.shape != (x.shape[0], self.embed_dim):
                 got = None if embedding is None else tuple(embedding.shape)
-                raise ValueError(f"this separator is conditioned: it needs embeddings of shape "
+                raise InputError(f"this separator is conditioned: it needs embeddings of shape "
                                  f"({x.shape[0]}, {self.embed_dim}), got {got}")
             x = torch.cat([x, embedding.to(x.dtype)[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)
         y = self.fc(self.rnn(x)[0]).float()  # (B, T, n_outputs * F * parts)
