@@ -21,7 +21,7 @@ import torch
 from mirnet.config import ExperimentConfig, load_config
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from mirnet.audio import SAMPLE_RATE
 from mirnet.config import load_config
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 
 # dense tensor-core peaks (NVIDIA data sheets, SXM parts); the trainer runs float32, and cuDNN's
 # convolutions (nearly all of this model's FLOPs) use TF32 by default

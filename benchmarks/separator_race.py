@@ -19,7 +19,7 @@ from mirnet.losses.signal import SeparationLoss
 from mirnet.separation import MaskSeparator
 
 WIDE = dict(n_fft=1024, win_ms=64.0, hop_ms=16.0)
-VARIANTS = {"mag32": {}, "cplx64": dict(mask="complex", stft=WIDE), "mag64": dict(stft=WIDE)}
+VARIANTS = {"mag32": {}, "cplx64": dict(mask="complex", features=WIDE), "mag64": dict(features=WIDE)}
 
 
 def mixtures(path: str, n: int, seed: int, sir_db: tuple[float, float]) -> MixtureDataset:

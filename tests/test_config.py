@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mirnet.config import ConfigError, Size, coerce, load_config
-from mirnet.models import build_model, model_args
+from mirnet.architectures import build_model, model_args
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))

@@ -244,7 +244,7 @@ def test_found_by_fuzzing_at_start_up(tiny_yaml, override, message):
 
 def test_a_yaml_float_in_model_arguments_is_a_float(tiny_yaml):
     """YAML 1.1 reads 1e-3 as a string: features.eps=1e-3 reached the STFT as 'str' (TypeError)."""
-    from mirnet.models import build_model
+    from mirnet.architectures import build_model
 
     cfg = load_config(tiny_yaml, ["model.args.features.eps=1e-3"])
     assert build_model(cfg.model.name, **cfg.model.args).features.eps == 1e-3

@@ -12,7 +12,7 @@ import torch
 
 from mirnet import export
 from mirnet.cli import main
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 from mirnet.train.checkpoint import load_model, model_bundle, save_atomic
 
 from .conftest import TINY_MODEL

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from mirnet.api import Embedder
 from mirnet.audio import SAMPLE_RATE, SILENCE_RMS, AudioError, check_waveform, load_audio, to_mono_16k
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 
 from .conftest import TINY_MODEL
 

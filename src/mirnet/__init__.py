@@ -7,3 +7,10 @@ def load(path):
     from .api import Embedder
 
     return Embedder.from_pretrained(path)
+
+
+def load_separator(path, **kwargs):
+    """Load a trained separator (dir or model file) as a :class:`mirnet.api.Separator`."""
+    from .api import Separator
+
+    return Separator.from_pretrained(path, **kwargs)

@@ -1,4 +1,5 @@
-"""Python API: ``mirnet.load(EXP).embed(waveform)`` -> (N, D) speaker embeddings."""
+"""Python API: ``mirnet.load(EXP).embed(waveform)`` -> (N, D) speaker embeddings, and
+``mirnet.load_separator(EXP).separate(waveform)`` -> (N, samples) separated speakers."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,26 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
+from .errors import InputError
 from .models.inference import for_inference
-from .train.checkpoint import load_model
+from .separation.chunking import separate_in_chunks
+from .train.checkpoint import load_conditioner, load_model
+
+
+def _load_kind(path: str | Path, kind: str, loader: str) -> tuple[torch.nn.Module, dict]:
+    """A model file of ``kind``; another kind is refused in one line that says what it is."""
+    model, bundle = load_model(path)
+    if getattr(model, "kind", "embedder") != kind:
+        noun = {"embedder": "an embedder", "separator": "a separator"}
+        other = {"embedder": "mirnet.load / mirnet embed", "separator": "mirnet.load_separator / mirnet separate"}
+        raise InputError(f"{path}: this is {noun[model.kind]} ({bundle['model']['name']}), not {noun[kind]}; "
+                         f"use {other[model.kind]} (asked for by {loader})")
+    return model, bundle
+
+
+def _mono_16k(waveform, sample_rate: int, min_seconds: float) -> np.ndarray:
+    wav = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
+    return check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate), min_seconds=min_seconds)
 
 
 class Embedder:
@@ -30,7 +49,7 @@ class Embedder:
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "Embedder":
-        model, bundle = load_model(path)
+        model, bundle = _load_kind(path, "embedder", "mirnet.load")
         return cls(model, bundle, str(path))
 
     def embed_batch(self, wavs: torch.Tensor) -> torch.Tensor:
@@ -43,11 +62,84 @@ class Embedder:
 
         Stereo is downmixed and other rates resampled to 16 kHz (logged); empty, non-finite,
         silent or too-short input raises AudioError."""
-        wav = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
-        wav = check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate),
-                             min_seconds=max(min_seconds, self.shortest_seconds))
+        wav = _mono_16k(waveform, sample_rate, max(min_seconds, self.shortest_seconds))
         return self.embed_batch(torch.from_numpy(wav)[None])[0]
 
     def embed_file(self, path: str | Path, min_seconds: float = 0.5) -> torch.Tensor:
         wav = load_audio(path, min_seconds=max(min_seconds, self.shortest_seconds))
         return self.embed_batch(torch.from_numpy(wav)[None])[0]
+
+
+class Separator:
+    """A trained separator: mixture -> one waveform per speaker, at 16 kHz.
+
+    A speaker-independent (uPIT) separator gives ``n_outputs`` waveforms in no particular order.
+    A conditioned one (VoiceFilter) gives one waveform per target embedding. Its conditioner
+    came with its checkpoint. A mixture embedder (MIRNet) supplies the mixture's own N
+    identities, so output k is the speaker of ``identities[k]``. A single-speaker embedder
+    needs the targets' enrollment recordings, and output k is the speaker of enrollment k.
+
+    Long input is separated in overlapping chunks (``chunk_seconds``, ``overlap_seconds``),
+    with each chunk's outputs matched to the previous chunk's. Memory stays bounded for files
+    of any length."""
+
+    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", chunk_seconds: float = 6.0,
+                 overlap_seconds: float = 2.0):
+        self.model, self.bundle, self.source = model.eval(), bundle, source
+        self.conditioner = load_conditioner(bundle["conditioner"]) if model.embed_dim else None
+        self.mode = self.conditioner.mode if self.conditioner is not None else "independent"
+        self.chunk = round(chunk_seconds * SAMPLE_RATE)
+        self.overlap = round(overlap_seconds * SAMPLE_RATE)
+        self.shortest_seconds = (model.features.n_fft // 2 + 1) / SAMPLE_RATE
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs) -> "Separator":
+        model, bundle = _load_kind(path, "separator", "mirnet.load_separator")
+        return cls(model, bundle, str(path), **kwargs)
+
+    def separate_batch(self, wavs: torch.Tensor, embeddings: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, samples) at 16 kHz -> (B, N, samples); no checks. A conditioned separator runs
+        once per target embedding: ``embeddings`` (B, N, D), by default the mixture's own
+        identities from its conditioner."""
+        with torch.inference_mode():
+            if self.conditioner is None:
+                return self.model(wavs)
+            if embeddings is None:
+                embeddings = self.conditioner({"mixture": wavs})
+            b, n = embeddings.shape[:2]
+            return self.model(wavs.repeat_interleave(n, 0), embeddings.flatten(0, 1)).view(b, n, -1)
+
+    def separate(self, waveform, sample_rate: int = SAMPLE_RATE, enrollment=None) -> torch.Tensor:
+        """One waveform, (samples,) or (samples, channels), at ``sample_rate`` -> (N, samples)
+        float32 at 16 kHz. ``enrollment``: for a separator conditioned on enrolled references,
+        one clean recording of each target (a list of waveforms at ``sample_rate``).
+
+        Stereo is downmixed and other rates resampled. Empty, non-finite, silent or too-short
+        input raises AudioError."""
+        wav = torch.from_numpy(_mono_16k(waveform, sample_rate, self.shortest_seconds))
+        refs = None if enrollment is None else [_mono_16k(r, sample_rate, 0.5) for r in enrollment]
+        return self._separate(wav, refs)
+
+    def separate_file(self, path: str | Path, enrollment: list[str | Path] | None = None) -> torch.Tensor:
+        wav = torch.from_numpy(load_audio(path, min_seconds=self.shortest_seconds))
+        refs = None if enrollment is None else [load_audio(p, min_seconds=0.5) for p in enrollment]
+        return self._separate(wav, refs)
+
+    def enrolled_embeddings(self, refs: list[np.ndarray] | None) -> torch.Tensor | None:
+        """(N, D) unit embeddings of the targets' enrollment recordings (each at 16 kHz), each
+        embedded alone; None for a separator that takes none."""
+        if self.mode != "enrolled":
+            if refs is not None:
+                why = "its conditioner embeds the mixture" if self.mode == "mixture" else "it is speaker-independent"
+                raise InputError(f"{self.source}: this separator takes no enrollment recordings ({why})")
+            return None
+        if not refs:
+            raise InputError(f"{self.source}: this separator is conditioned on enrolled references: give one "
+                             f"clean recording of each target speaker")
+        with torch.inference_mode():
+            return torch.cat([self.conditioner.embed(torch.from_numpy(r)[None]) for r in refs], dim=1)[0]
+
+    def _separate(self, wav: torch.Tensor, refs: list[np.ndarray] | None) -> torch.Tensor:
+        emb = self.enrolled_embeddings(refs)
+        emb = None if emb is None else emb[None]
+        return separate_in_chunks(lambda chunk: self.separate_batch(chunk, emb), wav, self.chunk, self.overlap)

@@ -132,6 +132,29 @@ def _embed(a):
         print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
 
 
+def _separate(a):
+    import mirnet
+
+    from .audio import save_audio
+
+    sep = mirnet.load_separator(a.exp)
+    estimates = sep.separate_file(a.audio, enrollment=a.enroll).numpy()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(a.audio).stem
+    outputs = []
+    for k, wav in enumerate(estimates):
+        path = save_audio(out / f"{stem}.speaker{k + 1}.wav", wav)
+        who = ({"identity": k} if sep.mode == "mixture" else {"enrollment": str(a.enroll[k])} if sep.mode == "enrolled"
+               else {})
+        outputs.append({"file": path.name, **who})
+    meta = {"mixture": str(a.audio), "separator": str(a.exp), "conditioning": sep.mode, "sample_rate": 16000,
+            "outputs": outputs}
+    (out / f"{stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    for o in outputs:
+        print(out / o["file"])
+
+
 def _export(a):
     from .audio import SAMPLE_RATE
     from .export import CHECKS, TOLERANCE, export_model
@@ -252,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speakers", type=_typed(Size))
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
     s.set_defaults(func=_embed)
+
+    s = sub.add_parser("separate", help="one WAV per speaker of a mixture, and a JSON naming whose each is")
+    s.add_argument("exp", help="a separator's experiment dir or model file")
+    s.add_argument("audio")
+    s.add_argument("--out", required=True, help="directory for AUDIO-stem.speakerK.wav and AUDIO-stem.json")
+    s.add_argument("--enroll", nargs="+", metavar="WAV",
+                   help="a clean recording of each target (separators conditioned on enrolled references)")
+    s.set_defaults(func=_separate)
 
     s = sub.add_parser("export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)")
     s.add_argument("exp")

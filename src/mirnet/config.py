@@ -63,6 +63,7 @@ class DataConfig:
     overlap: tuple[Ratio, Ratio] = (1.0, 1.0)
     speed_perturb: tuple[Speed, ...] = (1.0,)  # e.g. [0.9, 1.0, 1.1]: each factor a new speaker class
     min_seconds: NonNegative = 1.0
+    enroll_seconds: NonNegative = 0.0  # > 0: each source also comes with a crop of another utterance of its speaker
     epoch_size: Size = 3200  # mixtures per epoch
     val_size: Size = 320
     batch_size: Size = 32
@@ -120,6 +121,7 @@ class TrainConfig:
     epochs: Size = 10
     threads: Size = 2
     teacher: str | None = None  # experiment dir of a single-speaker model
+    conditioner: str | None = None  # a conditioned separator's embedder: an experiment dir, or "resemblyzer"
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one
     freeze: tuple[str, ...] = ()  # model parts kept fixed (weights and BatchNorm statistics), e.g. [speaker_net]
     log_every: Size = 10
@@ -275,22 +277,48 @@ def _check_model(cfg: ExperimentConfig) -> None:
     constructors check their arguments at start-up, and what the rest of the config needs of it."""
     import torch
 
+    from .architectures import build_model, model_args
     from .audio import SAMPLE_RATE
-    from .models import build_model, model_args
 
-    d = cfg.data
+    d, loss = cfg.data, cfg.loss
     with torch.device("meta"):
         model = build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, d.n_speakers))
-    if model.n_speakers != d.n_speakers:
+    if model.kind == "embedder" and model.n_speakers != d.n_speakers:
         raise ConfigError(f"data.n_speakers={d.n_speakers}, but model {cfg.model.name!r} gives {model.n_speakers} "
                           f"embedding(s) per mixture (model.args.n_speakers)")
+    if model.kind == "separator":
+        _check_separator(cfg, model)
     shortest = model.features.n_fft // 2 + 1  # its STFT pads each end by n_fft/2 by reflection
     if round(d.crop_seconds * SAMPLE_RATE) < shortest:
         raise ConfigError(f"data.crop_seconds={d.crop_seconds}: shorter than the model's shortest input, "
                           f"{shortest / SAMPLE_RATE:.3f} s (n_fft/2 + 1 samples)")
-    if cfg.loss.mask_weight and not model.has_masks:
-        raise ConfigError(f"loss.mask_weight={cfg.loss.mask_weight} needs a model with log-domain masks "
+    if loss.mask_weight and not model.has_masks:
+        raise ConfigError(f"loss.mask_weight={loss.mask_weight} needs a model with log-domain masks "
                           f"(model.args.attention.output=residual)")
+
+
+def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
+    """A separator learns from the signal loss alone: the embedder's loss terms and teacher
+    have nothing to act on, and its outputs must match the mixtures' sources."""
+    name, d = cfg.model.name, cfg.data
+    for key in ("teacher_weight", "attention_weight", "mask_weight"):
+        if getattr(cfg.loss, key):
+            raise ConfigError(f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "
+                              f"signal loss alone; set it to 0")
+    for key in ("teacher", "init_from"):
+        if getattr(cfg.train, key):
+            raise ConfigError(f"train.{key}: only embedders take one; {name!r} is a separator")
+    conditioned = bool(model.embed_dim)
+    if not conditioned and model.n_outputs != d.n_speakers:
+        raise ConfigError(f"data.n_speakers={d.n_speakers}, but separator {name!r} gives {model.n_outputs} "
+                          f"output(s) (model.args.n_outputs)")
+    if conditioned and model.n_outputs != 1:
+        raise ConfigError(f"model.args.n_outputs={model.n_outputs}: a conditioned separator "
+                          f"(model.args.embed_dim={model.embed_dim}) gives one output per embedding")
+    if conditioned != bool(cfg.train.conditioner):
+        raise ConfigError(f"train.conditioner={cfg.train.conditioner!r}: a conditioned separator "
+                          f"(model.args.embed_dim > 0) needs the embedder its embeddings come from, "
+                          f"and only a conditioned one takes it")
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> Path:

@@ -7,7 +7,8 @@ import torch
 from mirnet.features import LogMagnitudeSpectrum
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss, pairwise_attention_bce, pairwise_mse, power_share
-from mirnet.models import ModelOutput, build_model
+from mirnet.architectures import build_model
+from mirnet.models import ModelOutput
 
 
 def test_pairwise_mse_matches_the_direct_computation():

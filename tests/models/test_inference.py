@@ -9,7 +9,7 @@ import torch
 from mirnet.api import Embedder
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 from mirnet.models.inference import fold_batchnorm, for_inference
 from mirnet.train.checkpoint import load_model
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 from mirnet.models.attention import rotate_blocks
 from mirnet.models.encoder import SpeechEncoder
 from mirnet.models.speaker_nets import build_speaker_net

@@ -51,7 +51,7 @@ import torch
 from torch.utils.data import BatchSampler, SequentialSampler
 
 from mirnet.config import ConfigError, save_config
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 from mirnet.train.checkpoint import MODEL_FILE, load_file
 from mirnet.train.distributed import RankShare, World
 from mirnet.train.trainer import Trainer

@@ -8,7 +8,7 @@ import torch
 from mirnet.config import ConfigError, load_config
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
-from mirnet.models import build_model
+from mirnet.architectures import build_model
 from mirnet.train.checkpoint import CheckpointError, load_file, load_model, save_atomic
 from mirnet.train.trainer import Trainer
 
@@ -19,7 +19,7 @@ def test_overfits_a_fixed_batch_of_8_mixtures_to_full_pit_accuracy(tiny_config, 
     torch.manual_seed(0)
     trainer = Trainer(tiny_config(), tmp_path / "exp", progress=False)
     batch = next(iter(torch.utils.data.DataLoader(trainer.train_data, batch_size=8)))
-    model, loss_fn = trainer.model, trainer.loss
+    model, loss_fn = trainer.model, trainer.objective.loss
     opt = torch.optim.Adam(list(model.parameters()) + list(trainer.classifier.parameters()), lr=3e-3)
     for step in range(300):
         model.train()

@@ -55,6 +55,7 @@ class MixingConfig:
     sir_db: tuple[float, float] = (-5.0, 5.0)  # uniform range of source 0's level over each other source
     overlap: tuple[float, float] = (1.0, 1.0)  # uniform range of the overlap ratio (1 = full overlap)
     speeds: tuple[float, ...] = (1.0,)  # speed perturbation factors drawn per source (tempo and pitch)
+    enroll_seconds: float = 0.0  # > 0: a crop of another utterance of each source's speaker comes beside it
 
     @property
     def samples(self) -> int:
@@ -125,6 +126,23 @@ def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
     return out
 
 
+def read_enrollment(spec: MixtureSpec, manifest: Manifest, rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """(N, samples) float32: for each source, a crop of another utterance of its speaker at the
+    source's speed (a perturbed voice is a speaker of its own), RMS-normalised to 0.1. The
+    mixture's own utterance is used only when the speaker has no other."""
+    samples = round(seconds * SAMPLE_RATE)
+    out = np.zeros((len(spec.speakers), samples), dtype=np.float32)
+    for i, (speaker, uid) in enumerate(zip(spec.speakers, spec.utterances)):
+        utts = manifest.by_speaker[speaker]
+        others = [u for u in utts if u.id != uid] or utts
+        utt = others[rng.integers(len(others))]
+        speed = spec.speed(i)
+        offset = int(rng.integers(max(1, utt.num_samples - _file_samples(utt, math.ceil(samples * speed)) + 1)))
+        wav = read_crop(utt, offset, samples, speed)
+        out[i, :len(wav)] = 0.1 * wav / max(float(np.sqrt(np.mean(wav ** 2))), 1e-8)
+    return out
+
+
 def mix(sources: np.ndarray, peak: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
     """Sum the sources and scale mixture and sources together so the mixture cannot clip."""
     mixture = sources.sum(axis=0)
@@ -169,8 +187,12 @@ class MixtureDataset(Dataset):
             raise CorpusError(f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above")
         mixture, sources = mix(sources)
         labels = [self.speaker_to_label[s] for s in spec.labels()]
-        return {"mixture": torch.from_numpy(mixture), "sources": torch.from_numpy(sources),
+        item = {"mixture": torch.from_numpy(mixture), "sources": torch.from_numpy(sources),
                 "labels": torch.tensor(labels, dtype=torch.long), "retries": torch.tensor(attempt)}
+        if self.cfg.enroll_seconds:
+            rng = np.random.default_rng([self.seed, self.epoch, i, attempt, 1])  # the mixture's draws stay as they are
+            item["enrollment"] = torch.from_numpy(read_enrollment(spec, self.manifest, rng, self.cfg.enroll_seconds))
+        return item
 
 
 def split_utterances(manifest: Manifest, fraction: float, seed: int) -> tuple[Manifest, Manifest]:

@@ -35,12 +35,24 @@ def pairwise_neg_sisdr(estimates: torch.Tensor, references: torch.Tensor, eps: f
 class SeparationLoss(nn.Module):
     """Utterance-level PIT (Kolbaek et al., 2017) over ``pairwise_neg_sisdr``: the loss is the
     negative SI-SDR under the best assignment of outputs to sources, averaged over outputs.
-    Logs that SI-SDR and its improvement over the unprocessed mixture (SI-SDRi)."""
+    ``ordered``: output k is source k's by construction (a separator conditioned on source k's
+    enrolled embedding), so the assignment is fixed; under PIT such a separator could as well
+    learn to return the speaker it was *not* given. Logs that SI-SDR and its improvement over
+    the unprocessed mixture (SI-SDRi)."""
+
+    def __init__(self, ordered: bool = False):
+        super().__init__()
+        self.ordered = ordered
 
     def forward(self, estimates: torch.Tensor, sources: torch.Tensor,
                 mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B, N, samples) estimates and sources, (B, samples) mixture -> (loss, logs)."""
-        loss, perm = pit_reduce(pairwise_neg_sisdr(estimates, sources))
+        pairwise = pairwise_neg_sisdr(estimates, sources)
+        if self.ordered:
+            loss = pairwise.diagonal(dim1=1, dim2=2).mean(-1)
+            perm = torch.arange(pairwise.shape[1], device=pairwise.device).expand(pairwise.shape[0], -1)
+        else:
+            loss, perm = pit_reduce(pairwise)
         with torch.no_grad():
             unprocessed = -pairwise_neg_sisdr(mixture.unsqueeze(1), sources).mean(dim=(1, 2))
         si_sdr = -loss.detach()

@@ -27,6 +27,8 @@ class ModelOutput:
 
 
 class MIRNet(nn.Module):
+    kind = "embedder"
+
     def __init__(self, n_speakers: Size = 2, features: dict | None = None, encoder: dict | None = None,
                  attention: dict | None = None, speaker_net: dict | None = None):
         super().__init__()
@@ -61,7 +63,7 @@ class SingleSpeakerNet(nn.Module):
     """One embedding per clip from the clean log spectrum: the single-embedding baseline and
     the teacher whose weights can start a MIRNet's speaker network."""
 
-    n_speakers, has_masks = 1, False
+    kind, n_speakers, has_masks = "embedder", 1, False
 
     def __init__(self, features: dict | None = None, speaker_net: dict | None = None):
         super().__init__()

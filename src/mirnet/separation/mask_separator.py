@@ -57,9 +57,9 @@ class _Conv2dStack(nn.Sequential):
 class MaskSeparator(nn.Module):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
 
-    kind = "separator"
+    kind, has_masks = "separator", False  # has_masks: the embedders' log-domain masks (loss.mask_weight)
 
-    def __init__(self, n_outputs: int = 2, embed_dim: int = 0, stft: dict | None = None, conv_channels: int = 0,
+    def __init__(self, n_outputs: int = 2, embed_dim: int = 0, features: dict | None = None, conv_channels: int = 0,
                  conv_out_channels: int = 8, conv_dilations: Sequence[int] = (1, 2, 4, 8, 16),
                  lstm_hidden: int = 256, lstm_layers: int = 2, bidirectional: bool = True, fc_dim: int = 512,
                  mask: str = "magnitude", mask_bound: float = 2.0):
@@ -68,8 +68,8 @@ class MaskSeparator(nn.Module):
             raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
         choose("mask", mask, tuple(MASKS))
         self.n_outputs, self.embed_dim, self.mask, self.mask_bound = n_outputs, embed_dim, mask, mask_bound
-        self.stft = build(Spectrogram, stft, "stft")
-        bins = self.stft.n_bins
+        self.features = build(Spectrogram, features, "features")
+        bins = self.features.n_bins
         self.norm = nn.LayerNorm(bins)
         self.cnn = _Conv2dStack(conv_channels, conv_out_channels, conv_dilations) if conv_channels else None
         frame_dim = (conv_out_channels * bins if conv_channels else bins) + embed_dim
@@ -103,6 +103,6 @@ class MaskSeparator(nn.Module):
     def forward(self, wav: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         if wav.dim() != 2:
             raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
-        spec = self.stft(wav)
+        spec = self.features(wav)
         masks = self.masks(spec, embedding)
-        return self.stft.inverse(masks * spec.unsqueeze(1), wav.shape[-1])
+        return self.features.inverse(masks * spec.unsqueeze(1), wav.shape[-1])

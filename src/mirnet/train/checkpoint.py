@@ -19,7 +19,9 @@ from torch import nn
 
 from .. import __version__
 from ..errors import MirnetError
-from ..models import build_model
+from ..models.resemblyzer import Resemblyzer
+from ..separation.conditioning import Conditioner
+from ..architectures import build_model
 
 FORMAT = "mirnet-model-1"
 MODEL_FILE, STATE_FILE = "model.pt", "checkpoint.pt"
@@ -84,12 +86,15 @@ def git_commit() -> str | None:
 
 def model_bundle(name: str, args: dict, model: nn.Module, speakers: list[str], *,
                  classifier: nn.Module | None = None, classifier_args: dict | None = None,
-                 data: dict | None = None, config: dict | None = None, progress: dict | None = None) -> dict:
+                 data: dict | None = None, config: dict | None = None, progress: dict | None = None,
+                 conditioner: dict | None = None) -> dict:
+    """``conditioner``: a conditioned separator's embedder (``conditioner_spec``)."""
     return {
         "format": FORMAT, "mirnet_version": __version__, "git_commit": git_commit(),
         "model": {"name": name, "args": args}, "state_dict": model.state_dict(),
         "classifier": None if classifier is None else {"args": classifier_args, "state_dict": classifier.state_dict()},
         "speakers": list(speakers), "data": data or {}, "config": config or {}, "progress": progress or {},
+        **({"conditioner": conditioner} if conditioner is not None else {}),
     }
 
 
@@ -122,3 +127,23 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     """Rebuild the model from a model file or experiment dir; returns (model in eval mode, bundle)."""
     bundle = read_bundle(path)
     return build_from_bundle(bundle, resolve(path)), bundle
+
+
+PEER_CONDITIONERS = {"resemblyzer": Resemblyzer}
+
+
+def conditioner_spec(source: str | Path) -> dict:
+    """What a conditioned separator's checkpoint keeps of its embedder: a peer's name, or the
+    embedder's whole bundle, so the separator's experiment dir is all ``mirnet separate`` needs."""
+    if str(source) in PEER_CONDITIONERS:
+        return {"peer": str(source)}
+    return {"bundle": read_bundle(source), "source": str(source)}
+
+
+def load_conditioner(spec: dict) -> Conditioner:
+    if "peer" in spec:
+        conditioner = Conditioner(PEER_CONDITIONERS[spec["peer"]]())
+    else:
+        conditioner = Conditioner(build_from_bundle(spec["bundle"], spec.get("source", "<conditioner>")))
+    conditioner.spec = spec
+    return conditioner

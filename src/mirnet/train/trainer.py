@@ -28,18 +28,13 @@ from tqdm import tqdm
 from ..config import ConfigError, ExperimentConfig, save_config
 from ..corpus import open_corpus
 from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
+from ..architectures import build_model, model_args
 from ..errors import MissingDependency
-from ..losses.classification import SpeakerClassifier
-from ..losses.mixture import MixtureLoss
-from ..models import build_model, model_args
 from . import distributed
-from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, load_model, model_bundle, read_bundle,
-                         save_atomic)
+from .checkpoint import MODEL_FILE, STATE_FILE, CheckpointError, load_file, model_bundle, read_bundle, save_atomic
+from .objectives import build_objective
 
 log = logging.getLogger(__name__)
-EPOCH_FIELDS = ["epoch", "step", "elapsed_s", "lr", "train_loss", "train_ce", "train_pit_acc", "val_loss",
-                "val_ce", "val_pit_acc", "bad_file_retries"]
-STEP_FIELDS = ["step", "epoch", "elapsed_s", "lr", "loss", "ce", "teacher", "attention", "mask", "pit_acc"]
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -83,11 +78,12 @@ def trained_batchnorms(model: nn.Module, frozen: list[nn.Module] = ()) -> list[n
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: torch.nn.Module, batches, frozen: list[torch.nn.Module] = ()) -> None:
+def recompute_batchnorm(model: torch.nn.Module, batches, frozen: list[torch.nn.Module] = (), forward=None) -> None:
     """"Precise BN": replace the running statistics by exact averages over ``batches`` under
     the final weights of the epoch. The exponential running averages lag the weights while
     the learning rate is high; measured here after two epochs of the clean TDNN, they put
-    eval-mode accuracy at 41% where batch statistics give 89% (and precise BN 89%)."""
+    eval-mode accuracy at 41% where batch statistics give 89% (and precise BN 89%). ``forward``
+    runs a batch (default: ``model`` on its mixture), for a model that needs more than that."""
     norms = trained_batchnorms(model, frozen)
     if not norms:
         return
@@ -98,7 +94,7 @@ def recompute_batchnorm(model: torch.nn.Module, batches, frozen: list[torch.nn.M
     was_training = model.training
     set_train_mode(model, list(frozen))
     for batch in batches:
-        model(batch["mixture"])
+        (forward or (lambda b: model(b["mixture"])))(batch)
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     if not was_training:
@@ -130,24 +126,9 @@ def _append_csv(path: Path, fields: list[str], row: dict) -> None:
         w.writerow(row)
 
 
-class Objective(nn.Module):
-    """Model and loss as one module, so that DDP sees every trained parameter (the speaker
-    classifier belongs to the loss)."""
-
-    def __init__(self, model: nn.Module, loss: MixtureLoss):
-        super().__init__()
-        self.model, self.loss = model, loss
-
-    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        out = self.model(batch["mixture"])
-        return self.loss(out, batch["labels"], batch["sources"], self.model.features)
-
-
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, exp_dir: str | Path, progress: bool = True):
         self.cfg, self.exp = cfg, Path(exp_dir)
-        if cfg.loss.teacher_weight and not cfg.train.teacher:
-            raise ConfigError(f"loss.teacher_weight={cfg.loss.teacher_weight} needs a teacher model: set train.teacher")
         self.world = distributed.join(cfg.train)
         self.device = self.world.device
         if cfg.train.precision == "fp16" and self.device.type != "cuda":
@@ -165,7 +146,7 @@ class Trainer:
                 raise ConfigError(f"data.n_speakers={d.n_speakers}: the {name} utterances of {corpus.source} "
                                   f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
                                   f"come from {len(part.speakers)} speaker(s)")
-        mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb)
+        mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb, d.enroll_seconds)
         self.speakers = speaker_labels(corpus.speakers, mixing.speeds)
         label = {s: i for i, s in enumerate(self.speakers)}
         self.train_data = MixtureDataset(train_set, label, mixing, d.epoch_size, seed=cfg.seed)
@@ -176,25 +157,19 @@ class Trainer:
 
         self.model_args = model_args(cfg.model.name, cfg.model.args, d.n_speakers)
         self.model = build_model(cfg.model.name, **self.model_args)
-        self.classifier_args = {"embed_dim": self.model.embed_dim, "n_classes": len(self.speakers),
-                                "kind": cfg.loss.classifier, "scale": cfg.loss.scale, "margin": cfg.loss.margin}
-        self.classifier = SpeakerClassifier(**self.classifier_args)
-        teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
-        wanted = (1, self.model.embed_dim)
-        if teacher is not None and cfg.loss.teacher_weight and (teacher.n_speakers, teacher.embed_dim) != wanted:
-            raise ConfigError(f"train.teacher={cfg.train.teacher}: a teacher must give one embedding of this model's "
-                              f"size ({self.model.embed_dim}) per source, it gives {teacher.n_speakers} of "
-                              f"{teacher.embed_dim}")
-        self.loss = MixtureLoss(self.classifier, ce_weight=cfg.loss.ce_weight, teacher=teacher,
-                                teacher_weight=cfg.loss.teacher_weight, attention_weight=cfg.loss.attention_weight,
-                                mask_weight=cfg.loss.mask_weight, mask_floor_db=cfg.loss.mask_floor_db)
+        self.objective = build_objective(cfg, self.model, len(self.speakers))
+        self.classifier = self.objective.classifier  # None for a separator
         if cfg.train.init_from:
             self._init_from(cfg.train.init_from)
         self.frozen = freeze_parts(self.model, cfg.train.freeze)
         if cfg.train.sync_batchnorm and trained_batchnorms(self.model, self.frozen):
-            self.model = self.world.sync_batchnorm(self.model)
-        self.objective = Objective(self.model, self.loss).to(self.device)
-        params = [p for p in itertools.chain(self.model.parameters(), self.classifier.parameters()) if p.requires_grad]
+            self.objective.model = self.model = self.world.sync_batchnorm(self.model)
+        self.objective.to(self.device)
+        fields = self.objective.epoch_keys
+        self.epoch_fields = ["epoch", "step", "elapsed_s", "lr", "train_loss", *(f"train_{k}" for k in fields),
+                             "val_loss", *(f"val_{k}" for k in fields), "bad_file_retries"]
+        self.step_fields = ["step", "epoch", "elapsed_s", "lr", "loss", *self.objective.step_keys]
+        params = [p for p in self.objective.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
         self.ddp = self.world.wrap(self.objective)
@@ -219,8 +194,10 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def bundle(self) -> dict:
+        conditioner = getattr(self.objective, "conditioner", None)
         return model_bundle(self.cfg.model.name, self.model_args, self.model, self.speakers,
-                            classifier=self.classifier, classifier_args=self.classifier_args,
+                            classifier=self.classifier, classifier_args=self.objective.classifier_args,
+                            conditioner=None if conditioner is None else conditioner.spec,
                             data=self.provenance, config=self.cfg.to_dict(),
                             progress={"epoch": self.epoch, "step": self.step, "elapsed_s": self.elapsed})
 
@@ -244,7 +221,8 @@ class Trainer:
     def restore(self) -> None:
         state = load_file(self.exp / STATE_FILE)
         self.model.load_state_dict(state["bundle"]["state_dict"])
-        self.classifier.load_state_dict(state["bundle"]["classifier"]["state_dict"])
+        if self.classifier is not None:
+            self.classifier.load_state_dict(state["bundle"]["classifier"]["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         if state.get("grad_scaler"):  # empty unless the run trained in fp16
             self.scaler.load_state_dict(state["grad_scaler"])
@@ -318,7 +296,7 @@ class Trainer:
             save_config(self.cfg, self.exp / "config.yaml")
         writer = self._tensorboard()
         last: dict = {}
-        k = self.cfg.train.accumulate
+        k, fields, key = self.cfg.train.accumulate, self.objective.epoch_keys, self.objective.progress_key
         while self.epoch < self.cfg.train.epochs:
             self.train_data.set_epoch(self.epoch)
             set_train_mode(self.model, self.frozen)
@@ -332,9 +310,9 @@ class Trainer:
                 retries += tries
                 for key, v in row.items():
                     sums[key] = sums.get(key, 0.0) + v
-                bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['pit_acc']:.2f}")
+                bar.set_postfix({"loss": f"{row['loss']:.3f}", key: f"{row[key]:.2f}"})
                 if main and self.step % self.cfg.train.log_every == 0:
-                    _append_csv(self.exp / "steps.csv", STEP_FIELDS, {
+                    _append_csv(self.exp / "steps.csv", self.step_fields, {
                         "step": self.step, "epoch": self.epoch, "lr": lr,
                         "elapsed_s": round(self.elapsed + time.time() - start, 1), **row})
                     if writer:
@@ -342,23 +320,22 @@ class Trainer:
                             writer.add_scalar(f"train/{key}", v, self.step)
             if self.cfg.train.precise_bn_batches:
                 batches = itertools.islice(self._loader(self.train_data, False), self.cfg.train.precise_bn_batches * k)
-                recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen)
+                recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen, self.objective)
             self.world.average_buffers(self.model)
             self.elapsed += time.time() - start
             self.epoch += 1
             val = self.validate()
             last = {"epoch": self.epoch, "step": self.step, "elapsed_s": round(self.elapsed, 1), "lr": lr,
-                    "train_loss": sums["loss"] / n, "train_ce": sums["ce"] / n, "train_pit_acc": sums["pit_acc"] / n,
-                    "val_loss": val["loss"], "val_ce": val["ce"], "val_pit_acc": val["pit_acc"],
-                    "bad_file_retries": round(self.world.sum([retries])[0])}
+                    "train_loss": sums["loss"] / n, **{f"train_{k}": sums[k] / n for k in fields},
+                    **{f"val_{k}": v for k, v in val.items()}, "bad_file_retries": round(self.world.sum([retries])[0])}
             if main:
-                _append_csv(self.exp / "epochs.csv", EPOCH_FIELDS, last)
+                _append_csv(self.exp / "epochs.csv", self.epoch_fields, last)
                 if writer:
-                    for key in ("val_loss", "val_pit_acc"):
-                        writer.add_scalar(f"val/{key[4:]}", last[key], self.step)
+                    for key in ("loss", key):
+                        writer.add_scalar(f"val/{key}", last[f"val_{key}"], self.step)
                 self.save()
-            log.info("epoch %d: train loss %.3f, val loss %.3f, val PIT accuracy %.3f (%.0f s)",
-                     self.epoch, last["train_loss"], last["val_loss"], last["val_pit_acc"], self.elapsed)
+            log.info("epoch %d: train loss %.3f, val loss %.3f, val %s %.3f (%.0f s)", self.epoch,
+                     last["train_loss"], last["val_loss"], key, last[f"val_{key}"], self.elapsed)
         return last
 
     def _refuse_existing_run(self, resume: bool) -> None:
@@ -377,23 +354,25 @@ class Trainer:
         batch = default_collate([self.train_data[i] for i in range(self.micro_batch)])
         with self._autocast():
             loss, _ = self._forward(batch)
-        d, params = self.cfg.data, sum(p.numel() for p in itertools.chain(self.model.parameters(),
-                                                                           self.classifier.parameters()))
-        return (f"{self.exp}: {self.cfg.model.name} with {params:,} parameters (classifier included), "
-                f"{len(self.speakers)} speaker classes, {len(self.train_data.manifest)} training and "
+        d = self.cfg.data
+        params = sum(p.numel() for p in self.objective.parameters() if p.requires_grad)
+        what = (f"{len(self.speakers)} speaker classes" if self.classifier is not None
+                else f"{self.model.n_outputs} output(s)")
+        return (f"{self.exp}: {self.cfg.model.name} with {params:,} trained parameters, {what}, "
+                f"{len(self.train_data.manifest)} training and "
                 f"{len(self.val_data.manifest)} validation utterances; {self.steps_per_epoch} steps of {d.batch_size} "
                 f"mixtures per epoch x {self.cfg.train.epochs} epochs; loss of a first batch {float(loss):.3f}")
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Loss and PIT accuracy over the validation mixtures: each rank scores its share and
+        """Loss and the objective's epoch values (PIT accuracy, SI-SDRi) over the validation mixtures: each rank scores its share and
         the sums are all-reduced, so every rank returns the single-process numbers."""
         self.model.eval()
-        keys, sums, n = ("loss", "ce", "pit_acc"), {}, 0
+        keys, sums, n = ("loss", *self.objective.epoch_keys), {}, 0
         for batch in self._loader(self.val_data, False):
             loss, logs = self._forward(batch)
             k = len(batch["mixture"])
-            for key, v in {"loss": loss, "ce": logs["ce"], "pit_acc": logs["pit_acc"]}.items():
+            for key, v in {"loss": loss, **{key: logs[key] for key in keys[1:]}}.items():
                 sums[key] = sums.get(key, 0.0) + float(v) * k
             n += k
         *totals, n = self.world.sum([sums.get(key, 0.0) for key in keys] + [n])

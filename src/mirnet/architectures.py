@@ -1,0 +1,44 @@
+"""Every trainable network by the name that configs and checkpoints use: the embedders of
+``models/`` (``kind = "embedder"``: mixture -> N speaker embeddings) and the separators of
+``separation/`` (``kind = "separator"``: mixture -> N waveforms). It sits above both packages,
+so neither knows the other, and the trainer, checkpoints and the API build either through it."""
+from __future__ import annotations
+
+import inspect
+
+from torch import nn
+
+from .config import ConfigError
+from .models import MODELS
+from .models.parts import build
+from .separation import SEPARATORS
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {**MODELS, **SEPARATORS}
+
+
+def architecture(name: str) -> type[nn.Module]:
+    if not isinstance(name, str) or name not in ARCHITECTURES:
+        raise ConfigError(f"model.name: unknown model {name!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """The network ``name`` with ``kwargs`` checked against its constructors (``models.parts``):
+    bad arguments raise a ConfigError naming their key under ``model.args``."""
+    return build(architecture(name), kwargs, "model.args")
+
+
+def model_kind(name: str) -> str:
+    return architecture(name).kind
+
+
+def model_args(name: str, args: dict, n_speakers: int) -> dict:
+    """A config's ``model.args`` with the outputs the data asks for, unless they are given:
+    embedders' ``n_speakers``; separators' ``n_outputs``, one per source, or one per pass for
+    a conditioned separator (``embed_dim`` > 0)."""
+    params = inspect.signature(architecture(name)).parameters
+    if "n_speakers" in params:
+        return {"n_speakers": n_speakers, **args}
+    if "n_outputs" in params:
+        return {"n_outputs": 1 if args.get("embed_dim") else n_speakers, **args}
+    return dict(args)

@@ -1,0 +1,94 @@
+"""What the Trainer optimises, by the kind of network (``architectures``): an objective is the
+network and its loss as one module, so that DDP sees every trained parameter (an embedder's
+speaker classifier belongs to its loss), and it names the values the loop logs.
+
+- ``EmbedderObjective``: mixture -> N embeddings, MixtureLoss (PIT cross-entropy and the
+  optional teacher, attention and mask terms); logs cross-entropy and PIT accuracy.
+- ``SeparatorObjective``: mixture -> N waveforms, utterance-level PIT over negative SI-SDR;
+  logs SI-SDR and SI-SDRi. A conditioned separator runs once per embedding that its
+  conditioner gives (``separation.conditioning``). Passes on the mixture's own identities are
+  matched to the sources by the same PIT as the speaker-independent separator's N outputs;
+  a pass on source k's enrolled embedding is scored against source k.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ConfigError, ExperimentConfig
+from ..losses.classification import SpeakerClassifier
+from ..losses.mixture import MixtureLoss
+from ..losses.signal import SeparationLoss
+from ..separation.conditioning import Conditioner
+from .checkpoint import conditioner_spec, load_conditioner, load_model
+
+
+class EmbedderObjective(nn.Module):
+    step_keys = ("ce", "teacher", "attention", "mask", "pit_acc")
+    epoch_keys = ("ce", "pit_acc")
+    progress_key = "pit_acc"
+
+    def __init__(self, model: nn.Module, loss: MixtureLoss, classifier_args: dict):
+        super().__init__()
+        self.model, self.loss, self.classifier_args = model, loss, classifier_args
+
+    @property
+    def classifier(self) -> SpeakerClassifier:
+        return self.loss.classifier
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        out = self.model(batch["mixture"])
+        return self.loss(out, batch["labels"], batch["sources"], self.model.features)
+
+
+class SeparatorObjective(nn.Module):
+    step_keys = epoch_keys = ("si_sdr", "si_sdri")
+    progress_key = "si_sdri"
+    classifier, classifier_args = None, None
+
+    def __init__(self, model: nn.Module, conditioner: Conditioner | None = None):
+        super().__init__()
+        self.model, self.conditioner = model, conditioner
+        self.loss = SeparationLoss(ordered=conditioner is not None and conditioner.mode == "enrolled")
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        mixture = batch["mixture"]
+        if self.conditioner is None:
+            estimates = self.model(mixture)
+        else:
+            with torch.no_grad():
+                embeddings = self.conditioner(batch)  # (B, N, D)
+            b, n = embeddings.shape[:2]
+            estimates = self.model(mixture.repeat_interleave(n, 0), embeddings.flatten(0, 1)).view(b, n, -1)
+        return self.loss(estimates, batch["sources"], mixture)
+
+
+def build_objective(cfg: ExperimentConfig, model: nn.Module, n_classes: int) -> nn.Module:
+    """The objective for ``model``'s kind, its loss and any model it learns from (a teacher, a
+    conditioner) built from the config."""
+    if model.kind == "separator":
+        if not cfg.train.conditioner:
+            return SeparatorObjective(model)
+        conditioner = load_conditioner(conditioner_spec(cfg.train.conditioner))
+        if conditioner.embed_dim != model.embed_dim:
+            raise ConfigError(f"train.conditioner={cfg.train.conditioner}: gives {conditioner.embed_dim}-dimensional "
+                              f"embeddings, the separator takes model.args.embed_dim={model.embed_dim}")
+        if conditioner.mode == "enrolled" and not cfg.data.enroll_seconds:
+            raise ConfigError(f"train.conditioner={cfg.train.conditioner} embeds enrolled references (one "
+                              f"speaker per clip): set data.enroll_seconds > 0")
+        return SeparatorObjective(model, conditioner)
+    lc = cfg.loss
+    if lc.teacher_weight and not cfg.train.teacher:
+        raise ConfigError(f"loss.teacher_weight={lc.teacher_weight} needs a teacher model: set train.teacher")
+    classifier_args = {"embed_dim": model.embed_dim, "n_classes": n_classes, "kind": lc.classifier,
+                       "scale": lc.scale, "margin": lc.margin}
+    teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
+    wanted = (1, model.embed_dim)
+    if teacher is not None and lc.teacher_weight and (teacher.n_speakers, teacher.embed_dim) != wanted:
+        raise ConfigError(f"train.teacher={cfg.train.teacher}: a teacher must give one embedding of this model's "
+                          f"size ({model.embed_dim}) per source, it gives {teacher.n_speakers} of "
+                          f"{teacher.embed_dim}")
+    loss = MixtureLoss(SpeakerClassifier(**classifier_args), ce_weight=lc.ce_weight, teacher=teacher,
+                       teacher_weight=lc.teacher_weight, attention_weight=lc.attention_weight,
+                       mask_weight=lc.mask_weight, mask_floor_db=lc.mask_floor_db)
+    return EmbedderObjective(model, loss, classifier_args)

@@ -1,0 +1,149 @@
+"""Separators trained by the one Trainer: uPIT and VoiceFilter conditioned on enrolled references,
+through the same loop, checkpoints and exact resumption as the embedders."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+import mirnet
+from mirnet.architectures import build_model
+from mirnet.config import ConfigError, load_config
+from mirnet.corpus import open_corpus
+from mirnet.data.mixing import MixingConfig, MixtureDataset
+from mirnet.errors import InputError
+from mirnet.losses.signal import SeparationLoss, pairwise_neg_sisdr
+from mirnet.separation.conditioning import Conditioner
+from mirnet.train.checkpoint import load_file, load_model
+from mirnet.train.trainer import Trainer
+
+from ..conftest import REPO
+
+TINY_SEPARATOR = {"lstm_hidden": 32, "lstm_layers": 1, "fc_dim": 32}
+TEACHER = REPO / "models" / "reference" / "teacher"  # the shipped clean single-speaker model
+
+
+@pytest.fixture
+def separator_config(tiny_config):
+    def make(*overrides: str, model: dict | None = None):
+        args = dict(model if model is not None else TINY_SEPARATOR)
+        return tiny_config("model.name=mask_separator", "data.crop_seconds=1.0", *overrides,
+                           *(f"model.args.{k}={v}" for k, v in args.items()), model=args)
+    return make
+
+
+def _batch(corpus, n=4, enroll_seconds=0.0):
+    manifest = open_corpus(corpus / "seen")
+    data = MixtureDataset(manifest, {s: i for i, s in enumerate(manifest.speakers)},
+                          MixingConfig(2, 1.0, (0.0, 0.0), enroll_seconds=enroll_seconds), n, seed=0)
+    return torch.utils.data.default_collate([data[i] for i in range(n)])
+
+
+def test_upit_training_logs_si_sdri_and_resumes_to_the_same_weights(separator_config, tmp_path, monkeypatch):
+    cfg = separator_config("train.epochs=3")
+    Trainer(cfg, tmp_path / "straight", progress=False).run()
+
+    broken = Trainer(cfg, tmp_path / "resumed", progress=False)
+    forward, calls = broken._forward, {"n": 0}
+
+    def failing(batch):
+        calls["n"] += 1
+        if calls["n"] > 2 + 1 + 1:  # epoch 1 (2 steps), its validation, one step of epoch 2
+            raise KeyboardInterrupt
+        return forward(batch)
+    monkeypatch.setattr(broken, "_forward", failing)
+    with pytest.raises(KeyboardInterrupt):
+        broken.run()
+    Trainer(cfg, tmp_path / "resumed", progress=False).run(resume=True)
+
+    a, b = load_file(tmp_path / "straight" / "model.pt"), load_file(tmp_path / "resumed" / "model.pt")
+    assert a["progress"]["step"] == b["progress"]["step"] == 6 and a["classifier"] is None
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    with (tmp_path / "resumed" / "epochs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and {"train_si_sdri", "val_si_sdr", "val_si_sdri"} <= set(rows[0])
+    assert all(float(r["val_si_sdri"]) == float(r["val_si_sdri"]) for r in rows)  # logged, not NaN
+    model, bundle = load_model(tmp_path / "straight")
+    assert model.kind == "separator" and bundle["model"]["args"]["n_outputs"] == 2
+
+
+def test_upit_objective_learns_to_separate_a_fixed_batch(corpus):
+    torch.manual_seed(0)
+    batch = _batch(corpus)
+    model = build_model("mask_separator", n_outputs=2, **TINY_SEPARATOR)
+    loss_fn, opt = SeparationLoss(), torch.optim.Adam(model.parameters(), 3e-3)
+    for _ in range(60):
+        loss, logs = loss_fn(model(batch["mixture"]), batch["sources"], batch["mixture"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert logs["si_sdri"] > 6.0, f"SI-SDRi {float(logs['si_sdri']):.1f} dB after 60 steps"
+
+
+def test_a_pass_conditioned_on_a_sources_embedding_returns_that_source(corpus):
+    """VoiceFilter on the shipped clean model's embeddings of other utterances of each voice:
+    after a short fit, pass k's estimate is far closer to source k than to the other source."""
+    torch.manual_seed(0)
+    batch = _batch(corpus, enroll_seconds=1.0)
+    conditioner = Conditioner(load_model(TEACHER)[0])
+    assert conditioner.mode == "enrolled"
+    emb = conditioner(batch)  # (4, 2, 192)
+    model = build_model("mask_separator", n_outputs=1, embed_dim=emb.shape[-1], **TINY_SEPARATOR)
+    loss_fn, opt = SeparationLoss(ordered=True), torch.optim.Adam(model.parameters(), 3e-3)
+    mixture = batch["mixture"].repeat_interleave(2, 0)
+    for _ in range(80):
+        est = model(mixture, emb.flatten(0, 1)).view(4, 2, -1)
+        loss, _ = loss_fn(est, batch["sources"], batch["mixture"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        sisdr = -pairwise_neg_sisdr(model(mixture, emb.flatten(0, 1)).view(4, 2, -1), batch["sources"])
+    own, other = sisdr.diagonal(dim1=1, dim2=2), sisdr.flip(2).diagonal(dim1=1, dim2=2)
+    assert (own - other).min() > 5.0, f"own - other SI-SDR per pass: {(own - other).tolist()}"
+
+
+def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config, tmp_path, corpus):
+    cfg = separator_config("train.epochs=1", "data.enroll_seconds=1.0", f"train.conditioner={TEACHER}",
+                           model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192})
+    Trainer(cfg, tmp_path / "vf", progress=False).run()
+    bundle = load_file(tmp_path / "vf" / "model.pt")
+    assert bundle["conditioner"]["bundle"]["model"]["name"] == "single"
+
+    sep = mirnet.load_separator(tmp_path / "vf")
+    assert sep.mode == "enrolled"
+    batch = _batch(corpus, n=1, enroll_seconds=1.0)
+    refs = [r.numpy() for r in batch["enrollment"][0]]
+    out = sep.separate(batch["mixture"][0], enrollment=refs)
+    assert out.shape == (2, batch["mixture"].shape[-1]) and torch.isfinite(out).all()
+    with pytest.raises(InputError, match="give one clean recording of each target"):
+        sep.separate(batch["mixture"][0])
+
+
+@pytest.mark.parametrize("overrides, model, message", [
+    ((), {"n_outputs": 3}, "data.n_speakers=2, but separator 'mask_separator' gives 3 output"),
+    ((), {"embed_dim": 192}, "train.conditioner=None: a conditioned separator"),
+    ((f"train.conditioner={TEACHER}",), {"embed_dim": 16, "n_outputs": 1}, None),
+    (("loss.teacher_weight=1",), {}, "loss.teacher_weight=1.0: separator 'mask_separator' is trained by the signal"),
+    (("train.init_from=x",), {}, "train.init_from: only embedders take one"),
+])
+def test_separator_configs_that_cannot_train_are_refused_at_start(overrides, model, message, separator_config,
+                                                                    tmp_path):
+    args = ["model.name=mask_separator", *overrides, *(f"model.args.{k}={v}" for k, v in model.items())]
+    if message is not None:
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+            load_config(None, args)
+        return
+    cfg = separator_config(*overrides, model={**TINY_SEPARATOR, **model})  # valid alone: the embedder decides
+    with pytest.raises(ConfigError, match="gives 192-dimensional embeddings, the separator takes model.args.embed_dim=16"):
+        Trainer(cfg, tmp_path / "x", progress=False)
+
+
+def test_each_kind_refuses_the_loader_of_the_other(separator_config, tmp_path):
+    Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=False).run()
+    with pytest.raises(InputError, match="this is a separator \\(mask_separator\\), not an embedder"):
+        mirnet.load(tmp_path / "sep")
+    with pytest.raises(InputError, match="this is an embedder \\(single\\), not a separator"):
+        mirnet.load_separator(TEACHER)
