@@ -18,10 +18,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from mirnet.architectures import build_model, model_args
 from mirnet.config import ExperimentConfig, load_config
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
-from mirnet.architectures import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,4 @@ def model_from_config(path: str | Path, seed: int = 0) -> tuple[ExperimentConfig
     """A config's model, randomly initialised as training starts it: enough for speed."""
     cfg = load_config(path)
     torch.manual_seed(seed)
-    args = dict(cfg.model.args)
-    if cfg.model.name == "mirnet":
-        args.setdefault("n_speakers", cfg.data.n_speakers)
-    return cfg, build_model(cfg.model.name, **args)
+    return cfg, build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, cfg.data.n_speakers))

@@ -122,6 +122,7 @@ class TrainConfig:
     threads: Size = 2
     teacher: str | None = None  # experiment dir of a single-speaker model
     conditioner: str | None = None  # a conditioned separator's embedder: an experiment dir, or "resemblyzer"
+    separator: str | None = None  # a uPIT separator in front of a single-speaker embedder (the cascade's)
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one
     freeze: tuple[str, ...] = ()  # model parts kept fixed (weights and BatchNorm statistics), e.g. [speaker_net]
     log_every: Size = 10
@@ -283,7 +284,10 @@ def _check_model(cfg: ExperimentConfig) -> None:
     d, loss = cfg.data, cfg.loss
     with torch.device("meta"):
         model = build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, d.n_speakers))
-    if model.kind == "embedder" and model.n_speakers != d.n_speakers:
+    if model.kind == "embedder" and cfg.train.separator and model.n_speakers != 1:
+        raise ConfigError(f"train.separator={cfg.train.separator}: the embedder behind a separator embeds each of "
+                          f"its outputs alone; model {cfg.model.name!r} gives {model.n_speakers} embeddings per clip")
+    if model.kind == "embedder" and not cfg.train.separator and model.n_speakers != d.n_speakers:
         raise ConfigError(f"data.n_speakers={d.n_speakers}, but model {cfg.model.name!r} gives {model.n_speakers} "
                           f"embedding(s) per mixture (model.args.n_speakers)")
     if model.kind == "separator":
@@ -305,7 +309,7 @@ def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
         if getattr(cfg.loss, key):
             raise ConfigError(f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "
                               f"signal loss alone; set it to 0")
-    for key in ("teacher", "init_from"):
+    for key in ("teacher", "separator"):
         if getattr(cfg.train, key):
             raise ConfigError(f"train.{key}: only embedders take one; {name!r} is a separator")
     conditioned = bool(model.embed_dim)

@@ -101,7 +101,7 @@ def test_enrolled_condition_scores_the_mixture_against_clean_target_and_nontarge
     first_only = lambda w: oracle(w)[:, :1]  # noqa: E731 - the anchor's first source, so every trial is right
     scores, labels = trial_scores(first_only, trials, manifest, condition="enrolled")
     assert (scores[labels == 1] == 0).all() and (scores[labels == 0] == -1).all()
-    with pytest.raises(ValueError, match="condition must be one of mixture, clean, enrolled, separated, got 'bogus'"):
+    with pytest.raises(ValueError, match="condition must be one of mixture, clean, enrolled, separated, cascade, got 'bogus'"):
         condition_specs(trials, "bogus")
 
 
@@ -120,3 +120,24 @@ def test_separated_condition_embeds_every_source_alone(manifest):
     scores, labels = trial_scores(lambda w: torch.stack([table[x.numpy().tobytes()] for x in w]), trials, manifest,
                                   condition="separated", batch_size=5)
     assert scores.shape == (24,) and summarize(scores, labels, n_boot=20)["eer"] == 0.0
+
+
+def test_cascade_condition_embeds_every_output_of_the_separator(manifest):
+    """Separate, then embed: behind a separator that returns each mixture's true sources (in
+    reversed order), a one-output identity extractor that knows only single sources is perfect."""
+    from mirnet.data.mixing import mix, read_sources
+    from mirnet.eval.protocol import cascade_embed, summarize
+
+    trials = make_trials(manifest, 12, MixingConfig(2, 1.0, (-3, -3)), seed=6)
+    assert condition_specs(trials, "cascade") == condition_specs(trials, "mixture")
+    index, speakers = {u.id: u for u in manifest}, manifest.speakers
+    rendered = [mix(read_sources(spec, index)) for t in trials for spec in (t.anchor, t.positive, t.negative)]
+    specs = [spec for t in trials for spec in (t.anchor, t.positive, t.negative)]
+    separated = {m.tobytes(): torch.from_numpy(src[::-1].copy()) for m, src in rendered}
+    identity = {s.tobytes(): torch.eye(len(speakers))[[speakers.index(who)]]
+                for (_, src), spec in zip(rendered, specs) for s, who in zip(src, spec.speakers)}
+    separate = lambda w: torch.stack([separated[x.numpy().tobytes()] for x in w])  # noqa: E731
+    embed = lambda w: torch.stack([identity[x.numpy().tobytes()] for x in w])  # noqa: E731
+    scores, labels = trial_scores(cascade_embed(separate, embed), trials, manifest, condition="cascade", batch_size=5)
+    assert scores.shape == (24,) and summarize(scores, labels, n_boot=20)["eer"] == 0.0
+    assert cascade_embed(separate, embed)(torch.from_numpy(rendered[0][0])[None]).shape == (1, 2, len(speakers))

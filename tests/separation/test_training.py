@@ -105,6 +105,18 @@ def test_a_pass_conditioned_on_a_sources_embedding_returns_that_source(corpus):
     assert (own - other).min() > 5.0, f"own - other SI-SDR per pass: {(own - other).tolist()}"
 
 
+def test_a_voicefilter_started_from_a_upit_separator_begins_as_its_first_output():
+    torch.manual_seed(0)
+    upit = build_model("mask_separator", n_outputs=2, mask="complex", **TINY_SEPARATOR).eval()
+    vf = build_model("mask_separator", n_outputs=1, embed_dim=8, mask="complex", **TINY_SEPARATOR).eval()
+    assert vf.start_from(upit.state_dict()) == []
+    wav = torch.randn(2, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(vf(wav, torch.randn(2, 8)), upit(wav)[:, :1], rtol=1e-4, atol=1e-5)
+    wider = build_model("mask_separator", n_outputs=1, embed_dim=8, **{**TINY_SEPARATOR, "lstm_hidden": 48})
+    assert "rnn.weight_hh_l0" in wider.start_from(upit.state_dict())
+
+
 def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config, tmp_path, corpus):
     cfg = separator_config("train.epochs=1", "data.enroll_seconds=1.0", f"train.conditioner={TEACHER}",
                            model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192})
@@ -127,7 +139,7 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
     ((), {"embed_dim": 192}, "train.conditioner=None: a conditioned separator"),
     ((f"train.conditioner={TEACHER}",), {"embed_dim": 16, "n_outputs": 1}, None),
     (("loss.teacher_weight=1",), {}, "loss.teacher_weight=1.0: separator 'mask_separator' is trained by the signal"),
-    (("train.init_from=x",), {}, "train.init_from: only embedders take one"),
+    (("train.teacher=x",), {}, "train.teacher: only embedders take one"),
 ])
 def test_separator_configs_that_cannot_train_are_refused_at_start(overrides, model, message, separator_config,
                                                                     tmp_path):
@@ -147,3 +159,48 @@ def test_each_kind_refuses_the_loader_of_the_other(separator_config, tmp_path):
         mirnet.load(tmp_path / "sep")
     with pytest.raises(InputError, match="this is an embedder \\(single\\), not a separator"):
         mirnet.load_separator(TEACHER)
+
+
+class _Reversed(torch.nn.Module):
+    """A 'separator' that returns a batch's true sources, last first: the oracle of the cascade."""
+
+    kind, embed_dim = "separator", 0
+
+    def __init__(self, sources: torch.Tensor):
+        super().__init__()
+        self.sources = sources
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        return self.sources.flip(1)
+
+
+def test_the_cascade_embedder_learns_each_output_under_the_label_of_its_source(corpus):
+    from mirnet.losses.classification import SpeakerClassifier
+    from mirnet.losses.mixture import MixtureLoss
+    from mirnet.train.objectives import EmbedderObjective
+
+    torch.manual_seed(0)
+    batch = _batch(corpus, n=3)
+    model = load_model(TEACHER)[0]
+    loss = MixtureLoss(SpeakerClassifier(192, 16), teacher=model, teacher_weight=1.0).eval()
+    behind = EmbedderObjective(model, loss, {}, separator=_Reversed(batch["sources"])).eval()
+    with torch.no_grad():
+        got, logs = behind(batch)
+        want, _ = loss(model(batch["sources"].flatten(0, 1)), batch["labels"].reshape(-1, 1),
+                       batch["sources"].flatten(0, 1)[:, None], model.features)
+    torch.testing.assert_close(got, want)
+    assert float(logs["teacher"]) < 1e-5  # each output's teacher target is that very source
+
+
+def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_config, tiny_config, tmp_path):
+    Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=False).run()
+    spk = {"speaker_net": {"name": "tdnn", "channels": 16, "pool_channels": 16, "embed_dim": 8}}
+    cfg = tiny_config("model.name=single", "train.epochs=1", f"train.separator={tmp_path / 'sep'}",
+                      "data.crop_seconds=1.0", model=spk)
+    result = Trainer(cfg, tmp_path / "cascade", progress=False).run()
+    assert 0 <= result["val_pit_acc"] <= 1 and result["train_ce"] > 0
+    with pytest.raises(ConfigError, match="embeds each of its outputs alone"):
+        load_config(None, [f"train.separator={tmp_path / 'sep'}"])  # a 2-speaker MIRNet
+    with pytest.raises(ConfigError, match="is an embedder; the cascade needs a speaker-independent"):
+        Trainer(tiny_config("model.name=single", f"train.separator={TEACHER}", model=spk), tmp_path / "x",
+                progress=False)

@@ -2,4 +2,4 @@
 
 # The trial conditions (defined in ``protocol``), named here so that the CLI can offer them
 # without importing torch.
-CONDITION_NAMES = ("mixture", "clean", "enrolled", "separated")
+CONDITION_NAMES = ("mixture", "clean", "enrolled", "separated", "cascade")

@@ -12,7 +12,7 @@ from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
 from ..errors import CorpusError, InputError
 from .peers import PEERS
-from .protocol import EmbedFn, summarize, trial_scores, trial_speakers
+from .protocol import EmbedFn, cascade_embed, summarize, trial_scores, trial_speakers
 from .trials import load_trials, make_trials, save_trials
 
 
@@ -52,14 +52,28 @@ def system_fingerprint(exp: str | Path) -> str:
     return hashlib.sha1(resolve(exp).read_bytes()).hexdigest()[:12]
 
 
+def cascade_fingerprint(system: str, separator: str | Path | None) -> str:
+    """A cascade result is the system's and the separator's: reused only for both unchanged."""
+    return system if separator is None else f"{system}+{system_fingerprint(separator)}"
+
+
 def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
              metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
              overlap: float = 1.0, trial_list: str | Path | None = None, heldout: bool = False,
-             scores_file: str | Path | None = None, progress: bool = True, system: str | None = None) -> dict:
+             scores_file: str | Path | None = None, progress: bool = True, system: str | None = None,
+             separator: str | Path | None = None) -> dict:
     """Score one system; ``scores_file`` keeps the trial scores (``.npz``) for DET curves and
     re-analysis without re-embedding. ``system`` is its fingerprint when the caller already has
-    it (a report scores one model under many settings; hashing the file each time is waste)."""
+    it (a report scores one model under many settings; hashing the file each time is waste).
+    ``separator``: the separator the ``cascade`` condition puts in front of the system."""
     embed, bundle = load_system(exp)
+    if (condition == "cascade") != (separator is not None):
+        raise InputError("--condition cascade needs --separator SEP (a separator's experiment dir), and only it "
+                         "takes one")
+    if separator is not None:
+        import mirnet
+
+        embed = cascade_embed(mirnet.load_separator(separator).separate_batch, embed)
     manifest = evaluation_manifest(data, bundle, heldout)
     if trial_list and Path(trial_list).exists():
         trial_set, meta, checksum = load_trials(trial_list)
@@ -77,7 +91,9 @@ def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: f
         Path(scores_file).parent.mkdir(parents=True, exist_ok=True)
         np.savez(scores_file, scores=scores, labels=labels)
     return {**summarize(scores, labels, seed=seed), "trials": len(trial_set), "speakers": trial_speakers(trial_set),
-            "metric": metric, "condition": condition, "model": str(exp), "system": system or system_fingerprint(exp), "data": str(data), "heldout": heldout,
+            "metric": metric, "condition": condition, "model": str(exp), "data": str(data), "heldout": heldout,
+            "system": cascade_fingerprint(system or system_fingerprint(exp), separator),
+            "separator": None if separator is None else str(separator),
             "sir_db": meta.get("sir_db"), "overlap": meta.get("overlap", 1.0), "crop_seconds": meta.get("crop_seconds"),
             "n_speakers": meta.get("n_speakers", 2), "seed": meta.get("seed"),
             "trial_list": str(trial_list) if trial_list else None, "trial_list_sha1": checksum,

@@ -10,6 +10,10 @@ very same audio:
   approaches.
 - ``separated``: every source of every clip alone through the system, the outputs of a clip
   pooled (A, B vs A', C vs C', D): the oracle-separation bound of a single-embedding system.
+- ``cascade``: the mixtures of ``mixture``, each first split by a separator, every output
+  embedded and a clip's outputs pooled as in ``separated``: that bound with a real separator
+  (``cascade_embed``; a single-embedding system behind a uPIT separator is the paper's
+  "separate, then embed" baseline).
 - ``enrolled``: the mixture A+B against clean enrollment utterances of the target (A' alone) and
   of a non-target (C' alone): the side information speaker-conditioned (VoiceFilter-style)
   systems assume. For a system with one output per clip, d = min over the mixture's
@@ -57,7 +61,18 @@ def _each_source(spec: MixtureSpec) -> list[MixtureSpec]:
 # of a side's clips are pooled, so ``separated`` (each source alone) is the score a system would
 # get behind a perfect separator
 CONDITIONS = dict(zip(CONDITION_NAMES, [(_whole,) * 3, (_first_source,) * 3, (_whole, _first_source, _first_source),
-                                         (_each_source,) * 3], strict=True))
+                                         (_each_source,) * 3, (_whole,) * 3], strict=True))
+
+
+def cascade_embed(separate: Callable[[torch.Tensor], torch.Tensor], embed: EmbedFn) -> EmbedFn:
+    """Separate, then embed every output: (B, samples) -> (B, N * n, E) for a separator of N
+    outputs and a system of n embeddings per clip."""
+    def run(wavs: torch.Tensor) -> torch.Tensor:
+        outputs = separate(wavs)  # (B, N, samples)
+        b, n = outputs.shape[:2]
+        emb = embed(outputs.flatten(0, 1))  # (B * N, n', E)
+        return emb.reshape(b, n * emb.shape[1], emb.shape[-1])
+    return run
 
 
 def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest, batch_size: int = 32,

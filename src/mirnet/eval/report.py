@@ -24,7 +24,7 @@ import torch
 from .. import __version__
 from ..errors import InputError
 from ..train.checkpoint import git_commit, read_bundle
-from .evaluate import evaluate, system_fingerprint
+from .evaluate import cascade_fingerprint, evaluate, system_fingerprint
 from .metrics import det_points
 from .peers import PEERS
 from .protocol import CONDITIONS
@@ -125,8 +125,8 @@ class Runner:
     """Scores (system, setting, condition), or returns the cached result of the very same
     system on the very same trial list."""
 
-    def __init__(self, out: Path, metric: str = "cosine", progress: bool = True):
-        self.out, self.metric, self.progress = out, metric, progress
+    def __init__(self, out: Path, metric: str = "cosine", progress: bool = True, separator: str | None = None):
+        self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
         self._fingerprints: dict[str, str] = {}
 
     def trial_list(self, setting: Setting) -> Path:
@@ -145,19 +145,20 @@ class Runner:
 
     def result(self, system: System, setting: Setting, condition: str) -> dict:
         (json_path, npz_path), trials = self._paths(system.label, setting.name, condition), self.trial_list(setting)
+        separator = self.separator if condition == "cascade" else None
         if json_path.exists() and npz_path.exists() and trials.exists():
             try:
                 cached = json.loads(json_path.read_text())
             except json.JSONDecodeError:
                 cached = {}
             if (cached.get("system"), cached.get("trial_list_sha1"), cached.get("metric")) == (
-                    self.fingerprint(system), trial_list_sha1(trials), self.metric):
+                    cascade_fingerprint(self.fingerprint(system), separator), trial_list_sha1(trials), self.metric):
                 return cached
         r = evaluate(system.path, setting.data, trials=setting.trials, sir_db=setting.sir_db, seed=setting.seed,
                      metric=self.metric, condition=condition, crop_seconds=setting.crop_seconds,
                      n_speakers=setting.n_speakers, overlap=setting.overlap, trial_list=trials,
                      heldout=setting.heldout, scores_file=npz_path, progress=self.progress,
-                     system=self.fingerprint(system))
+                     system=self.fingerprint(system), separator=separator)
         r["label"] = system.label
         json_path.write_text(json.dumps(r, indent=1) + "\n")
         return r
@@ -173,6 +174,8 @@ def eval_command(r: dict) -> str:
              f"--overlap {r.get('overlap', 1.0):g}", f"--crop {r['crop_seconds']:g}",
              f"--speakers {r.get('n_speakers', 2)}", f"--seed {r['seed']}", f"--metric {r['metric']}",
              f"--condition {r['condition']}"]
+    if r.get("separator"):
+        parts.append(f"--separator {r['separator']}")
     if r.get("heldout"):
         parts.append("--heldout")
     if r.get("trial_list"):
@@ -230,14 +233,15 @@ def _versions(systems: Sequence[System]) -> str:
 
 def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, *, seen: str | Path | None = None,
                  trials: int = 1000, compare_trials: int | None = None, sweep_trials: int | None = None,
-                 conditions: Sequence[str] = tuple(CONDITIONS), sweeps: Sequence[str] | None = None, seed: int = 0,
+                 conditions: Sequence[str] | None = None, separator: str | Path | None = None, sweeps: Sequence[str] | None = None, seed: int = 0,
                  metric: str = "cosine", train_run: str | Path | None = None, curves: Sequence[str] = (),
                  paper_figures: bool = True, command: str = "", progress: bool = True) -> Path:
     """Score ``systems`` (first = the system the report is about) and write ``OUT/REPORT.md``.
 
     - headline: the first system on ``trials`` trials of ``data`` (and of ``seen`` held-out
       utterances), mixture and clean;
-    - all systems x ``conditions`` on one ``compare_trials`` list, with DET curves;
+    - all systems x ``conditions`` on one ``compare_trials`` list, with DET curves (default: every
+      condition; ``cascade``, behind ``separator``, only when one is given);
     - all systems, mixture condition, along each sweep axis on ``sweep_trials`` lists;
     - for each run in ``curves`` (``[LABEL=]RUN``), every epoch it kept, mixture condition on the
       comparison trials: EER against training time.
@@ -247,10 +251,14 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     systems_, axes = parse_systems(systems), parse_sweeps(sweeps)
+    if conditions is None:
+        conditions = [c for c in CONDITIONS if c != "cascade" or separator is not None]
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
         raise InputError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}")
-    primary, run = systems_[0], Runner(out, metric, progress)
+    if ("cascade" in conditions) != (separator is not None):
+        raise InputError("the cascade condition needs --separator SEP, and --separator is only for it")
+    primary, run = systems_[0], Runner(out, metric, progress, None if separator is None else str(separator))
     data = str(data)
     base = Setting(data, trials, seed)
     compare = replace(base, trials=compare_trials or trials)
@@ -373,7 +381,9 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
 _CONDITION_TEXT = {"mixture": "`mixture` the paper's enrollment-free protocol",
                    "enrolled": "`enrolled` the mixture against clean enrollment utterances of target and non-target",
                    "clean": "`clean` the first sources alone (A vs A' vs C'), the bound a mixture model approaches",
-                   "separated": "`separated` every source alone, outputs pooled: the oracle-separation bound"}
+                   "separated": "`separated` every source alone, outputs pooled: the oracle-separation bound",
+                   "cascade": "`cascade` each mixture split by the separator first, every output embedded, outputs "
+                              "pooled: separate, then embed"}
 
 
 def _ratio(a: float, b: float) -> float:

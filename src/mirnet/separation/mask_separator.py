@@ -81,6 +81,30 @@ class MaskSeparator(nn.Module):
     def n_speakers(self) -> int:
         return self.n_outputs
 
+    def start_from(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Take another MaskSeparator's weights (a uPIT separator's, say) as this one's start:
+        equal shapes are copied; the first LSTM layer's input weights for the spectrum are copied
+        and those for the embedding start at zero; the last layer keeps the first output's mask.
+        A VoiceFilter started from a uPIT separator thus begins as that separator's first output,
+        whatever the embedding, and learns to use it. Returns the names it could not fill."""
+        own, missed = self.state_dict(), []
+        last = f"fc.{len(self.fc) - 1}."
+        with torch.no_grad():
+            for name, target in own.items():
+                src = state.get(name)
+                if src is None:
+                    missed.append(name)
+                elif src.shape == target.shape:
+                    target.copy_(src)
+                elif name.startswith("rnn.weight_ih_l0") and src.shape[0] == target.shape[0] \
+                        and src.shape[1] == target.shape[1] - self.embed_dim:
+                    target.zero_()[:, :src.shape[1]] = src
+                elif name.startswith(last) and src.shape[1:] == target.shape[1:] and src.shape[0] > target.shape[0]:
+                    target.copy_(src[:target.shape[0]])  # outputs are the leading rows (see masks())
+                else:
+                    missed.append(name)
+        return missed
+
     def masks(self, spec: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         """Complex mixture STFT (B, F, T) -> masks (B, n_outputs, F, T): real in [0, 1], or complex."""
         x = self.norm(torch.log(spec.abs() + 1e-6).transpose(1, 2))  # (B, T, F)

@@ -3,7 +3,11 @@ network and its loss as one module, so that DDP sees every trained parameter (an
 speaker classifier belongs to its loss), and it names the values the loop logs.
 
 - ``EmbedderObjective``: mixture -> N embeddings, MixtureLoss (PIT cross-entropy and the
-  optional teacher, attention and mask terms); logs cross-entropy and PIT accuracy.
+  optional teacher, attention and mask terms); logs cross-entropy and PIT accuracy. With a
+  fixed ``separator`` in front (``train.separator``), a single-speaker embedder learns from the
+  separator's outputs, each labelled with the source it is closest to (SI-SDR, the one
+  permutation helper), the teacher seeing that clean source: the cascade's embedder, trained
+  for the artifacts it will hear.
 - ``SeparatorObjective``: mixture -> N waveforms, utterance-level PIT over negative SI-SDR;
   logs SI-SDR and SI-SDRi. A conditioned separator runs once per embedding that its
   conditioner gives (``separation.conditioning``). Passes on the mixture's own identities are
@@ -18,7 +22,8 @@ from torch import nn
 from ..config import ConfigError, ExperimentConfig
 from ..losses.classification import SpeakerClassifier
 from ..losses.mixture import MixtureLoss
-from ..losses.signal import SeparationLoss
+from ..losses.pit import best_permutation
+from ..losses.signal import SeparationLoss, pairwise_neg_sisdr
 from ..separation.conditioning import Conditioner
 from .checkpoint import conditioner_spec, load_conditioner, load_model
 
@@ -28,17 +33,30 @@ class EmbedderObjective(nn.Module):
     epoch_keys = ("ce", "pit_acc")
     progress_key = "pit_acc"
 
-    def __init__(self, model: nn.Module, loss: MixtureLoss, classifier_args: dict):
+    def __init__(self, model: nn.Module, loss: MixtureLoss, classifier_args: dict, separator: nn.Module | None = None):
         super().__init__()
         self.model, self.loss, self.classifier_args = model, loss, classifier_args
+        self.separator = None if separator is None else separator.eval().requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "EmbedderObjective":
+        super().train(mode)
+        if self.separator is not None:
+            self.separator.eval()
+        return self
 
     @property
     def classifier(self) -> SpeakerClassifier:
         return self.loss.classifier
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        out = self.model(batch["mixture"])
-        return self.loss(out, batch["labels"], batch["sources"], self.model.features)
+        inputs, labels, sources = batch["mixture"], batch["labels"], batch["sources"]
+        if self.separator is not None:
+            with torch.no_grad():
+                outputs = self.separator(inputs).float()  # (B, N, samples)
+                source = best_permutation(pairwise_neg_sisdr(outputs, sources))  # output k <-> source[:, k]
+            inputs, labels = outputs.flatten(0, 1), labels.gather(1, source).reshape(-1, 1)
+            sources = sources.gather(1, source[..., None].expand(-1, -1, sources.shape[-1])).flatten(0, 1)[:, None]
+        return self.loss(self.model(inputs), labels, sources, self.model.features)
 
 
 class SeparatorObjective(nn.Module):
@@ -91,4 +109,11 @@ def build_objective(cfg: ExperimentConfig, model: nn.Module, n_classes: int) -> 
     loss = MixtureLoss(SpeakerClassifier(**classifier_args), ce_weight=lc.ce_weight, teacher=teacher,
                        teacher_weight=lc.teacher_weight, attention_weight=lc.attention_weight,
                        mask_weight=lc.mask_weight, mask_floor_db=lc.mask_floor_db)
-    return EmbedderObjective(model, loss, classifier_args)
+    separator = None
+    if cfg.train.separator:
+        separator = load_model(cfg.train.separator)[0]
+        if separator.kind != "separator" or separator.embed_dim:
+            what = "a conditioned separator" if separator.kind == "separator" else f"an {separator.kind}"
+            raise ConfigError(f"train.separator={cfg.train.separator}: is {what}; the cascade needs a "
+                              f"speaker-independent (uPIT) separator")
+    return EmbedderObjective(model, loss, classifier_args, separator)

@@ -181,6 +181,9 @@ class Trainer:
         """Start the speaker network (and, when the speaker lists match, the classifier) from
         another experiment, e.g. a single-speaker model trained on clean crops."""
         bundle = read_bundle(path)
+        if self.model.kind == "separator":
+            self._init_separator_from(path, bundle)
+            return
         prefix = "speaker_net."
         src = {k[len(prefix):]: v for k, v in bundle["state_dict"].items() if k.startswith(prefix)}
         try:
@@ -191,6 +194,16 @@ class Trainer:
         if bundle.get("classifier") and bundle["speakers"] == self.speakers:
             self.classifier.load_state_dict(bundle["classifier"]["state_dict"])
         log.info("initialised speaker network from %s", path)
+
+    def _init_separator_from(self, path: str, bundle: dict) -> None:
+        """Start a separator from another (a VoiceFilter from the uPIT separator's body)."""
+        if bundle["model"]["name"] != self.cfg.model.name:
+            raise CheckpointError(f"{path}: a {bundle['model']['name']!r} model cannot start a "
+                                  f"{self.cfg.model.name!r} separator")
+        missed = self.model.start_from(bundle["state_dict"])
+        if missed:
+            raise CheckpointError(f"{path}: its weights do not fit this separator's {', '.join(missed[:4])}")
+        log.info("initialised separator from %s", path)
 
     # -- checkpoints -------------------------------------------------------------------
     def bundle(self) -> dict:
