@@ -11,7 +11,7 @@ from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
 from .errors import InputError
 from .models.inference import for_inference
 from .separation.chunking import separate_in_chunks
-from .train.checkpoint import load_conditioner, load_model
+from .train.checkpoint import load_conditioner, load_model, resolve
 
 
 def _load_kind(path: str | Path, kind: str, loader: str) -> tuple[torch.nn.Module, dict]:
@@ -86,7 +86,7 @@ class Separator:
     def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", chunk_seconds: float = 6.0,
                  overlap_seconds: float = 2.0):
         self.model, self.bundle, self.source = model.eval(), bundle, source
-        self.conditioner = load_conditioner(bundle["conditioner"]) if model.embed_dim else None
+        self.conditioner = load_conditioner(bundle["conditioner"], resolve(source)) if model.embed_dim else None
         self.mode = self.conditioner.mode if self.conditioner is not None else "independent"
         self.chunk = round(chunk_seconds * SAMPLE_RATE)
         self.overlap = round(overlap_seconds * SAMPLE_RATE)

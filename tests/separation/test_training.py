@@ -3,6 +3,7 @@ through the same loop, checkpoints and exact resumption as the embedders."""
 from __future__ import annotations
 
 import csv
+import shutil
 
 import pytest
 import torch
@@ -118,11 +119,16 @@ def test_a_voicefilter_started_from_a_upit_separator_begins_as_its_first_output(
 
 
 def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config, tmp_path, corpus):
-    cfg = separator_config("train.epochs=1", "data.enroll_seconds=1.0", f"train.conditioner={TEACHER}",
+    """The conditioner's model goes into the separator's experiment dir: the dir alone separates,
+    after the embedder it was trained with is gone."""
+    teacher = tmp_path / "teacher"
+    shutil.copytree(TEACHER, teacher)
+    cfg = separator_config("train.epochs=1", "data.enroll_seconds=1.0", f"train.conditioner={teacher}",
                            model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192})
     Trainer(cfg, tmp_path / "vf", progress=False).run()
     bundle = load_file(tmp_path / "vf" / "model.pt")
-    assert bundle["conditioner"]["bundle"]["model"]["name"] == "single"
+    assert bundle["conditioner"] == {"file": "conditioner/model.pt", "source": str(teacher)}
+    shutil.rmtree(teacher)
 
     sep = mirnet.load_separator(tmp_path / "vf")
     assert sep.mode == "enrolled"

@@ -132,18 +132,29 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
 PEER_CONDITIONERS = {"resemblyzer": Resemblyzer}
 
 
+CONDITIONER_FILE = Path("conditioner") / MODEL_FILE
+
+
 def conditioner_spec(source: str | Path) -> dict:
-    """What a conditioned separator's checkpoint keeps of its embedder: a peer's name, or the
-    embedder's whole bundle, so the separator's experiment dir is all ``mirnet separate`` needs."""
+    """What a conditioned separator's checkpoint says of its embedder: a peer's name, or where
+    the embedder's model file lies inside the separator's experiment dir (``CONDITIONER_FILE``,
+    put there by the trainer), so that dir is all ``mirnet separate`` needs, and each shipped
+    file stays small."""
     if str(source) in PEER_CONDITIONERS:
         return {"peer": str(source)}
-    return {"bundle": read_bundle(source), "source": str(source)}
+    return {"file": str(CONDITIONER_FILE), "source": str(source)}
 
 
-def load_conditioner(spec: dict) -> Conditioner:
+def load_conditioner(spec: dict, model_file: str | Path | None = None) -> Conditioner:
+    """The conditioner ``spec`` names; its model file is looked up beside ``model_file`` (an
+    experiment's model.pt) or one level up (an epoch snapshot in EXP/epochs/), else at the
+    source it was trained from."""
     if "peer" in spec:
         conditioner = Conditioner(PEER_CONDITIONERS[spec["peer"]]())
     else:
-        conditioner = Conditioner(build_from_bundle(spec["bundle"], spec.get("source", "<conditioner>")))
+        here = Path(model_file).parent if model_file is not None else None
+        places = [] if here is None else [here / spec["file"], here.parent / spec["file"]]
+        found = next((p for p in places if p.is_file()), None)
+        conditioner = Conditioner(load_model(found or spec["source"])[0])
     conditioner.spec = spec
     return conditioner

@@ -87,7 +87,7 @@ def build_objective(cfg: ExperimentConfig, model: nn.Module, n_classes: int) -> 
     if model.kind == "separator":
         if not cfg.train.conditioner:
             return SeparatorObjective(model)
-        conditioner = load_conditioner(conditioner_spec(cfg.train.conditioner))
+        conditioner = load_conditioner(conditioner_spec(cfg.train.conditioner))  # from its source
         if conditioner.embed_dim != model.embed_dim:
             raise ConfigError(f"train.conditioner={cfg.train.conditioner}: gives {conditioner.embed_dim}-dimensional "
                               f"embeddings, the separator takes model.args.embed_dim={model.embed_dim}")

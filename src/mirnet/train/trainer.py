@@ -307,6 +307,7 @@ class Trainer:
                 (self.exp / name).unlink(missing_ok=True)
         if main:
             save_config(self.cfg, self.exp / "config.yaml")
+            self._keep_conditioner()
         writer = self._tensorboard()
         last: dict = {}
         k, fields, key = self.cfg.train.accumulate, self.objective.epoch_keys, self.objective.progress_key
@@ -350,6 +351,13 @@ class Trainer:
             log.info("epoch %d: train loss %.3f, val loss %.3f, val %s %.3f (%.0f s)", self.epoch,
                      last["train_loss"], last["val_loss"], key, last[f"val_{key}"], self.elapsed)
         return last
+
+    def _keep_conditioner(self) -> None:
+        """A conditioned separator's embedder goes into its experiment dir, which is then all
+        that separating a mixture needs (``checkpoint.conditioner_spec``)."""
+        spec = getattr(getattr(self.objective, "conditioner", None), "spec", {})
+        if "file" in spec:
+            save_atomic(read_bundle(spec["source"]), self.exp / spec["file"])
 
     def _refuse_existing_run(self, resume: bool) -> None:
         if not resume and (self.exp / STATE_FILE).exists():
