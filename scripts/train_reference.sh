@@ -1,22 +1,51 @@
 #!/usr/bin/env bash
-# make reference: retrain models/reference/ from scratch on the default corpus, reproducibly
-# (seed 0 everywhere). Stage 1 trains the single-speaker TDNN on clean crops; stage 2 trains
-# the compact MIRNet starting from it (speaker network + classifier) and distilling toward its
-# clean-source embeddings. Both stages checkpoint every epoch and resume when re-run.
+# make reference: retrain models/reference/ and models/separators/ from scratch on the default
+# corpus, reproducibly (seed 0 everywhere). Every stage checkpoints every epoch and resumes when
+# re-run, so an interrupted `make reference` continues where it stopped (times: README).
+#   1. the single-speaker TDNN on clean crops;
+#   2. the compact MIRNet, started from it and distilled toward its clean-source embeddings;
+#   3. the uPIT separator (configs/separator_upit_compact.yaml);
+#   4. VoiceFilter started from the uPIT separator's body, conditioned on stage 2's identities of
+#      the mixture (the paper's system), on stage 1's embeddings of enrolled references, and on
+#      resemblyzer's;
+#   5. the cascade's embedder: stage 1 fine-tuned on stage 3's outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 RUN=${RUN:-runs/reference}
 OUT=${OUT:-models/reference}
+SEP=${SEP:-models/separators}
+STAGES=${STAGES:-"embedders separators"}
+
+ship() {  # ship RUN_DIR OUT_DIR: the files a user needs, the conditioner's model file included
+  mkdir -p "$2"
+  for f in model.pt config.yaml epochs.csv steps.csv conditioner/model.pt; do
+    if [ -f "$1/$f" ]; then mkdir -p "$(dirname "$2/$f")"; cp "$1/$f" "$2/$f"; fi
+  done
+}
 
 $BIN/mirnet corpus synth data/corpus
-$BIN/mirnet train configs/single_compact.yaml "$RUN/teacher" --resume
-$BIN/mirnet train configs/mirnet_compact.yaml "$RUN/mirnet" --resume \
-  train.init_from="$RUN/teacher" train.teacher="$RUN/teacher"
-
-mkdir -p "$OUT/teacher"
-for f in model.pt config.yaml epochs.csv steps.csv; do
-  cp "$RUN/mirnet/$f" "$OUT/$f"
-  cp "$RUN/teacher/$f" "$OUT/teacher/$f"
-done
-echo "reference model written to $OUT"
+if [[ $STAGES == *embedders* ]]; then
+  $BIN/mirnet train configs/single_compact.yaml "$RUN/teacher" --resume
+  $BIN/mirnet train configs/mirnet_compact.yaml "$RUN/mirnet" --resume \
+    train.init_from="$RUN/teacher" train.teacher="$RUN/teacher"
+  ship "$RUN/mirnet" "$OUT"
+  ship "$RUN/teacher" "$OUT/teacher"
+  echo "reference model written to $OUT"
+fi
+if [[ $STAGES == *separators* ]]; then
+  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit" --resume
+  ship "$RUN/upit" "$SEP/upit"
+  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_mirnet" --resume \
+    train.init_from="$SEP/upit" train.conditioner="$OUT"
+  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_enrolled" --resume \
+    train.init_from="$SEP/upit" train.conditioner="$OUT/teacher" data.enroll_seconds=3.0
+  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_resemblyzer" --resume \
+    train.init_from="$SEP/upit" train.conditioner=resemblyzer data.enroll_seconds=3.0 model.args.embed_dim=256
+  $BIN/mirnet train configs/cascade_compact.yaml "$RUN/cascade" --resume \
+    train.separator="$SEP/upit" train.init_from="$OUT/teacher" train.teacher="$OUT/teacher"
+  for name in voicefilter_mirnet voicefilter_enrolled voicefilter_resemblyzer cascade; do
+    ship "$RUN/$name" "$SEP/$name"
+  done
+  echo "separators written to $SEP"
+fi

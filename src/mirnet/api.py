@@ -92,6 +92,13 @@ class Separator:
         self.overlap = round(overlap_seconds * SAMPLE_RATE)
         self.shortest_seconds = (model.features.n_fft // 2 + 1) / SAMPLE_RATE
 
+    @property
+    def n_outputs(self) -> int | None:
+        """Waveforms per mixture; None for a separator of enrolled speakers (one per enrollment)."""
+        if self.mode == "enrolled":
+            return None
+        return self.model.n_outputs if self.mode == "independent" else self.conditioner.embedder.n_speakers
+
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> "Separator":
         model, bundle = _load_kind(path, "separator", "mirnet.load_separator")

@@ -58,3 +58,14 @@ def test_summary_intervals_hold_the_estimate():
     s = summarize(values)
     assert s["n"] == 200 and s["mean_ci"][0] < s["mean"] < s["mean_ci"][1]
     assert s["median_ci"][0] <= s["median"] <= s["median_ci"][1] and s["mean_ci"][1] - s["mean_ci"][0] < 1.0
+
+
+def test_a_reference_pesq_cannot_score_is_counted_apart_not_fatal():
+    from mirnet.separation.metrics import score_separation, summarize
+
+    rng = np.random.default_rng(0)
+    silent, noise = np.zeros((1, 16000), np.float32), rng.standard_normal((1, 16000)).astype(np.float32)
+    scores = score_separation(noise, silent, noise[0], ("pesq",))
+    assert np.isnan(scores["pesq"]).all()
+    summary = summarize(np.array([1.5, np.nan, 2.5]))
+    assert summary["n"] == 2 and summary["unscored"] == 1 and summary["mean"] == 2.0

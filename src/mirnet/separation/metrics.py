@@ -8,7 +8,7 @@ import warnings
 import fast_bss_eval
 import numpy as np
 import torch
-from pesq import pesq
+from pesq import PesqError, pesq
 from pystoi import stoi
 from scipy.stats import bootstrap
 from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
@@ -29,7 +29,11 @@ def _si_sdr(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
 
 
 def _pesq(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
-    return np.array([pesq(SAMPLE_RATE, r, e, "wb") for e, r in zip(estimates, references)])
+    """NaN where PESQ cannot score (no utterance found in a near-silent reference), rather than
+    one such mixture stopping a long evaluation; ``summarize`` counts those apart."""
+    scores = np.array([pesq(SAMPLE_RATE, r, e, "wb", on_error=PesqError.RETURN_VALUES)
+                       for e, r in zip(estimates, references)], dtype=np.float64)
+    return np.where(scores < 0, np.nan, scores)  # its error codes are negative; MOS-LQO is 1.0..4.64
 
 
 def _stoi(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
@@ -55,9 +59,14 @@ def score_separation(estimates: np.ndarray, references: np.ndarray, mixture: np.
 
 
 def summarize(values: np.ndarray, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> dict:
-    """Mean and median with percentile-bootstrap intervals over the items (mixtures)."""
+    """Mean and median with percentile-bootstrap intervals over the items (mixtures); items a
+    metric could not score (NaN) are left out and counted as ``unscored``."""
     values = np.asarray(values, dtype=np.float64)
-    out = {"n": int(values.size), "mean": float(values.mean()), "median": float(np.median(values))}
+    unscored = int(np.isnan(values).sum())
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return {"n": 0, "unscored": unscored}
+    out = {"n": int(values.size), "unscored": unscored, "mean": float(values.mean()), "median": float(np.median(values))}
     for name, statistic in (("mean", np.mean), ("median", np.median)):
         if values.size > 1:
             ci = bootstrap((values,), statistic, confidence_level=confidence, n_resamples=resamples,

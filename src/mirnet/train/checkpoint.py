@@ -41,13 +41,18 @@ def _os_error(exc: BaseException) -> OSError | None:
 
 def save_atomic(obj: Any, path: str | Path) -> Path:
     """A failed write (a full disk, say) leaves the previous file as it was and no temporary
-    file behind, and raises a CheckpointError that names the file and the reason."""
+    file behind, and raises a CheckpointError that names the file and the reason. ``obj`` is
+    saved with torch.save, or, given as a Path, copied byte for byte (a model file shipped
+    twice is then one object in git)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            if isinstance(obj, Path):
+                f.write(obj.read_bytes())
+            else:
+                torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

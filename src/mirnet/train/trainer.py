@@ -31,7 +31,8 @@ from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_ut
 from ..architectures import build_model, model_args
 from ..errors import MissingDependency
 from . import distributed
-from .checkpoint import MODEL_FILE, STATE_FILE, CheckpointError, load_file, model_bundle, read_bundle, save_atomic
+from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, model_bundle, read_bundle, resolve,
+                         save_atomic)
 from .objectives import build_objective
 
 log = logging.getLogger(__name__)
@@ -357,7 +358,7 @@ class Trainer:
         that separating a mixture needs (``checkpoint.conditioner_spec``)."""
         spec = getattr(getattr(self.objective, "conditioner", None), "spec", {})
         if "file" in spec:
-            save_atomic(read_bundle(spec["source"]), self.exp / spec["file"])
+            save_atomic(resolve(spec["source"]), self.exp / spec["file"])
 
     def _refuse_existing_run(self, resume: bool) -> None:
         if not resume and (self.exp / STATE_FILE).exists():
