@@ -20,7 +20,7 @@ from scipy.signal import resample_poly
 from _timing import REPO, add_common_args, conditions, interleaved, table, write_json
 from mirnet.corpus import open_corpus
 from mirnet.data import mixing
-from mirnet.data.mixing import MixingConfig, MixtureDataset, mix, read_crop, read_sources, speaker_labels, speed_perturb
+from mirnet.data.mixing import MixingConfig, MixtureDataset, mix, read_crop, read_sources, speed_perturb
 from mirnet.features import LogMagnitudeSpectrum
 
 SPEEDS = (0.9, 1.0, 1.1)  # configs/mirnet_compact.yaml
@@ -33,8 +33,7 @@ def _designing_resample(wav: np.ndarray, up: int, down: int) -> np.ndarray:
 
 def dataset(manifest, speeds: tuple[float, ...], size: int) -> MixtureDataset:
     cfg = MixingConfig(2, 3.0, speeds=speeds)
-    labels = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, speeds))}
-    return MixtureDataset(manifest, labels, cfg, size, seed=0)
+    return MixtureDataset(manifest, cfg, size, seed=0)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import argparse
 import torch
 
 from mirnet.corpus import open_corpus
-from mirnet.data.mixing import MixingConfig, MixtureDataset, speaker_labels
+from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.features import Spectrogram
 from mirnet.losses.signal import SeparationLoss
 
@@ -40,8 +40,7 @@ def main() -> None:
     torch.set_num_threads(1)
     manifest = open_corpus(a.data)
     cfg = MixingConfig(2, a.crop, (a.sir, a.sir), (1.0, 1.0))
-    labels = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
-    data = MixtureDataset(manifest, labels, cfg, a.mixtures, seed=a.seed)
+    data = MixtureDataset(manifest, cfg, a.mixtures, seed=a.seed)
     items = [data[i] for i in range(a.mixtures)]
     mixture, sources = torch.stack([x["mixture"] for x in items]), torch.stack([x["sources"] for x in items])
     rows = []

@@ -12,7 +12,7 @@ import argparse
 import torch
 
 from mirnet.corpus import open_corpus
-from mirnet.data.mixing import MixingConfig, MixtureDataset, speaker_labels
+from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.features import LogMagnitudeSpectrum
 from mirnet.losses.mixture import pairwise_mse
 from mirnet.losses.pit import pit_reduce
@@ -35,8 +35,7 @@ def main() -> None:
     torch.set_num_threads(1)
     manifest = open_corpus(a.data)
     cfg = MixingConfig(speeds=tuple(a.speed_perturb) or (1.0,))
-    labels = {name: i for i, name in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
-    data = MixtureDataset(manifest, labels, cfg, a.mixtures, seed=a.seed)
+    data = MixtureDataset(manifest, cfg, a.mixtures, seed=a.seed)
     batch = [data[i] for i in range(a.mixtures)]
     mixtures = torch.stack([b["mixture"] for b in batch]).float()
     sources = torch.stack([b["sources"] for b in batch]).float()

@@ -14,7 +14,7 @@ import time
 import torch
 
 from mirnet.corpus import open_corpus
-from mirnet.data.mixing import MixingConfig, MixtureDataset, speaker_labels
+from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.losses.signal import SeparationLoss
 from mirnet.separation import MaskSeparator
 
@@ -25,8 +25,7 @@ VARIANTS = {"mag32": {}, "cplx64": dict(mask="complex", features=WIDE), "mag64":
 def mixtures(path: str, n: int, seed: int, sir_db: tuple[float, float]) -> MixtureDataset:
     manifest = open_corpus(path)
     cfg = MixingConfig(2, 3.0, sir_db, (1.0, 1.0))
-    labels = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
-    return MixtureDataset(manifest, labels, cfg, n, seed=seed)
+    return MixtureDataset(manifest, cfg, n, seed=seed)
 
 
 def stacked(data: MixtureDataset, indices) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,14 +20,10 @@ def manifest(corpus):
     return read_librispeech(corpus / "seen")
 
 
-def labels_of(manifest):
-    return {s: i for i, s in enumerate(manifest.speakers)}
-
-
 @pytest.mark.parametrize("n_speakers", [1, 2, 3])
 @pytest.mark.parametrize("seconds", [1.0, 3.0])
 def test_items_have_distinct_speakers_and_the_crop_length(manifest, n_speakers, seconds):
-    data = MixtureDataset(manifest, labels_of(manifest), MixingConfig(n_speakers, seconds), epoch_size=6, seed=1)
+    data = MixtureDataset(manifest, MixingConfig(n_speakers, seconds), epoch_size=6, seed=1)
     for i in range(len(data)):
         item = data[i]
         assert item["mixture"].shape == (int(seconds * 16000),)
@@ -37,8 +33,8 @@ def test_items_have_distinct_speakers_and_the_crop_length(manifest, n_speakers, 
 
 
 def test_same_seed_epoch_index_same_mixture_and_epochs_redraw(manifest):
-    a = MixtureDataset(manifest, labels_of(manifest), MixingConfig(), epoch_size=4, seed=3)
-    b = MixtureDataset(manifest, labels_of(manifest), MixingConfig(), epoch_size=4, seed=3)
+    a = MixtureDataset(manifest, MixingConfig(), epoch_size=4, seed=3)
+    b = MixtureDataset(manifest, MixingConfig(), epoch_size=4, seed=3)
     assert np.array_equal(a[2]["mixture"], b[2]["mixture"])
     first = [a.spec(i) for i in range(4)]
     a.set_epoch(1)
@@ -72,7 +68,7 @@ def test_a_bad_file_is_skipped_and_counted(manifest, tmp_path, caplog):
     utts = list(manifest) + [Utterance("bad-1-1", "bad", str(bad), 48000, 16000),
                              Utterance("bad-1-2", "bad", str(bad), 48000, 16000)]
     with_bad = Manifest(utts)
-    data = MixtureDataset(with_bad, labels_of(with_bad), MixingConfig(), epoch_size=30, seed=0)
+    data = MixtureDataset(with_bad, MixingConfig(), epoch_size=30, seed=0)
     items = [data[i] for i in range(30)]
     assert sum(int(it["retries"]) for it in items) > 0 and "bad.flac" in caplog.text
     assert all("bad" not in [with_bad.speakers[l] for l in it["labels"]] for it in items)
@@ -98,7 +94,7 @@ def test_speed_perturbation_makes_new_speakers_faster_and_higher(tmp_path):
     labels = speaker_labels(manifest.speakers, (0.9, 1.0, 1.1))
     assert labels == ["a", "b", "a-sp0.9", "b-sp0.9", "a-sp1.1", "b-sp1.1"]
     cfg = MixingConfig(2, 2.0, (0, 0), speeds=(0.9, 1.0, 1.1))
-    data = MixtureDataset(manifest, {s: i for i, s in enumerate(labels)}, cfg, epoch_size=12, seed=0)
+    data = MixtureDataset(manifest, cfg, epoch_size=12, seed=0, speaker_to_label={s: i for i, s in enumerate(labels)})
     seen = set()
     for i in range(12):
         spec, item = data.spec(i), data[i]

@@ -46,6 +46,7 @@ def test_separate_writes_a_wav_per_speaker_that_sum_to_the_mixture(halving_separ
     (lambda p: sf.write(p, np.zeros(16000, np.float32), 16000), "silent"),
     (lambda p: sf.write(p, np.full(200, 0.1, np.float32), 16000), "too short"),
     (lambda p: p.write_bytes(b"RIFF garbage"), "unreadable audio"),
+    (lambda p: sf.write(p, np.full(16000, np.nan, np.float32), 16000, subtype="FLOAT"), "NaN/Inf samples"),
 ])
 def test_bad_mixtures_get_one_line_naming_the_file(make, message, halving_separator, tmp_path, capsys):
     make(tmp_path / "bad.wav")

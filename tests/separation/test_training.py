@@ -36,8 +36,7 @@ def separator_config(tiny_config):
 
 def _batch(corpus, n=4, enroll_seconds=0.0):
     manifest = open_corpus(corpus / "seen")
-    data = MixtureDataset(manifest, {s: i for i, s in enumerate(manifest.speakers)},
-                          MixingConfig(2, 1.0, (0.0, 0.0), enroll_seconds=enroll_seconds), n, seed=0)
+    data = MixtureDataset(manifest, MixingConfig(2, 1.0, (0.0, 0.0), enroll_seconds=enroll_seconds), n, seed=0)
     return torch.utils.data.default_collate([data[i] for i in range(n)])
 
 

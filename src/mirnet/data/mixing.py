@@ -156,8 +156,13 @@ class MixtureDataset(Dataset):
     produce the same stream. A file that fails to read is logged and replaced by a fresh draw,
     so one bad file never stops an epoch."""
 
-    def __init__(self, manifest: Manifest, speaker_to_label: dict[str, int], cfg: MixingConfig,
-                 epoch_size: int, seed: int = 0, max_retries: int = 10):
+    def __init__(self, manifest: Manifest, cfg: MixingConfig, epoch_size: int, seed: int = 0,
+                 speaker_to_label: dict[str, int] | None = None, max_retries: int = 10):
+        """``speaker_to_label``: the classes of ``labels``; by default every (speaker, speed) of
+        ``manifest`` in ``speaker_labels`` order. Pass one map to datasets that must agree
+        (training and validation)."""
+        if speaker_to_label is None:
+            speaker_to_label = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
         self.manifest, self.cfg, self.epoch_size = manifest, cfg, epoch_size
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
         self.index = {u.id: u for u in manifest}

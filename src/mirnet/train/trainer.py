@@ -150,8 +150,8 @@ class Trainer:
         mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb, d.enroll_seconds)
         self.speakers = speaker_labels(corpus.speakers, mixing.speeds)
         label = {s: i for i, s in enumerate(self.speakers)}
-        self.train_data = MixtureDataset(train_set, label, mixing, d.epoch_size, seed=cfg.seed)
-        self.val_data = MixtureDataset(val_set, label, mixing, d.val_size, seed=cfg.seed + 7919)
+        self.train_data = MixtureDataset(train_set, mixing, d.epoch_size, cfg.seed, label)
+        self.val_data = MixtureDataset(val_set, mixing, d.val_size, cfg.seed + 7919, label)
         self.provenance = {"source": d.train if isinstance(d.train, str) else list(d.train), "fingerprint": corpus.fingerprint(),
                            "utterances": len(corpus), "speakers": len(corpus.speakers),
                            "heldout": [u.id for u in val_set]}
