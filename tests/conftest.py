@@ -10,6 +10,7 @@ import pathlib
 import shutil
 
 import pytest
+import torch
 
 from mirnet.config import load_config
 from mirnet.corpus.synth import MBROLA_DIR, synthesize_corpus
@@ -65,3 +66,13 @@ def tiny_config(corpus):
         cfg.model.args = dict(model if model is not None else TINY_MODEL)
         return cfg
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """One thread: on a shared 2-core machine idle threads spinning on a busy core cost more
+    than the tiny models' work."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

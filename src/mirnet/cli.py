@@ -106,7 +106,8 @@ def _eval(a):
 
     result = evaluate(a.exp, a.data, trials=a.trials, sir_db=a.sir, seed=a.seed, metric=a.metric,
                       condition=a.condition, crop_seconds=a.crop, n_speakers=a.speakers, overlap=a.overlap,
-                      trial_list=a.trial_list, heldout=a.heldout, scores_file=a.scores, progress=not a.quiet)
+                      trial_list=a.trial_list, heldout=a.heldout, scores_file=a.scores, progress=not a.quiet,
+                      separator=a.separator)
     text = json.dumps(result, indent=1)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +156,19 @@ def _separate(a):
         print(out / o["file"])
 
 
+def _eval_separation(a):
+    from .eval.separation import evaluate_separation
+
+    result = evaluate_separation(a.exp, a.data, a.mixtures, n=a.n, n_speakers=a.speakers, sir_db=a.sir,
+                                 crop_seconds=a.crop, seed=a.seed, heldout=a.heldout, csv_file=a.csv,
+                                 pesq_stoi=not a.no_pesq, progress=not a.quiet)
+    text = json.dumps(result, indent=1)
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(text + "\n")
+    print(text)
+
+
 def _export(a):
     from .audio import SAMPLE_RATE
     from .export import CHECKS, TOLERANCE, export_model
@@ -182,8 +196,9 @@ def _report(a):
     from .eval.report import write_report
 
     print(write_report(a.out, a.systems, a.data, seen=a.seen, trials=a.trials, compare_trials=a.compare_trials,
-                       sweep_trials=a.sweep_trials, conditions=a.conditions, sweeps=a.sweep, seed=a.seed,
+                       sweep_trials=a.sweep_trials, conditions=a.conditions, separator=a.separator, sweeps=a.sweep, seed=a.seed,
                        metric=a.metric, train_run=a.train_run, curves=a.curve, paper_figures=not a.no_paper_figures,
+                       separators=a.separator_systems, separation_mixtures=a.separation_mixtures,
                        command=shlex.join(["mirnet", *a.argv]), progress=not a.quiet))
 
 
@@ -258,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--condition", choices=CONDITION_NAMES, default="mixture",
                    help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
-                        "separated: every source alone (oracle separation)")
+                        "separated: every source alone (oracle separation); cascade: each mixture split by "
+                        "--separator, every output embedded")
+    s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
     s.add_argument("--overlap", type=_typed(Ratio), default=1.0, help="overlap ratio of the sources (1 = full overlap)")
     s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per mixture")
     s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per mixture")
@@ -283,6 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--enroll", nargs="+", metavar="WAV",
                    help="a clean recording of each target (separators conditioned on enrolled references)")
     s.set_defaults(func=_separate)
+
+    s = sub.add_parser("eval-separation", help="SDRi, SI-SDRi, PESQ, STOI of a separator on fixed mixtures")
+    s.add_argument("exp", help="a separator's experiment dir or model file")
+    source = s.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="LibriSpeech-layout tree or manifest to draw mixtures from")
+    source.add_argument("--mixtures", help="a mixture list of mirnet prepare wsj0-2mix|libri2mix (.jsonl), scored whole")
+    s.add_argument("--n", type=_typed(Size), default=200, help="mixtures drawn from --data")
+    s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per drawn mixture")
+    s.add_argument("--sir", type=_typed(float), default=0.0, help="SIR of every drawn mixture, dB")
+    s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per drawn mixture")
+    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--heldout", action="store_true",
+                   help="only the utterances the model held out of training (seen-speaker evaluation)")
+    s.add_argument("--json", help="write the result here")
+    s.add_argument("--csv", help="write one row per mixture here: its speakers, SIR, every metric and improvement")
+    s.add_argument("--no-pesq", action="store_true", help="skip PESQ and STOI (the slow metrics)")
+    s.set_defaults(func=_eval_separation)
 
     s = sub.add_parser("export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)")
     s.add_argument("exp")
@@ -310,13 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sweep-trials", type=_typed(Size), help="trials per sweep point (default: --trials)")
     s.add_argument("--sweep", nargs="*", help="axes to sweep, AXIS or AXIS=v1,v2: sir, overlap, crop, speakers "
                                               "(default: all at the issue's values; --sweep alone: none)")
-    s.add_argument("--conditions", nargs="+", choices=CONDITION_NAMES, default=list(CONDITION_NAMES))
+    s.add_argument("--conditions", nargs="+", choices=CONDITION_NAMES,
+                   help="default: all (cascade only with --separator)")
+    s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
     s.add_argument("--curve", action="append", default=[], metavar="[LABEL=]RUN",
                    help="score every epoch model RUN kept: mixture EER against training time (repeatable)")
     s.add_argument("--no-paper-figures", action="store_true", help="skip t-SNE and attention figures")
+    s.add_argument("--separator-systems", nargs="+", default=[], metavar="SEP",
+                   help="separators (experiment dirs or model files, PATH or LABEL=PATH) scored side by side on the "
+                        "same mixtures: SDRi, SI-SDRi, PESQi, STOIi, spectrograms and example WAVs")
+    s.add_argument("--separation-mixtures", type=_typed(Size),
+                   help="mixtures per separation table (default: 100), the same for every separator")
     s.set_defaults(func=_report)
     return p
 

@@ -1,14 +1,29 @@
 """The report's plan: labels, sweep axes, and the cache that lets an interrupted report resume
-without re-scoring, but never reuses a result for another system or another trial list."""
+without re-scoring, but never reuses a result for another system or another trial list; and its
+separation section, whose rows are what `mirnet eval-separation` gives on the very same mixtures."""
 from __future__ import annotations
 
+import csv
 import json
+import re
+import shlex
 
+import numpy as np
 import pytest
+import soundfile as sf
+import torch
 
-from mirnet.eval import report
+from mirnet.architectures import build_model
+from mirnet.cli import main
+from mirnet.corpus import open_corpus
+from mirnet.data.mixing import MixingConfig
+from mirnet.eval import report, separation
+from mirnet.eval.evaluate import system_fingerprint
 from mirnet.eval.report import Runner, Setting, System, epoch_models, parse_sweeps, parse_systems
 from mirnet.eval.trials import trial_list_sha1
+from mirnet.train.checkpoint import model_bundle, save_atomic
+
+from ..conftest import TINY_MODEL
 
 
 def test_systems_are_labelled_by_folder_peer_or_name():
@@ -81,3 +96,188 @@ def test_epoch_models_pair_each_kept_epoch_with_its_training_time(tmp_path):
         epoch_models(run)
     (run / "epochs.csv").write_text("epoch,step,elapsed_s\n1,10,60\n2,20,150\n")  # epoch 3 still running
     assert epoch_models(run) == [(1, 1.0, run / "epochs" / "epoch001.pt"), (2, 2.5, run / "epochs" / "epoch002.pt")]
+
+
+# -- the separation section: every separator on the same mixtures, cached like the embedders
+
+FAST = dict(trials=4, conditions=["mixture"], sweeps=[], paper_figures=False, separation_mixtures=4,
+            separation_pesq_stoi=False, progress=False)
+CROP = 3 * 16000  # samples of every mixture the report draws
+
+
+@pytest.fixture
+def embedder(corpus, tmp_path, one_thread):
+    """An untrained single-speaker embedder: the report needs one system; every seen utterance
+    counts as held out, so its seen-speaker headline can draw trials."""
+    args = {"speaker_net": TINY_MODEL["speaker_net"]}
+    torch.manual_seed(0)
+    heldout = [u.id for u in open_corpus(corpus / "seen")]
+    return save_atomic(model_bundle("single", args, build_model("single", **args).eval(), [],
+                                    data={"heldout": heldout}), tmp_path / "emb" / "model.pt").parent
+
+
+def save_separator(path, halving: bool = False, seed: int = 0, heldout: list[str] | None = None):
+    """An untrained uPIT separator; ``halving``: its last layer zero, so both masks are
+    sigmoid(0) = 0.5 and each output is half the mixture."""
+    args = {"n_outputs": 2, "lstm_hidden": 8, "lstm_layers": 1, "fc_dim": 8}
+    torch.manual_seed(seed)
+    model = build_model("mask_separator", **args).eval()
+    if halving:
+        with torch.no_grad():
+            model.fc[-1].weight.zero_()
+            model.fc[-1].bias.zero_()
+    data = {"heldout": heldout} if heldout else None
+    return save_atomic(model_bundle("mask_separator", args, model, [], data=data), path).parent
+
+
+def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
+    e, r = estimate - estimate.mean(), reference - reference.mean()
+    target = (e @ r) / (r @ r) * r
+    return float(10 * np.log10((target @ target) / ((e - target) @ (e - target))))
+
+
+def section_tables(report_md: str) -> dict[str, dict[str, list[str]]]:
+    """Separation tables of REPORT.md: heading -> separator label -> cells."""
+    section = report_md.split("## Separation (paper section 4.2)")[1].split("\n## ")[0]
+    tables = {}
+    for block in section.split("\n### ")[1:]:
+        heading, body = block.split("\n", 1)
+        rows = [line.strip("|").split(" | ") for line in body.splitlines() if line.startswith("| ")]
+        tables[heading] = {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
+    return tables
+
+
+def interval(cell: str) -> tuple[float, float, float]:
+    mean, low, high = re.fullmatch(r"(-?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\]", cell).groups()
+    return float(mean), float(low), float(high)
+
+
+def commands(report_md: str) -> list[list[str]]:
+    return [shlex.split(line)[1:] for line in report_md.splitlines() if line.startswith("mirnet eval-separation ")]
+
+
+def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(embedder, corpus, tmp_path, capsys):
+    seen = corpus / "seen"
+    pair = open_corpus(seen).speakers[:2]
+    held = [u.id for s in pair for u in open_corpus(seen).by_speaker[s]]
+    half = save_separator(tmp_path / "half" / "model.pt", halving=True, heldout=held)
+    other = save_separator(tmp_path / "other" / "model.pt", seed=1)
+    out = tmp_path / "report"
+    report.write_report(out, [str(embedder)], seen, seen=seen, separators=[f"h={half}", str(other)], **FAST)
+    text = (out / "REPORT.md").read_text()
+    tables = section_tables(text)
+    unseen = "seen: unseen speakers (4 mixtures)"
+    heldout = "seen: held-out utterances of the training speakers (4 mixtures)"
+    assert list(tables) == [unseen, heldout]
+    assert list(tables[unseen]) == ["h", "other"] and list(tables[heldout]) == ["h"]
+    assert "Not scored here: other (the model file records no held-out utterances)" in text
+    assert "the very same 4 mixtures" in text
+
+    # each row is what its command prints: the same settings, the same mixtures
+    rows = [(tables[unseen], "h"), (tables[unseen], "other"), (tables[heldout], "h")]
+    capsys.readouterr()
+    for argv, (table, label) in zip(commands(text), rows, strict=True):
+        assert main(["-q", *argv]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert table[label][0] == result["mode"] == "independent"
+        for (key, _, digits), cell in zip(report.SEPARATION_COLUMNS, table[label][1:]):
+            if key in result["metrics"]:
+                m = result["metrics"][key]
+                assert interval(cell) == pytest.approx((m["mean"], *m["mean_ci"]), abs=0.6 * 10 ** -digits), key
+            else:
+                assert cell == "–", key
+    assert tables[unseen]["h"] != tables[unseen]["other"]
+
+    # half the mixture: SI-SDR as the mixture's own against each reference, so no improvement
+    mixtures = list(separation.drawn_mixtures(open_corpus(seen), 4, MixingConfig(2, 3.0, (0.0, 0.0), (1.0, 1.0)), 0))
+    own = [np.mean([si_sdr(m.mixture.astype(np.float64), r.astype(np.float64)) for r in m.references])
+           for m in mixtures]
+    with open(out / "evals" / "separation" / "h" / "seen_n4_seed0_sir0_crop3_spk2.csv", newline="") as f:
+        scored = list(csv.DictReader(f))
+    assert [float(r["si_sdr"]) for r in scored] == pytest.approx(own, abs=1e-3)
+    assert interval(tables[unseen]["h"][2]) == pytest.approx((0, 0, 0), abs=0.006)
+    assert interval(tables[unseen]["h"][5])[0] == pytest.approx(np.mean(own), abs=0.006)
+    with open(out / "evals" / "separation" / "h" / "seen-heldout_n4_seed0_sir0_crop3_spk2.csv", newline="") as f:
+        assert {r["speakers"] for r in csv.DictReader(f)} <= {" ".join(pair), " ".join(pair[::-1])}
+
+    # the figure, and two mixtures to listen to: those of the table, every output matched
+    assert (out / "figures" / "separation_spectrograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](figures/separation_spectrograms.png)" in text
+    for i, m in enumerate(mixtures[:2]):
+        folder = out / "examples" / f"mixture{i}"
+        names = ["mixture", "reference1", "reference2", "h.speaker1", "h.speaker2", "other.speaker1", "other.speaker2"]
+        assert sorted(p.stem for p in folder.iterdir()) == sorted(names)
+        wavs = {name: sf.read(folder / f"{name}.wav", dtype="float32")[0] for name in names}
+        assert all(len(w) == CROP for w in wavs.values())
+        assert np.abs(wavs["mixture"] - m.mixture).max() < 1e-4  # 16-bit rounding
+        assert np.abs(wavs["h.speaker1"] - wavs["mixture"] / 2).max() < 2e-4
+        assert f"`examples/mixture{i}/` (mixture {i}, speakers {', '.join(m.speakers)})" in text
+        assert f"](examples/mixture{i}/other.speaker2.wav)" in text
+
+
+def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_change(embedder, corpus, tmp_path,
+                                                                                     monkeypatch):
+    seen, out = corpus / "seen", tmp_path / "report"
+    report.write_report(out, [str(embedder)], seen, **FAST)  # no separators: the report as it was
+    assert "## Separation" not in (out / "REPORT.md").read_text() and not (out / "examples").exists()
+
+    sep = save_separator(tmp_path / "sep" / "model.pt")
+    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
+    first = section_tables((out / "REPORT.md").read_text())
+    calls, real = [], report.evaluate_separation
+
+    def counted(exp, data, **kw):
+        calls.append(kw["n"])
+        return real(exp, data, **kw)
+
+    def refuse(*a, **kw):
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(report, "evaluate_separation", refuse)
+    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
+    assert section_tables((out / "REPORT.md").read_text()) == first
+    monkeypatch.setattr(report, "evaluate_separation", counted)
+    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **{**FAST, "separation_mixtures": 3})
+    assert calls == [3]  # other settings: other mixtures
+    save_separator(tmp_path / "sep" / "model.pt", seed=1)  # the model file changed
+    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
+    assert calls == [3, 4] and section_tables((out / "REPORT.md").read_text()) != first
+    cached = json.loads((out / "evals" / "separation" / "sep" / "seen_n4_seed0_sir0_crop3_spk2.json").read_text())
+    assert cached["system"] == system_fingerprint(sep) and cached["settings"]["n"] == 4
+
+
+def test_cli_report_scores_pesq_and_stoi_of_each_separator(embedder, corpus, tmp_path):
+    """PESQ and STOI, like SI-SDR, do not care that each output is half the mixture's level."""
+    half = save_separator(tmp_path / "half" / "model.pt", halving=True)
+    out = tmp_path / "report"
+    assert main(["-q", "report", str(embedder), "--data", str(corpus / "seen"), "--out", str(out), "--trials", "4",
+                 "--conditions", "mixture", "--sweep", "--no-paper-figures", "--separator-systems", f"half={half}",
+                 "--separation-mixtures", "2"]) == 0
+    text = (out / "REPORT.md").read_text()
+    row = section_tables(text)["seen: unseen speakers (2 mixtures)"]["half"]
+    pesqi, stoii = interval(row[3]), interval(row[4])
+    assert pesqi == pytest.approx((0, 0, 0), abs=0.006) and stoii == pytest.approx((0, 0, 0), abs=0.0006)
+    assert "--no-pesq" not in text and f"mirnet eval-separation {half} --data {corpus / 'seen'} --n 2" in text
+    assert sorted(p.name for p in (out / "examples").iterdir()) == ["mixture0", "mixture1"]
+
+
+@pytest.mark.parametrize("specs, message", [
+    (["{tmp}/nowhere"], "{tmp}/nowhere: no such checkpoint"),
+    (["{emb}"], "this is an embedder (single), not a separator"),
+    (["a={sep}", "a={sep}"], "separators share the label(s) a; name them LABEL=PATH"),
+])
+def test_bad_separator_systems_get_one_line_before_anything_is_scored(specs, message, embedder, corpus, tmp_path,
+                                                                      capsys):
+    sep = save_separator(tmp_path / "sep" / "model.pt")
+    fill = dict(tmp=tmp_path, emb=embedder, sep=sep)
+    assert main(["-q", "report", str(embedder), "--data", str(corpus / "seen"), "--out", str(tmp_path / "out"),
+                 "--separator-systems", *[s.format(**fill) for s in specs]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mirnet: error: ") and message.format(**fill) in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out" / "evals").exists()
+
+
+def test_separation_mixtures_must_be_a_size(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "x", "--data", "d", "--out", "o", "--separator-systems", "s", "--separation-mixtures", "0"])
+    assert "--separation-mixtures" in capsys.readouterr().err

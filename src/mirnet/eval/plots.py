@@ -1,4 +1,5 @@
-"""Figures for the paper's analyses: t-SNE of embeddings, attention over sources, DET, training logs.
+"""Figures for the paper's analyses: t-SNE of embeddings, attention over sources, DET, training logs,
+spectrograms of separated speech.
 
 Every function draws on its own ``Figure`` with the Agg canvas (no pyplot, so no global backend
 switch and no figures left open), writes a PNG, creates missing parent folders and returns the
@@ -17,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from scipy.signal import stft
 from scipy.stats import norm
 from sklearn.manifold import TSNE
 
@@ -274,4 +276,61 @@ def plot_sweep(values: Sequence[float], curves: Mapping[str, Sequence[float]], p
     ax.set_ylim(bottom=0)
     ax.grid(True, color="0.9")
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_spectrogram_grid(rows: Mapping[str, Sequence[np.ndarray | None]], columns: Sequence[str], path: PathLike,
+                          title: str = "", sample_rate: int = 16000, floor_db: float = 80.0) -> Path:
+    """Log-magnitude spectrograms of waveforms in a grid, one labelled row per entry of ``rows``,
+    column k titled ``columns[k]`` (None leaves a panel empty).
+
+    One colour scale for every panel, clipped ``floor_db`` below the loudest bin, so that what a
+    separator left of the other speaker reads as the same shade as it does in the mixture."""
+    if not rows:
+        raise ValueError("rows is empty; need at least one row of waveforms")
+    wavs = {}
+    for name, row in rows.items():
+        if len(row) != len(columns):
+            raise ValueError(f"rows[{name!r}] has {len(row)} panels for {len(columns)} columns")
+        for k, wav in enumerate(row):
+            if wav is not None:
+                wavs[name, k] = _array(wav, f"rows[{name!r}][{k}]", 1)
+    if not wavs:
+        raise ValueError("rows holds no waveform")
+    lengths = {w.size for w in wavs.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"rows: waveforms of {len(lengths)} different lengths ({sorted(lengths)}); one time axis "
+                         "needs one length")
+    if floor_db <= 0:
+        raise ValueError(f"floor_db must be positive, got {floor_db}")
+    n_fft, hop = 512, 128
+    specs = {}
+    for key, wav in wavs.items():
+        _, _, z = stft(wav, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
+        specs[key] = 20 * np.log10(np.abs(z) + 1e-10)
+    vmax = max(s.max() for s in specs.values())
+    duration, top = lengths.pop() / sample_rate, sample_rate / 2000
+
+    fig = Figure(figsize=(3.2 * len(columns), 2.0 * len(rows) + 0.6))
+    axes = fig.subplots(len(rows), len(columns), sharex=True, sharey=True, squeeze=False)
+    image = None
+    for r, name in enumerate(rows):
+        for k, ax in enumerate(axes[r]):
+            if r == 0:
+                ax.set_title(columns[k], fontsize=9)
+            if (name, k) not in specs:
+                ax.set_axis_off()
+                continue
+            image = ax.imshow(specs[name, k], origin="lower", aspect="auto", cmap="magma",
+                              extent=(0.0, duration, 0.0, top), vmin=vmax - floor_db, vmax=vmax,
+                              interpolation="nearest")
+            if k == 0 or (name, k - 1) not in specs:
+                ax.set_ylabel(f"{name}\nkHz", fontsize=8)
+            if r == len(rows) - 1 or (list(rows)[r + 1], k) not in specs:  # the lowest panel of its column
+                ax.set_xlabel("time (s)", fontsize=8)
+                ax.tick_params(labelbottom=True)
+            ax.tick_params(labelsize=7)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="dB")
+    if title:
+        fig.suptitle(title, fontsize=10)
     return _save(fig, path)

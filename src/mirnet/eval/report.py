@@ -5,14 +5,15 @@ The report is a plan of evaluations: a *setting* (corpus, trial count, SIR, over
 speakers, seed) fixes one trial list that every system and condition under it is scored on.
 Results (JSON) and trial scores (``.npz``) are cached under ``OUT/evals`` and reused only when
 the system file and the trial list are unchanged, so an interrupted report resumes where it
-stopped and adding a system re-scores nothing else.
+stopped and adding a system re-scores nothing else. Separators are scored the same way, on
+mixtures drawn once per *separation setting*, cached under ``OUT/evals/separation``.
 """
 from __future__ import annotations
 
 import csv
 import json
 import platform
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,13 +22,20 @@ from typing import Sequence
 import numpy as np
 import torch
 
+import mirnet
+
 from .. import __version__
+from ..audio import save_audio
+from ..corpus import open_corpus
+from ..corpus.manifest import Manifest
+from ..data.mixing import MixingConfig
 from ..errors import InputError
 from ..train.checkpoint import git_commit, read_bundle
 from .evaluate import cascade_fingerprint, evaluate, system_fingerprint
 from .metrics import det_points
 from .peers import PEERS
 from .protocol import CONDITIONS
+from .separation import drawn_mixtures, evaluate_separation, match, separate
 from .trials import trial_list_sha1
 
 # sweep axis (CLI name) -> (Setting field, values scored, axis label); the issue's grid
@@ -37,6 +45,12 @@ SWEEPS = {"sir": ("sir_db", (-5.0, 0.0, 5.0), "SIR of the first source (dB)"),
           "speakers": ("n_speakers", (2, 3), "speakers per mixture")}
 TARGET_PEER_RATIO = 0.25  # issue 3: MIRNet mixture EER <= 1/4 of resemblyzer's on the same trials
 TARGET_CLEAN_RATIO = 2.0  # and <= 2x its own clean-utterance EER
+SEPARATION_MIXTURES = 100  # per separation table
+EXAMPLE_MIXTURES = 2  # first mixtures of the unseen setting written out as WAVs; the first also as spectrograms
+ENROLL_SECONDS = 3.0  # an enrolled separator's enrollment crops, as `mirnet eval-separation` takes them
+# (result key, column, decimals) of a separation table: the improvements, then how good the outputs are
+SEPARATION_COLUMNS = (("sdri", "SDRi (dB)", 2), ("si_sdri", "SI-SDRi (dB)", 2), ("pesqi", "PESQi", 2),
+                      ("stoii", "STOIi", 3), ("si_sdr", "SI-SDR (dB)", 2))
 
 
 @dataclass(frozen=True)
@@ -69,9 +83,9 @@ class System:
         return self.path in PEERS
 
 
-def parse_systems(specs: Sequence[str]) -> list[System]:
+def parse_systems(specs: Sequence[str], noun: str = "system") -> list[System]:
     """``LABEL=PATH`` or ``PATH`` (labelled by its folder, or a peer's name); labels must differ
-    because they name the result folders and the table rows."""
+    because they name the result folders and the table rows. ``noun`` names them in errors."""
     systems = []
     for spec in specs:
         label, _, path = spec.rpartition("=")
@@ -82,9 +96,9 @@ def parse_systems(specs: Sequence[str]) -> list[System]:
     labels = [s.label for s in systems]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
-        raise InputError(f"systems share the label(s) {', '.join(dupes)}; name them LABEL=PATH")
+        raise InputError(f"{noun}s share the label(s) {', '.join(dupes)}; name them LABEL=PATH")
     if not systems:
-        raise InputError("no system to report on")
+        raise InputError(f"no {noun} to report on")
     return systems
 
 
@@ -169,6 +183,83 @@ class Runner:
             return det_points(z["scores"], z["labels"])
 
 
+@dataclass(frozen=True)
+class SeparationSetting:
+    """How one list of mixtures is drawn: mixture i from rng (seed, i), so every separator scored
+    under a setting hears the very same mixtures."""
+
+    data: str
+    n: int
+    seed: int = 0
+    heldout: bool = False
+    sir_db: float = 0.0
+    crop_seconds: float = 3.0
+    n_speakers: int = 2
+    pesq_stoi: bool = True
+
+    @property
+    def name(self) -> str:
+        corpus = Path(self.data).name + ("-heldout" if self.heldout else "")
+        return f"{corpus}_n{self.n}_seed{self.seed}_sir{self.sir_db:g}_crop{self.crop_seconds:g}_spk{self.n_speakers}"
+
+    def mixing(self) -> MixingConfig:
+        """The mixing ``evaluate_separation`` draws with, to draw its mixtures again here."""
+        return MixingConfig(self.n_speakers, self.crop_seconds, (self.sir_db, self.sir_db), (1.0, 1.0))
+
+
+class SeparationRunner:
+    """Scores (separator, setting), or returns the cached result of the very same separator file
+    on the very same mixtures: same settings, and a corpus of the same utterances."""
+
+    def __init__(self, out: Path, progress: bool = True):
+        self.out, self.progress = out, progress
+        self._manifests: dict[str, Manifest] = {}
+        self._fingerprints: dict[str, str] = {}
+
+    def manifest(self, data: str) -> Manifest:
+        if data not in self._manifests:
+            self._manifests[data] = open_corpus(data)
+        return self._manifests[data]
+
+    def paths(self, label: str, setting: SeparationSetting) -> tuple[Path, Path]:
+        """Where a result (JSON) and its per-mixture scores (CSV) live."""
+        folder = self.out / "evals" / "separation" / label
+        return folder / f"{setting.name}.json", folder / f"{setting.name}.csv"
+
+    def result(self, system: System, setting: SeparationSetting) -> dict:
+        json_path, csv_path = self.paths(system.label, setting)
+        if system.path not in self._fingerprints:
+            self._fingerprints[system.path] = system_fingerprint(system.path)
+        key = {"system": self._fingerprints[system.path],
+               "settings": {**asdict(setting), "corpus": self.manifest(setting.data).fingerprint()}}
+        if json_path.exists() and csv_path.exists():
+            try:
+                cached = json.loads(json_path.read_text())
+            except json.JSONDecodeError:
+                cached = {}
+            if {k: cached.get(k) for k in key} == key:
+                return cached
+        r = evaluate_separation(system.path, setting.data, n=setting.n, n_speakers=setting.n_speakers,
+                                sir_db=setting.sir_db, crop_seconds=setting.crop_seconds, seed=setting.seed,
+                                heldout=setting.heldout, enroll_seconds=ENROLL_SECONDS, csv_file=csv_path,
+                                pesq_stoi=setting.pesq_stoi, progress=self.progress)
+        r.update(label=system.label, **key)
+        json_path.write_text(json.dumps(r, indent=1) + "\n")
+        return r
+
+
+def separation_command(r: dict) -> str:
+    s = r["settings"]
+    parts = [f"mirnet eval-separation {r['separator']} --data {s['data']}", f"--n {s['n']}",
+             f"--speakers {s['n_speakers']}", f"--sir {s['sir_db']:g}", f"--crop {s['crop_seconds']:g}",
+             f"--seed {s['seed']}"]
+    if s["heldout"]:
+        parts.append("--heldout")
+    if not s["pesq_stoi"]:
+        parts.append("--no-pesq")
+    return " ".join(parts)
+
+
 def eval_command(r: dict) -> str:
     parts = [f"mirnet eval {r['model']} --data {r['data']}", f"--trials {r['trials']}", f"--sir {r['sir_db']:g}",
              f"--overlap {r.get('overlap', 1.0):g}", f"--crop {r['crop_seconds']:g}",
@@ -213,6 +304,86 @@ def _system_rows(systems: Sequence[System], run: Runner) -> list[list[str]]:
     return rows
 
 
+def _interval(summary: dict | None, digits: int) -> str:
+    if not summary or not summary.get("n"):
+        return "–"
+    mean, low, high = (round(v, digits) + 0.0 for v in (summary["mean"], *summary["mean_ci"]))  # + 0.0: no "-0.00"
+    text = f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    return text + (f" ({summary['unscored']} unscored)" if summary.get("unscored") else "")
+
+
+def _examples(out: Path, loaded: dict, setting: SeparationSetting, manifest: Manifest) -> list[str]:
+    """The first mixtures of ``setting`` as every separator hears them: WAVs to listen to, and the
+    first as spectrograms, outputs matched to the references as they were scored."""
+    from . import plots
+
+    enroll = ENROLL_SECONDS if any(sep.mode == "enrolled" for sep in loaded.values()) else 0.0
+    items = list(drawn_mixtures(manifest, min(EXAMPLE_MIXTURES, setting.n), setting.mixing(), setting.seed, enroll))
+    outputs = {}
+    for label, sep in loaded.items():
+        outputs[label] = [(e if sep.mode == "enrolled" else match(e, torch.from_numpy(item.references))).numpy()
+                          for e, item in zip(separate(sep, items), items)]
+    lines = []
+    for i, item in enumerate(items):
+        folder = out / "examples" / f"mixture{item.id}"
+        files = [save_audio(folder / "mixture.wav", item.mixture),
+                 *[save_audio(folder / f"reference{k + 1}.wav", ref) for k, ref in enumerate(item.references)]]
+        files += [save_audio(folder / f"{label}.speaker{k + 1}.wav", wav)
+                  for label, est in outputs.items() for k, wav in enumerate(est[i])]
+        links = ", ".join(f"[{f.name}]({f.relative_to(out)})" for f in files)
+        lines.append(f"- `examples/mixture{item.id}/` (mixture {item.id}, speakers {', '.join(item.speakers)}): "
+                     f"{links}")
+    first = items[0]
+    refs = list(first.references)
+    figure = plots.plot_spectrogram_grid(
+        {"mixture / references": [first.mixture, *refs],
+         **{f"{label} ({loaded[label].mode})": [None, *est[0]] for label, est in outputs.items()}},
+        ["mixture", *[f"speaker {k + 1}" for k in range(len(refs))]], out / "figures" / "separation_spectrograms.png",
+        f"{Path(setting.data).name}, mixture {first.id}: speakers {', '.join(first.speakers)}")
+    return [f"**Log-magnitude spectrograms of mixture {first.id}**: the mixture and its references, then each "
+            "separator's outputs under the reference each was scored against.", "",
+            f"![{figure.stem}]({figure.relative_to(out)})", "",
+            f"Listen: the first {len(items)} mixtures of the {Path(setting.data).name} table, each with its "
+            "references and every separator's outputs (speakerK matched to referenceK).", "", *lines, ""]
+
+
+def _separation_section(out: Path, separators: Sequence[System], loaded: dict, data: str, seen: str | None,
+                        n: int, seed: int, pesq_stoi: bool, progress: bool) -> list[str]:
+    """Every separator on the same mixtures of ``data`` (and of ``seen``'s utterances each held
+    out of training), one table per corpus, with the command behind each row."""
+    run = SeparationRunner(out, progress)
+    base = SeparationSetting(data, n, seed, pesq_stoi=pesq_stoi)
+    settings = [(f"{Path(data).name}: unseen speakers", base)]
+    if seen is not None:
+        settings.append((f"{Path(seen).name}: held-out utterances of the training speakers",
+                         replace(base, data=seen, heldout=True)))
+    lines = ["## Separation (paper section 4.2)", "",
+             f"Every separator in a table heard the very same {n} mixtures (mixture i drawn from rng ({seed}, i)): "
+             f"{base.n_speakers} speakers at {base.sir_db:g} dB, fully overlapped, {base.crop_seconds:g} s. Outputs "
+             "are matched to the references by SI-SDR, except an enrolled separator's: output k is meant to be "
+             f"enrollment k's speaker (enrolled on {ENROLL_SECONDS:g} s of another of their utterances). Cells: mean "
+             "[95% bootstrap interval over the mixtures] of the per-mixture mean over sources; SDRi, SI-SDRi and "
+             "SI-SDR in dB, PESQi in wide-band PESQ (MOS-LQO) points, STOIi in STOI points (0-1); mode: "
+             "`independent` uPIT, `mixture` conditioned on the embedder's identities of the mixture, `enrolled` on "
+             "enrolled references. Per-mixture scores: `evals/separation/LABEL/SETTING.csv`.", ""]
+    for where, setting in settings:
+        results, unrecorded = [], []
+        for s in separators:
+            if setting.heldout and not loaded[s.label].bundle.get("data", {}).get("heldout"):
+                unrecorded.append(s.label)
+            else:
+                results.append(run.result(s, setting))
+        lines += [f"### {where} ({setting.n} mixtures)", ""]
+        if results:
+            rows = [[r["label"], r["mode"], *[_interval(r["metrics"].get(k), d) for k, _, d in SEPARATION_COLUMNS]]
+                    for r in results]
+            lines += [*_table(["separator", "mode", *[c for _, c, _ in SEPARATION_COLUMNS]], rows), "",
+                      "```", *[separation_command(r) for r in results], "```", ""]
+        if unrecorded:
+            lines += [f"Not scored here: {', '.join(unrecorded)} (the model file records no held-out utterances).", ""]
+    return lines + _examples(out, loaded, base, run.manifest(base.data))
+
+
 def _last_row(csv_path: Path) -> dict:
     with csv_path.open() as f:
         rows = list(csv.DictReader(f))
@@ -235,7 +406,8 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
                  trials: int = 1000, compare_trials: int | None = None, sweep_trials: int | None = None,
                  conditions: Sequence[str] | None = None, separator: str | Path | None = None, sweeps: Sequence[str] | None = None, seed: int = 0,
                  metric: str = "cosine", train_run: str | Path | None = None, curves: Sequence[str] = (),
-                 paper_figures: bool = True, command: str = "", progress: bool = True) -> Path:
+                 paper_figures: bool = True, separators: Sequence[str] = (), separation_mixtures: int | None = None,
+                 separation_pesq_stoi: bool = True, command: str = "", progress: bool = True) -> Path:
     """Score ``systems`` (first = the system the report is about) and write ``OUT/REPORT.md``.
 
     - headline: the first system on ``trials`` trials of ``data`` (and of ``seen`` held-out
@@ -244,8 +416,13 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
       condition; ``cascade``, behind ``separator``, only when one is given);
     - all systems, mixture condition, along each sweep axis on ``sweep_trials`` lists;
     - for each run in ``curves`` (``[LABEL=]RUN``), every epoch it kept, mixture condition on the
-      comparison trials: EER against training time.
+      comparison trials: EER against training time;
+    - every separator in ``separators`` (``[LABEL=]PATH``) on the same ``separation_mixtures``
+      mixtures (default 100) of ``data`` (and of ``seen``'s held-out utterances), with
+      spectrograms and WAVs of the first mixtures; ``separation_pesq_stoi=False`` skips the two
+      slow metrics.
     """
+
     from . import figures, plots
 
     out = Path(out_dir)
@@ -260,6 +437,12 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
         raise InputError("the cascade condition needs --separator SEP, and --separator is only for it")
     primary, run = systems_[0], Runner(out, metric, progress, None if separator is None else str(separator))
     data = str(data)
+    # separators first: a wrong file is refused, and their scores computed, before hours of embedding
+    separators_ = parse_systems(separators, "separator") if separators else []
+    loaded = {s.label: mirnet.load_separator(s.path) for s in separators_}
+    separation = _separation_section(out, separators_, loaded, data, None if seen is None else str(seen),
+                                     separation_mixtures or SEPARATION_MIXTURES, seed, separation_pesq_stoi,
+                                     progress) if separators_ else []
     base = Setting(data, trials, seed)
     compare = replace(base, trials=compare_trials or trials)
     sweep_base = replace(base, trials=sweep_trials or trials)
@@ -354,6 +537,7 @@ def write_report(out_dir: str | Path, systems: Sequence[str], data: str | Path, 
         lines += [f"## Mixture EER against training time ({compare.trials} comparison trials)", "",
                   "Every epoch model each run kept; minutes are its `epochs.csv` elapsed time, validation included.",
                   "", *_table(["run", "epoch", "minutes", "EER % (95% CI) / minDCF"], curve_rows), ""]
+    lines += separation
     lines += ["## Figures", ""]
     for caption, path in figs:
         lines += [f"**{caption}**", "", f"![{path.stem}]({path.resolve().relative_to(out.resolve())})", ""]
