@@ -209,3 +209,26 @@ def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_con
     with pytest.raises(ConfigError, match="is an embedder; the cascade needs a speaker-independent"):
         Trainer(tiny_config("model.name=single", f"train.separator={TEACHER}", model=spk), tmp_path / "x",
                 progress=False)
+
+
+def test_voicefilter_on_mirnets_identities_separates_from_the_mixture_alone(separator_config, tmp_path, corpus):
+    """The paper's system: no enrollment. The shipped MIRNet gives the mixture's two identities,
+    one pass each; `mirnet separate` names which identity each file belongs to."""
+    import json
+
+    import soundfile as sf
+
+    from mirnet.cli import main
+
+    mirnet_dir = REPO / "models" / "reference"
+    cfg = separator_config("train.epochs=1", f"train.conditioner={mirnet_dir}",
+                           model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192})
+    Trainer(cfg, tmp_path / "vf", progress=False).run()
+    sep = mirnet.load_separator(tmp_path / "vf")
+    assert sep.mode == "mixture" and sep.n_outputs == 2
+    mixture = _batch(corpus, n=1)["mixture"][0].numpy()
+    sf.write(tmp_path / "mix.wav", mixture, 16000)
+    assert main(["-q", "separate", str(tmp_path / "vf"), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "out")]) == 0
+    meta = json.loads((tmp_path / "out" / "mix.json").read_text())
+    assert meta["conditioning"] == "mixture" and [o["identity"] for o in meta["outputs"]] == [0, 1]
+    assert all((tmp_path / "out" / o["file"]).is_file() for o in meta["outputs"])
