@@ -11,7 +11,7 @@ from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
 from .errors import InputError
 from .models.inference import for_inference
 from .separation.chunking import separate_in_chunks
-from .train.checkpoint import load_conditioner, load_model, resolve
+from .train.checkpoint import conditioner_spec, load_conditioner, load_model, resolve
 
 
 def _load_kind(path: str | Path, kind: str, loader: str) -> tuple[torch.nn.Module, dict]:
@@ -84,9 +84,20 @@ class Separator:
     of any length."""
 
     def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", chunk_seconds: float = 6.0,
-                 overlap_seconds: float = 2.0):
+                 overlap_seconds: float = 2.0, conditioner: str | Path | None = None):
+        """``conditioner``: another embedder (experiment dir, or ``resemblyzer``) in place of the one
+        the separator was trained with, to measure what a mismatched embedding space costs."""
         self.model, self.bundle, self.source = model.eval(), bundle, source
-        self.conditioner = load_conditioner(bundle["conditioner"], resolve(source)) if model.embed_dim else None
+        self.conditioner = None
+        if conditioner is not None:
+            if not model.embed_dim:
+                raise InputError(f"{source}: a speaker-independent separator takes no conditioner")
+            self.conditioner = load_conditioner(conditioner_spec(conditioner))
+            if self.conditioner.embed_dim != model.embed_dim:
+                raise InputError(f"{conditioner}: gives {self.conditioner.embed_dim}-dimensional embeddings, "
+                                 f"{source} takes {model.embed_dim}")
+        elif model.embed_dim:
+            self.conditioner = load_conditioner(bundle["conditioner"], resolve(source))
         self.mode = self.conditioner.mode if self.conditioner is not None else "independent"
         self.chunk = round(chunk_seconds * SAMPLE_RATE)
         self.overlap = round(overlap_seconds * SAMPLE_RATE)

@@ -161,7 +161,7 @@ def _eval_separation(a):
 
     result = evaluate_separation(a.exp, a.data, a.mixtures, n=a.n, n_speakers=a.speakers, sir_db=a.sir,
                                  crop_seconds=a.crop, seed=a.seed, heldout=a.heldout, csv_file=a.csv,
-                                 pesq_stoi=not a.no_pesq, progress=not a.quiet)
+                                 pesq_stoi=not a.no_pesq, conditioner=a.conditioner, progress=not a.quiet)
     text = json.dumps(result, indent=1)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -316,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the result here")
     s.add_argument("--csv", help="write one row per mixture here: its speakers, SIR, every metric and improvement")
     s.add_argument("--no-pesq", action="store_true", help="skip PESQ and STOI (the slow metrics)")
+    s.add_argument("--conditioner", help="condition on this embedder (dir or resemblyzer) instead of the one the "
+                                         "separator was trained with: what a mismatched embedding space costs")
     s.set_defaults(func=_eval_separation)
 
     s = sub.add_parser("export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)")

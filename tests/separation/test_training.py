@@ -137,6 +137,10 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
     assert out.shape == (2, batch["mixture"].shape[-1]) and torch.isfinite(out).all()
     with pytest.raises(InputError, match="give one clean recording of each target"):
         sep.separate(batch["mixture"][0])
+    swapped = mirnet.load_separator(tmp_path / "vf", conditioner=REPO / "models" / "reference")  # mismatch
+    assert swapped.mode == "mixture" and swapped.separate(batch["mixture"][0]).shape == out.shape
+    with pytest.raises(InputError, match="gives 256-dimensional embeddings"):
+        mirnet.load_separator(tmp_path / "vf", conditioner="resemblyzer")
 
 
 @pytest.mark.parametrize("overrides, model, message", [
@@ -164,6 +168,8 @@ def test_each_kind_refuses_the_loader_of_the_other(separator_config, tmp_path):
         mirnet.load(tmp_path / "sep")
     with pytest.raises(InputError, match="this is an embedder \\(single\\), not a separator"):
         mirnet.load_separator(TEACHER)
+    with pytest.raises(InputError, match="a speaker-independent separator takes no conditioner"):
+        mirnet.load_separator(tmp_path / "sep", conditioner=TEACHER)
 
 
 class _Reversed(torch.nn.Module):

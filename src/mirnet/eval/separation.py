@@ -118,19 +118,20 @@ def evaluate_separation(exp: str | Path, data: str | Path | None = None, mixture
                         n: int = 200, n_speakers: int = 2, sir_db: float = 0.0, crop_seconds: float = 3.0,
                         seed: int = 0, heldout: bool = False, enroll_seconds: float = 3.0,
                         csv_file: str | Path | None = None, pesq_stoi: bool = True, batch_size: int = 8,
-                        progress: bool = True) -> dict:
+                        conditioner: str | Path | None = None, progress: bool = True) -> dict:
     """Score one separator on ``n`` mixtures drawn from ``data`` (``n_speakers`` sources at
     ``sir_db``, ``crop_seconds`` long) or on every mixture of the list ``mixtures``.
 
     Outputs are matched to the references by SI-SDR, except an enrolled separator's: output k
     is meant to be enrollment k's speaker, and matching would hide that it picked the other one.
     Each metric is averaged over a mixture's sources; intervals are over mixtures. ``csv_file``
-    keeps one row per mixture; ``pesq_stoi=False`` skips the two slow metrics."""
+    keeps one row per mixture; ``pesq_stoi=False`` skips the two slow metrics. ``conditioner``
+    replaces a conditioned separator's embedder (the cost of a mismatched embedding space)."""
     import mirnet
 
     if (data is None) == (mixtures is None):
         raise InputError("give a corpus to draw mixtures from (--data) or a mixture list (--mixtures), not both")
-    sep = mirnet.load_separator(exp)
+    sep = mirnet.load_separator(exp, conditioner=conditioner)
     outputs = sep.n_outputs
     if mixtures is not None:
         if sep.mode == "enrolled":
@@ -184,5 +185,6 @@ def evaluate_separation(exp: str | Path, data: str | Path | None = None, mixture
         _write_csv(csv_file, rows)
     names = [k for m in metrics for k in (m, m + "i")]
     return {"separator": str(exp), "mode": sep.mode, "n": len(rows), **setting,
+            **({"conditioner": str(conditioner)} if conditioner is not None else {}),
             "metrics": {k: summarize(np.array([r[k] for r in rows]), seed=seed) for k in names},
             "csv": str(csv_file) if csv_file else None, "seconds": round(time.time() - start, 1)}
