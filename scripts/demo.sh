@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: corpus -> an example mixture embedded -> a short from-scratch training run ->
-# `mirnet report`: the reference model, the single-embedding baseline and resemblyzer scored
-# side by side on the same trials (conditions, sweeps, DET, paper figures) -> runs/demo/REPORT.md.
+# `mirnet report`: the reference model, the single-embedding baseline, resemblyzer and the cascade
+# scored side by side on the same trials (conditions, the cascade behind the uPIT separator, sweeps,
+# DET, paper figures), and the shipped separators on the same mixtures -> runs/demo/REPORT.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=.venv/bin/mirnet
@@ -10,24 +11,31 @@ REF=${REF:-models/reference}
 TRIALS=${TRIALS:-1000}                # headline: the reference model, unseen and seen speakers
 COMPARE_TRIALS=${COMPARE_TRIALS:-200} # every system x every condition, one trial list
 SWEEP_TRIALS=${SWEEP_TRIALS:-100}     # every system per SIR / overlap / crop / speakers point
+SEP=${SEP:-models/separators}
+SEPARATION_MIXTURES=${SEPARATION_MIXTURES:-50}  # per separation table (unseen; seen held-out)
 mkdir -p "$OUT"
 stage() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 
 stage "1/4 default corpus: every working MBROLA voice + flite, 40 utterances each"
 $M corpus synth data/corpus
 
-stage "2/4 embed an example mixture of two unseen speakers"
+stage "2/4 embed and separate an example mixture of two unseen speakers"
 $M corpus mix data/corpus/unseen "$OUT/example_mix.wav" --sir 0 --seed 1
 $M embed "$REF" "$OUT/example_mix.wav" --out "$OUT/example_embeddings.npy"
+$M separate "$SEP/voicefilter_mirnet" "$OUT/example_mix.wav" --out "$OUT/example_separated"
 
 stage "3/4 short from-scratch training of the compact MIRNet (the training path)"
 rm -rf "$OUT/train"
 $M train configs/mirnet_compact.yaml "$OUT/train" train.epochs=3 data.epoch_size=960 data.val_size=160 \
   loss.teacher_weight=0 train.keep_epoch_models=true >/dev/null
 
-stage "4/4 report: reference, single-embedding baseline, resemblyzer on the same trials"
-$M report "reference=$REF" "single=$REF/teacher" resemblyzer --data data/corpus/unseen --seen data/corpus/seen \
+stage "4/4 report: reference, single-embedding baseline, resemblyzer, the cascade; the separators"
+$M report "reference=$REF" "single=$REF/teacher" resemblyzer "cascade=$SEP/cascade" \
+  --data data/corpus/unseen --seen data/corpus/seen \
   --trials "$TRIALS" --compare-trials "$COMPARE_TRIALS" --sweep-trials "$SWEEP_TRIALS" \
+  --separator "$SEP/upit" --separation-mixtures "$SEPARATION_MIXTURES" \
+  --separator-systems "upit=$SEP/upit" "voicefilter_mirnet=$SEP/voicefilter_mirnet" \
+  "voicefilter_enrolled=$SEP/voicefilter_enrolled" \
   --train-run "$OUT/train" --curve "short_run=$OUT/train" --out "$OUT"
 for f in eval_unseen eval_unseen_clean eval_seen eval_seen_clean; do
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{sys.argv[2]:18s} EER {r['eer']:5.2f}% [{r['eer_ci'][0]:.2f}, {r['eer_ci'][1]:.2f}] over {r['trials']} trials, {r['speakers']} speakers\")" "$OUT/$f.json" "$f"

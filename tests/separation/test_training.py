@@ -105,14 +105,15 @@ def test_a_pass_conditioned_on_a_sources_embedding_returns_that_source(corpus):
     assert (own - other).min() > 5.0, f"own - other SI-SDR per pass: {(own - other).tolist()}"
 
 
-def test_a_voicefilter_started_from_a_upit_separator_begins_as_its_first_output():
+def test_a_voicefilter_started_from_a_upit_separator_begins_as_its_first_output_for_a_zero_embedding():
     torch.manual_seed(0)
     upit = build_model("mask_separator", n_outputs=2, mask="complex", **TINY_SEPARATOR).eval()
     vf = build_model("mask_separator", n_outputs=1, embed_dim=8, mask="complex", **TINY_SEPARATOR).eval()
     assert vf.start_from(upit.state_dict()) == []
     wav = torch.randn(2, 8000)
     with torch.no_grad():
-        torch.testing.assert_close(vf(wav, torch.randn(2, 8)), upit(wav)[:, :1], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(vf(wav, torch.zeros(2, 8)), upit(wav)[:, :1], rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(vf(wav, torch.randn(2, 8)), vf(wav, torch.randn(2, 8)))  # identities differ at once
     wider = build_model("mask_separator", n_outputs=1, embed_dim=8, **{**TINY_SEPARATOR, "lstm_hidden": 48})
     assert "rnn.weight_hh_l0" in wider.start_from(upit.state_dict())
 
