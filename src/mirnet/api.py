@@ -157,7 +157,11 @@ class Separator:
         with torch.inference_mode():
             return torch.cat([self.conditioner.embed(torch.from_numpy(r)[None]) for r in refs], dim=1)[0]
 
-    def _separate(self, wav: torch.Tensor, refs: list[np.ndarray] | None) -> torch.Tensor:
-        emb = self.enrolled_embeddings(refs)
-        emb = None if emb is None else emb[None]
+    def separate_long(self, wav: torch.Tensor, embeddings: torch.Tensor | None = None) -> torch.Tensor:
+        """(samples,) at 16 kHz [, (N, D) target embeddings] -> (N, samples), in overlapping
+        chunks (``separate_in_chunks``) when longer than one; no checks."""
+        emb = None if embeddings is None else embeddings[None]
         return separate_in_chunks(lambda chunk: self.separate_batch(chunk, emb), wav, self.chunk, self.overlap)
+
+    def _separate(self, wav: torch.Tensor, refs: list[np.ndarray] | None) -> torch.Tensor:
+        return self.separate_long(wav, self.enrolled_embeddings(refs))

@@ -24,7 +24,6 @@ from ..data.mixing import MixingConfig, draw_mixture, mix, read_enrollment, read
 from ..errors import CorpusError, InputError
 from ..losses.pit import best_permutation
 from ..losses.signal import pairwise_neg_sisdr
-from ..separation.chunking import separate_in_chunks
 from ..separation.metrics import METRICS, score_separation, summarize
 from .evaluate import evaluation_manifest
 
@@ -86,8 +85,7 @@ def separate(sep, batch: list[Item]) -> torch.Tensor:
         emb = torch.stack([sep.enrolled_embeddings(list(item.enrollment)) for item in batch])
     if wavs.shape[-1] <= sep.chunk:
         return sep.separate_batch(wavs, emb)
-    return torch.stack([separate_in_chunks(lambda c, b=b: sep.separate_batch(c, None if emb is None else emb[b:b + 1]),
-                                           wav, sep.chunk, sep.overlap) for b, wav in enumerate(wavs)])
+    return torch.stack([sep.separate_long(wav, None if emb is None else emb[b]) for b, wav in enumerate(wavs)])
 
 
 def match(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
