@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CORPUS := data/corpus
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test reference clean-runs
+.PHONY: setup demo test lint reference clean-runs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	scripts/install_synthesizers.sh all
 
-test: $(STAMP)
+test: lint
 	scripts/install_synthesizers.sh test
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: setup
 	scripts/demo.sh

@@ -4,6 +4,7 @@ Variants are timed in interleaved rounds (A B C, A B C, ...), and every variant'
 also kept as a ratio to the first variant's time in the same round: on a machine shared with
 other jobs, absolute times drift with the load while same-round ratios mostly survive it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -42,10 +43,16 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int =
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
     base = wall[next(iter(fns))]
-    return {name: {"median_ms": 1000 * statistics.median(t), "min_ms": 1000 * min(t),
-                   "cpu_ms": 1000 * statistics.median(cpu[name]),
-                   "ratio": statistics.median(a / b for a, b in zip(t, base)), "rounds": rounds}
-            for name, t in wall.items()}
+    return {
+        name: {
+            "median_ms": 1000 * statistics.median(t),
+            "min_ms": 1000 * min(t),
+            "cpu_ms": 1000 * statistics.median(cpu[name]),
+            "ratio": statistics.median(a / b for a, b in zip(t, base)),
+            "rounds": rounds,
+        }
+        for name, t in wall.items()
+    }
 
 
 def real_mixtures(data: str | Path, count: int, seconds: float = 3.0, seed: int = 0) -> torch.Tensor:
@@ -53,22 +60,42 @@ def real_mixtures(data: str | Path, count: int, seconds: float = 3.0, seed: int 
     manifest = open_corpus(data)
     index, rng = {u.id: u for u in manifest}, np.random.default_rng(seed)
     cfg = MixingConfig(2, seconds)
-    return torch.from_numpy(np.stack([mix(read_sources(draw_mixture(manifest, rng, cfg), index))[0]
-                                      for _ in range(count)]))
+    return torch.from_numpy(
+        np.stack([mix(read_sources(draw_mixture(manifest, rng, cfg), index))[0] for _ in range(count)])
+    )
 
 
 def conditions() -> dict:
     """The machine and how busy it was: every figure is read against these."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-            "torch": torch.__version__, "cuda": torch.cuda.is_available(),
-            "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def add_common_args(p: argparse.ArgumentParser, name: str) -> None:
-    p.add_argument("--json", type=Path, default=REPO / "runs" / "bench" / f"{name}.json",
-                   help=f"results file (default runs/bench/{name}.json)")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=REPO / "runs" / "bench" / f"{name}.json",
+        help=f"results file (default runs/bench/{name}.json)",
+    )
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

@@ -3,6 +3,7 @@ same function, same process; prints ms per forward+backward and the ratio.
 
     python benchmarks/attention_speed.py [--threads 1] [--batch 32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,17 @@ def main() -> None:
     assert torch.allclose(z1, z2, atol=1e-4) and torch.allclose(w1, w2, atol=1e-5)
     literal = timed(lambda v: rotate_activations(att, v), v1, a.repeats)
     rotated = timed(att, v1, a.repeats)
-    print(json.dumps({"threads": a.threads, "batch": a.batch, "literal_ms": round(literal, 1),
-                      "rotated_weights_ms": round(rotated, 1), "speedup": round(literal / rotated, 2)}))
+    print(
+        json.dumps(
+            {
+                "threads": a.threads,
+                "batch": a.batch,
+                "literal_ms": round(literal, 1),
+                "rotated_weights_ms": round(rotated, 1),
+                "speedup": round(literal / rotated, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ One thread, as a worker runs. "per core" figures divide by process CPU time, whi
 the time this process ran: on a machine shared with other jobs they stay near what an idle core
 gives, while the wall-clock rate shows what this worker got.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,9 @@ def main() -> None:
     p.add_argument("--data", default=str(REPO / "data" / "corpus" / "seen"), help="corpus to mix")
     p.add_argument("--mixtures", type=int, default=200, help="mixtures per timed call")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--stft-batch", type=int, default=32, help="the STFT runs in the model, on training batches")
+    p.add_argument(
+        "--stft-batch", type=int, default=32, help="the STFT runs in the model, on training batches"
+    )
     add_common_args(p, "data_pipeline")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -52,8 +55,10 @@ def main() -> None:
     specs = [perturbed.spec(i) for i in range(n)]
     active = [s.samples - s.starts[-1] for s in specs]
     # every source read at the length its speed needs, for the resampling stage on its own
-    decoded = [[read_crop(index[u], o, round(act * sp) + 1) for u, o, sp in zip(s.utterances, s.offsets, s.speeds)]
-               for s, act in zip(specs, active)]
+    decoded = [
+        [read_crop(index[u], o, round(act * sp) + 1) for u, o, sp in zip(s.utterances, s.offsets, s.speeds)]
+        for s, act in zip(specs, active)
+    ]
     sources = [read_sources(s, index) for s in specs]
     mixtures = torch.from_numpy(np.stack([mix(s)[0] for s in sources]))
     features = LogMagnitudeSpectrum()
@@ -75,25 +80,46 @@ def main() -> None:
         "end to end, speed perturbation, filter designed per call (before)": perturbed_designing,
         "draw (which speakers, crops, levels)": lambda: [perturbed.spec(i) for i in range(n)],
         "read: FLAC decode + checks of both 3-s crops": lambda: [
-            read_crop(index[u], o, act) for s, act in zip(specs, active) for u, o in zip(s.utterances, s.offsets)],
+            read_crop(index[u], o, act)
+            for s, act in zip(specs, active)
+            for u, o in zip(s.utterances, s.offsets)
+        ],
         "speed perturbation (resample, cached filter)": resample_all,
         "speed perturbation, filter designed per call (before)": resample_all_designing,
         "mix (sum + peak scale)": lambda: [mix(s) for s in sources],
         f"STFT features (batches of {a.stft_batch})": lambda: [
-            features(mixtures[i:i + a.stft_batch]) for i in range(0, n, a.stft_batch)],
+            features(mixtures[i : i + a.stft_batch]) for i in range(0, n, a.stft_batch)
+        ],
     }
     with torch.inference_mode():
         timed = interleaved(stages, a.rounds)
-    rows = [{"stage": name, "ms_per_mixture": t["median_ms"] / n, "cpu_ms_per_mixture": t["cpu_ms"] / n,
-             "mixtures_per_s_wall": 1000 * n / t["median_ms"], "mixtures_per_s_per_core": 1000 * n / t["cpu_ms"]}
-            for name, t in timed.items()]
+    rows = [
+        {
+            "stage": name,
+            "ms_per_mixture": t["median_ms"] / n,
+            "cpu_ms_per_mixture": t["cpu_ms"] / n,
+            "mixtures_per_s_wall": 1000 * n / t["median_ms"],
+            "mixtures_per_s_per_core": 1000 * n / t["cpu_ms"],
+        }
+        for name, t in timed.items()
+    ]
     print(table(rows, list(rows[0])))
     e2e = rows[1]["mixtures_per_s_per_core"]
-    print(f"target >= 500 mixtures/s per core (3-s crops, speed perturbation): {e2e:.0f} "
-          f"({'met' if e2e >= 500 else 'not met'}); without speed perturbation {rows[0]['mixtures_per_s_per_core']:.0f}")
-    write_json(a.json, {"benchmark": "data_pipeline", "args": {k: str(v) for k, v in vars(a).items()},
-                        "conditions_start": start, "conditions_end": conditions(), "stages": rows,
-                        "speed_perturbed_sources": sum(sp != 1.0 for s in specs for sp in s.speeds)})
+    print(
+        f"target >= 500 mixtures/s per core (3-s crops, speed perturbation): {e2e:.0f} "
+        f"({'met' if e2e >= 500 else 'not met'}); without speed perturbation {rows[0]['mixtures_per_s_per_core']:.0f}"
+    )
+    write_json(
+        a.json,
+        {
+            "benchmark": "data_pipeline",
+            "args": {k: str(v) for k, v in vars(a).items()},
+            "conditions_start": start,
+            "conditions_end": conditions(),
+            "stages": rows,
+            "speed_perturbed_sources": sum(sp != 1.0 for s in specs for sp in s.speeds),
+        },
+    )
 
 
 if __name__ == "__main__":

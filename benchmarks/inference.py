@@ -8,6 +8,7 @@ same rounds and checked against it on real mixtures.
 resemblyzer embeds one clip into one embedding and has no batch call, so its rows are per clip;
 "preprocess" is its volume normalisation + VAD trimming, "embed" its mel + LSTM on the result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,16 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 
-from _timing import REPO, add_common_args, conditions, interleaved, model_from_config, real_mixtures, table, write_json
+from _timing import (
+    REPO,
+    add_common_args,
+    conditions,
+    interleaved,
+    model_from_config,
+    real_mixtures,
+    table,
+    write_json,
+)
 from mirnet.eval.peers import Resemblyzer
 from mirnet.models.inference import fold_batchnorm, for_inference
 from mirnet.train.checkpoint import load_model
@@ -29,9 +39,11 @@ SECONDS = 3.0
 
 def _forward(model: torch.nn.Module, grad_mode=torch.inference_mode, autocast: bool = False):
     """x -> float32 embeddings under the given grad mode (and bf16 autocast)."""
+
     def run(x: torch.Tensor) -> torch.Tensor:
         with grad_mode(), torch.autocast("cpu", torch.bfloat16) if autocast else nullcontext():
             return model(x).embeddings.float()
+
     return run
 
 
@@ -46,6 +58,7 @@ def _traced(model: torch.nn.Module, example: torch.Tensor):
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return frozen(x)
+
     return run
 
 
@@ -56,19 +69,25 @@ def _int8_linear(model: torch.nn.Module) -> torch.nn.Module:
     model = copy.deepcopy(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice
-        model.speaker_net = torch.ao.quantization.quantize_dynamic(model.speaker_net, {torch.nn.Linear}, torch.qint8)
+        model.speaker_net = torch.ao.quantization.quantize_dynamic(
+            model.speaker_net, {torch.nn.Linear}, torch.qint8
+        )
     return model
 
 
-def variants(model: torch.nn.Module, example: torch.Tensor, compile_: bool) -> dict[str, tuple[bool, callable]]:
+def variants(
+    model: torch.nn.Module, example: torch.Tensor, compile_: bool
+) -> dict[str, tuple[bool, callable]]:
     """name -> (meant to be exact, x -> embeddings). The first is the plain path every other is
     checked and timed against; "api path" is what ``mirnet.api.Embedder`` runs."""
     fast = for_inference(model)
-    out = {"plain eval forward, no_grad": (True, _forward(model, torch.no_grad)),
-           "inference_mode": (True, _forward(model)),
-           "inference_mode + folded BN": (True, _forward(fold_batchnorm(model))),
-           "folded BN + channels_last (api path)": (True, _forward(fast)),
-           "jit.trace + jit.freeze": (True, _traced(model, example))}
+    out = {
+        "plain eval forward, no_grad": (True, _forward(model, torch.no_grad)),
+        "inference_mode": (True, _forward(model)),
+        "inference_mode + folded BN": (True, _forward(fold_batchnorm(model))),
+        "folded BN + channels_last (api path)": (True, _forward(fast)),
+        "jit.trace + jit.freeze": (True, _traced(model, example)),
+    }
     if compile_:
         out["torch.compile (inductor)"] = (True, _forward(torch.compile(fast)))
     out["api path + int8 dynamic Linear"] = (False, _forward(_int8_linear(fast)))
@@ -81,8 +100,9 @@ def agreement(got: torch.Tensor, want: torch.Tensor) -> dict:
     return {"max_abs_diff": float((got - want).abs().max()), "max_cos_dev": float((1 - cos).max())}
 
 
-def optimisations(name: str, model, mixtures: torch.Tensor, batches: list[int], rounds: int, threads: int,
-                  compile_: bool) -> list[dict]:
+def optimisations(
+    name: str, model, mixtures: torch.Tensor, batches: list[int], rounds: int, threads: int, compile_: bool
+) -> list[dict]:
     """One row per (variant, batch): time per mixture and speed-up over the plain path in the
     same rounds, and the variant's agreement with the plain path on all ``mixtures``."""
     torch.set_num_threads(threads)
@@ -91,14 +111,29 @@ def optimisations(name: str, model, mixtures: torch.Tensor, batches: list[int], 
     checks = {}
     for variant, (exact, fn) in fns.items():  # the first call also traces or compiles
         start = time.perf_counter()
-        checks[variant] = {"exact": exact, **agreement(fn(mixtures), want), "first_call_s": time.perf_counter() - start}
+        checks[variant] = {
+            "exact": exact,
+            **agreement(fn(mixtures), want),
+            "first_call_s": time.perf_counter() - start,
+        }
     rows = []
     for batch in batches:
         x = mixtures[:batch]
-        timed = interleaved({v: (lambda fn=fn: fn(x)) for v, (_, fn) in fns.items()}, rounds)
-        rows += [{"model": name, "variant": v, "threads": threads, "batch": batch,
-                  "ms_per_mixture": t["median_ms"] / batch, "min_ms_per_mixture": t["min_ms"] / batch,
-                  "cpu_ms_per_mixture": t["cpu_ms"] / batch, "speedup": 1 / t["ratio"], **checks[v]} for v, t in timed.items()]
+        timed = interleaved({v: (lambda fn=fn, x=x: fn(x)) for v, (_, fn) in fns.items()}, rounds)
+        rows += [
+            {
+                "model": name,
+                "variant": v,
+                "threads": threads,
+                "batch": batch,
+                "ms_per_mixture": t["median_ms"] / batch,
+                "min_ms_per_mixture": t["min_ms"] / batch,
+                "cpu_ms_per_mixture": t["cpu_ms"] / batch,
+                "speedup": 1 / t["ratio"],
+                **checks[v],
+            }
+            for v, t in timed.items()
+        ]
     return rows
 
 
@@ -112,10 +147,19 @@ def speed(systems: dict[str, tuple[callable, int]], rounds: int, threads: int) -
     for name, t in timed.items():
         batch = systems[name][1]
         ms = t["median_ms"] / batch
-        rows.append({"system": name, "threads": threads, "batch": batch, "ms_per_mixture": ms,
-                     "min_ms_per_mixture": t["min_ms"] / batch,
-                     "cpu_ms_per_mixture": t["cpu_ms"] / batch, "rtf": ms / 1000 / SECONDS,
-                     "x_real_time": SECONDS * 1000 / ms, "vs_resemblyzer": t["ratio"] * ref_batch / batch})
+        rows.append(
+            {
+                "system": name,
+                "threads": threads,
+                "batch": batch,
+                "ms_per_mixture": ms,
+                "min_ms_per_mixture": t["min_ms"] / batch,
+                "cpu_ms_per_mixture": t["cpu_ms"] / batch,
+                "rtf": ms / 1000 / SECONDS,
+                "x_real_time": SECONDS * 1000 / ms,
+                "vs_resemblyzer": t["ratio"] * ref_batch / batch,
+            }
+        )
     return rows
 
 
@@ -124,12 +168,18 @@ def check_targets(rows: list[dict]) -> dict:
     compact = next(r for r in rows if r["system"] == "mirnet compact" and r["threads"] == 1)
     paper = [r for r in rows if r["system"].startswith("mirnet paper") and r["threads"] == 2]
     best = max((r["x_real_time"] for r in paper), default=0.0)
-    out = {"compact_ms_1_thread_batch_1": compact["ms_per_mixture"], "compact_cpu_ms": compact["cpu_ms_per_mixture"],
-           "compact_met": compact["cpu_ms_per_mixture"] <= 15.0, "paper_x_real_time_2_threads": best,
-           "paper_met": best >= 10.0}
-    print(f"target compact <= 15 ms per mixture on 1 thread: {compact['ms_per_mixture']:.1f} ms wall, "
-          f"{compact['cpu_ms_per_mixture']:.1f} ms CPU ({'met' if out['compact_met'] else 'not met'}); "
-          f"target paper >= 10x real time on 2 threads: {best:.2f}x ({'met' if out['paper_met'] else 'not met'})")
+    out = {
+        "compact_ms_1_thread_batch_1": compact["ms_per_mixture"],
+        "compact_cpu_ms": compact["cpu_ms_per_mixture"],
+        "compact_met": compact["cpu_ms_per_mixture"] <= 15.0,
+        "paper_x_real_time_2_threads": best,
+        "paper_met": best >= 10.0,
+    }
+    print(
+        f"target compact <= 15 ms per mixture on 1 thread: {compact['ms_per_mixture']:.1f} ms wall, "
+        f"{compact['cpu_ms_per_mixture']:.1f} ms CPU ({'met' if out['compact_met'] else 'not met'}); "
+        f"target paper >= 10x real time on 2 threads: {best:.2f}x ({'met' if out['paper_met'] else 'not met'})"
+    )
     return out
 
 
@@ -137,7 +187,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--compact", default=str(REPO / "models" / "reference"), help="trained compact model")
     p.add_argument("--paper-config", default=str(REPO / "configs" / "mirnet_paper.yaml"))
-    p.add_argument("--data", default=str(REPO / "data" / "corpus" / "unseen"), help="corpus to mix clips from")
+    p.add_argument(
+        "--data", default=str(REPO / "data" / "corpus" / "unseen"), help="corpus to mix clips from"
+    )
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--batch", type=int, default=16, help="throughput batch of the compact model")
     p.add_argument("--paper-batch", type=int, default=4, help="throughput batch of the paper model")
@@ -145,7 +197,9 @@ def main() -> None:
     p.add_argument("--paper-rounds", type=int, default=2)
     p.add_argument("--opt-threads", type=int, default=1, help="threads for the optimisation comparison")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (about a minute per shape)")
-    p.add_argument("--sections", nargs="+", choices=("speed", "optimisations"), default=["speed", "optimisations"])
+    p.add_argument(
+        "--sections", nargs="+", choices=("speed", "optimisations"), default=["speed", "optimisations"]
+    )
     add_common_args(p, "inference")
     a = p.parse_args()
     from mirnet.api import Embedder
@@ -161,33 +215,96 @@ def main() -> None:
     wavs = [w.numpy() for w in clips]
     trimmed = [resemblyzer.preprocess_wav(w) for w in wavs]
     embedders = {"compact": Embedder(compact, {}).embed_batch, "paper": Embedder(paper, {}).embed_batch}
-    resemblyzer_full = (lambda: [peer.encoder.embed_utterance(resemblyzer.preprocess_wav(w)) for w in wavs], len(wavs))
+    resemblyzer_full = (
+        lambda: [peer.encoder.embed_utterance(resemblyzer.preprocess_wav(w)) for w in wavs],
+        len(wavs),
+    )
     rows, opt, targets = [], [], {}
     for threads in a.threads if "speed" in a.sections else []:
-        rows += speed({"resemblyzer (preprocess + embed)": resemblyzer_full,
-                       "resemblyzer preprocess only": (lambda: [resemblyzer.preprocess_wav(w) for w in wavs], len(wavs)),
-                       "resemblyzer embed only": (lambda: [peer.encoder.embed_utterance(w) for w in trimmed], len(wavs)),
-                       "mirnet compact": (lambda: embedders["compact"](clips[:1]), 1),
-                       f"mirnet compact, batch {a.batch}": (lambda: embedders["compact"](clips), a.batch)},
-                      a.rounds, threads)
-        rows += speed({"resemblyzer (preprocess + embed)": resemblyzer_full,
-                       "mirnet paper": (lambda: embedders["paper"](clips[:1]), 1),
-                       f"mirnet paper, batch {a.paper_batch}": (lambda: embedders["paper"](clips[:a.paper_batch]),
-                                                                a.paper_batch)},
-                      a.paper_rounds, threads)
+        rows += speed(
+            {
+                "resemblyzer (preprocess + embed)": resemblyzer_full,
+                "resemblyzer preprocess only": (
+                    lambda: [resemblyzer.preprocess_wav(w) for w in wavs],
+                    len(wavs),
+                ),
+                "resemblyzer embed only": (
+                    lambda: [peer.encoder.embed_utterance(w) for w in trimmed],
+                    len(wavs),
+                ),
+                "mirnet compact": (lambda: embedders["compact"](clips[:1]), 1),
+                f"mirnet compact, batch {a.batch}": (lambda: embedders["compact"](clips), a.batch),
+            },
+            a.rounds,
+            threads,
+        )
+        rows += speed(
+            {
+                "resemblyzer (preprocess + embed)": resemblyzer_full,
+                "mirnet paper": (lambda: embedders["paper"](clips[:1]), 1),
+                f"mirnet paper, batch {a.paper_batch}": (
+                    lambda: embedders["paper"](clips[: a.paper_batch]),
+                    a.paper_batch,
+                ),
+            },
+            a.paper_rounds,
+            threads,
+        )
         print(f"threads {threads} measured", flush=True)
     if rows:
-        print(table(rows, ["system", "threads", "batch", "ms_per_mixture", "min_ms_per_mixture", "cpu_ms_per_mixture",
-                           "rtf", "x_real_time", "vs_resemblyzer"]))
+        print(
+            table(
+                rows,
+                [
+                    "system",
+                    "threads",
+                    "batch",
+                    "ms_per_mixture",
+                    "min_ms_per_mixture",
+                    "cpu_ms_per_mixture",
+                    "rtf",
+                    "x_real_time",
+                    "vs_resemblyzer",
+                ],
+            )
+        )
         targets = check_targets(rows)
     if "optimisations" in a.sections:
-        opt = optimisations("compact", compact, clips, [1, a.batch], a.rounds, a.opt_threads, not a.no_compile)
+        opt = optimisations(
+            "compact", compact, clips, [1, a.batch], a.rounds, a.opt_threads, not a.no_compile
+        )
         opt += optimisations("paper", paper, clips[:2], [1], a.paper_rounds, a.opt_threads, False)
-        print(table(opt, ["model", "variant", "batch", "ms_per_mixture", "min_ms_per_mixture", "cpu_ms_per_mixture",
-                          "speedup", "exact", "max_abs_diff", "max_cos_dev", "first_call_s"]))
-    write_json(a.json, {"benchmark": "inference", "args": {k: str(v) for k, v in vars(a).items()},
-                        "conditions_start": start, "conditions_end": conditions(), "clip_seconds": SECONDS,
-                        "speed": rows, "optimisations": opt, "targets": targets})
+        print(
+            table(
+                opt,
+                [
+                    "model",
+                    "variant",
+                    "batch",
+                    "ms_per_mixture",
+                    "min_ms_per_mixture",
+                    "cpu_ms_per_mixture",
+                    "speedup",
+                    "exact",
+                    "max_abs_diff",
+                    "max_cos_dev",
+                    "first_call_s",
+                ],
+            )
+        )
+    write_json(
+        a.json,
+        {
+            "benchmark": "inference",
+            "args": {k: str(v) for k, v in vars(a).items()},
+            "conditions_start": start,
+            "conditions_end": conditions(),
+            "clip_seconds": SECONDS,
+            "speed": rows,
+            "optimisations": opt,
+            "targets": targets,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ separator target needs before any training.
 
     python benchmarks/oracle_masks.py --data data/corpus/unseen --mixtures 64 --sir 0
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,12 @@ def oracle_masks(spec: torch.Tensor, sources: torch.Tensor) -> dict[str, torch.T
     """Mixture STFT (B, F, T) and source STFTs (B, N, F, T) -> {name: (B, N, F, T) mask}."""
     mix = spec.unsqueeze(1)
     power = sources.abs().square()
-    return {"IRM": sources.abs() / sources.abs().sum(1, keepdim=True).clamp_min(1e-8),
-            "Wiener": power / power.sum(1, keepdim=True).clamp_min(1e-12),
-            "PSM[0,1]": ((sources * mix.conj()).real / mix.abs().square().clamp_min(1e-12)).clamp(0, 1),
-            "cIRM": sources / torch.where(mix.abs() > 1e-8, mix, torch.ones_like(mix))}
+    return {
+        "IRM": sources.abs() / sources.abs().sum(1, keepdim=True).clamp_min(1e-8),
+        "Wiener": power / power.sum(1, keepdim=True).clamp_min(1e-12),
+        "PSM[0,1]": ((sources * mix.conj()).real / mix.abs().square().clamp_min(1e-12)).clamp(0, 1),
+        "cIRM": sources / torch.where(mix.abs() > 1e-8, mix, torch.ones_like(mix)),
+    }
 
 
 def main() -> None:
@@ -50,13 +53,16 @@ def main() -> None:
         src = stft(sources.flatten(0, 1)).view(*sources.shape[:2], *spec.shape[1:])
         scores = {}
         for name, mask in oracle_masks(spec, src).items():
-            _, logs = SeparationLoss()(stft.inverse(mask * spec.unsqueeze(1), mixture.shape[-1]), sources, mixture)
+            _, logs = SeparationLoss()(
+                stft.inverse(mask * spec.unsqueeze(1), mixture.shape[-1]), sources, mixture
+            )
             scores[name] = float(logs["si_sdri"])
         rows.append((f"{n_fft:>6} {win_ms:>5.0f}ms {hop_ms:>4.0f}ms", scores))
     print(f"oracle-mask SI-SDRi (dB), {a.mixtures} mixtures of {a.data} at {a.sir:g} dB, {a.crop:g} s")
     print(f"{'n_fft':>6} {'window':>7} {'hop':>6}  " + "  ".join(f"{name:>8}" for name in rows[0][1]))
     for label, scores in rows:
         print(f"{label}  " + "  ".join(f"{s:>8.2f}" for s in scores.values()))
+
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ measurement: pass --device cuda on a GPU machine to time real steps instead.
     python benchmarks/paper_recipe_compute.py [--config configs/recipes/librispeech_mirnet_paper.yaml]
         [--batch 4] [--threads 2] [--repeats 2] [--utilization 0.2] [--json runs/paper_recipe_compute.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from mirnet.architectures import build_model
 from mirnet.audio import SAMPLE_RATE
 from mirnet.config import load_config
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
-from mirnet.architectures import build_model
 
 # dense tensor-core peaks (NVIDIA data sheets, SXM parts); the trainer runs float32, and cuDNN's
 # convolutions (nearly all of this model's FLOPs) use TF32 by default
@@ -64,7 +65,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2, help="timed steps after one warm-up step")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--utilization", type=float, default=UTILIZATION, help="assumed sustained fraction of GPU peak")
+    p.add_argument(
+        "--utilization", type=float, default=UTILIZATION, help="assumed sustained fraction of GPU peak"
+    )
     p.add_argument("--json", default="runs/paper_recipe_compute.json")
     a = p.parse_args()
     if a.repeats < 1:
@@ -90,33 +93,58 @@ def main() -> None:
         step(model, loss_fn, a.batch, samples, d.n_speakers, a.device)
     sync()
     step_s = (time.perf_counter() - start) / a.repeats
-    cpu_s = (time.process_time() - cpu_start) / a.repeats  # CPU time of this process: what a shared machine did not take
+    cpu_s = (
+        time.process_time() - cpu_start
+    ) / a.repeats  # CPU time of this process: what a shared machine did not take
 
     result = {
-        "config": a.config, "parameters": sum(p.numel() for p in model.parameters()),
-        "train_gflop_per_mixture": train_mix / 1e9, "val_gflop_per_mixture": val_mix / 1e9,
-        "train_tflop_per_step": train_mix * d.batch_size / 1e12, "batch_size": d.batch_size,
-        "steps": steps, "epochs": cfg.train.epochs, "epoch_size": d.epoch_size, "val_size": d.val_size,
-        "pflop_per_epoch": epoch / 1e15, "eflop_total": total / 1e18,
-        "measured": {"device": a.device, "threads": a.threads, "batch": a.batch, "seconds_per_step": step_s,
-                     "process_cpu_seconds_per_step": cpu_s, "achieved_gflops": train_mix * a.batch / step_s / 1e9,
-                     "hours_per_epoch_at_this_rate": d.epoch_size / a.batch * step_s / 3600},
+        "config": a.config,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_gflop_per_mixture": train_mix / 1e9,
+        "val_gflop_per_mixture": val_mix / 1e9,
+        "train_tflop_per_step": train_mix * d.batch_size / 1e12,
+        "batch_size": d.batch_size,
+        "steps": steps,
+        "epochs": cfg.train.epochs,
+        "epoch_size": d.epoch_size,
+        "val_size": d.val_size,
+        "pflop_per_epoch": epoch / 1e15,
+        "eflop_total": total / 1e18,
+        "measured": {
+            "device": a.device,
+            "threads": a.threads,
+            "batch": a.batch,
+            "seconds_per_step": step_s,
+            "process_cpu_seconds_per_step": cpu_s,
+            "achieved_gflops": train_mix * a.batch / step_s / 1e9,
+            "hours_per_epoch_at_this_rate": d.epoch_size / a.batch * step_s / 3600,
+        },
         "utilization_assumed": a.utilization,
-        "gpu_estimate": {name: {"peak_tflops": peak,
-                                "hours_per_epoch": epoch / (peak * 1e12 * a.utilization) / 3600,
-                                "hours_total": total / (peak * 1e12 * a.utilization) / 3600}
-                         for name, peak in PEAK_TFLOPS.items()},
+        "gpu_estimate": {
+            name: {
+                "peak_tflops": peak,
+                "hours_per_epoch": epoch / (peak * 1e12 * a.utilization) / 3600,
+                "hours_total": total / (peak * 1e12 * a.utilization) / 3600,
+            }
+            for name, peak in PEAK_TFLOPS.items()
+        },
     }
-    print(f"{a.config}: {result['parameters'] / 1e6:.1f} M parameters; "
-          f"{result['train_gflop_per_mixture']:.0f} GFLOP per training mixture (forward+backward), "
-          f"{result['val_gflop_per_mixture']:.0f} per validation mixture (forward)")
-    print(f"{result['train_tflop_per_step']:.1f} TFLOP per step of {d.batch_size}; {steps} steps "
-          f"({cfg.train.epochs} epochs x {d.epoch_size} mixtures); {result['pflop_per_epoch']:.1f} PFLOP per epoch "
-          f"with validation, {result['eflop_total']:.2f} EFLOP in all")
+    print(
+        f"{a.config}: {result['parameters'] / 1e6:.1f} M parameters; "
+        f"{result['train_gflop_per_mixture']:.0f} GFLOP per training mixture (forward+backward), "
+        f"{result['val_gflop_per_mixture']:.0f} per validation mixture (forward)"
+    )
+    print(
+        f"{result['train_tflop_per_step']:.1f} TFLOP per step of {d.batch_size}; {steps} steps "
+        f"({cfg.train.epochs} epochs x {d.epoch_size} mixtures); {result['pflop_per_epoch']:.1f} PFLOP per epoch "
+        f"with validation, {result['eflop_total']:.2f} EFLOP in all"
+    )
     m = result["measured"]
-    print(f"measured on {a.device} ({a.threads} threads), batch {a.batch}: {step_s:.1f} s per step "
-          f"({cpu_s:.1f} s of this process's CPU time), {m['achieved_gflops']:.1f} GFLOP/s "
-          f"-> {m['hours_per_epoch_at_this_rate']:.0f} h per epoch at this rate")
+    print(
+        f"measured on {a.device} ({a.threads} threads), batch {a.batch}: {step_s:.1f} s per step "
+        f"({cpu_s:.1f} s of this process's CPU time), {m['achieved_gflops']:.1f} GFLOP/s "
+        f"-> {m['hours_per_epoch_at_this_rate']:.0f} h per epoch at this rate"
+    )
     print(f"\nestimate from FLOPs at {a.utilization:.0%} of peak (not a GPU measurement):")
     print(f"{'GPU, precision':<18} {'peak TFLOP/s':>12} {'h/epoch':>8} {'h total':>8}")
     for name, g in result["gpu_estimate"].items():

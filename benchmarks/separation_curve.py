@@ -6,6 +6,7 @@ voices' held-out utterances, beside the minutes the run had trained by then.
 
 Minutes are the trainer's wall-clock time of the training loop (``epochs.csv``, ``elapsed_s``),
 with the threads the run was given (its config's ``train.threads``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -43,10 +44,20 @@ def main() -> None:
             row[f"si_sdri_{name}"] = r["metrics"]["si_sdri"]["mean"]
             row[f"ci_{name}"] = r["metrics"]["si_sdri"]["mean_ci"]
         rows.append(row)
-        print(table([row], ["epoch", "minutes", "si_sdri_unseen", "si_sdri_seen"]).splitlines()[-1], flush=True)
+        print(
+            table([row], ["epoch", "minutes", "si_sdri_unseen", "si_sdri_seen"]).splitlines()[-1], flush=True
+        )
     print(table(rows, ["epoch", "minutes", "si_sdri_unseen", "si_sdri_seen"]))
-    write_json(a.json, {"conditions": conditions(), "run": str(a.run), "threads": threads,
-                        "mixtures": a.mixtures, "rows": rows})
+    write_json(
+        a.json,
+        {
+            "conditions": conditions(),
+            "run": str(a.run),
+            "threads": threads,
+            "mixtures": a.mixtures,
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ models are timed randomly initialised, which costs what a trained one costs. The
 includes its conditioner: the compact MIRNet's identities of the mixture, then one pass each.
 Target (issue 13): compact separator <= 100 ms of CPU per 3-s mixture on one core.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,16 +18,25 @@ import os
 for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_pool] = "1"
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
+import argparse
+import resource
+import time
 
-import torch  # noqa: E402
+import torch
 
-from _timing import REPO, add_common_args, conditions, interleaved, model_from_config, real_mixtures, table, write_json  # noqa: E402,I001
-import mirnet  # noqa: E402
-from mirnet.api import Separator  # noqa: E402
-from mirnet.train.checkpoint import conditioner_spec, model_bundle  # noqa: E402
+import mirnet
+from _timing import (
+    REPO,
+    add_common_args,
+    conditions,
+    interleaved,
+    model_from_config,
+    real_mixtures,
+    table,
+    write_json,
+)
+from mirnet.api import Separator
+from mirnet.train.checkpoint import conditioner_spec, model_bundle
 
 SECONDS, TARGET_MS = 3.0, 100.0
 
@@ -35,8 +45,9 @@ def _separator(path: str | None, config: str, conditioner: str | None) -> Separa
     if path:
         return mirnet.load_separator(path)
     cfg, model = model_from_config(REPO / "configs" / config)
-    bundle = model_bundle(cfg.model.name, {}, model, [],
-                          conditioner=conditioner_spec(conditioner) if conditioner else None)
+    bundle = model_bundle(
+        cfg.model.name, {}, model, [], conditioner=conditioner_spec(conditioner) if conditioner else None
+    )
     return Separator(model, bundle, config)
 
 
@@ -61,27 +72,47 @@ def main() -> None:
         def run():
             state["i"] = (state["i"] + 1) % len(mixtures)
             return fn(mixtures[state["i"]][None])
+
         return run
 
     def bf16(fn):
         def run(x):
             with torch.autocast("cpu", torch.bfloat16):
                 return fn(x)
+
         return run
 
-    fns = {"embedder (2 embeddings)": one(embedder.embed_batch), "uPIT separator": one(upit.separate_batch),
-           "uPIT separator, bf16": one(bf16(upit.separate_batch)),
-           "VoiceFilter + MIRNet identities": one(vf.separate_batch)}
+    fns = {
+        "embedder (2 embeddings)": one(embedder.embed_batch),
+        "uPIT separator": one(upit.separate_batch),
+        "uPIT separator, bf16": one(bf16(upit.separate_batch)),
+        "VoiceFilter + MIRNet identities": one(vf.separate_batch),
+    }
     timed = interleaved(fns, a.rounds)
-    rows = [{"system": name, "cpu_ms_per_mixture": t["cpu_ms"], "wall_ms": t["median_ms"],
-             "x_real_time": SECONDS * 1000 / t["median_ms"], "ratio_to_embedder": t["ratio"]}
-            for name, t in timed.items()]
+    rows = [
+        {
+            "system": name,
+            "cpu_ms_per_mixture": t["cpu_ms"],
+            "wall_ms": t["median_ms"],
+            "x_real_time": SECONDS * 1000 / t["median_ms"],
+            "ratio_to_embedder": t["ratio"],
+        }
+        for name, t in timed.items()
+    ]
     print(table(rows, ["system", "cpu_ms_per_mixture", "wall_ms", "x_real_time", "ratio_to_embedder"]))
     best = min(r["cpu_ms_per_mixture"] for r in rows if r["system"].startswith("uPIT"))
-    print(f"target uPIT <= {TARGET_MS:.0f} ms CPU per 3-s mixture on one core: {best:.1f} ms "
-          f"({'met' if best <= TARGET_MS else 'not met'})")
-    out = {"conditions": conditions(), "threads": 1, "seconds": SECONDS, "rows": rows, "upit_best_cpu_ms": best,
-           "target_met": best <= TARGET_MS}
+    print(
+        f"target uPIT <= {TARGET_MS:.0f} ms CPU per 3-s mixture on one core: {best:.1f} ms "
+        f"({'met' if best <= TARGET_MS else 'not met'})"
+    )
+    out = {
+        "conditions": conditions(),
+        "threads": 1,
+        "seconds": SECONDS,
+        "rows": rows,
+        "upit_best_cpu_ms": best,
+        "target_met": best <= TARGET_MS,
+    }
     if a.long_minutes:
         samples = round(a.long_minutes * 60 * 16000)
         long = mixtures.flatten().repeat(samples // mixtures.numel() + 1)[:samples]
@@ -90,11 +121,19 @@ def main() -> None:
         est = upit.separate(long)
         wall = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        out["long"] = {"minutes": a.long_minutes, "wall_s": wall, "x_real_time": a.long_minutes * 60 / wall,
-                       "peak_rss_mb_before": before, "peak_rss_mb": peak, "output_mb": est.numel() * 4 / 2**20}
-        print(f"{a.long_minutes:g}-minute recording, uPIT in {upit.chunk / 16000:g}-s chunks: {wall:.1f} s "
-              f"({out['long']['x_real_time']:.0f}x real time), peak RSS {peak:.0f} MB ({before:.0f} MB before; "
-              f"the (2, samples) output alone is {out['long']['output_mb']:.0f} MB)")
+        out["long"] = {
+            "minutes": a.long_minutes,
+            "wall_s": wall,
+            "x_real_time": a.long_minutes * 60 / wall,
+            "peak_rss_mb_before": before,
+            "peak_rss_mb": peak,
+            "output_mb": est.numel() * 4 / 2**20,
+        }
+        print(
+            f"{a.long_minutes:g}-minute recording, uPIT in {upit.chunk / 16000:g}-s chunks: {wall:.1f} s "
+            f"({out['long']['x_real_time']:.0f}x real time), peak RSS {peak:.0f} MB ({before:.0f} MB before; "
+            f"the (2, samples) output alone is {out['long']['output_mb']:.0f} MB)"
+        )
     write_json(a.json, out)
 
 

@@ -5,6 +5,7 @@ average-mask line has not broken the streams' symmetry: it is not separating.
 
     python benchmarks/separation_targets.py runs/exp/sep3/epochs/epoch006.pt [more models] --data data/corpus/seen
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,9 @@ def pit_mse(estimates: torch.Tensor, targets: torch.Tensor) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("models", nargs="*", help="MIRNet experiments or model files with attention output: residual")
+    p.add_argument(
+        "models", nargs="*", help="MIRNet experiments or model files with attention output: residual"
+    )
     p.add_argument("--data", required=True, help="corpus of the training speakers")
     p.add_argument("--mixtures", type=int, default=32)
     p.add_argument("--floor-db", type=float, default=30.0, help="loss.mask_floor_db")
@@ -40,9 +43,14 @@ def main() -> None:
     mixtures = torch.stack([b["mixture"] for b in batch]).float()
     sources = torch.stack([b["sources"] for b in batch]).float()
     targets = LogMagnitudeSpectrum().log_ratio_masks(sources, a.floor_db)
-    rows = [("zero masks", pit_mse(torch.zeros_like(targets), targets)),
-            ("one average mask on every stream", pit_mse(targets.mean(1, keepdim=True).expand_as(targets), targets)),
-            ("true masks", 0.0)]
+    rows = [
+        ("zero masks", pit_mse(torch.zeros_like(targets), targets)),
+        (
+            "one average mask on every stream",
+            pit_mse(targets.mean(1, keepdim=True).expand_as(targets), targets),
+        ),
+        ("true masks", 0.0),
+    ]
     for path in a.models:
         model = load_model(path)[0].eval()
         with torch.no_grad():

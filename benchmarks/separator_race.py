@@ -7,6 +7,7 @@ also set its own learning rate (``lr``) and train on the first ``crop`` seconds 
 
     python benchmarks/separator_race.py --corpus data/corpus --cpu-minutes 6
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,14 @@ from mirnet.separation import MaskSeparator
 
 WIDE = dict(n_fft=1024, win_ms=64.0, hop_ms=16.0)
 CPLX64 = dict(mask="complex", features=WIDE)
-VARIANTS = {"mag32": {}, "cplx64": CPLX64, "mag64": dict(features=WIDE),
-            "cplx64_crop1.5": dict(CPLX64, crop=1.5), "cplx64_lr2e-3": dict(CPLX64, lr=2e-3),
-            "cplx64_3x256": dict(CPLX64, lstm_layers=3)}
+VARIANTS = {
+    "mag32": {},
+    "cplx64": CPLX64,
+    "mag64": dict(features=WIDE),
+    "cplx64_crop1.5": dict(CPLX64, crop=1.5),
+    "cplx64_lr2e-3": dict(CPLX64, lr=2e-3),
+    "cplx64_3x256": dict(CPLX64, lstm_layers=3),
+}
 TRAINING = ("crop", "lr")  # a variant's keys that are not the model's
 
 
@@ -43,25 +49,37 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="data/corpus", help="a corpus with seen/ and unseen/")
     p.add_argument("--cpu-minutes", type=float, default=6.0, help="CPU time each variant trains for")
-    p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
+    p.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"
+    )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--test-mixtures", type=int, default=32)
     a = p.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    train = mixtures(f"{a.corpus}/seen", 10 ** 7, 1, (-5.0, 5.0))
-    tests = {name: stacked(mixtures(f"{a.corpus}/{name}", a.test_mixtures, 99, (0.0, 0.0)), range(a.test_mixtures))
-             for name in ("seen", "unseen")}
+    train = mixtures(f"{a.corpus}/seen", 10**7, 1, (-5.0, 5.0))
+    tests = {
+        name: stacked(mixtures(f"{a.corpus}/{name}", a.test_mixtures, 99, (0.0, 0.0)), range(a.test_mixtures))
+        for name in ("seen", "unseen")
+    }
     names = a.variants.split(",")
-    models = {name: MaskSeparator(**{k: v for k, v in VARIANTS[name].items() if k not in TRAINING}) for name in names}
-    optimizers = {name: torch.optim.Adam(m.parameters(), VARIANTS[name].get("lr", 1e-3)) for name, m in models.items()}
+    models = {
+        name: MaskSeparator(**{k: v for k, v in VARIANTS[name].items() if k not in TRAINING})
+        for name in names
+    }
+    optimizers = {
+        name: torch.optim.Adam(m.parameters(), VARIANTS[name].get("lr", 1e-3)) for name, m in models.items()
+    }
     crops = {name: round(VARIANTS[name].get("crop", 3.0) * 16000) for name in names}
     cpu, loss_fn, step = dict.fromkeys(models, 0.0), SeparationLoss(), 0
 
     def score(model) -> dict[str, float]:
         model.eval()
         with torch.no_grad():
-            out = {name: round(float(loss_fn(model(mix), src, mix)[1]["si_sdri"]), 2) for name, (mix, src) in tests.items()}
+            out = {
+                name: round(float(loss_fn(model(mix), src, mix)[1]["si_sdri"]), 2)
+                for name, (mix, src) in tests.items()
+            }
         model.train()
         return out
 
@@ -80,8 +98,18 @@ def main() -> None:
             optimizers[name].step()
             cpu[name] += time.process_time() - start
         if step % 100 == 0:
-            print(json.dumps({"step": step, **{name: {"cpu_min": round(cpu[name] / 60, 1), **score(m)}
-                                               for name, m in models.items()}}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "step": step,
+                        **{
+                            name: {"cpu_min": round(cpu[name] / 60, 1), **score(m)}
+                            for name, m in models.items()
+                        },
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ model trains as the reference recipe does, with the clean teacher's distillation
 (``--teacher``); the paper model as configs/mirnet_paper.yaml says, at a small batch: on CPU
 one step of 32 takes minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def _steps(trainer: Trainer, batches) -> tuple[float, float, int]:
         loss, _ = trainer._forward(batch)
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainer.optimizer.param_groups[0]["params"], trainer.cfg.optim.grad_clip)
+        torch.nn.utils.clip_grad_norm_(
+            trainer.optimizer.param_groups[0]["params"], trainer.cfg.optim.grad_clip
+        )
         trainer.optimizer.step()
         samples += len(batch["mixture"])
     return time.perf_counter() - start, time.process_time() - start_cpu, samples
@@ -54,16 +57,35 @@ def measure(name: str, config: str, overrides: list[str], steps: int, with_loadi
         _steps(trainer, batches[:1])  # warm-up: first-call allocations and kernel choices
         rows = [("batches made beforehand", _steps(trainer, batches[1:]))]
         if with_loading:
-            rows.append((f"DataLoader during the steps ({cfg.data.workers} worker)",
-                         _steps(trainer, itertools.islice(loader, steps))))
+            rows.append(
+                (
+                    f"DataLoader during the steps ({cfg.data.workers} worker)",
+                    _steps(trainer, itertools.islice(loader, steps)),
+                )
+            )
     params = sum(p.numel() for p in trainer.model.parameters())
     out = []
     for data, (wall, cpu, samples) in rows:
-        out.append({"config": name, "batch": cfg.data.batch_size, "threads": cfg.train.threads, "data": data,
-                    "steps": samples // cfg.data.batch_size, "s_per_step": wall / (samples / cfg.data.batch_size),
-                    "samples_per_s": samples / wall, "samples_per_cpu_s": samples / cpu,
-                    "peak_rss_mb": _rss_mb(), "rss_before_steps_mb": rss_built, "params_m": params / 1e6,
-                    **({"cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20} if torch.cuda.is_available() else {})})
+        out.append(
+            {
+                "config": name,
+                "batch": cfg.data.batch_size,
+                "threads": cfg.train.threads,
+                "data": data,
+                "steps": samples // cfg.data.batch_size,
+                "s_per_step": wall / (samples / cfg.data.batch_size),
+                "samples_per_s": samples / wall,
+                "samples_per_cpu_s": samples / cpu,
+                "peak_rss_mb": _rss_mb(),
+                "rss_before_steps_mb": rss_built,
+                "params_m": params / 1e6,
+                **(
+                    {"cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20}
+                    if torch.cuda.is_available()
+                    else {}
+                ),
+            }
+        )
     return out
 
 
@@ -71,30 +93,71 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(REPO / "data" / "corpus" / "seen"))
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=4, help="timed steps of the compact model (after one warm-up)")
+    p.add_argument(
+        "--steps", type=int, default=4, help="timed steps of the compact model (after one warm-up)"
+    )
     p.add_argument("--paper-steps", type=int, default=2)
     p.add_argument("--batch", type=int, default=32, help="compact batch (its config's)")
     p.add_argument("--paper-batch", type=int, default=2)
-    p.add_argument("--teacher", default=str(REPO / "models" / "reference" / "teacher"),
-                   help="clean teacher of the compact recipe; 'none' to train without one")
+    p.add_argument(
+        "--teacher",
+        default=str(REPO / "models" / "reference" / "teacher"),
+        help="clean teacher of the compact recipe; 'none' to train without one",
+    )
     add_common_args(p, "training")
     a = p.parse_args()
     common = [f"data.train={a.data}", f"train.threads={a.threads}", "data.workers=1"]
     teacher = [] if a.teacher == "none" else [f"train.teacher={a.teacher}"]
-    runs = [("compact", str(REPO / "configs" / "mirnet_compact.yaml"),
-             common + teacher + [f"data.batch_size={a.batch}"], a.steps, True),
-            ("paper", str(REPO / "configs" / "mirnet_paper.yaml"),
-             common + [f"data.batch_size={a.paper_batch}"], a.paper_steps, False)]
+    runs = [
+        (
+            "compact",
+            str(REPO / "configs" / "mirnet_compact.yaml"),
+            common + teacher + [f"data.batch_size={a.batch}"],
+            a.steps,
+            True,
+        ),
+        (
+            "paper",
+            str(REPO / "configs" / "mirnet_paper.yaml"),
+            common + [f"data.batch_size={a.paper_batch}"],
+            a.paper_steps,
+            False,
+        ),
+    ]
     start = conditions()
     rows = []
     for run in runs:
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:  # its own peak RSS
             rows += pool.submit(measure, *run).result()
         print(f"{run[0]} measured", flush=True)
-    print(table(rows, ["config", "batch", "threads", "data", "steps", "s_per_step", "samples_per_s",
-                       "samples_per_cpu_s", "peak_rss_mb", "rss_before_steps_mb", "params_m"]))
-    write_json(a.json, {"benchmark": "training", "args": {k: str(v) for k, v in vars(a).items()},
-                        "conditions_start": start, "conditions_end": conditions(), "rows": rows})
+    print(
+        table(
+            rows,
+            [
+                "config",
+                "batch",
+                "threads",
+                "data",
+                "steps",
+                "s_per_step",
+                "samples_per_s",
+                "samples_per_cpu_s",
+                "peak_rss_mb",
+                "rss_before_steps_mb",
+                "params_m",
+            ],
+        )
+    )
+    write_json(
+        a.json,
+        {
+            "benchmark": "training",
+            "args": {k: str(v) for k, v in vars(a).items()},
+            "conditions_start": start,
+            "conditions_end": conditions(),
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ under .cache/tests between runs, and a tiny model config that trains in seconds.
 
 The suite sees only the MBROLA voices of tests/voices.txt, the ones `make test` installs, even on
 a machine that holds more: a test that needs another voice fails here as on a fresh machine."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,11 @@ from mirnet.corpus.synth import MBROLA_DIR, synthesize_corpus
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("MIRNET_TEST_CACHE", REPO / ".cache" / "tests"))
-TEST_MBROLA_VOICES = [line.strip() for line in (REPO / "tests" / "voices.txt").read_text().splitlines()
-                      if line.strip() and not line.startswith("#")]
+TEST_MBROLA_VOICES = [
+    line.strip()
+    for line in (REPO / "tests" / "voices.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
 VOICES = ["us1", "us2", "us3", "en1", "de1", "fr1", "slt", "awb"]
 TINY_MODEL = {
     "encoder": {"channels": [32, 32, 32, 32, 64], "norm": "batch"},
@@ -59,12 +63,26 @@ def corpus() -> pathlib.Path:
 @pytest.fixture
 def tiny_config(corpus):
     """A config whose model and epochs are small enough for a unit test."""
+
     def make(*overrides: str, model: dict | None = None):
-        cfg = load_config(None, [f"data.train={corpus / 'seen'}", "data.epoch_size=16", "data.val_size=8",
-                                 "data.batch_size=8", "data.workers=0", "train.epochs=2", "train.threads=1",
-                                 "train.log_every=1", "optim.warmup_steps=2", *overrides])
+        cfg = load_config(
+            None,
+            [
+                f"data.train={corpus / 'seen'}",
+                "data.epoch_size=16",
+                "data.val_size=8",
+                "data.batch_size=8",
+                "data.workers=0",
+                "train.epochs=2",
+                "train.threads=1",
+                "train.log_every=1",
+                "optim.warmup_steps=2",
+                *overrides,
+            ],
+        )
         cfg.model.args = dict(model if model is not None else TINY_MODEL)
         return cfg
+
     return make
 
 

@@ -1,4 +1,5 @@
 """The audio boundary: every kind of bad input gets a one-line error naming the file."""
+
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,6 @@ import logging
 import numpy as np
 import pytest
 import soundfile as sf
-
 from scipy.signal import resample_poly
 
 from mirnet.audio import SAMPLE_RATE, AudioError, check_waveform, load_audio, resample, save_audio
@@ -31,7 +31,9 @@ def test_resample_is_bit_identical_to_scipy_resample_poly(up, down):
     wav = np.random.default_rng(up * 1000 + down).standard_normal(SAMPLE_RATE).astype(np.float32)
     for _ in range(2):  # the second call runs on the cached filter
         got = resample(wav, up, down)
-        assert got.dtype == np.float32 and np.array_equal(got, resample_poly(wav, up, down).astype(np.float32))
+        assert got.dtype == np.float32 and np.array_equal(
+            got, resample_poly(wav, up, down).astype(np.float32)
+        )
 
 
 @pytest.mark.parametrize("sr", [8000, 22050, 44100])
@@ -92,10 +94,17 @@ def _nan(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("make, reason", [
-    (_corrupt, "unreadable audio"), (_truncated, "unreadable audio"), (_empty_file, "unreadable audio"),
-    (_zero_samples, "empty audio"), (_silent, "silent"), (_nan, "NaN/Inf"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (_corrupt, "unreadable audio"),
+        (_truncated, "unreadable audio"),
+        (_empty_file, "unreadable audio"),
+        (_zero_samples, "empty audio"),
+        (_silent, "silent"),
+        (_nan, "NaN/Inf"),
+    ],
+)
 def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path, make, reason):
     path = make(tmp_path)
     with pytest.raises(AudioError) as err:
@@ -114,10 +123,15 @@ def test_too_short_is_rejected_with_the_durations(tmp_path):
         load_audio(path, min_seconds=0.5)
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (np.zeros((2, 100), np.float32), "mono waveform"), (np.array([], np.float32), "empty"),
-    (np.array([1, 2, 3], np.int16), "float samples"), (np.array([np.inf, 0.1], np.float32), "NaN/Inf"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (np.zeros((2, 100), np.float32), "mono waveform"),
+        (np.array([], np.float32), "empty"),
+        (np.array([1, 2, 3], np.int16), "float samples"),
+        (np.array([np.inf, 0.1], np.float32), "NaN/Inf"),
+    ],
+)
 def test_arrays_are_checked_too(bad, reason):
     with pytest.raises(AudioError, match=reason):
         check_waveform(bad, "input")

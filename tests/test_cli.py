@@ -1,5 +1,6 @@
 """The command line end to end, as a user runs it: train, mix, embed, evaluate, plot, report;
 and bad input answered with one line naming the file, exit status 2, no traceback."""
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,22 @@ def exp(corpus, tmp_path_factory):
     """A tiny MIRNet trained for one short epoch through the CLI."""
     out = tmp_path_factory.mktemp("cli") / "exp"
     cfg = out.parent / "tiny.yaml"
-    cfg.write_text(json.dumps({"data": {"train": str(corpus / "seen"), "epoch_size": 16, "val_size": 8,
-                                        "batch_size": 8, "workers": 0, "val_fraction": 0.34},
-                               "model": {"name": "mirnet", "args": TINY_MODEL},
-                               "train": {"epochs": 1, "threads": 1, "log_every": 1, "keep_epoch_models": True}}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "data": {
+                    "train": str(corpus / "seen"),
+                    "epoch_size": 16,
+                    "val_size": 8,
+                    "batch_size": 8,
+                    "workers": 0,
+                    "val_fraction": 0.34,
+                },
+                "model": {"name": "mirnet", "args": TINY_MODEL},
+                "train": {"epochs": 1, "threads": 1, "log_every": 1, "keep_epoch_models": True},
+            }
+        )
+    )
     assert main(["-q", "train", str(cfg), str(out), "optim.warmup_steps=1", "loss.attention_weight=1.0"]) == 0
     return out
 
@@ -34,7 +47,10 @@ def exp(corpus, tmp_path_factory):
 def test_overrides_may_follow_options(exp, tmp_path):
     cfg = exp.parent / "tiny.yaml"
     out = tmp_path / "again"
-    assert main(["-q", "train", str(cfg), str(out), "--resume", "optim.warmup_steps=3", "data.epoch_size=8"]) == 0
+    assert (
+        main(["-q", "train", str(cfg), str(out), "--resume", "optim.warmup_steps=3", "data.epoch_size=8"])
+        == 0
+    )
     assert "warmup_steps: 3" in (out / "config.yaml").read_text()
     with pytest.raises(SystemExit) as err:  # argparse's usage error
         main(["-q", "train", str(cfg), str(out), "--resume", "--bogus"])
@@ -44,11 +60,42 @@ def test_overrides_may_follow_options(exp, tmp_path):
 def test_extra_voices_train_beside_the_corpus(exp, corpus, tmp_path, capsys):
     """`corpus synth --engines espeak --unseen-fraction 0`, then data.train as a list of two trees."""
     extra = tmp_path / "variants"
-    assert main(["-q", "corpus", "synth", str(extra), "--engines", "espeak", "--voices", "m3", "f4",
-                 "--utterances", "2", "--unseen-fraction", "0", "--jobs", "2"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "corpus",
+                "synth",
+                str(extra),
+                "--engines",
+                "espeak",
+                "--voices",
+                "m3",
+                "f4",
+                "--utterances",
+                "2",
+                "--unseen-fraction",
+                "0",
+                "--jobs",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "both"
-    assert main(["-q", "train", str(exp.parent / "tiny.yaml"), str(out), f"data.train=[{corpus / 'seen'},{extra / 'seen'}]",
-                 "data.epoch_size=8"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                str(exp.parent / "tiny.yaml"),
+                str(out),
+                f"data.train=[{corpus / 'seen'},{extra / 'seen'}]",
+                "data.epoch_size=8",
+            ]
+        )
+        == 0
+    )
     bundle = torch.load(out / "model.pt", weights_only=True)
     assert {"2066", "2045"} < set(bundle["speakers"]) and bundle["data"]["source"][1] == str(extra / "seen")
     assert main(["-q", "corpus", "synth", str(tmp_path / "x"), "--engines", "espeak,festival"]) == 2
@@ -67,6 +114,7 @@ def test_mix_then_embed(exp, corpus, tmp_path, capsys):
 def test_embed_converts_stereo_44k(exp, corpus, tmp_path, caplog):
     wav = mirnet.audio.load_audio(next((corpus / "unseen").rglob("*.flac")))
     from scipy.signal import resample_poly
+
     stereo = np.stack([resample_poly(wav, 441, 160)] * 2, axis=1)
     path = tmp_path / "stereo44.wav"
     sf.write(path, stereo, 44100)
@@ -75,7 +123,9 @@ def test_embed_converts_stereo_44k(exp, corpus, tmp_path, caplog):
     assert "downmixing 2 channels" in caplog.text and "resampling 44100 Hz" in caplog.text
 
 
-@pytest.mark.parametrize("content, reason", [(b"RIFF....WAVEjunk" * 10, "unreadable audio"), (None, "silent")])
+@pytest.mark.parametrize(
+    "content, reason", [(b"RIFF....WAVEjunk" * 10, "unreadable audio"), (None, "silent")]
+)
 def test_embed_bad_file_one_line_error(exp, tmp_path, capsys, content, reason):
     path = tmp_path / "bad.wav"
     if content is None:
@@ -93,41 +143,136 @@ def test_embed_refuses_other_speaker_counts(exp, corpus, capsys):
 
 
 def test_eval_writes_json_and_rereads_its_trial_list(exp, corpus, tmp_path):
-    args = ["-q", "eval", str(exp), "--data", str(corpus / "seen"), "--trials", "12",
-            "--trial-list", str(tmp_path / "trials.json")]
+    args = [
+        "-q",
+        "eval",
+        str(exp),
+        "--data",
+        str(corpus / "seen"),
+        "--trials",
+        "12",
+        "--trial-list",
+        str(tmp_path / "trials.json"),
+    ]
     assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
     assert main([*args, "--seed", "99", "--json", str(tmp_path / "b.json")]) == 0  # same list, seed ignored
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
     assert {"eer", "eer_ci", "trials", "speakers", "metric", "min_dcf"} <= set(a)
     assert a["eer"] == b["eer"] and a["trial_list_sha1"] == b["trial_list_sha1"] and a["trials"] == 12
     assert 0 <= a["eer_ci"][0] <= a["eer"] <= a["eer_ci"][1] <= 100
-    assert main(["-q", "eval", str(exp), "--data", str(corpus / "seen"), "--heldout", "--trials", "4",
-                 "--condition", "clean", "--metric", "euclidean"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "eval",
+                str(exp),
+                "--data",
+                str(corpus / "seen"),
+                "--heldout",
+                "--trials",
+                "4",
+                "--condition",
+                "clean",
+                "--metric",
+                "euclidean",
+            ]
+        )
+        == 0
+    )
 
 
 def test_plots(exp, corpus, tmp_path):
-    assert main(["plot", "tsne", str(exp), "--data", str(corpus / "seen"), "--out", str(tmp_path / "tsne"),
-                 "--n-plot-speakers", "5"]) == 0
-    assert main(["plot", "attention", str(exp), "--data", str(corpus / "unseen"), "--out", str(tmp_path / "att.png")]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "tsne",
+                str(exp),
+                "--data",
+                str(corpus / "seen"),
+                "--out",
+                str(tmp_path / "tsne"),
+                "--n-plot-speakers",
+                "5",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "plot",
+                "attention",
+                str(exp),
+                "--data",
+                str(corpus / "unseen"),
+                "--out",
+                str(tmp_path / "att.png"),
+            ]
+        )
+        == 0
+    )
     assert main(["plot", "curves", str(exp), "--out", str(tmp_path / "curve.png")]) == 0
-    assert all((tmp_path / n).stat().st_size > 0 for n in ("tsne_speakers.png", "tsne_outputs.png", "att.png", "curve.png"))
+    assert all(
+        (tmp_path / n).stat().st_size > 0
+        for n in ("tsne_speakers.png", "tsne_outputs.png", "att.png", "curve.png")
+    )
 
 
 def test_report_scores_every_system_on_the_same_trials(exp, corpus, tmp_path):
     out = tmp_path / "report"
-    args = ["-q", "report", str(exp), f"copy={exp / 'model.pt'}", "--data", str(corpus / "seen"), "--out", str(out),
-            "--seen", str(corpus / "seen"), "--trials", "8", "--sweep-trials", "6", "--sweep", "sir=-5,5", "crop=1", "overlap=0.5",
-            "--train-run", str(exp), "--curve", f"tiny={exp}"]
+    args = [
+        "-q",
+        "report",
+        str(exp),
+        f"copy={exp / 'model.pt'}",
+        "--data",
+        str(corpus / "seen"),
+        "--out",
+        str(out),
+        "--seen",
+        str(corpus / "seen"),
+        "--trials",
+        "8",
+        "--sweep-trials",
+        "6",
+        "--sweep",
+        "sir=-5,5",
+        "crop=1",
+        "overlap=0.5",
+        "--train-run",
+        str(exp),
+        "--curve",
+        f"tiny={exp}",
+    ]
     assert main(args) == 0
     report = (out / "REPORT.md").read_text()
-    for text in ("## Systems", "## Targets", "All systems on the same 8 trials", "EER vs SIR", "EER vs mixture length", "EER vs overlap ratio",
-                 "figures/det_mixture.png", "figures/sweep_sir.png", "figures/attention.png", "## Trial lists",
-                 "mirnet eval", "--overlap 1", "## Short training run", f"`mirnet -q report {exp}",
-                 "## Mixture EER against training time", "| tiny | 1 |", "figures/eer_vs_time.png"):
+    for text in (
+        "## Systems",
+        "## Targets",
+        "All systems on the same 8 trials",
+        "EER vs SIR",
+        "EER vs mixture length",
+        "EER vs overlap ratio",
+        "figures/det_mixture.png",
+        "figures/sweep_sir.png",
+        "figures/attention.png",
+        "## Trial lists",
+        "mirnet eval",
+        "--overlap 1",
+        "## Short training run",
+        f"`mirnet -q report {exp}",
+        "## Mixture EER against training time",
+        "| tiny | 1 |",
+        "figures/eer_vs_time.png",
+    ):
         assert text in report, text
     # the same model under two labels, scored on the same trial list, gives the same numbers
-    row = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in report.splitlines()
-           if line.startswith(("| exp |", "| copy |"))}
+    row = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")[1:]
+        for line in report.splitlines()
+        if line.startswith(("| exp |", "| copy |"))
+    }
     assert row["exp"] == row["copy"]
     assert all((out / "figures" / f).stat().st_size > 0 for f in ("det_mixture.png", "sweep_crop.png"))
 
@@ -174,6 +319,7 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_other_exceptions_keep_their_traceback(monkeypatch, tmp_path, bug):
     """Only the project's own errors (and OSError on a user's path) become one line: anything
     else is a bug, in mirnet or in torch, and a one-line message would hide where it is."""
+
     def embed(a):
         raise bug
 
@@ -182,14 +328,32 @@ def test_other_exceptions_keep_their_traceback(monkeypatch, tmp_path, bug):
         main(["embed", str(tmp_path), str(tmp_path / "a.wav")])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["corpus", "mix", "c", "m.wav", "--speakers", "0"], "argument --speakers: expected a whole number >= 1, got 0"),
-    (["corpus", "mix", "c", "m.wav", "--seconds", "-1"], "argument --seconds: expected a number > 0, got -1.0"),
-    (["corpus", "mix", "c", "m.wav", "--overlap", "2"], "argument --overlap: expected a number <= 1, got 2.0"),
-    (["eval", "e", "--data", "c", "--sir", "nan"], "argument --sir: expected a finite number, got nan"),
-    (["eval", "e", "--data", "c", "--trials", "0"], "argument --trials: expected a whole number >= 1, got 0"),
-    (["eval", "e", "--data", "c", "--seed", "-1"], "argument --seed: expected a whole number >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["corpus", "mix", "c", "m.wav", "--speakers", "0"],
+            "argument --speakers: expected a whole number >= 1, got 0",
+        ),
+        (
+            ["corpus", "mix", "c", "m.wav", "--seconds", "-1"],
+            "argument --seconds: expected a number > 0, got -1.0",
+        ),
+        (
+            ["corpus", "mix", "c", "m.wav", "--overlap", "2"],
+            "argument --overlap: expected a number <= 1, got 2.0",
+        ),
+        (["eval", "e", "--data", "c", "--sir", "nan"], "argument --sir: expected a finite number, got nan"),
+        (
+            ["eval", "e", "--data", "c", "--trials", "0"],
+            "argument --trials: expected a whole number >= 1, got 0",
+        ),
+        (
+            ["eval", "e", "--data", "c", "--seed", "-1"],
+            "argument --seed: expected a whole number >= 0, got -1",
+        ),
+    ],
+)
 def test_numeric_options_are_checked_where_they_are_parsed(args, message, capsys):
     """Each one an exception from numpy or torch (ZeroDivisionError, a broadcast, an overflow,
     an empty torch.cat) before: argparse's usage error now, exit status 2."""

@@ -1,16 +1,17 @@
 """Every shipped YAML config loads (no unknown key, every type right) and builds its model; the
 LibriSpeech recipe is the paper's setup on the paper's model; a bad key or value, in model
 arguments too, is refused at load with its key named."""
+
 from __future__ import annotations
 
 import pathlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 import torch
 
-from mirnet.config import ConfigError, Size, coerce, load_config
 from mirnet.architectures import build_model, model_args
+from mirnet.config import ConfigError, Size, coerce, load_config
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
@@ -23,7 +24,9 @@ def test_config_loads_and_builds_its_model(path):
         build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, cfg.data.n_speakers))
 
 
-@pytest.mark.parametrize("value, expected", [("data/a", "data/a"), ("[data/a, b.jsonl]", ("data/a", "b.jsonl"))])
+@pytest.mark.parametrize(
+    "value, expected", [("data/a", "data/a"), ("[data/a, b.jsonl]", ("data/a", "b.jsonl"))]
+)
 def test_data_train_is_one_source_or_a_list(value, expected):
     assert load_config(overrides=[f"data.train={value}"]).data.train == expected
 
@@ -42,28 +45,59 @@ def test_librispeech_recipe_is_the_paper_setup_on_the_paper_model():
     assert d.epoch_size * d.crop_seconds / 3600 == 93 and d.val_size * d.crop_seconds / 3600 == 15
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model.args.encoder.chanels=[8]"], "model.args.encoder.chanels: unknown argument; SpeechEncoder takes channels, "
-                                         "kernels, out_channels, negative_slope, norm, dilations, context_layers"),
-    (["model.args.attention.channels=8"], "model.args.attention.channels: set by the enclosing model, not by the "
-                                          "config; SpectralAttention takes hidden, out_dim"),
-    (["model.args.encoder.channels=[8, 0]"], "model.args.encoder.channels[1]: expected a whole number >= 1, got 0"),
-    (["model.args.encoder.norm=layer"], "model.args.encoder.norm: expected one of none, batch, got 'layer'"),
-    (["model.args.encoder.kernels=[1]"], "model.args.encoder.kernels: need one kernel per layer: 6 layers, got 1"),
-    (["model.args.speaker_net.widths=[]"], "model.args.speaker_net.widths: expected a non-empty list"),
-    (["model.args.speaker_net.blocks=[2]"], "model.args.speaker_net.blocks: need one block count per stage: 4 widths"),
-    (["model.args.speaker_net={name: tdnn, kernels: [5, 3]}"], "model.args.speaker_net.dilations: need one per layer: "
-                                                               "2 kernels, got 4 dilations"),
-    (["data.n_speakers=3", "model.args.encoder.out_channels=100"], "model.args.encoder.out_channels: 100 channels do "
-                                                                   "not split into n_speakers=3 equal blocks"),
-    (["model.args.features.n_fft=256"], "model.args.features.win_ms: the window (512 samples) must hold 1 to "
-                                        "n_fft=256 samples"),
-    (["model.name=single", "data.n_speakers=1", "model.args.speaker_net.chanels=8"],
-     "model.args.speaker_net.chanels: unknown argument; TDNN takes embed_dim, channels"),
-    (["model.name=single", "data.n_speakers=1", "model.args.encoder={}"],
-     "model.args.encoder: unknown argument; SingleSpeakerNet takes features, speaker_net"),
-    (["model.name=single"], "data.n_speakers=2, but model 'single' gives 1 embedding(s) per mixture"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["model.args.encoder.chanels=[8]"],
+            "model.args.encoder.chanels: unknown argument; SpeechEncoder takes channels, "
+            "kernels, out_channels, negative_slope, norm, dilations, context_layers",
+        ),
+        (
+            ["model.args.attention.channels=8"],
+            "model.args.attention.channels: set by the enclosing model, not by the "
+            "config; SpectralAttention takes hidden, out_dim",
+        ),
+        (
+            ["model.args.encoder.channels=[8, 0]"],
+            "model.args.encoder.channels[1]: expected a whole number >= 1, got 0",
+        ),
+        (
+            ["model.args.encoder.norm=layer"],
+            "model.args.encoder.norm: expected one of none, batch, got 'layer'",
+        ),
+        (
+            ["model.args.encoder.kernels=[1]"],
+            "model.args.encoder.kernels: need one kernel per layer: 6 layers, got 1",
+        ),
+        (["model.args.speaker_net.widths=[]"], "model.args.speaker_net.widths: expected a non-empty list"),
+        (
+            ["model.args.speaker_net.blocks=[2]"],
+            "model.args.speaker_net.blocks: need one block count per stage: 4 widths",
+        ),
+        (
+            ["model.args.speaker_net={name: tdnn, kernels: [5, 3]}"],
+            "model.args.speaker_net.dilations: need one per layer: 2 kernels, got 4 dilations",
+        ),
+        (
+            ["data.n_speakers=3", "model.args.encoder.out_channels=100"],
+            "model.args.encoder.out_channels: 100 channels do not split into n_speakers=3 equal blocks",
+        ),
+        (
+            ["model.args.features.n_fft=256"],
+            "model.args.features.win_ms: the window (512 samples) must hold 1 to n_fft=256 samples",
+        ),
+        (
+            ["model.name=single", "data.n_speakers=1", "model.args.speaker_net.chanels=8"],
+            "model.args.speaker_net.chanels: unknown argument; TDNN takes embed_dim, channels",
+        ),
+        (
+            ["model.name=single", "data.n_speakers=1", "model.args.encoder={}"],
+            "model.args.encoder: unknown argument; SingleSpeakerNet takes features, speaker_net",
+        ),
+        (["model.name=single"], "data.n_speakers=2, but model 'single' gives 1 embedding(s) per mixture"),
+    ],
+)
 def test_model_arguments_are_checked_against_the_constructors_at_load(overrides, message):
     """Each part of the model checks the arguments it is given against its own annotations and
     names the key from model.args down; the parts a parent derives are not the config's to set."""
@@ -92,7 +126,9 @@ def test_sequences_and_bounds_are_coerced_element_by_element():
 
 def test_models_that_take_a_speaker_count_get_the_datas():
     assert model_args("mirnet", {}, 3) == {"n_speakers": 3}
-    assert model_args("mirnet", {"n_speakers": 2}, 3) == {"n_speakers": 2}  # then load_config names the mismatch
+    assert model_args("mirnet", {"n_speakers": 2}, 3) == {
+        "n_speakers": 2
+    }  # then load_config names the mismatch
     assert model_args("single", {"features": {}}, 1) == {"features": {}}
 
 

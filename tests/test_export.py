@@ -1,6 +1,7 @@
 """mirnet export: the written file, run by its own runtime (onnxruntime, libtorch's loader),
 computes the PyTorch model's embeddings for any batch size and length; a bad format, an
 unreadable checkpoint or an export that does not match is a one-line CLI error."""
+
 from __future__ import annotations
 
 import sys
@@ -11,8 +12,8 @@ import pytest
 import torch
 
 from mirnet import export
-from mirnet.cli import main
 from mirnet.architectures import build_model
+from mirnet.cli import main
 from mirnet.train.checkpoint import load_model, model_bundle, save_atomic
 
 from .conftest import TINY_MODEL
@@ -32,7 +33,9 @@ def tiny_exp(tmp_path, n_speakers: int):
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
     exp = tmp_path / f"exp{n_speakers}"
-    save_atomic(model_bundle("mirnet", {"n_speakers": n_speakers, **TINY_MODEL}, model.eval(), []), exp / "model.pt")
+    save_atomic(
+        model_bundle("mirnet", {"n_speakers": n_speakers, **TINY_MODEL}, model.eval(), []), exp / "model.pt"
+    )
     return exp
 
 
@@ -82,23 +85,35 @@ def test_default_output_sits_beside_the_model_and_a_mismatch_writes_nothing(tmp_
     assert (exp / "model.torchscript.pt").is_file()
 
     real = export._runner
-    monkeypatch.setattr(export, "_runner", lambda path, fmt: (lambda wav, run=real(path, fmt): run(wav) + 1e-3))
+
+    def off_runner(path, fmt):
+        run = real(path, fmt)
+        return lambda wav: run(wav) + 1e-3
+
+    monkeypatch.setattr(export, "_runner", off_runner)
     out = tmp_path / "off.pt"
     assert main(["export", str(exp), "--format", "torchscript", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"mirnet: error: {out}: torchscript export differs from PyTorch by 1.0") and "\n" not in err
+    assert (
+        err.startswith(f"mirnet: error: {out}: torchscript export differs from PyTorch by 1.0")
+        and "\n" not in err
+    )
     assert not out.exists() and not list(tmp_path.glob(".off.pt*"))
 
 
-def test_bad_format_unreadable_checkpoint_and_missing_packages_are_one_line_errors(tmp_path, capsys, monkeypatch):
+def test_bad_format_unreadable_checkpoint_and_missing_packages_are_one_line_errors(
+    tmp_path, capsys, monkeypatch
+):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"not a checkpoint")
     exp = tiny_exp(tmp_path, 2)
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if the export extra were not installed
-    for argv, message in [([str(exp), "--format", "tflite"], "unknown export format 'tflite'; choose one of onnx, torchscript"),
-                          ([str(bad), "--format", "onnx"], f"{bad}: unreadable checkpoint"),
-                          ([str(tmp_path / "nothing"), "--format", "onnx"], "no such checkpoint"),
-                          ([str(exp), "--format", "onnx"], "pip install 'mirnet[export]'")]:
+    for argv, message in [
+        ([str(exp), "--format", "tflite"], "unknown export format 'tflite'; choose one of onnx, torchscript"),
+        ([str(bad), "--format", "onnx"], f"{bad}: unreadable checkpoint"),
+        ([str(tmp_path / "nothing"), "--format", "onnx"], "no such checkpoint"),
+        ([str(exp), "--format", "onnx"], "pip install 'mirnet[export]'"),
+    ]:
         assert main(["export", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("mirnet: error: ") and message in err and "\n" not in err, argv

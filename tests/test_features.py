@@ -39,9 +39,15 @@ def test_log_ratio_masks_are_local_and_clipped():
     torch.testing.assert_close(masks[:, 1], torch.full_like(masks[:, 1], -40 * math.log(10) / 20))
     cancelling = feats.log_ratio_masks(torch.cat([speech, -0.9 * speech], dim=1), floor_db=40.0)
     assert cancelling.max() <= 0.0 and cancelling[:, 0].min() == 0.0
-    pair = torch.randn(1, 2, 16000, generator=torch.Generator().manual_seed(1)) * torch.tensor([[[1.0], [0.5]]])
+    pair = torch.randn(1, 2, 16000, generator=torch.Generator().manual_seed(1)) * torch.tensor(
+        [[[1.0], [0.5]]]
+    )
     louder_tail = pair.clone()
     louder_tail[..., 8000:] *= 10
     frames = masks.shape[-1] // 2 - 3  # frames whose window lies wholly in the unchanged half
-    torch.testing.assert_close(feats.log_ratio_masks(louder_tail, 40.0)[..., :frames],
-                               feats.log_ratio_masks(pair, 40.0)[..., :frames], atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        feats.log_ratio_masks(louder_tail, 40.0)[..., :frames],
+        feats.log_ratio_masks(pair, 40.0)[..., :frames],
+        atol=1e-4,
+        rtol=0,
+    )

@@ -7,6 +7,7 @@ Derandomized (the same examples every run) and bounded so the file runs in secon
 ``--hypothesis-show-statistics`` shows how the examples split between success and each error.
 The crashes the fuzzing found are pinned as plain tests at the end.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,23 +22,35 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mirnet.api import Embedder
-from mirnet.audio import SAMPLE_RATE, SILENCE_RMS, AudioError, check_waveform, load_audio, to_mono_16k
 from mirnet.architectures import build_model
+from mirnet.audio import SAMPLE_RATE, SILENCE_RMS, AudioError, check_waveform, load_audio, to_mono_16k
 
 from .conftest import TINY_MODEL
 
-FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 # Lists start with the ordinary case: hypothesis shrinks toward first elements.
 RATES_IN_USE = st.sampled_from([16000, 8000, 11025, 22050, 44100, 48000, 96000])
 # the rates in use, odd ones a header may hold, the extremes, and anything at all (WAV holds 32 bits)
-RATES = st.one_of(RATES_IN_USE, st.integers(4000, 384000), st.sampled_from([1, 2**31 - 1, 0, -1]),
-                  st.integers(1, 2**31 - 1))
+RATES = st.one_of(
+    RATES_IN_USE, st.integers(4000, 384000), st.sampled_from([1, 2**31 - 1, 0, -1]), st.integers(1, 2**31 - 1)
+)
 # speech levels, int16 and int32 sample scales, silence, and up to float32's limit (noise at
 # 3e37 peaks near 1.5e38, still finite in float32)
 LEVELS = [0.1, 1.0, 1e-3, 3e4, 2e9, 1e-5, 1e-9, 1e30, 3e37, 3e38]
-FILE_FORMATS = [("WAV", "PCM_16"), ("WAV", "PCM_U8"), ("WAV", "FLOAT"), ("WAV", "DOUBLE"), ("FLAC", "PCM_16"),
-                ("FLAC", "PCM_24")]
+FILE_FORMATS = [
+    ("WAV", "PCM_16"),
+    ("WAV", "PCM_U8"),
+    ("WAV", "FLOAT"),
+    ("WAV", "DOUBLE"),
+    ("FLAC", "PCM_16"),
+    ("FLAC", "PCM_24"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +97,10 @@ def loads_or_names_the_file(path, min_seconds: float = 0.0) -> np.ndarray | None
         return refused(exc)
     event("loaded")
     assert wav.dtype == np.float32 and wav.ndim == 1 and np.isfinite(wav).all()
-    assert wav.size >= min_seconds * SAMPLE_RATE and np.sqrt(np.mean(np.square(wav, dtype=np.float64))) >= SILENCE_RMS
+    assert (
+        wav.size >= min_seconds * SAMPLE_RATE
+        and np.sqrt(np.mean(np.square(wav, dtype=np.float64))) >= SILENCE_RMS
+    )
     return wav
 
 
@@ -94,7 +110,10 @@ def write(path, x: np.ndarray, rate: int, fmt: tuple[str, str]) -> bool:
     container, subtype = fmt
     with np.errstate(over="ignore"):  # beyond float32's limit is Inf, which is part of the fuzz
         x = x.astype(np.float32)
-    if subtype not in ("FLOAT", "DOUBLE"):  # integer samples cannot hold NaN/Inf; the FLAC writer fails on them
+    if subtype not in (
+        "FLOAT",
+        "DOUBLE",
+    ):  # integer samples cannot hold NaN/Inf; the FLAC writer fails on them
         x = np.nan_to_num(x, posinf=1.0, neginf=-1.0)
     try:
         sf.write(path, x, rate, format=container, subtype=subtype)
@@ -104,8 +123,11 @@ def write(path, x: np.ndarray, rate: int, fmt: tuple[str, str]) -> bool:
 
 
 @FUZZ
-@given(prefix=st.sampled_from([b"", b"RIFF", b"RIFF\x24\x08\x00\x00WAVEfmt ", b"fLaC", b"OggS"]),
-       body=st.binary(max_size=2048), suffix=st.sampled_from([".wav", ".flac", ".ogg", ".mp3", ""]))
+@given(
+    prefix=st.sampled_from([b"", b"RIFF", b"RIFF\x24\x08\x00\x00WAVEfmt ", b"fLaC", b"OggS"]),
+    body=st.binary(max_size=2048),
+    suffix=st.sampled_from([".wav", ".flac", ".ogg", ".mp3", ""]),
+)
 def test_random_bytes(workdir, prefix, body, suffix):
     path = workdir / f"bytes{suffix}"
     path.write_bytes(prefix + body)
@@ -123,9 +145,13 @@ def test_written_files(workdir, x, rate, fmt, min_seconds):
 
 
 @FUZZ
-@given(x=signals(tiny=False, nonfinite=False), rate=RATES_IN_USE, fmt=st.sampled_from(FILE_FORMATS),
-       damage=st.lists(st.tuples(st.integers(0, 80), st.integers(0, 255)), max_size=4),
-       truncate=st.integers(0, 4000))
+@given(
+    x=signals(tiny=False, nonfinite=False),
+    rate=RATES_IN_USE,
+    fmt=st.sampled_from(FILE_FORMATS),
+    damage=st.lists(st.tuples(st.integers(0, 80), st.integers(0, 255)), max_size=4),
+    truncate=st.integers(0, 4000),
+)
 def test_damaged_files(workdir, x, rate, fmt, damage, truncate):
     """A good file with header bytes overwritten and cut short."""
     path = workdir / f"damaged.{fmt[0].lower()}"
@@ -138,19 +164,33 @@ def test_damaged_files(workdir, x, rate, fmt, damage, truncate):
 
 
 @FUZZ
-@given(x=signals(), rate=RATES, dtype=st.sampled_from([np.float32, np.float64, np.float16, np.int16, np.int32]),
-       layout=st.sampled_from(["mono", "channels", "scalar", "3d"]), as_tensor=st.booleans(),
-       min_seconds=st.sampled_from([0.0, 0.1, 0.5]))
+@given(
+    x=signals(),
+    rate=RATES,
+    dtype=st.sampled_from([np.float32, np.float64, np.float16, np.int16, np.int32]),
+    layout=st.sampled_from(["mono", "channels", "scalar", "3d"]),
+    as_tensor=st.booleans(),
+    min_seconds=st.sampled_from([0.0, 0.1, 0.5]),
+)
 def test_embed_any_array(embedder, x, rate, dtype, layout, as_tensor, min_seconds):
-    x = {"mono": x[:, 0], "channels": x, "scalar": x[:1, 0].reshape(()) if len(x) else x[:, 0], "3d": x[..., None]}[layout]
+    x = {
+        "mono": x[:, 0],
+        "channels": x,
+        "scalar": x[:1, 0].reshape(()) if len(x) else x[:, 0],
+        "3d": x[..., None],
+    }[layout]
     with np.errstate(all="ignore"):  # casting NaN, Inf or huge values to a narrower type is part of the fuzz
         x = x.astype(dtype)
     embeds_or_refuses(embedder, torch.from_numpy(x) if as_tensor else x, rate, min_seconds)
 
 
 @FUZZ
-@given(x=signals(tiny=False, nonfinite=False), rate=st.one_of(RATES_IN_USE, st.integers(4000, 384000)),
-       dtype=st.sampled_from([np.float32, np.float64]), stereo=st.booleans())
+@given(
+    x=signals(tiny=False, nonfinite=False),
+    rate=st.one_of(RATES_IN_USE, st.integers(4000, 384000)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    stereo=st.booleans(),
+)
 def test_embed_audio_like_arrays(embedder, x, rate, dtype, stereo):
     """Shaped, typed and timed like audio, at every level: most of these embed, so the
     embeddings' finiteness is checked as much as the errors are."""
@@ -172,13 +212,18 @@ def embeds_or_refuses(embedder, x, rate: int, min_seconds: float) -> None:
 def model_file(embedder, workdir):
     from mirnet.train.checkpoint import model_bundle, save_atomic
 
-    return save_atomic(model_bundle("mirnet", {"n_speakers": 2, **TINY_MODEL}, embedder.model, []), workdir / "tiny.pt")
+    return save_atomic(
+        model_bundle("mirnet", {"n_speakers": 2, **TINY_MODEL}, embedder.model, []), workdir / "tiny.pt"
+    )
 
 
 @settings(FUZZ, max_examples=40)
-@given(prefix=st.sampled_from([b"RIFF\x24\x08\x00\x00WAVEfmt ", b"fLaC", b"", b"OggS"]), body=st.binary(max_size=4096),
-       suffix=st.sampled_from([".wav", ".flac", ""]),
-       pcm=st.none() | st.tuples(RATES_IN_USE, st.sampled_from([48000, 24000]) | st.integers(0, 40000)))
+@given(
+    prefix=st.sampled_from([b"RIFF\x24\x08\x00\x00WAVEfmt ", b"fLaC", b"", b"OggS"]),
+    body=st.binary(max_size=4096),
+    suffix=st.sampled_from([".wav", ".flac", ""]),
+    pcm=st.none() | st.tuples(RATES_IN_USE, st.sampled_from([48000, 24000]) | st.integers(0, 40000)),
+)
 def test_embed_command_on_random_bytes(model_file, workdir, prefix, body, suffix, pcm):
     """``mirnet embed`` as a user runs it, on random bytes or (``pcm``) a valid WAV header over
     random 16-bit samples: exit 0 with two embeddings, or exit 2 with one line naming the file,
@@ -190,7 +235,9 @@ def test_embed_command_on_random_bytes(model_file, workdir, prefix, body, suffix
         path.write_bytes(prefix + body)
     else:
         rate, n = pcm
-        sf.write(path, np.random.default_rng(n).integers(-2**15, 2**15, n, dtype=np.int16), rate, format="WAV")
+        sf.write(
+            path, np.random.default_rng(n).integers(-(2**15), 2**15, n, dtype=np.int16), rate, format="WAV"
+        )
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(["embed", str(model_file), str(path)])

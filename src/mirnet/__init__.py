@@ -1,4 +1,5 @@
 """mirnet: one speaker embedding per talker in overlapped speech, without enrollment."""
+
 __version__ = "0.1.0"
 
 

@@ -1,5 +1,6 @@
 """Python API: ``mirnet.load(EXP).embed(waveform)`` -> (N, D) speaker embeddings, and
 ``mirnet.load_separator(EXP).separate(waveform)`` -> (N, samples) separated speakers."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,14 @@ def _load_kind(path: str | Path, kind: str, loader: str) -> tuple[torch.nn.Modul
     model, bundle = load_model(path)
     if getattr(model, "kind", "embedder") != kind:
         noun = {"embedder": "an embedder", "separator": "a separator"}
-        other = {"embedder": "mirnet.load / mirnet embed", "separator": "mirnet.load_separator / mirnet separate"}
-        raise InputError(f"{path}: this is {noun[model.kind]} ({bundle['model']['name']}), not {noun[kind]}; "
-                         f"use {other[model.kind]} (asked for by {loader})")
+        other = {
+            "embedder": "mirnet.load / mirnet embed",
+            "separator": "mirnet.load_separator / mirnet separate",
+        }
+        raise InputError(
+            f"{path}: this is {noun[model.kind]} ({bundle['model']['name']}), not {noun[kind]}; "
+            f"use {other[model.kind]} (asked for by {loader})"
+        )
     return model, bundle
 
 
@@ -48,7 +54,7 @@ class Embedder:
         self.shortest_seconds = (model.features.n_fft // 2 + 1) / SAMPLE_RATE
 
     @classmethod
-    def from_pretrained(cls, path: str | Path) -> "Embedder":
+    def from_pretrained(cls, path: str | Path) -> Embedder:
         model, bundle = _load_kind(path, "embedder", "mirnet.load")
         return cls(model, bundle, str(path))
 
@@ -83,8 +89,15 @@ class Separator:
     with each chunk's outputs matched to the previous chunk's. Memory stays bounded for files
     of any length."""
 
-    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", chunk_seconds: float = 6.0,
-                 overlap_seconds: float = 2.0, conditioner: str | Path | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        bundle: dict,
+        source: str = "",
+        chunk_seconds: float = 6.0,
+        overlap_seconds: float = 2.0,
+        conditioner: str | Path | None = None,
+    ):
         """``conditioner``: another embedder (experiment dir, or ``resemblyzer``) in place of the one
         the separator was trained with, to measure what a mismatched embedding space costs."""
         self.model, self.bundle, self.source = model.eval(), bundle, source
@@ -94,8 +107,10 @@ class Separator:
                 raise InputError(f"{source}: a speaker-independent separator takes no conditioner")
             self.conditioner = load_conditioner(conditioner_spec(conditioner))
             if self.conditioner.embed_dim != model.embed_dim:
-                raise InputError(f"{conditioner}: gives {self.conditioner.embed_dim}-dimensional embeddings, "
-                                 f"{source} takes {model.embed_dim}")
+                raise InputError(
+                    f"{conditioner}: gives {self.conditioner.embed_dim}-dimensional embeddings, "
+                    f"{source} takes {model.embed_dim}"
+                )
         elif model.embed_dim:
             self.conditioner = load_conditioner(bundle["conditioner"], resolve(source))
         self.mode = self.conditioner.mode if self.conditioner is not None else "independent"
@@ -111,7 +126,7 @@ class Separator:
         return self.model.n_outputs if self.mode == "independent" else self.conditioner.embedder.n_speakers
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, **kwargs) -> "Separator":
+    def from_pretrained(cls, path: str | Path, **kwargs) -> Separator:
         model, bundle = _load_kind(path, "separator", "mirnet.load_separator")
         return cls(model, bundle, str(path), **kwargs)
 
@@ -148,12 +163,18 @@ class Separator:
         embedded alone; None for a separator that takes none."""
         if self.mode != "enrolled":
             if refs is not None:
-                why = "its conditioner embeds the mixture" if self.mode == "mixture" else "it is speaker-independent"
+                why = (
+                    "its conditioner embeds the mixture"
+                    if self.mode == "mixture"
+                    else "it is speaker-independent"
+                )
                 raise InputError(f"{self.source}: this separator takes no enrollment recordings ({why})")
             return None
         if not refs:
-            raise InputError(f"{self.source}: this separator is conditioned on enrolled references: give one "
-                             f"clean recording of each target speaker")
+            raise InputError(
+                f"{self.source}: this separator is conditioned on enrolled references: give one "
+                f"clean recording of each target speaker"
+            )
         with torch.inference_mode():
             return torch.cat([self.conditioner.embed(torch.from_numpy(r)[None]) for r in refs], dim=1)[0]
 
@@ -161,7 +182,9 @@ class Separator:
         """(samples,) at 16 kHz [, (N, D) target embeddings] -> (N, samples), in overlapping
         chunks (``separate_in_chunks``) when longer than one; no checks."""
         emb = None if embeddings is None else embeddings[None]
-        return separate_in_chunks(lambda chunk: self.separate_batch(chunk, emb), wav, self.chunk, self.overlap)
+        return separate_in_chunks(
+            lambda chunk: self.separate_batch(chunk, emb), wav, self.chunk, self.overlap
+        )
 
     def _separate(self, wav: torch.Tensor, refs: list[np.ndarray] | None) -> torch.Tensor:
         return self.separate_long(wav, self.enrolled_embeddings(refs))

@@ -2,6 +2,7 @@
 ``models/`` (``kind = "embedder"``: mixture -> N speaker embeddings) and the separators of
 ``separation/`` (``kind = "separator"``: mixture -> N waveforms). It sits above both packages,
 so neither knows the other, and the trainer, checkpoints and the API build either through it."""
+
 from __future__ import annotations
 
 import inspect

@@ -4,6 +4,7 @@ Everything downstream assumes 1-D float32 waveforms at ``SAMPLE_RATE`` that are 
 not silent; this module is the only place that checks, so bad files fail here with the
 file's name and the reason, never later inside torch.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,8 +36,13 @@ class AudioError(MirnetError, ValueError):
         super().__init__(f"{source}: {reason}")
 
 
-def check_waveform(wav: np.ndarray, source: str | Path = "<array>", *, min_seconds: float = 0.0,
-                   sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def check_waveform(
+    wav: np.ndarray,
+    source: str | Path = "<array>",
+    *,
+    min_seconds: float = 0.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """Return ``wav`` as contiguous float32 of shape (samples,) or raise AudioError."""
     wav = np.asarray(wav)
     if wav.ndim != 1:
@@ -70,7 +76,9 @@ def to_mono_16k(wav: np.ndarray, sample_rate: int, source: str | Path = "<array>
         log.info("%s: downmixing %d channels to mono", source, wav.shape[1])
         wav = wav.mean(axis=1)
     if not MIN_RATE <= sample_rate <= MAX_RATE:
-        raise AudioError(source, f"unsupported sample rate {sample_rate} Hz (expected {MIN_RATE} to {MAX_RATE})")
+        raise AudioError(
+            source, f"unsupported sample rate {sample_rate} Hz (expected {MIN_RATE} to {MAX_RATE})"
+        )
     if sample_rate != SAMPLE_RATE:
         log.info("%s: resampling %d Hz -> %d Hz", source, sample_rate, SAMPLE_RATE)
         ratio = Fraction(SAMPLE_RATE, sample_rate).limit_denominator(1000)
@@ -96,7 +104,9 @@ def resample(wav: np.ndarray, up: int, down: int) -> np.ndarray:
     ``resample_poly(wav, up, down)`` (tested) without designing its filter again."""
     from scipy.signal import resample_poly
 
-    return resample_poly(np.asarray(wav, dtype=np.float32), up, down, window=_lowpass(up, down)).astype(np.float32)
+    return resample_poly(np.asarray(wav, dtype=np.float32), up, down, window=_lowpass(up, down)).astype(
+        np.float32
+    )
 
 
 def audio_info(path: str | Path) -> tuple[int, int]:

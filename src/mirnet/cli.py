@@ -5,6 +5,7 @@ Every user-facing error (bad audio, bad config, bad checkpoint, missing data: a
 file or key and the reason, with exit status 2. Anything else is a bug and keeps its traceback;
 ``--debug`` shows the traceback of user-facing errors too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,9 @@ import logging
 import shlex
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -28,9 +30,19 @@ log = logging.getLogger("mirnet")
 def _corpus_synth(a):
     from .corpus.synth import DEFAULT_ENGINES, synthesize_corpus
 
-    print(synthesize_corpus(a.out, voices=a.voices, speakers=a.speakers, utterances=a.utterances, seed=a.seed,
-                            unseen_fraction=a.unseen_fraction, jobs=a.jobs, progress=not a.quiet,
-                            engines=DEFAULT_ENGINES if a.engines is None else a.engines))
+    print(
+        synthesize_corpus(
+            a.out,
+            voices=a.voices,
+            speakers=a.speakers,
+            utterances=a.utterances,
+            seed=a.seed,
+            unseen_fraction=a.unseen_fraction,
+            jobs=a.jobs,
+            progress=not a.quiet,
+            engines=DEFAULT_ENGINES if a.engines is None else a.engines,
+        )
+    )
 
 
 def _corpus_manifest(a):
@@ -61,7 +73,11 @@ def _corpus_mix(a):
 def _prepare(a):
     from .corpus import PREPARERS
 
-    print(PREPARERS[a.corpus](a.root, a.out, jobs=a.jobs, progress=not a.quiet, **{k: getattr(a, k) for k in a.options}))
+    print(
+        PREPARERS[a.corpus](
+            a.root, a.out, jobs=a.jobs, progress=not a.quiet, **{k: getattr(a, k) for k in a.options}
+        )
+    )
 
 
 def _names(text: str) -> list[str]:
@@ -78,6 +94,7 @@ def _typed(tp) -> Callable[[str], Any]:
             return coerce(kind(text), tp, "value")
         except ConfigError as exc:
             raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+
     parse.__name__ = kind.__name__  # argparse's "invalid int value: 'x'"
     return parse
 
@@ -104,10 +121,23 @@ def _train(a):
 def _eval(a):
     from .eval.evaluate import evaluate
 
-    result = evaluate(a.exp, a.data, trials=a.trials, sir_db=a.sir, seed=a.seed, metric=a.metric,
-                      condition=a.condition, crop_seconds=a.crop, n_speakers=a.speakers, overlap=a.overlap,
-                      trial_list=a.trial_list, heldout=a.heldout, scores_file=a.scores, progress=not a.quiet,
-                      separator=a.separator)
+    result = evaluate(
+        a.exp,
+        a.data,
+        trials=a.trials,
+        sir_db=a.sir,
+        seed=a.seed,
+        metric=a.metric,
+        condition=a.condition,
+        crop_seconds=a.crop,
+        n_speakers=a.speakers,
+        overlap=a.overlap,
+        trial_list=a.trial_list,
+        heldout=a.heldout,
+        scores_file=a.scores,
+        progress=not a.quiet,
+        separator=a.separator,
+    )
     text = json.dumps(result, indent=1)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +150,10 @@ def _embed(a):
 
     model = mirnet.load(a.exp)
     if a.speakers is not None and a.speakers != model.n_speakers:
-        raise InputError(f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
-                         f"--speakers {a.speakers} needs a model trained for {a.speakers}")
+        raise InputError(
+            f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
+            f"--speakers {a.speakers} needs a model trained for {a.speakers}"
+        )
     emb = model.embed_file(a.audio).numpy()
     if a.out:
         np.save(a.out, emb)
@@ -146,11 +178,21 @@ def _separate(a):
     outputs = []
     for k, wav in enumerate(estimates):
         path = save_audio(out / f"{stem}.speaker{k + 1}.wav", wav)
-        who = ({"identity": k} if sep.mode == "mixture" else {"enrollment": str(a.enroll[k])} if sep.mode == "enrolled"
-               else {})
+        who = (
+            {"identity": k}
+            if sep.mode == "mixture"
+            else {"enrollment": str(a.enroll[k])}
+            if sep.mode == "enrolled"
+            else {}
+        )
         outputs.append({"file": path.name, **who})
-    meta = {"mixture": str(a.audio), "separator": str(a.exp), "conditioning": sep.mode, "sample_rate": 16000,
-            "outputs": outputs}
+    meta = {
+        "mixture": str(a.audio),
+        "separator": str(a.exp),
+        "conditioning": sep.mode,
+        "sample_rate": 16000,
+        "outputs": outputs,
+    }
     (out / f"{stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
     for o in outputs:
         print(out / o["file"])
@@ -159,9 +201,21 @@ def _separate(a):
 def _eval_separation(a):
     from .eval.separation import evaluate_separation
 
-    result = evaluate_separation(a.exp, a.data, a.mixtures, n=a.n, n_speakers=a.speakers, sir_db=a.sir,
-                                 crop_seconds=a.crop, seed=a.seed, heldout=a.heldout, csv_file=a.csv,
-                                 pesq_stoi=not a.no_pesq, conditioner=a.conditioner, progress=not a.quiet)
+    result = evaluate_separation(
+        a.exp,
+        a.data,
+        a.mixtures,
+        n=a.n,
+        n_speakers=a.speakers,
+        sir_db=a.sir,
+        crop_seconds=a.crop,
+        seed=a.seed,
+        heldout=a.heldout,
+        csv_file=a.csv,
+        pesq_stoi=not a.no_pesq,
+        conditioner=a.conditioner,
+        progress=not a.quiet,
+    )
     text = json.dumps(result, indent=1)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +229,9 @@ def _export(a):
 
     out, diff = export_model(a.exp, a.format, a.out)
     checked = ", ".join(f"{b}x{n / SAMPLE_RATE:.2f} s" for b, n in CHECKS)
-    print(f"{out}: max abs difference from PyTorch {diff:.2e} (<= {TOLERANCE:g}) on random mixtures of {checked}")
+    print(
+        f"{out}: max abs difference from PyTorch {diff:.2e} (<= {TOLERANCE:g}) on random mixtures of {checked}"
+    )
 
 
 def _plot(a):
@@ -195,11 +251,29 @@ def _plot(a):
 def _report(a):
     from .eval.report import write_report
 
-    print(write_report(a.out, a.systems, a.data, seen=a.seen, trials=a.trials, compare_trials=a.compare_trials,
-                       sweep_trials=a.sweep_trials, conditions=a.conditions, separator=a.separator, sweeps=a.sweep, seed=a.seed,
-                       metric=a.metric, train_run=a.train_run, curves=a.curve, paper_figures=not a.no_paper_figures,
-                       separators=a.separator_systems, separation_mixtures=a.separation_mixtures,
-                       command=shlex.join(["mirnet", *a.argv]), progress=not a.quiet))
+    print(
+        write_report(
+            a.out,
+            a.systems,
+            a.data,
+            seen=a.seen,
+            trials=a.trials,
+            compare_trials=a.compare_trials,
+            sweep_trials=a.sweep_trials,
+            conditions=a.conditions,
+            separator=a.separator,
+            sweeps=a.sweep,
+            seed=a.seed,
+            metric=a.metric,
+            train_run=a.train_run,
+            curves=a.curve,
+            paper_figures=not a.no_paper_figures,
+            separators=a.separator_systems,
+            separation_mixtures=a.separation_mixtures,
+            command=shlex.join(["mirnet", *a.argv]),
+            progress=not a.quiet,
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,16 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="a traceback for every error, not one line")
     sub = p.add_subparsers(dest="command", required=True)
 
-    corpus = sub.add_parser("corpus", help="make or read corpora").add_subparsers(dest="corpus_cmd", required=True)
+    corpus = sub.add_parser("corpus", help="make or read corpora").add_subparsers(
+        dest="corpus_cmd", required=True
+    )
     s = corpus.add_parser("synth", help="synthesize the default corpus (espeak-ng + MBROLA, flite)")
     s.add_argument("out")
     s.add_argument("--speakers", type=int)
     s.add_argument("--utterances", type=int, default=40)
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--voices", nargs="+", help="only these voices, e.g. us1 us2 slt")
-    s.add_argument("--unseen-fraction", type=float, default=0.2, help="0: every speaker seen (extra training voices)")
-    s.add_argument("--engines", type=_names,
-                   help="comma-separated, of flite, mbrola, espeak (espeak-ng's formant variants; default: flite,mbrola)")
+    s.add_argument(
+        "--unseen-fraction", type=float, default=0.2, help="0: every speaker seen (extra training voices)"
+    )
+    s.add_argument(
+        "--engines",
+        type=_names,
+        help="comma-separated, of flite, mbrola, espeak (espeak-ng's formant variants; default: flite,mbrola)",
+    )
     s.add_argument("--jobs", type=int)
     s.set_defaults(func=_corpus_synth)
     s = corpus.add_parser("manifest", help="LibriSpeech-layout tree -> JSONL manifest")
@@ -238,17 +319,29 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = sub.add_parser("prepare", help="a real corpus -> JSONL manifest (parallel, resumable)")
     prepare = prepare.add_subparsers(dest="corpus", required=True)
     mode = ("--mode", dict(choices=("min", "max"), default="min"))
-    options = {"librispeech": [("--subsets", dict(type=_names, help="comma-separated (default: every folder of ROOT)"))],
-               "voxceleb": [("--trials", dict(nargs="+", help="official lists, e.g. veri_test2.txt"))],
-               "wsj0-2mix": [("--rate", dict(choices=("8k", "16k"), default="8k")), mode,
-                             ("--splits", dict(type=_names, help="comma-separated of tr,cv,tt (default: all)"))],
-               "libri2mix": [("--rate", dict(choices=("8k", "16k"), default="16k")), mode,
-                             ("--mix", dict(choices=("mix_clean", "mix_both", "mix_single"), default="mix_clean")),
-                             ("--splits", dict(type=_names, help="comma-separated, e.g. train-360,dev,test (default: all)"))]}
+    options = {
+        "librispeech": [
+            ("--subsets", dict(type=_names, help="comma-separated (default: every folder of ROOT)"))
+        ],
+        "voxceleb": [("--trials", dict(nargs="+", help="official lists, e.g. veri_test2.txt"))],
+        "wsj0-2mix": [
+            ("--rate", dict(choices=("8k", "16k"), default="8k")),
+            mode,
+            ("--splits", dict(type=_names, help="comma-separated of tr,cv,tt (default: all)")),
+        ],
+        "libri2mix": [
+            ("--rate", dict(choices=("8k", "16k"), default="16k")),
+            mode,
+            ("--mix", dict(choices=("mix_clean", "mix_both", "mix_single"), default="mix_clean")),
+            ("--splits", dict(type=_names, help="comma-separated, e.g. train-360,dev,test (default: all)")),
+        ],
+    }
     for name, extra in options.items():
         s = prepare.add_parser(name, help=f"{name} -> manifest (see README: Real corpora)")
         s.add_argument("root")
-        s.add_argument("--out", required=True, help="the manifest (.jsonl); OUT.partial holds a stopped run's work")
+        s.add_argument(
+            "--out", required=True, help="the manifest (.jsonl); OUT.partial holds a stopped run's work"
+        )
         s.add_argument("--jobs", type=int, default=4, help="files probed at once")
         for flag, kwargs in extra:
             s.add_argument(flag, **kwargs)
@@ -259,9 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("exp", help="experiment directory (checkpoints, logs, resolved config)")
     s.add_argument("overrides", nargs="*", help="section.key=value, e.g. optim.lr=1e-3")
     s.add_argument("--resume", action="store_true")
-    s.add_argument("--check", action="store_true",
-                   help="build what the run needs (corpus, data, model, loss, optimizer), put one batch through "
-                        "model and loss, print a one-line summary and exit without training or writing")
+    s.add_argument(
+        "--check",
+        action="store_true",
+        help="build what the run needs (corpus, data, model, loss, optimizer), put one batch through "
+        "model and loss, print a one-line summary and exit without training or writing",
+    )
     s.set_defaults(func=_train)
 
     s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
@@ -271,16 +367,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sir", type=_typed(float), default=0.0, help="SIR of every mixture, dB")
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    s.add_argument("--condition", choices=CONDITION_NAMES, default="mixture",
-                   help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
-                        "separated: every source alone (oracle separation); cascade: each mixture split by "
-                        "--separator, every output embedded")
+    s.add_argument(
+        "--condition",
+        choices=CONDITION_NAMES,
+        default="mixture",
+        help="clean: first sources alone; enrolled: mixture vs clean target/non-target utterances; "
+        "separated: every source alone (oracle separation); cascade: each mixture split by "
+        "--separator, every output embedded",
+    )
     s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
-    s.add_argument("--overlap", type=_typed(Ratio), default=1.0, help="overlap ratio of the sources (1 = full overlap)")
+    s.add_argument(
+        "--overlap", type=_typed(Ratio), default=1.0, help="overlap ratio of the sources (1 = full overlap)"
+    )
     s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per mixture")
     s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per mixture")
-    s.add_argument("--heldout", action="store_true",
-                   help="only the utterances the model held out of training (seen-speaker evaluation)")
+    s.add_argument(
+        "--heldout",
+        action="store_true",
+        help="only the utterances the model held out of training (seen-speaker evaluation)",
+    )
     s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
     s.add_argument("--json", help="write the result here")
     s.add_argument("--scores", help="write the trial scores and labels here (.npz), e.g. for DET curves")
@@ -297,30 +402,46 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("exp", help="a separator's experiment dir or model file")
     s.add_argument("audio")
     s.add_argument("--out", required=True, help="directory for AUDIO-stem.speakerK.wav and AUDIO-stem.json")
-    s.add_argument("--enroll", nargs="+", metavar="WAV",
-                   help="a clean recording of each target (separators conditioned on enrolled references)")
+    s.add_argument(
+        "--enroll",
+        nargs="+",
+        metavar="WAV",
+        help="a clean recording of each target (separators conditioned on enrolled references)",
+    )
     s.set_defaults(func=_separate)
 
     s = sub.add_parser("eval-separation", help="SDRi, SI-SDRi, PESQ, STOI of a separator on fixed mixtures")
     s.add_argument("exp", help="a separator's experiment dir or model file")
     source = s.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="LibriSpeech-layout tree or manifest to draw mixtures from")
-    source.add_argument("--mixtures", help="a mixture list of mirnet prepare wsj0-2mix|libri2mix (.jsonl), scored whole")
+    source.add_argument(
+        "--mixtures", help="a mixture list of mirnet prepare wsj0-2mix|libri2mix (.jsonl), scored whole"
+    )
     s.add_argument("--n", type=_typed(Size), default=200, help="mixtures drawn from --data")
     s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per drawn mixture")
     s.add_argument("--sir", type=_typed(float), default=0.0, help="SIR of every drawn mixture, dB")
     s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per drawn mixture")
     s.add_argument("--seed", type=_typed(Seed), default=0)
-    s.add_argument("--heldout", action="store_true",
-                   help="only the utterances the model held out of training (seen-speaker evaluation)")
+    s.add_argument(
+        "--heldout",
+        action="store_true",
+        help="only the utterances the model held out of training (seen-speaker evaluation)",
+    )
     s.add_argument("--json", help="write the result here")
-    s.add_argument("--csv", help="write one row per mixture here: its speakers, SIR, every metric and improvement")
+    s.add_argument(
+        "--csv", help="write one row per mixture here: its speakers, SIR, every metric and improvement"
+    )
     s.add_argument("--no-pesq", action="store_true", help="skip PESQ and STOI (the slow metrics)")
-    s.add_argument("--conditioner", help="condition on this embedder (dir or resemblyzer) instead of the one the "
-                                         "separator was trained with: what a mismatched embedding space costs")
+    s.add_argument(
+        "--conditioner",
+        help="condition on this embedder (dir or resemblyzer) instead of the one the "
+        "separator was trained with: what a mismatched embedding space costs",
+    )
     s.set_defaults(func=_eval_separation)
 
-    s = sub.add_parser("export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)")
+    s = sub.add_parser(
+        "export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)"
+    )
     s.add_argument("exp")
     s.add_argument("--format", required=True, help="onnx or torchscript")
     s.add_argument("--out", help="output file (default: beside the model file, .onnx or .torchscript.pt)")
@@ -336,30 +457,59 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_plot)
 
     s = sub.add_parser("report", help="score systems side by side on the same trials -> OUT/REPORT.md")
-    s.add_argument("systems", nargs="+", help="experiment dirs, model files or peers (resemblyzer), as PATH or "
-                                              "LABEL=PATH; the first is the system the report is about")
+    s.add_argument(
+        "systems",
+        nargs="+",
+        help="experiment dirs, model files or peers (resemblyzer), as PATH or "
+        "LABEL=PATH; the first is the system the report is about",
+    )
     s.add_argument("--data", required=True, help="evaluation corpus (unseen speakers)")
     s.add_argument("--out", required=True)
-    s.add_argument("--seen", help="corpus of the training speakers: the first system on its held-out utterances")
+    s.add_argument(
+        "--seen", help="corpus of the training speakers: the first system on its held-out utterances"
+    )
     s.add_argument("--trials", type=_typed(Size), default=1000, help="trials of the headline evaluation")
-    s.add_argument("--compare-trials", type=_typed(Size), help="trials of the all-systems table (default: --trials)")
+    s.add_argument(
+        "--compare-trials", type=_typed(Size), help="trials of the all-systems table (default: --trials)"
+    )
     s.add_argument("--sweep-trials", type=_typed(Size), help="trials per sweep point (default: --trials)")
-    s.add_argument("--sweep", nargs="*", help="axes to sweep, AXIS or AXIS=v1,v2: sir, overlap, crop, speakers "
-                                              "(default: all at the issue's values; --sweep alone: none)")
-    s.add_argument("--conditions", nargs="+", choices=CONDITION_NAMES,
-                   help="default: all (cascade only with --separator)")
+    s.add_argument(
+        "--sweep",
+        nargs="*",
+        help="axes to sweep, AXIS or AXIS=v1,v2: sir, overlap, crop, speakers "
+        "(default: all at the issue's values; --sweep alone: none)",
+    )
+    s.add_argument(
+        "--conditions",
+        nargs="+",
+        choices=CONDITION_NAMES,
+        help="default: all (cascade only with --separator)",
+    )
     s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
-    s.add_argument("--curve", action="append", default=[], metavar="[LABEL=]RUN",
-                   help="score every epoch model RUN kept: mixture EER against training time (repeatable)")
+    s.add_argument(
+        "--curve",
+        action="append",
+        default=[],
+        metavar="[LABEL=]RUN",
+        help="score every epoch model RUN kept: mixture EER against training time (repeatable)",
+    )
     s.add_argument("--no-paper-figures", action="store_true", help="skip t-SNE and attention figures")
-    s.add_argument("--separator-systems", nargs="+", default=[], metavar="SEP",
-                   help="separators (experiment dirs or model files, PATH or LABEL=PATH) scored side by side on the "
-                        "same mixtures: SDRi, SI-SDRi, PESQi, STOIi, spectrograms and example WAVs")
-    s.add_argument("--separation-mixtures", type=_typed(Size),
-                   help="mixtures per separation table (default: 100), the same for every separator")
+    s.add_argument(
+        "--separator-systems",
+        nargs="+",
+        default=[],
+        metavar="SEP",
+        help="separators (experiment dirs or model files, PATH or LABEL=PATH) scored side by side on the "
+        "same mixtures: SDRi, SI-SDRi, PESQi, STOIi, spectrograms and example WAVs",
+    )
+    s.add_argument(
+        "--separation-mixtures",
+        type=_typed(Size),
+        help="mixtures per separation table (default: 100), the same for every separator",
+    )
     s.set_defaults(func=_report)
     return p
 

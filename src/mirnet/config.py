@@ -7,6 +7,7 @@ A number's range lives in its type (``Size``, ``Ratio``: ``Annotated`` with a ``
 constructors' annotations: ``mirnet.models.parts``). Choices and constraints between keys are
 checked in ``__post_init__``, and what the model asks of the rest of the config in ``load_config``,
 so that a config it returns builds (``mirnet train --check`` goes on to run one batch)."""
+
 from __future__ import annotations
 
 import collections.abc
@@ -34,6 +35,7 @@ _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt
 @dataclass(frozen=True)
 class Bound:
     """``Annotated[int, Bound(">=", 1)]``: the value must be ``op limit``."""
+
     op: str
     limit: int | float
 
@@ -55,7 +57,9 @@ HeldOut = Annotated[float, Bound(">=", 0), Bound("<", 1)]  # a share that leaves
 
 @dataclass
 class DataConfig:
-    train: str | tuple[str, ...] = "data/corpus/seen"  # LibriSpeech-layout tree or manifest (.jsonl), or a list
+    train: str | tuple[str, ...] = (
+        "data/corpus/seen"  # LibriSpeech-layout tree or manifest (.jsonl), or a list
+    )
     val_fraction: HeldOut = 0.1  # of each seen speaker's utterances, held out for validation
     n_speakers: Size = 2
     crop_seconds: Positive = 3.0
@@ -63,7 +67,9 @@ class DataConfig:
     overlap: tuple[Ratio, Ratio] = (1.0, 1.0)
     speed_perturb: tuple[Speed, ...] = (1.0,)  # e.g. [0.9, 1.0, 1.1]: each factor a new speaker class
     min_seconds: NonNegative = 1.0
-    enroll_seconds: NonNegative = 0.0  # > 0: each source also comes with a crop of another utterance of its speaker
+    enroll_seconds: NonNegative = (
+        0.0  # > 0: each source also comes with a crop of another utterance of its speaker
+    )
     epoch_size: Size = 3200  # mixtures per epoch
     val_size: Size = 320
     batch_size: Size = 32
@@ -74,12 +80,18 @@ class DataConfig:
         if not sources or not all(sources):
             raise ConfigError(f"data.train: expected a path or a non-empty list of paths, got {self.train!r}")
         if not self.speed_perturb:
-            raise ConfigError(f"data.speed_perturb: expected a non-empty list, got {list(self.speed_perturb)!r}")
+            raise ConfigError(
+                f"data.speed_perturb: expected a non-empty list, got {list(self.speed_perturb)!r}"
+            )
         _interval("data.sir_db", self.sir_db)
         _interval("data.overlap", self.overlap)
-        if self.epoch_size < self.batch_size:  # the sampler drops a partial batch: the epoch would have no step
-            raise ConfigError(f"data.epoch_size={self.epoch_size} is smaller than data.batch_size={self.batch_size}: "
-                              f"an epoch needs at least one full batch")
+        if (
+            self.epoch_size < self.batch_size
+        ):  # the sampler drops a partial batch: the epoch would have no step
+            raise ConfigError(
+                f"data.epoch_size={self.epoch_size} is smaller than data.batch_size={self.batch_size}: "
+                f"an epoch needs at least one full batch"
+            )
 
 
 @dataclass
@@ -96,7 +108,9 @@ class LossConfig:
     ce_weight: NonNegative = 1.0
     teacher_weight: NonNegative = 0.0  # PIT-aligned cosine distance to a clean teacher's source embeddings
     attention_weight: NonNegative = 0.0  # BCE of attention weights against each source's share of frame power
-    mask_weight: NonNegative = 0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
+    mask_weight: NonNegative = (
+        0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
+    )
     mask_floor_db: Positive = 30.0  # that ratio clipped to [-mask_floor_db, 0] dB
 
     def __post_init__(self):
@@ -124,16 +138,24 @@ class TrainConfig:
     conditioner: str | None = None  # a conditioned separator's embedder: an experiment dir, or "resemblyzer"
     separator: str | None = None  # a uPIT separator in front of a single-speaker embedder (the cascade's)
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one
-    freeze: tuple[str, ...] = ()  # model parts kept fixed (weights and BatchNorm statistics), e.g. [speaker_net]
+    freeze: tuple[
+        str, ...
+    ] = ()  # model parts kept fixed (weights and BatchNorm statistics), e.g. [speaker_net]
     log_every: Size = 10
     precise_bn_batches: Count = 10  # recompute BatchNorm statistics on this many batches per epoch (0: off)
     keep_epoch_models: bool = False  # small per-epoch snapshots for EER-vs-time curves
     tensorboard: bool = False
     accumulate: Size = 1  # micro-batches per optimizer step; data.batch_size stays the batch of one step
     precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + GradScaler, CUDA only)
-    device: str = "auto"  # auto (cuda if available) | cpu | cuda; under torchrun each rank takes cuda:LOCAL_RANK
-    backend: str = "auto"  # torch.distributed backend under torchrun: auto (nccl on cuda, gloo on cpu) | nccl | gloo
-    sync_batchnorm: bool = True  # under torchrun, BatchNorm statistics of the global batch (SyncBatchNorm, CUDA only)
+    device: str = (
+        "auto"  # auto (cuda if available) | cpu | cuda; under torchrun each rank takes cuda:LOCAL_RANK
+    )
+    backend: str = (
+        "auto"  # torch.distributed backend under torchrun: auto (nccl on cuda, gloo on cpu) | nccl | gloo
+    )
+    sync_batchnorm: bool = (
+        True  # under torchrun, BatchNorm statistics of the global batch (SyncBatchNorm, CUDA only)
+    )
 
     def __post_init__(self):
         choose("train.precision", self.precision, ("fp32", "bf16", "fp16"))
@@ -213,7 +235,9 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a finite number, got {value}")
     base = origin or tp
     if not isinstance(value, base) or (base is int and isinstance(value, bool)):
-        raise ConfigError(f"{key}: expected {getattr(base, '__name__', base)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{key}: expected {getattr(base, '__name__', base)}, got {type(value).__name__} {value!r}"
+        )
     return value
 
 
@@ -221,8 +245,10 @@ def _build(cls: type, values: dict, prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls, include_extras=True)
     unknown = sorted(str(k) for k in values if k not in hints)
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
-                          f"valid keys here: {', '.join(sorted(hints))}")
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+            f"valid keys here: {', '.join(sorted(hints))}"
+        )
     return cls(**{k: coerce(v, hints[k], prefix + k) for k, v in values.items()})
 
 
@@ -241,7 +267,9 @@ def apply_override(tree: dict, override: str) -> None:
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {key}: cannot read {raw!r} as a YAML value ({_yaml_problem(exc)})") from None
+        raise ConfigError(
+            f"override {key}: cannot read {raw!r} as a YAML value ({_yaml_problem(exc)})"
+        ) from None
     node = tree
     parts = key.strip().split(".")
     for p in parts[:-1]:
@@ -251,7 +279,9 @@ def apply_override(tree: dict, override: str) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> ExperimentConfig:
     tree: dict = {}
     if path is not None:
         path = Path(path)
@@ -285,20 +315,28 @@ def _check_model(cfg: ExperimentConfig) -> None:
     with torch.device("meta"):
         model = build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, d.n_speakers))
     if model.kind == "embedder" and cfg.train.separator and model.n_speakers != 1:
-        raise ConfigError(f"train.separator={cfg.train.separator}: the embedder behind a separator embeds each of "
-                          f"its outputs alone; model {cfg.model.name!r} gives {model.n_speakers} embeddings per clip")
+        raise ConfigError(
+            f"train.separator={cfg.train.separator}: the embedder behind a separator embeds each of "
+            f"its outputs alone; model {cfg.model.name!r} gives {model.n_speakers} embeddings per clip"
+        )
     if model.kind == "embedder" and not cfg.train.separator and model.n_speakers != d.n_speakers:
-        raise ConfigError(f"data.n_speakers={d.n_speakers}, but model {cfg.model.name!r} gives {model.n_speakers} "
-                          f"embedding(s) per mixture (model.args.n_speakers)")
+        raise ConfigError(
+            f"data.n_speakers={d.n_speakers}, but model {cfg.model.name!r} gives {model.n_speakers} "
+            f"embedding(s) per mixture (model.args.n_speakers)"
+        )
     if model.kind == "separator":
         _check_separator(cfg, model)
     shortest = model.features.n_fft // 2 + 1  # its STFT pads each end by n_fft/2 by reflection
     if round(d.crop_seconds * SAMPLE_RATE) < shortest:
-        raise ConfigError(f"data.crop_seconds={d.crop_seconds}: shorter than the model's shortest input, "
-                          f"{shortest / SAMPLE_RATE:.3f} s (n_fft/2 + 1 samples)")
+        raise ConfigError(
+            f"data.crop_seconds={d.crop_seconds}: shorter than the model's shortest input, "
+            f"{shortest / SAMPLE_RATE:.3f} s (n_fft/2 + 1 samples)"
+        )
     if loss.mask_weight and not model.has_masks:
-        raise ConfigError(f"loss.mask_weight={loss.mask_weight} needs a model with log-domain masks "
-                          f"(model.args.attention.output=residual)")
+        raise ConfigError(
+            f"loss.mask_weight={loss.mask_weight} needs a model with log-domain masks "
+            f"(model.args.attention.output=residual)"
+        )
 
 
 def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
@@ -307,22 +345,30 @@ def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
     name, d = cfg.model.name, cfg.data
     for key in ("teacher_weight", "attention_weight", "mask_weight"):
         if getattr(cfg.loss, key):
-            raise ConfigError(f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "
-                              f"signal loss alone; set it to 0")
+            raise ConfigError(
+                f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "
+                f"signal loss alone; set it to 0"
+            )
     for key in ("teacher", "separator"):
         if getattr(cfg.train, key):
             raise ConfigError(f"train.{key}: only embedders take one; {name!r} is a separator")
     conditioned = bool(model.embed_dim)
     if not conditioned and model.n_outputs != d.n_speakers:
-        raise ConfigError(f"data.n_speakers={d.n_speakers}, but separator {name!r} gives {model.n_outputs} "
-                          f"output(s) (model.args.n_outputs)")
+        raise ConfigError(
+            f"data.n_speakers={d.n_speakers}, but separator {name!r} gives {model.n_outputs} "
+            f"output(s) (model.args.n_outputs)"
+        )
     if conditioned and model.n_outputs != 1:
-        raise ConfigError(f"model.args.n_outputs={model.n_outputs}: a conditioned separator "
-                          f"(model.args.embed_dim={model.embed_dim}) gives one output per embedding")
+        raise ConfigError(
+            f"model.args.n_outputs={model.n_outputs}: a conditioned separator "
+            f"(model.args.embed_dim={model.embed_dim}) gives one output per embedding"
+        )
     if conditioned != bool(cfg.train.conditioner):
-        raise ConfigError(f"train.conditioner={cfg.train.conditioner!r}: a conditioned separator "
-                          f"(model.args.embed_dim > 0) needs the embedder its embeddings come from, "
-                          f"and only a conditioned one takes it")
+        raise ConfigError(
+            f"train.conditioner={cfg.train.conditioner!r}: a conditioned separator "
+            f"(model.args.embed_dim > 0) needs the embedder its embeddings come from, "
+            f"and only a conditioned one takes it"
+        )
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> Path:

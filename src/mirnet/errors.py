@@ -4,6 +4,7 @@ command-line argument — and says which and why in one line, so ``mirnet`` prin
 
 Each derives from ValueError or RuntimeError as well, as the plain exception it replaced did,
 so callers that catch those keep working."""
+
 from __future__ import annotations
 
 

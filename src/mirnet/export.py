@@ -11,6 +11,7 @@ translate the complex ``torch.stft``; the ``torch.export``-based one (``dynamo=T
 onnxscript) maps it to ONNX's STFT operator, and onnxruntime's embeddings match torch's to
 float32 rounding (the README gives the difference measured on the reference model).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,7 +69,9 @@ def _require_onnx() -> None:
         try:
             importlib.import_module(name)
         except ImportError:
-            raise MissingDependency(f"ONNX export needs {', '.join(ONNX_PACKAGES)}: pip install 'mirnet[export]'") from None
+            raise MissingDependency(
+                f"ONNX export needs {', '.join(ONNX_PACKAGES)}: pip install 'mirnet[export]'"
+            ) from None
 
 
 @contextlib.contextmanager
@@ -96,8 +99,15 @@ def _write_onnx(graph: EmbeddingGraph, example: torch.Tensor, path: Path) -> Non
     _require_onnx()
     min_samples = graph.model.features.n_fft // 2 + 1  # the STFT's reflect padding needs more than n_fft/2
     dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("samples", min=min_samples)}
-    program = torch.onnx.export(graph, (example,), dynamo=True, verbose=False, dynamic_shapes=(dims,),
-                                input_names=["waveform"], output_names=["embeddings"])
+    program = torch.onnx.export(
+        graph,
+        (example,),
+        dynamo=True,
+        verbose=False,
+        dynamic_shapes=(dims,),
+        input_names=["waveform"],
+        output_names=["embeddings"],
+    )
     program.save(str(path), external_data=False)
 
 
@@ -131,12 +141,16 @@ def max_difference(graph: EmbeddingGraph, path: Path, fmt: str, seed: int = 0) -
         wav = random_mixtures(batch, samples, n_speakers, rng)
         got, want = run(wav), graph(torch.from_numpy(wav)).numpy()
         if got.shape != want.shape:
-            raise ExportError(f"{fmt} export gives shape {got.shape} for input {wav.shape}, PyTorch {want.shape}")
+            raise ExportError(
+                f"{fmt} export gives shape {got.shape} for input {wav.shape}, PyTorch {want.shape}"
+            )
         worst = max(worst, float(np.abs(got - want).max()))
     return worst
 
 
-def export_model(exp: str | Path, fmt: str, out: str | Path | None = None, seed: int = 0) -> tuple[Path, float]:
+def export_model(
+    exp: str | Path, fmt: str, out: str | Path | None = None, seed: int = 0
+) -> tuple[Path, float]:
     """Export EXP (experiment dir or model file) to ``out`` (default: beside the model file) and
     return (path, max abs difference from PyTorch). The file is written under a temporary name
     and only renamed into place once it passes the check, so a failed export leaves nothing."""

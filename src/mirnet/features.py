@@ -1,6 +1,7 @@
 """Spectra computed inside the model (``torch.stft``), so feature extraction runs on whatever
 device the model is on and checkpoints carry their feature settings: the log-magnitude
 spectrum the embedders read, and the invertible complex spectrogram separators mask."""
+
 from __future__ import annotations
 
 import math
@@ -19,14 +20,21 @@ class Spectrogram(nn.Module):
     so that ``inverse`` (``torch.istft``: overlap-add divided by the summed squared window)
     returns the waveform to float rounding, and a mask of ones is the identity."""
 
-    def __init__(self, n_fft: Size = 512, win_ms: Positive = 32.0, hop_ms: Positive = 10.0,
-                 sample_rate: Size = SAMPLE_RATE):
+    def __init__(
+        self,
+        n_fft: Size = 512,
+        win_ms: Positive = 32.0,
+        hop_ms: Positive = 10.0,
+        sample_rate: Size = SAMPLE_RATE,
+    ):
         super().__init__()
         self.n_fft, self.sample_rate = n_fft, sample_rate
         self.win_length = round(win_ms * sample_rate / 1000)
         self.hop_length = round(hop_ms * sample_rate / 1000)
         if not 0 < self.win_length <= n_fft:
-            raise ConfigError(f"win_ms: the window ({self.win_length} samples) must hold 1 to n_fft={n_fft} samples")
+            raise ConfigError(
+                f"win_ms: the window ({self.win_length} samples) must hold 1 to n_fft={n_fft} samples"
+            )
         if self.hop_length < 1:
             raise ConfigError(f"hop_ms: the hop ({hop_ms} ms) must be at least one sample")
         self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
@@ -36,8 +44,9 @@ class Spectrogram(nn.Module):
         return self.n_fft // 2 + 1
 
     def stft(self, wav: torch.Tensor) -> torch.Tensor:
-        return torch.stft(wav, self.n_fft, self.hop_length, self.win_length, self.window,
-                          center=True, return_complex=True)
+        return torch.stft(
+            wav, self.n_fft, self.hop_length, self.win_length, self.window, center=True, return_complex=True
+        )
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         return self.stft(wav)
@@ -45,8 +54,15 @@ class Spectrogram(nn.Module):
     def inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """(..., bins, frames) complex -> (..., length) real."""
         lead = spec.shape[:-2]
-        wav = torch.istft(spec.reshape(-1, *spec.shape[-2:]), self.n_fft, self.hop_length, self.win_length,
-                          self.window, center=True, length=length)
+        wav = torch.istft(
+            spec.reshape(-1, *spec.shape[-2:]),
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            center=True,
+            length=length,
+        )
         return wav.view(*lead, length)
 
 
@@ -58,8 +74,15 @@ class LogMagnitudeSpectrum(Spectrogram):
     and level offsets that carry no identity.
     """
 
-    def __init__(self, n_fft: Size = 512, win_ms: Positive = 32.0, hop_ms: Positive = 10.0,
-                 sample_rate: Size = SAMPLE_RATE, mean_norm: bool = True, eps: Positive = 1e-6):
+    def __init__(
+        self,
+        n_fft: Size = 512,
+        win_ms: Positive = 32.0,
+        hop_ms: Positive = 10.0,
+        sample_rate: Size = SAMPLE_RATE,
+        mean_norm: bool = True,
+        eps: Positive = 1e-6,
+    ):
         super().__init__(n_fft, win_ms, hop_ms, sample_rate)
         self.mean_norm, self.eps = mean_norm, eps
 
@@ -82,11 +105,12 @@ class LogMagnitudeSpectrum(Spectrogram):
         mag = self.magnitude(sources.flatten(0, 1))
         mag = mag.view(*sources.shape[:2], *mag.shape[1:])
         mixture = self.magnitude(sources.sum(dim=1)).unsqueeze(1)
-        return (torch.log(mag + self.eps) - torch.log(mixture + self.eps)).clamp(-floor_db * math.log(10) / 20, 0.0)
+        return (torch.log(mag + self.eps) - torch.log(mixture + self.eps)).clamp(
+            -floor_db * math.log(10) / 20, 0.0
+        )
 
     def frame_power(self, wav: torch.Tensor) -> torch.Tensor:
         """Per-frame energy (…, frames) on the same frame grid: the target for attention weights."""
         shape = wav.shape[:-1]
         mag = self.magnitude(wav.reshape(-1, wav.shape[-1]))
         return mag.square().sum(dim=-2).reshape(*shape, -1)
-

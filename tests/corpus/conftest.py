@@ -1,4 +1,5 @@
 """Tiny trees in the exact layouts of the real corpora (0.5-s tones), for ``mirnet prepare``."""
+
 from __future__ import annotations
 
 import csv
@@ -16,18 +17,24 @@ SPEAKERS_TXT = """\
 60   | M | train-clean-100  | 20.18 | |CBW|Simon
 1272 | M | dev-clean        |  8.08 | John Rose
 """
-LIBRI_FILES = {"train-clean-100": ["60/121082/60-121082-0000", "60/121082/60-121082-0001"],
-               "train-clean-360": ["14/208/14-208-0000", "14/212/14-212-0005"],
-               "dev-clean": ["1272/128104/1272-128104-0000", "1272/135031/1272-135031-0009"]}
+LIBRI_FILES = {
+    "train-clean-100": ["60/121082/60-121082-0000", "60/121082/60-121082-0001"],
+    "train-clean-360": ["14/208/14-208-0000", "14/212/14-212-0005"],
+    "dev-clean": ["1272/128104/1272-128104-0000", "1272/135031/1272-135031-0009"],
+}
 VOX_FILES = ["id10270/x6uYqmx31kE/00001", "id10270/8jEAjG6SegY/00008", "id10271/1gtz-CUIygI/00001"]
 VERI_TEST2 = """\
 1 id10270/x6uYqmx31kE/00001.wav id10270/8jEAjG6SegY/00008.wav
 0 id10270/x6uYqmx31kE/00001.wav id10271/1gtz-CUIygI/00001.wav
 """
-WSJ_NAMES = {"tr": ["01aa010b_0.97482_209a010p_-0.97482", "40na010x_1.4047_02cc0201_-1.4047"],
-             "tt": ["050a050a_2.0_22ga010b_-2.0"]}
-LIBRI2MIX_IDS = {"train-100": ["103-1240-0003_1235-135887-0017", "1034-121119-0049_1040-133433-0157"],
-                 "dev": ["1272-128104-0000_2035-147961-0014"]}
+WSJ_NAMES = {
+    "tr": ["01aa010b_0.97482_209a010p_-0.97482", "40na010x_1.4047_02cc0201_-1.4047"],
+    "tt": ["050a050a_2.0_22ga010b_-2.0"],
+}
+LIBRI2MIX_IDS = {
+    "train-100": ["103-1240-0003_1235-135887-0017", "1034-121119-0049_1040-133433-0157"],
+    "dev": ["1272-128104-0000_2035-147961-0014"],
+}
 
 
 def tone(path: Path, seconds: float = 0.5, rate: int = 16000, freq: float = 220.0) -> Path:
@@ -81,11 +88,19 @@ def libri2mix_root(tmp_path) -> Path:
         for mix_id in ids:
             for folder in ("mix_clean", "s1", "s2"):
                 tone(base / split / folder / f"{mix_id}.wav")
-            rows.append([mix_id, *(f"{generated}/{split}/{d}/{mix_id}.wav" for d in ("mix_clean", "s1", "s2")), 8000])
-        write_csv(base / "metadata" / f"mixture_{split}_mix_clean.csv",
-                  ["mixture_ID", "mixture_path", "source_1_path", "source_2_path", "length"], rows)
-    write_csv(base / "metadata" / "metrics_train-100_mix_clean.csv", ["mixture_ID", "source_1_SNR", "source_2_SNR"],
-              [[mix_id, 1.5, -1.5] for mix_id in LIBRI2MIX_IDS["train-100"]])
+            rows.append(
+                [mix_id, *(f"{generated}/{split}/{d}/{mix_id}.wav" for d in ("mix_clean", "s1", "s2")), 8000]
+            )
+        write_csv(
+            base / "metadata" / f"mixture_{split}_mix_clean.csv",
+            ["mixture_ID", "mixture_path", "source_1_path", "source_2_path", "length"],
+            rows,
+        )
+    write_csv(
+        base / "metadata" / "metrics_train-100_mix_clean.csv",
+        ["mixture_ID", "source_1_SNR", "source_2_SNR"],
+        [[mix_id, 1.5, -1.5] for mix_id in LIBRI2MIX_IDS["train-100"]],
+    )
     return root
 
 

@@ -1,5 +1,6 @@
 """The LibriSpeech reader on a LibriSpeech-layout tree, the manifest round trip, and
 ``prepare_librispeech`` on a tree in real LibriSpeech's layout (subsets, SPEAKERS.TXT)."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ def test_three_speakers_round_trip(three_speakers, tmp_path):
     root, speakers = three_speakers
     m = read_librispeech(root.parent)
     assert m.speakers == speakers and all(len(v) == 6 for v in m.by_speaker.values())
-    assert all(u.id.startswith(u.speaker + "-") and u.sample_rate == 16000 and 3 <= u.duration <= 6 for u in m)
+    assert all(
+        u.id.startswith(u.speaker + "-") and u.sample_rate == 16000 and 3 <= u.duration <= 6 for u in m
+    )
     path = m.save(tmp_path / "m.jsonl")
     back = open_corpus(path)
     assert back.utterances == m.utterances and back.fingerprint() == m.fingerprint()
@@ -47,7 +50,9 @@ def test_a_list_of_trees_reads_as_one_corpus_and_refuses_shared_speakers(librisp
     parts = [librispeech_root / subset for subset in ("train-clean-100", "train-clean-360")]
     joined = open_corpus(parts)
     assert joined.speakers == ["14", "60"] and len(joined) == 4
-    assert joined.utterances == Manifest([*read_librispeech(parts[0]), *read_librispeech(parts[1])]).utterances
+    assert (
+        joined.utterances == Manifest([*read_librispeech(parts[0]), *read_librispeech(parts[1])]).utterances
+    )
     with pytest.raises(ValueError, match="speaker 60 is in both .*train-clean-100 and .*train-clean-100"):
         open_corpus([parts[0], parts[0]])
 
@@ -87,20 +92,26 @@ def test_prepare_tags_subset_and_gender_and_filters_to_training_subsets(librispe
     m = open_corpus(out)  # what training reads (data.train)
     assert m.speakers == ["14", "60"]
     assert {u.speaker: (u.meta["gender"], u.meta["subset"]) for u in m} == {
-        "14": ("F", "train-clean-360"), "60": ("M", "train-clean-100")}
+        "14": ("F", "train-clean-360"),
+        "60": ("M", "train-clean-100"),
+    }
     assert sorted(u.duration for u in m) == [0.5, 0.5, 0.75, 0.75]
     first = json.loads(out.read_text().splitlines()[0])
     assert first["duration"] == first["num_samples"] / first["sample_rate"]
     assert m.filter(subsets=["train-clean-100"]).speakers == ["60"]
 
-    every = open_corpus(prepare_librispeech(librispeech_root, tmp_path / "all.jsonl").out)  # default: every subset
+    every = open_corpus(
+        prepare_librispeech(librispeech_root, tmp_path / "all.jsonl").out
+    )  # default: every subset
     assert every.speakers == ["1272", "14", "60"]
     assert every.filter(subsets=["train-clean-100", "train-clean-360"]).utterances == m.utterances
 
 
 def test_manifest_lines_without_duration_or_meta_still_load(tmp_path):
     old = tmp_path / "old.jsonl"
-    old.write_text('{"id": "a-1-1", "speaker": "a", "path": "/x.flac", "num_samples": 8000, "sample_rate": 16000}\n')
+    old.write_text(
+        '{"id": "a-1-1", "speaker": "a", "path": "/x.flac", "num_samples": 8000, "sample_rate": 16000}\n'
+    )
     (u,) = Manifest.load(old)
     assert u.meta == {} and u.duration == 0.5 and "meta" not in u.to_dict()
 

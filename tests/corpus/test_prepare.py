@@ -1,5 +1,6 @@
 """``mirnet prepare`` for every corpus: resuming from a stopped run's partial results, skipping
 unreadable files with one warning, and the command line end to end (exit 0, or 2 with one line)."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,11 +12,20 @@ from mirnet.corpus.prepare import partial_path
 
 # per corpus: its tree fixture, options, a file whose damage costs one item, how many items
 CASES = {
-    "librispeech": ("librispeech_root", {"subsets": ["train-clean-100", "dev-clean"]},
-                    "dev-clean/1272/128104/1272-128104-0000.flac", 4),
+    "librispeech": (
+        "librispeech_root",
+        {"subsets": ["train-clean-100", "dev-clean"]},
+        "dev-clean/1272/128104/1272-128104-0000.flac",
+        4,
+    ),
     "voxceleb": ("voxceleb_root", {}, "id10271/1gtz-CUIygI/00001.wav", 3),
     "wsj0-2mix": ("wsj_root", {}, "wav8k/min/tr/s2/01aa010b_0.97482_209a010p_-0.97482.wav", 3),
-    "libri2mix": ("libri2mix_root", {}, "Libri2Mix/wav16k/min/dev/mix_clean/1272-128104-0000_2035-147961-0014.wav", 3),
+    "libri2mix": (
+        "libri2mix_root",
+        {},
+        "Libri2Mix/wav16k/min/dev/mix_clean/1272-128104-0000_2035-147961-0014.wav",
+        3,
+    ),
 }
 
 
@@ -62,28 +72,48 @@ def test_a_stopped_run_resumes_from_its_partial_results(name, request, tmp_path,
     assert _read(name, again.out) == _read(name, out)
 
 
-@pytest.mark.parametrize("name, args", [
-    ("librispeech", ["--subsets", "train-clean-100,train-clean-360"]),
-    ("voxceleb", ["--trials", "{root}/../veri_test2.txt"]),
-    ("wsj0-2mix", ["--rate", "8k", "--splits", "tt"]),
-    ("libri2mix", ["--splits", "train-100"]),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("librispeech", ["--subsets", "train-clean-100,train-clean-360"]),
+        ("voxceleb", ["--trials", "{root}/../veri_test2.txt"]),
+        ("wsj0-2mix", ["--rate", "8k", "--splits", "tt"]),
+        ("libri2mix", ["--splits", "train-100"]),
+    ],
+)
 def test_cli_end_to_end(name, args, request, tmp_path, capsys):
     root = request.getfixturevalue(CASES[name][0])
     out = tmp_path / "m.jsonl"
-    assert main(["-q", "prepare", name, str(root), "--out", str(out), "--jobs", "2",
-                 *(a.format(root=root) for a in args)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "prepare",
+                name,
+                str(root),
+                "--out",
+                str(out),
+                "--jobs",
+                "2",
+                *(a.format(root=root) for a in args),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed.startswith(f"{out}: ") and "0 unreadable file(s) skipped" in printed and out.is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["librispeech", "{tmp}/nowhere"], "nowhere: not a directory"),
-    (["voxceleb", "{tmp}"], "no VoxCeleb-layout audio"),
-    (["wsj0-2mix", "{tmp}"], "wav8k/min/tr/mix: no mixtures"),
-    (["libri2mix", "{tmp}"], "no Libri2Mix metadata mixture_<split>_mix_clean.csv"),
-    (["wsj0-2mix", "{tmp}", "--jobs", "0"], "--jobs must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["librispeech", "{tmp}/nowhere"], "nowhere: not a directory"),
+        (["voxceleb", "{tmp}"], "no VoxCeleb-layout audio"),
+        (["wsj0-2mix", "{tmp}"], "wav8k/min/tr/mix: no mixtures"),
+        (["libri2mix", "{tmp}"], "no Libri2Mix metadata mixture_<split>_mix_clean.csv"),
+        (["wsj0-2mix", "{tmp}", "--jobs", "0"], "--jobs must be at least 1"),
+    ],
+)
 def test_cli_errors_are_one_line_with_exit_status_2(args, message, tmp_path, capsys):
     argv = ["-q", "prepare", *(a.format(tmp=tmp_path) for a in args), "--out", str(tmp_path / "m.jsonl")]
     if "--jobs" in args:  # needs a tree that gets as far as probing

@@ -1,4 +1,5 @@
 """The synthetic corpus, made by the real synthesizers: a tiny one, cached between sessions."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import soundfile as sf
 from mirnet.corpus.synth import Voice, available_voices, synthesize_corpus
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-TINY = dict(voices=["us1", "us2", "en1", "slt"], utterances=3, seed=0, unseen_fraction=0.25,
-            jobs=2, progress=False)
+TINY = dict(
+    voices=["us1", "us2", "en1", "slt"], utterances=3, seed=0, unseen_fraction=0.25, jobs=2, progress=False
+)
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +38,12 @@ def two_voice_runs(tmp_path_factory) -> dict[str, pathlib.Path]:
     de8 lacks diphones for English; that once made espeak-ng's MBROLA output vary between runs.
     """
     root = tmp_path_factory.mktemp("runs")
-    return {run: synthesize_corpus(root / run, voices=["us1", "de8", "slt"], utterances=1, seed=seed,
-                                   jobs=2, progress=False)
-            for run, seed in (("a", 0), ("b", 0), ("c", 1))}
+    return {
+        run: synthesize_corpus(
+            root / run, voices=["us1", "de8", "slt"], utterances=1, seed=seed, jobs=2, progress=False
+        )
+        for run, seed in (("a", 0), ("b", 0), ("c", 1))
+    }
 
 
 def flacs(corpus: pathlib.Path) -> dict[str, pathlib.Path]:
@@ -83,7 +88,7 @@ def test_audio_is_16k_mono_flac_of_3_to_6_seconds(tiny_corpus):
         audio, _ = sf.read(path, dtype="float32")
         assert np.isfinite(audio).all()
         assert 3.0 <= len(audio) / 16000 <= 6.0
-        assert np.sqrt(np.mean(audio ** 2)) > 0.01
+        assert np.sqrt(np.mean(audio**2)) > 0.01
         assert -4.5 < 20 * np.log10(np.abs(audio).max()) < -1.5
 
 
@@ -93,14 +98,28 @@ def test_seen_and_unseen_are_disjoint_and_speakers_txt_covers_all(tiny_corpus):
     assert seen and unseen and not seen & unseen
     rows = speakers_txt(tiny_corpus)
     assert set(rows) == seen | unseen
-    assert all(subset == ("seen" if speaker in seen else "unseen") for speaker, (_, subset, _, _) in rows.items())
+    assert all(
+        subset == ("seen" if speaker in seen else "unseen") for speaker, (_, subset, _, _) in rows.items()
+    )
     by_name = {name: (sex, minutes) for sex, _, minutes, name in rows.values()}
     assert {name: sex for name, (sex, _) in by_name.items()} == {
-        "mbrola us1": "F", "mbrola us2": "M", "mbrola en1": "M", "flite slt": "F"}
+        "mbrola us1": "F",
+        "mbrola us2": "M",
+        "mbrola en1": "M",
+        "flite slt": "F",
+    }
     assert all(0.15 <= minutes <= 0.3 for _, minutes in by_name.values())  # 3 x 3-6 s
     tsv = (tiny_corpus / "speakers.tsv").read_text().splitlines()
-    assert tsv[0].split("\t") == ["speaker", "subset", "engine", "voice", "language", "gender",
-                                  "utterances", "minutes"]
+    assert tsv[0].split("\t") == [
+        "speaker",
+        "subset",
+        "engine",
+        "voice",
+        "language",
+        "gender",
+        "utterances",
+        "minutes",
+    ]
     assert {line.split("\t")[0] for line in tsv[1:]} == set(rows)
 
 
@@ -111,8 +130,9 @@ def test_same_seed_gives_identical_bytes(two_voice_runs, tiny_corpus):
     # us1 and slt: same speaker IDs and audio whatever the other voices and utterance count
     shared = a.keys() & flacs(tiny_corpus).keys()
     assert len(shared) == 2
-    assert all(a[n].read_bytes() == flacs(tiny_corpus)[n].read_bytes() for n in shared), \
+    assert all(a[n].read_bytes() == flacs(tiny_corpus)[n].read_bytes() for n in shared), (
         "audio differs from the cached corpus: bump synth.FORMAT_VERSION when the audio changes"
+    )
 
 
 def test_different_seed_gives_different_audio(two_voice_runs):
@@ -141,8 +161,9 @@ def test_resume_recreates_exactly_the_missing_file(tiny_corpus):
 
 
 def test_speakers_takes_a_seeded_subset_split_both_ways(tmp_path, tiny_corpus):
-    out = synthesize_corpus(tmp_path / "two", voices=TINY["voices"], speakers=2, utterances=1,
-                            jobs=2, progress=False)
+    out = synthesize_corpus(
+        tmp_path / "two", voices=TINY["voices"], speakers=2, utterances=1, jobs=2, progress=False
+    )
     rows = speakers_txt(out)
     assert len(rows) == 2 and {subset for _, subset, _, _ in rows.values()} == {"seen", "unseen"}
     assert set(rows) <= set(speakers_txt(tiny_corpus))
@@ -153,20 +174,26 @@ def test_other_arguments_in_the_same_directory_are_refused(tiny_corpus):
         synthesize_corpus(tiny_corpus, **{**TINY, "utterances": 2})
 
 
-@pytest.mark.parametrize("kwargs, reason", [
-    (dict(speakers=1), "speakers must be at least 2"),
-    (dict(utterances=0), "utterances must be at least 1"),
-    (dict(unseen_fraction=-0.1), r"unseen_fraction must be in \[0, 1\)"),
-    (dict(unseen_fraction=1.0), r"unseen_fraction must be in \[0, 1\)"),
-    (dict(jobs=0), "jobs must be at least 1"),
-    (dict(voices=["us1"]), "at least 2 distinct voices"),
-    (dict(engines=()), "engines must be some of"),
-    (dict(engines=("mbrola", "festival")), "engines must be some of"),
-    (dict(voices=["us1", "nosuchvoice"]), r"unknown voices \['nosuchvoice'\]"),
-    # installed, but espeak-ng has no mb-hn1 voice to give it phonemes: probed and skipped
-    (dict(voices=["us1", "hn1"]), r"need at least 2 working voices .* skipped: \{'hn1': 'espeak-ng failed"),
-    (dict(voices=["us1", "slt"], speakers=3), "speakers=3 but only 2 voices work"),
-])
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        (dict(speakers=1), "speakers must be at least 2"),
+        (dict(utterances=0), "utterances must be at least 1"),
+        (dict(unseen_fraction=-0.1), r"unseen_fraction must be in \[0, 1\)"),
+        (dict(unseen_fraction=1.0), r"unseen_fraction must be in \[0, 1\)"),
+        (dict(jobs=0), "jobs must be at least 1"),
+        (dict(voices=["us1"]), "at least 2 distinct voices"),
+        (dict(engines=()), "engines must be some of"),
+        (dict(engines=("mbrola", "festival")), "engines must be some of"),
+        (dict(voices=["us1", "nosuchvoice"]), r"unknown voices \['nosuchvoice'\]"),
+        # installed, but espeak-ng has no mb-hn1 voice to give it phonemes: probed and skipped
+        (
+            dict(voices=["us1", "hn1"]),
+            r"need at least 2 working voices .* skipped: \{'hn1': 'espeak-ng failed",
+        ),
+        (dict(voices=["us1", "slt"], speakers=3), "speakers=3 but only 2 voices work"),
+    ],
+)
 def test_bad_arguments_raise_value_error(tmp_path, kwargs, reason):
     with pytest.raises(ValueError, match=reason):
         synthesize_corpus(tmp_path / "out", **{"jobs": 2, "progress": False, **kwargs})
@@ -199,19 +226,31 @@ def test_available_voices_keeps_only_working_ones():
 
 def test_speaker_ids_come_from_the_fixed_voice_catalogue(tiny_corpus):
     """IDs must not depend on which other voices a machine has installed (CI installs a few)."""
-    ids = {row.split("\t")[3]: row.split("\t")[0]
-           for row in (tiny_corpus / "speakers.tsv").read_text().splitlines()[1:]}
+    ids = {
+        row.split("\t")[3]: row.split("\t")[0]
+        for row in (tiny_corpus / "speakers.tsv").read_text().splitlines()[1:]
+    }
     assert ids == {"slt": "1003", "us1": "1075", "us2": "1076", "en1": "1027"}
 
 
 def test_espeak_variants_make_a_corpus_of_extra_training_speakers(tmp_path, tiny_corpus):
     """unseen_fraction=0: all seen; IDs from 2000, so it trains beside the default corpus."""
-    out = synthesize_corpus(tmp_path / "variants", engines=("espeak",), voices=["m1", "f2", "whisper"],
-                            utterances=1, unseen_fraction=0.0, jobs=2, progress=False)
+    out = synthesize_corpus(
+        tmp_path / "variants",
+        engines=("espeak",),
+        voices=["m1", "f2", "whisper"],
+        utterances=1,
+        unseen_fraction=0.0,
+        jobs=2,
+        progress=False,
+    )
     rows = speakers_txt(out)
     assert {subset for _, subset, _, _ in rows.values()} == {"seen"} and not (out / "unseen").exists()
     assert {name: (speaker, sex) for speaker, (sex, _, _, name) in rows.items()} == {
-        "espeak f2": ("2043", "F"), "espeak m1": ("2064", "M"), "espeak whisper": ("2098", "M")}
+        "espeak f2": ("2043", "F"),
+        "espeak m1": ("2064", "M"),
+        "espeak whisper": ("2098", "M"),
+    }
     audio, rate = sf.read(next(out.glob("seen/2064/*/*.flac")))
     assert rate == 16000 and 3.0 <= len(audio) / rate <= 6.0
     assert not set(rows) & set(speakers_txt(tiny_corpus))

@@ -1,4 +1,5 @@
 """On-the-fly mixing: seeded, redrawn per epoch, levels and placement as asked."""
+
 from __future__ import annotations
 
 from unittest import mock
@@ -7,12 +8,18 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from mirnet.data import mixing
-
 from mirnet.corpus import read_librispeech
 from mirnet.corpus.manifest import Manifest, Utterance
-from mirnet.data.mixing import (MixingConfig, MixtureDataset, MixtureSpec, draw_mixture, mix, read_sources,
-                                split_utterances)
+from mirnet.data import mixing
+from mirnet.data.mixing import (
+    MixingConfig,
+    MixtureDataset,
+    MixtureSpec,
+    draw_mixture,
+    mix,
+    read_sources,
+    split_utterances,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +52,7 @@ def test_same_seed_epoch_index_same_mixture_and_epochs_redraw(manifest):
 def test_sir_is_the_level_difference_of_the_sources(manifest, sir):
     spec = draw_mixture(manifest, np.random.default_rng(0), MixingConfig(2, 3.0, (sir, sir)))
     _, sources = mix(read_sources(spec, {u.id: u for u in manifest}))
-    rms = np.sqrt((sources ** 2).mean(axis=1))
+    rms = np.sqrt((sources**2).mean(axis=1))
     assert 20 * np.log10(rms[0] / rms[1]) == pytest.approx(sir, abs=0.01)
 
 
@@ -54,7 +61,7 @@ def test_partial_overlap_places_sources_apart(manifest):
     sources = read_sources(spec, {u.id: u for u in manifest})
     active = 16000 * 3 * 0.75
     assert spec.starts == (0, round(48000 - active))
-    assert not sources[0, int(active) + 10:].any() and not sources[1, :spec.starts[1]].any()
+    assert not sources[0, int(active) + 10 :].any() and not sources[1, : spec.starts[1]].any()
 
 
 def test_spec_round_trips_through_a_dict(manifest):
@@ -65,13 +72,15 @@ def test_spec_round_trips_through_a_dict(manifest):
 def test_a_bad_file_is_skipped_and_counted(manifest, tmp_path, caplog):
     bad = tmp_path / "bad.flac"
     bad.write_bytes(b"not audio at all" * 100)
-    utts = list(manifest) + [Utterance("bad-1-1", "bad", str(bad), 48000, 16000),
-                             Utterance("bad-1-2", "bad", str(bad), 48000, 16000)]
+    utts = list(manifest) + [
+        Utterance("bad-1-1", "bad", str(bad), 48000, 16000),
+        Utterance("bad-1-2", "bad", str(bad), 48000, 16000),
+    ]
     with_bad = Manifest(utts)
     data = MixtureDataset(with_bad, MixingConfig(), epoch_size=30, seed=0)
     items = [data[i] for i in range(30)]
     assert sum(int(it["retries"]) for it in items) > 0 and "bad.flac" in caplog.text
-    assert all("bad" not in [with_bad.speakers[l] for l in it["labels"]] for it in items)
+    assert all("bad" not in [with_bad.speakers[label] for label in it["labels"]] for it in items)
 
 
 def test_heldout_split_is_per_speaker_and_disjoint(manifest):
@@ -94,7 +103,9 @@ def test_speed_perturbation_makes_new_speakers_faster_and_higher(tmp_path):
     labels = speaker_labels(manifest.speakers, (0.9, 1.0, 1.1))
     assert labels == ["a", "b", "a-sp0.9", "b-sp0.9", "a-sp1.1", "b-sp1.1"]
     cfg = MixingConfig(2, 2.0, (0, 0), speeds=(0.9, 1.0, 1.1))
-    data = MixtureDataset(manifest, cfg, epoch_size=12, seed=0, speaker_to_label={s: i for i, s in enumerate(labels)})
+    data = MixtureDataset(
+        manifest, cfg, epoch_size=12, seed=0, speaker_to_label={s: i for i, s in enumerate(labels)}
+    )
     seen = set()
     for i in range(12):
         spec, item = data.spec(i), data[i]

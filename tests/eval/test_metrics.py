@@ -1,4 +1,5 @@
 """Metrics are checked against scikit-learn and brute-force loops, not against themselves."""
+
 from __future__ import annotations
 
 import functools
@@ -7,8 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
 
-from mirnet.eval.metrics import (bootstrap_ci, det_points, eer, eer_from_curve, eer_threshold, min_dcf,
-                                 roc)
+from mirnet.eval.metrics import bootstrap_ci, det_points, eer, eer_from_curve, eer_threshold, min_dcf, roc
 
 
 def reference_eer(scores: np.ndarray, labels: np.ndarray, drop_intermediate: bool) -> float:
@@ -23,8 +23,9 @@ def reference_eer(scores: np.ndarray, labels: np.ndarray, drop_intermediate: boo
     raise AssertionError("curve never crossed")
 
 
-def synthetic(seed: int, n: int, target_fraction: float, decimals: int | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(
+    seed: int, n: int, target_fraction: float, decimals: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = (rng.random(n) < target_fraction).astype(int)
     labels[:2] = (1, 0)
@@ -33,8 +34,14 @@ def synthetic(seed: int, n: int, target_fraction: float, decimals: int | None = 
 
 
 CASES = [  # seed, n, target fraction, rounding (coarse rounding creates many ties)
-    (0, 10, 0.5, None), (1, 101, 0.5, None), (2, 1000, 0.1, None), (3, 2000, 0.02, None),
-    (4, 500, 0.5, 1), (5, 3000, 0.05, 0), (6, 50, 0.9, 1), (7, 7, 0.3, None),
+    (0, 10, 0.5, None),
+    (1, 101, 0.5, None),
+    (2, 1000, 0.1, None),
+    (3, 2000, 0.02, None),
+    (4, 500, 0.5, 1),
+    (5, 3000, 0.05, 0),
+    (6, 50, 0.9, 1),
+    (7, 7, 0.3, None),
 ]
 
 
@@ -80,7 +87,9 @@ def test_eer_threshold_splits_the_errors() -> None:
     assert eer_threshold(np.array([4.0, 3.0, 2.0, 1.0]), labels) == 3.0  # accepting >= 3 makes no error
 
 
-def brute_force_min_dcf(scores: np.ndarray, labels: np.ndarray, p: float, c_miss: float, c_fa: float) -> float:
+def brute_force_min_dcf(
+    scores: np.ndarray, labels: np.ndarray, p: float, c_miss: float, c_fa: float
+) -> float:
     best = np.inf
     for thr in [*np.unique(scores), np.inf]:
         p_miss = np.mean(scores[labels == 1] < thr)
@@ -90,9 +99,12 @@ def brute_force_min_dcf(scores: np.ndarray, labels: np.ndarray, p: float, c_miss
 
 
 @pytest.mark.parametrize("seed,n,frac,decimals", CASES[:6])
-@pytest.mark.parametrize("p,c_miss,c_fa", [(0.01, 1.0, 1.0), (0.05, 1.0, 1.0), (0.5, 10.0, 1.0), (0.001, 1.0, 3.0)])
-def test_min_dcf_matches_brute_force(seed: int, n: int, frac: float, decimals: int | None,
-                                     p: float, c_miss: float, c_fa: float) -> None:
+@pytest.mark.parametrize(
+    "p,c_miss,c_fa", [(0.01, 1.0, 1.0), (0.05, 1.0, 1.0), (0.5, 10.0, 1.0), (0.001, 1.0, 3.0)]
+)
+def test_min_dcf_matches_brute_force(
+    seed: int, n: int, frac: float, decimals: int | None, p: float, c_miss: float, c_fa: float
+) -> None:
     scores, labels = synthetic(seed, n, frac, decimals)
     value = min_dcf(scores, labels, p_target=p, c_miss=c_miss, c_fa=c_fa)
     assert value == pytest.approx(brute_force_min_dcf(scores, labels, p, c_miss, c_fa), abs=1e-12)
@@ -118,7 +130,9 @@ def test_bootstrap_contains_estimate_and_narrows() -> None:
 
 def test_bootstrap_is_reproducible_and_accepts_other_statistics() -> None:
     scores, labels = synthetic(23, 300, 0.4)
-    assert bootstrap_ci(scores, labels, n_boot=100, seed=3) == bootstrap_ci(scores, labels, n_boot=100, seed=3)
+    assert bootstrap_ci(scores, labels, n_boot=100, seed=3) == bootstrap_ci(
+        scores, labels, n_boot=100, seed=3
+    )
     dcf = functools.partial(min_dcf, p_target=0.05)
     vectorized = bootstrap_ci(scores, labels, statistic=dcf, n_boot=50, seed=4)
     looped = bootstrap_ci(scores, labels, statistic=lambda s, lab: dcf(s, lab), n_boot=50, seed=4)
@@ -128,24 +142,34 @@ def test_bootstrap_is_reproducible_and_accepts_other_statistics() -> None:
     assert wide[0] <= narrow[0] <= narrow[1] <= wide[1]
 
 
-@pytest.mark.parametrize("scores,labels,match", [
-    ([0.1, 0.2, 0.3], [1, 0], "same length"),
-    ([0.1, np.nan, 0.3], [1, 0, 1], "NaN/Inf"),
-    ([0.1, np.inf, 0.3], [1, 0, 1], "NaN/Inf"),
-    ([0.1, 0.2, 0.3], [1, 1, 1], "both targets and non-targets"),
-    ([0.1, 0.2, 0.3], [0, 0, 0], "both targets and non-targets"),
-    ([0.1, 0.2, 0.3], [1, 2, 0], "labels must be 0"),
-    ([[0.1, 0.2]], [1, 0], "scores must be 1-D"),
-    ([], [], "both targets and non-targets"),
-])
+@pytest.mark.parametrize(
+    "scores,labels,match",
+    [
+        ([0.1, 0.2, 0.3], [1, 0], "same length"),
+        ([0.1, np.nan, 0.3], [1, 0, 1], "NaN/Inf"),
+        ([0.1, np.inf, 0.3], [1, 0, 1], "NaN/Inf"),
+        ([0.1, 0.2, 0.3], [1, 1, 1], "both targets and non-targets"),
+        ([0.1, 0.2, 0.3], [0, 0, 0], "both targets and non-targets"),
+        ([0.1, 0.2, 0.3], [1, 2, 0], "labels must be 0"),
+        ([[0.1, 0.2]], [1, 0], "scores must be 1-D"),
+        ([], [], "both targets and non-targets"),
+    ],
+)
 @pytest.mark.parametrize("fn", [eer, eer_threshold, min_dcf, roc, det_points, bootstrap_ci])
 def test_bad_inputs_raise(fn, scores, labels, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         fn(np.asarray(scores, dtype=float), np.asarray(labels))
 
 
-@pytest.mark.parametrize("kwargs,match", [({"p_target": 0.0}, "p_target"), ({"p_target": 1.0}, "p_target"),
-                                          ({"c_miss": 0.0}, "c_miss"), ({"c_fa": -1.0}, "c_fa")])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"p_target": 0.0}, "p_target"),
+        ({"p_target": 1.0}, "p_target"),
+        ({"c_miss": 0.0}, "c_miss"),
+        ({"c_fa": -1.0}, "c_fa"),
+    ],
+)
 def test_bad_dcf_parameters_raise(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         min_dcf(np.array([1.0, 0.0]), np.array([1, 0]), **kwargs)

@@ -1,5 +1,6 @@
 """Pretrained peers on real synthesized speech: the protocol's embedder contract, faithfulness to
 the peer's own API, and `mirnet eval PEER` on a trial list a mirnet model would be scored on."""
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,19 @@ def test_same_embedding_as_resemblyzers_own_file_api(peer, clips):
 
 def test_cli_scores_the_peer_on_a_shared_trial_list(peer, corpus, tmp_path):
     trials = tmp_path / "trials.json"
-    args = ["-q", "eval", "resemblyzer", "--data", str(corpus / "seen"), "--trials", "4", "--crop", "2",
-            "--trial-list", str(trials)]
+    args = [
+        "-q",
+        "eval",
+        "resemblyzer",
+        "--data",
+        str(corpus / "seen"),
+        "--trials",
+        "4",
+        "--crop",
+        "2",
+        "--trial-list",
+        str(trials),
+    ]
     for condition in ("mixture", "enrolled"):
         assert main([*args, "--condition", condition, "--json", str(tmp_path / f"{condition}.json")]) == 0
     mixture, enrolled = (json.loads((tmp_path / f"{c}.json").read_text()) for c in ("mixture", "enrolled"))
@@ -77,4 +89,8 @@ def test_missing_package_is_one_line(monkeypatch, corpus, capsys):
     monkeypatch.setitem(sys.modules, "resemblyzer", None)  # import fails as if not installed
     assert main(["-q", "eval", "resemblyzer", "--data", str(corpus / "seen"), "--trials", "2"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("mirnet: error: resemblyzer: cannot import it") and "[peers]" in err and "\n" not in err
+    assert (
+        err.startswith("mirnet: error: resemblyzer: cannot import it")
+        and "[peers]" in err
+        and "\n" not in err
+    )

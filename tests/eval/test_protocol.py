@@ -1,4 +1,5 @@
 """The mixture verification protocol of paper section 4.1.2 on real synthesized audio."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,9 @@ class OracleEmbedder:
         identities = [rows[torch.arange(n) % len(rows)] for rows in identities]
         if shuffle:
             identities = [identities[i] for i in np.random.default_rng(0).permutation(len(identities))]
-        self.table = {mix(read_sources(spec, index))[0].tobytes(): rows for spec, rows in zip(specs, identities)}
+        self.table = {
+            mix(read_sources(spec, index))[0].tobytes(): rows for spec, rows in zip(specs, identities)
+        }
 
     def __call__(self, wavs):
         return torch.stack([self.table[w.numpy().tobytes()] for w in wavs])
@@ -74,16 +77,28 @@ def test_perfect_identities_give_zero_eer_and_random_ones_chance(manifest, condi
     from mirnet.eval.protocol import summarize
 
     trials = make_trials(manifest, 20, MixingConfig(2, 1.0, (0, 0)), seed=3)
-    scores, labels = trial_scores(OracleEmbedder(manifest, trials, condition), trials, manifest,
-                                  metric=metric, condition=condition, batch_size=7)
+    scores, labels = trial_scores(
+        OracleEmbedder(manifest, trials, condition),
+        trials,
+        manifest,
+        metric=metric,
+        condition=condition,
+        batch_size=7,
+    )
     assert scores.shape == (40,) and labels.sum() == 20
     assert summarize(scores, labels, n_boot=50)["eer"] == 0.0
     g = torch.Generator().manual_seed(0)
-    scores, labels = trial_scores(lambda w: torch.randn(len(w), 2, 8, generator=g), trials, manifest, metric=metric,
-                                  condition=condition)
+    scores, labels = trial_scores(
+        lambda w: torch.randn(len(w), 2, 8, generator=g), trials, manifest, metric=metric, condition=condition
+    )
     assert 20 <= summarize(scores, labels, n_boot=50)["eer"] <= 80
-    scores, labels = trial_scores(OracleEmbedder(manifest, trials, condition, shuffle=True), trials, manifest,
-                                  metric=metric, condition=condition)
+    scores, labels = trial_scores(
+        OracleEmbedder(manifest, trials, condition, shuffle=True),
+        trials,
+        manifest,
+        metric=metric,
+        condition=condition,
+    )
     assert 20 <= summarize(scores, labels, n_boot=50)["eer"] <= 80
     assert trial_speakers(trials) == len(manifest.speakers)
 
@@ -96,12 +111,17 @@ def test_enrolled_condition_scores_the_mixture_against_clean_target_and_nontarge
     for t, (anchor, target, nontarget) in zip(trials, zip(specs[0::3], specs[1::3], specs[2::3])):
         assert anchor == t.anchor
         assert target.utterances == t.positive.utterances[:1] and target.speakers == (t.anchor.speakers[0],)
-        assert nontarget.utterances == t.negative.utterances[:1] and nontarget.speakers[0] not in t.anchor.speakers
+        assert (
+            nontarget.utterances == t.negative.utterances[:1]
+            and nontarget.speakers[0] not in t.anchor.speakers
+        )
     oracle = OracleEmbedder(manifest, trials, "enrolled")
     first_only = lambda w: oracle(w)[:, :1]  # noqa: E731 - the anchor's first source, so every trial is right
     scores, labels = trial_scores(first_only, trials, manifest, condition="enrolled")
     assert (scores[labels == 1] == 0).all() and (scores[labels == 0] == -1).all()
-    with pytest.raises(ValueError, match="condition must be one of mixture, clean, enrolled, separated, cascade, got 'bogus'"):
+    with pytest.raises(
+        ValueError, match="condition must be one of mixture, clean, enrolled, separated, cascade, got 'bogus'"
+    ):
         condition_specs(trials, "bogus")
 
 
@@ -113,12 +133,27 @@ def test_separated_condition_embeds_every_source_alone(manifest):
 
     trials = make_trials(manifest, 12, MixingConfig(2, 1.0, (-3, -3)), seed=5)
     second = source_spec(trials[0].anchor, 1)
-    assert second.speakers == trials[0].anchor.speakers[1:] and second.gains_db == (0.0,) and second.starts == (0,)
+    assert (
+        second.speakers == trials[0].anchor.speakers[1:]
+        and second.gains_db == (0.0,)
+        and second.starts == (0,)
+    )
     index, speakers = {u.id: u for u in manifest}, manifest.speakers
-    table = {mix(read_sources(source_spec(spec, i), index))[0].tobytes(): torch.eye(len(speakers))[[speakers.index(s)]]
-             for t in trials for spec in (t.anchor, t.positive, t.negative) for i, s in enumerate(spec.speakers)}
-    scores, labels = trial_scores(lambda w: torch.stack([table[x.numpy().tobytes()] for x in w]), trials, manifest,
-                                  condition="separated", batch_size=5)
+    table = {
+        mix(read_sources(source_spec(spec, i), index))[0].tobytes(): torch.eye(len(speakers))[
+            [speakers.index(s)]
+        ]
+        for t in trials
+        for spec in (t.anchor, t.positive, t.negative)
+        for i, s in enumerate(spec.speakers)
+    }
+    scores, labels = trial_scores(
+        lambda w: torch.stack([table[x.numpy().tobytes()] for x in w]),
+        trials,
+        manifest,
+        condition="separated",
+        batch_size=5,
+    )
     assert scores.shape == (24,) and summarize(scores, labels, n_boot=20)["eer"] == 0.0
 
 
@@ -134,10 +169,19 @@ def test_cascade_condition_embeds_every_output_of_the_separator(manifest):
     rendered = [mix(read_sources(spec, index)) for t in trials for spec in (t.anchor, t.positive, t.negative)]
     specs = [spec for t in trials for spec in (t.anchor, t.positive, t.negative)]
     separated = {m.tobytes(): torch.from_numpy(src[::-1].copy()) for m, src in rendered}
-    identity = {s.tobytes(): torch.eye(len(speakers))[[speakers.index(who)]]
-                for (_, src), spec in zip(rendered, specs) for s, who in zip(src, spec.speakers)}
+    identity = {
+        s.tobytes(): torch.eye(len(speakers))[[speakers.index(who)]]
+        for (_, src), spec in zip(rendered, specs)
+        for s, who in zip(src, spec.speakers)
+    }
     separate = lambda w: torch.stack([separated[x.numpy().tobytes()] for x in w])  # noqa: E731
     embed = lambda w: torch.stack([identity[x.numpy().tobytes()] for x in w])  # noqa: E731
-    scores, labels = trial_scores(cascade_embed(separate, embed), trials, manifest, condition="cascade", batch_size=5)
+    scores, labels = trial_scores(
+        cascade_embed(separate, embed), trials, manifest, condition="cascade", batch_size=5
+    )
     assert scores.shape == (24,) and summarize(scores, labels, n_boot=20)["eer"] == 0.0
-    assert cascade_embed(separate, embed)(torch.from_numpy(rendered[0][0])[None]).shape == (1, 2, len(speakers))
+    assert cascade_embed(separate, embed)(torch.from_numpy(rendered[0][0])[None]).shape == (
+        1,
+        2,
+        len(speakers),
+    )

@@ -1,6 +1,7 @@
 """The report's plan: labels, sweep axes, and the cache that lets an interrupted report resume
 without re-scoring, but never reuses a result for another system or another trial list; and its
 separation section, whose rows are what `mirnet eval-separation` gives on the very same mixtures."""
+
 from __future__ import annotations
 
 import csv
@@ -27,19 +28,24 @@ from ..conftest import TINY_MODEL
 
 
 def test_systems_are_labelled_by_folder_peer_or_name():
-    systems = parse_systems(["models/reference", "runs/x/model.pt", "resemblyzer", "t=models/reference/teacher"])
+    systems = parse_systems(
+        ["models/reference", "runs/x/model.pt", "resemblyzer", "t=models/reference/teacher"]
+    )
     assert [s.label for s in systems] == ["reference", "x", "resemblyzer", "t"]
     assert [s.is_peer for s in systems] == [False, False, True, False]
     with pytest.raises(ValueError, match="share the label.*reference"):
         parse_systems(["models/reference", "other/reference"])
 
 
-@pytest.mark.parametrize("specs, expected", [
-    (None, {k: v[1] for k, v in report.SWEEPS.items()}),
-    ([], {}),
-    (["sir=-5,5", "speakers"], {"sir": (-5.0, 5.0), "speakers": (2, 3)}),
-    (["speakers=3"], {"speakers": (3,)}),
-])
+@pytest.mark.parametrize(
+    "specs, expected",
+    [
+        (None, {k: v[1] for k, v in report.SWEEPS.items()}),
+        ([], {}),
+        (["sir=-5,5", "speakers"], {"sir": (-5.0, 5.0), "speakers": (2, 3)}),
+        (["speakers=3"], {"speakers": (3,)}),
+    ],
+)
 def test_sweep_axes(specs, expected):
     assert parse_sweeps(specs) == expected
 
@@ -60,8 +66,14 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
             trial_list.write_text("trials")
         scores_file.parent.mkdir(parents=True, exist_ok=True)
         scores_file.write_bytes(b"npz")
-        return {"eer": 10.0, "system": fingerprint[exp], "metric": kw["metric"], "trial_list": str(trial_list),
-                "trial_list_sha1": trial_list_sha1(trial_list), "condition": kw["condition"]}
+        return {
+            "eer": 10.0,
+            "system": fingerprint[exp],
+            "metric": kw["metric"],
+            "trial_list": str(trial_list),
+            "trial_list_sha1": trial_list_sha1(trial_list),
+            "condition": kw["condition"],
+        }
 
     fingerprint = {"a": "sha-a", "b": "sha-b"}
     monkeypatch.setattr(report, "evaluate", fake_evaluate)
@@ -95,13 +107,23 @@ def test_epoch_models_pair_each_kept_epoch_with_its_training_time(tmp_path):
     with pytest.raises(ValueError, match="epochs.csv: cannot read"):
         epoch_models(run)
     (run / "epochs.csv").write_text("epoch,step,elapsed_s\n1,10,60\n2,20,150\n")  # epoch 3 still running
-    assert epoch_models(run) == [(1, 1.0, run / "epochs" / "epoch001.pt"), (2, 2.5, run / "epochs" / "epoch002.pt")]
+    assert epoch_models(run) == [
+        (1, 1.0, run / "epochs" / "epoch001.pt"),
+        (2, 2.5, run / "epochs" / "epoch002.pt"),
+    ]
 
 
 # -- the separation section: every separator on the same mixtures, cached like the embedders
 
-FAST = dict(trials=4, conditions=["mixture"], sweeps=[], paper_figures=False, separation_mixtures=4,
-            separation_pesq_stoi=False, progress=False)
+FAST = dict(
+    trials=4,
+    conditions=["mixture"],
+    sweeps=[],
+    paper_figures=False,
+    separation_mixtures=4,
+    separation_pesq_stoi=False,
+    progress=False,
+)
 CROP = 3 * 16000  # samples of every mixture the report draws
 
 
@@ -112,8 +134,10 @@ def embedder(corpus, tmp_path, one_thread):
     args = {"speaker_net": TINY_MODEL["speaker_net"]}
     torch.manual_seed(0)
     heldout = [u.id for u in open_corpus(corpus / "seen")]
-    return save_atomic(model_bundle("single", args, build_model("single", **args).eval(), [],
-                                    data={"heldout": heldout}), tmp_path / "emb" / "model.pt").parent
+    return save_atomic(
+        model_bundle("single", args, build_model("single", **args).eval(), [], data={"heldout": heldout}),
+        tmp_path / "emb" / "model.pt",
+    ).parent
 
 
 def save_separator(path, halving: bool = False, seed: int = 0, heldout: list[str] | None = None):
@@ -153,10 +177,14 @@ def interval(cell: str) -> tuple[float, float, float]:
 
 
 def commands(report_md: str) -> list[list[str]]:
-    return [shlex.split(line)[1:] for line in report_md.splitlines() if line.startswith("mirnet eval-separation ")]
+    return [
+        shlex.split(line)[1:] for line in report_md.splitlines() if line.startswith("mirnet eval-separation ")
+    ]
 
 
-def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(embedder, corpus, tmp_path, capsys):
+def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(
+    embedder, corpus, tmp_path, capsys
+):
     seen = corpus / "seen"
     pair = open_corpus(seen).speakers[:2]
     held = [u.id for s in pair for u in open_corpus(seen).by_speaker[s]]
@@ -183,21 +211,27 @@ def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures
         for (key, _, digits), cell in zip(report.SEPARATION_COLUMNS, table[label][1:]):
             if key in result["metrics"]:
                 m = result["metrics"][key]
-                assert interval(cell) == pytest.approx((m["mean"], *m["mean_ci"]), abs=0.6 * 10 ** -digits), key
+                assert interval(cell) == pytest.approx((m["mean"], *m["mean_ci"]), abs=0.6 * 10**-digits), key
             else:
                 assert cell == "–", key
     assert tables[unseen]["h"] != tables[unseen]["other"]
 
     # half the mixture: SI-SDR as the mixture's own against each reference, so no improvement
-    mixtures = list(separation.drawn_mixtures(open_corpus(seen), 4, MixingConfig(2, 3.0, (0.0, 0.0), (1.0, 1.0)), 0))
-    own = [np.mean([si_sdr(m.mixture.astype(np.float64), r.astype(np.float64)) for r in m.references])
-           for m in mixtures]
+    mixtures = list(
+        separation.drawn_mixtures(open_corpus(seen), 4, MixingConfig(2, 3.0, (0.0, 0.0), (1.0, 1.0)), 0)
+    )
+    own = [
+        np.mean([si_sdr(m.mixture.astype(np.float64), r.astype(np.float64)) for r in m.references])
+        for m in mixtures
+    ]
     with open(out / "evals" / "separation" / "h" / "seen_n4_seed0_sir0_crop3_spk2.csv", newline="") as f:
         scored = list(csv.DictReader(f))
     assert [float(r["si_sdr"]) for r in scored] == pytest.approx(own, abs=1e-3)
     assert interval(tables[unseen]["h"][2]) == pytest.approx((0, 0, 0), abs=0.006)
     assert interval(tables[unseen]["h"][5])[0] == pytest.approx(np.mean(own), abs=0.006)
-    with open(out / "evals" / "separation" / "h" / "seen-heldout_n4_seed0_sir0_crop3_spk2.csv", newline="") as f:
+    with open(
+        out / "evals" / "separation" / "h" / "seen-heldout_n4_seed0_sir0_crop3_spk2.csv", newline=""
+    ) as f:
         assert {r["speakers"] for r in csv.DictReader(f)} <= {" ".join(pair), " ".join(pair[::-1])}
 
     # the figure, and two mixtures to listen to: those of the table, every output matched
@@ -205,7 +239,15 @@ def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures
     assert "](figures/separation_spectrograms.png)" in text
     for i, m in enumerate(mixtures[:2]):
         folder = out / "examples" / f"mixture{i}"
-        names = ["mixture", "reference1", "reference2", "h.speaker1", "h.speaker2", "other.speaker1", "other.speaker2"]
+        names = [
+            "mixture",
+            "reference1",
+            "reference2",
+            "h.speaker1",
+            "h.speaker2",
+            "other.speaker1",
+            "other.speaker2",
+        ]
         assert sorted(p.stem for p in folder.iterdir()) == sorted(names)
         wavs = {name: sf.read(folder / f"{name}.wav", dtype="float32")[0] for name in names}
         assert all(len(w) == CROP for w in wavs.values())
@@ -215,8 +257,9 @@ def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures
         assert f"](examples/mixture{i}/other.speaker2.wav)" in text
 
 
-def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_change(embedder, corpus, tmp_path,
-                                                                                     monkeypatch):
+def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_change(
+    embedder, corpus, tmp_path, monkeypatch
+):
     seen, out = corpus / "seen", tmp_path / "report"
     report.write_report(out, [str(embedder)], seen, **FAST)  # no separators: the report as it was
     assert "## Separation" not in (out / "REPORT.md").read_text() and not (out / "examples").exists()
@@ -237,12 +280,16 @@ def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_c
     report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
     assert section_tables((out / "REPORT.md").read_text()) == first
     monkeypatch.setattr(report, "evaluate_separation", counted)
-    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **{**FAST, "separation_mixtures": 3})
+    report.write_report(
+        out, [str(embedder)], seen, separators=[str(sep)], **{**FAST, "separation_mixtures": 3}
+    )
     assert calls == [3]  # other settings: other mixtures
     save_separator(tmp_path / "sep" / "model.pt", seed=1)  # the model file changed
     report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
     assert calls == [3, 4] and section_tables((out / "REPORT.md").read_text()) != first
-    cached = json.loads((out / "evals" / "separation" / "sep" / "seen_n4_seed0_sir0_crop3_spk2.json").read_text())
+    cached = json.loads(
+        (out / "evals" / "separation" / "sep" / "seen_n4_seed0_sir0_crop3_spk2.json").read_text()
+    )
     assert cached["system"] == system_fingerprint(sep) and cached["settings"]["n"] == 4
 
 
@@ -250,9 +297,30 @@ def test_cli_report_scores_pesq_and_stoi_of_each_separator(embedder, corpus, tmp
     """PESQ and STOI, like SI-SDR, do not care that each output is half the mixture's level."""
     half = save_separator(tmp_path / "half" / "model.pt", halving=True)
     out = tmp_path / "report"
-    assert main(["-q", "report", str(embedder), "--data", str(corpus / "seen"), "--out", str(out), "--trials", "4",
-                 "--conditions", "mixture", "--sweep", "--no-paper-figures", "--separator-systems", f"half={half}",
-                 "--separation-mixtures", "2"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "report",
+                str(embedder),
+                "--data",
+                str(corpus / "seen"),
+                "--out",
+                str(out),
+                "--trials",
+                "4",
+                "--conditions",
+                "mixture",
+                "--sweep",
+                "--no-paper-figures",
+                "--separator-systems",
+                f"half={half}",
+                "--separation-mixtures",
+                "2",
+            ]
+        )
+        == 0
+    )
     text = (out / "REPORT.md").read_text()
     row = section_tables(text)["seen: unseen speakers (2 mixtures)"]["half"]
     pesqi, stoii = interval(row[3]), interval(row[4])
@@ -261,17 +329,35 @@ def test_cli_report_scores_pesq_and_stoi_of_each_separator(embedder, corpus, tmp
     assert sorted(p.name for p in (out / "examples").iterdir()) == ["mixture0", "mixture1"]
 
 
-@pytest.mark.parametrize("specs, message", [
-    (["{tmp}/nowhere"], "{tmp}/nowhere: no such checkpoint"),
-    (["{emb}"], "this is an embedder (single), not a separator"),
-    (["a={sep}", "a={sep}"], "separators share the label(s) a; name them LABEL=PATH"),
-])
-def test_bad_separator_systems_get_one_line_before_anything_is_scored(specs, message, embedder, corpus, tmp_path,
-                                                                      capsys):
+@pytest.mark.parametrize(
+    "specs, message",
+    [
+        (["{tmp}/nowhere"], "{tmp}/nowhere: no such checkpoint"),
+        (["{emb}"], "this is an embedder (single), not a separator"),
+        (["a={sep}", "a={sep}"], "separators share the label(s) a; name them LABEL=PATH"),
+    ],
+)
+def test_bad_separator_systems_get_one_line_before_anything_is_scored(
+    specs, message, embedder, corpus, tmp_path, capsys
+):
     sep = save_separator(tmp_path / "sep" / "model.pt")
     fill = dict(tmp=tmp_path, emb=embedder, sep=sep)
-    assert main(["-q", "report", str(embedder), "--data", str(corpus / "seen"), "--out", str(tmp_path / "out"),
-                 "--separator-systems", *[s.format(**fill) for s in specs]]) == 2
+    assert (
+        main(
+            [
+                "-q",
+                "report",
+                str(embedder),
+                "--data",
+                str(corpus / "seen"),
+                "--out",
+                str(tmp_path / "out"),
+                "--separator-systems",
+                *[s.format(**fill) for s in specs],
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("mirnet: error: ") and message.format(**fill) in err and err.count("\n") == 1, err
     assert not (tmp_path / "out" / "evals").exists()
@@ -279,5 +365,18 @@ def test_bad_separator_systems_get_one_line_before_anything_is_scored(specs, mes
 
 def test_separation_mixtures_must_be_a_size(capsys):
     with pytest.raises(SystemExit):
-        main(["report", "x", "--data", "d", "--out", "o", "--separator-systems", "s", "--separation-mixtures", "0"])
+        main(
+            [
+                "report",
+                "x",
+                "--data",
+                "d",
+                "--out",
+                "o",
+                "--separator-systems",
+                "s",
+                "--separation-mixtures",
+                "0",
+            ]
+        )
     assert "--separation-mixtures" in capsys.readouterr().err

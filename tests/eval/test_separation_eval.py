@@ -2,6 +2,7 @@
 whatever order it returns them in, the same seed draws the same mixtures for every separator,
 prepared WSJ0-2mix and Libri2Mix lists are read (and resampled), and every user mistake is one
 line with exit status 2."""
+
 from __future__ import annotations
 
 import csv
@@ -88,11 +89,14 @@ def read_csv(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("leak, n", [
-    # an exact estimate leaves BSS-eval no error: its SDR is infinite, with numpy's warnings
-    pytest.param(0.0, 2, marks=pytest.mark.filterwarnings("ignore::RuntimeWarning")),
-    (0.1, 3),  # a 3-cycle: unlike a swap of two, it is not its own inverse
-])
+@pytest.mark.parametrize(
+    "leak, n",
+    [
+        # an exact estimate leaves BSS-eval no error: its SDR is infinite, with numpy's warnings
+        pytest.param(0.0, 2, marks=pytest.mark.filterwarnings("ignore::RuntimeWarning")),
+        (0.1, 3),  # a 3-cycle: unlike a swap of two, it is not its own inverse
+    ],
+)
 def test_an_oracle_in_any_order_is_scored_at_its_known_improvement(corpus, tmp_path, monkeypatch, leak, n):
     exp = save_separator(tmp_path / "sep" / "model.pt", {**UPIT, "n_outputs": n})
     rendered = oracle(monkeypatch, leak)
@@ -126,26 +130,55 @@ def test_an_enrolled_separator_is_scored_in_enrollment_order_not_matched(enrolle
     assert right["metrics"]["si_sdr"]["mean"] > 15 > 0 > swapped["metrics"]["si_sdr"]["mean"]
 
 
-def test_every_separator_hears_the_same_mixtures_and_the_enrolled_one_its_targets(upit, enrolled, corpus,
-                                                                                  tmp_path, monkeypatch):
+def test_every_separator_hears_the_same_mixtures_and_the_enrolled_one_its_targets(
+    upit, enrolled, corpus, tmp_path, monkeypatch
+):
     plain = evaluate_separation(upit, corpus / "unseen", csv_file=tmp_path / "a.csv", **FAST)
     seen = []
     real_embeddings = Separator.enrolled_embeddings
-    monkeypatch.setattr(Separator, "enrolled_embeddings",
-                        lambda self, refs: seen.append(len(refs)) or real_embeddings(self, refs))
-    vf = evaluate_separation(enrolled, corpus / "unseen", csv_file=tmp_path / "b.csv", enroll_seconds=1.0, **FAST)
+    monkeypatch.setattr(
+        Separator,
+        "enrolled_embeddings",
+        lambda self, refs: seen.append(len(refs)) or real_embeddings(self, refs),
+    )
+    vf = evaluate_separation(
+        enrolled, corpus / "unseen", csv_file=tmp_path / "b.csv", enroll_seconds=1.0, **FAST
+    )
     first, second = read_csv(tmp_path / "a.csv"), read_csv(tmp_path / "b.csv")
-    assert [(r["mixture"], r["speakers"], r["sir_db"]) for r in first] == \
-           [(r["mixture"], r["speakers"], r["sir_db"]) for r in second]
+    assert [(r["mixture"], r["speakers"], r["sir_db"]) for r in first] == [
+        (r["mixture"], r["speakers"], r["sir_db"]) for r in second
+    ]
     assert seen == [2, 2, 2] and (plain["mode"], vf["mode"]) == ("independent", "enrolled")
     other = evaluate_separation(upit, corpus / "unseen", **{**FAST, "seed": 1})
     assert other["metrics"]["si_sdri"] != plain["metrics"]["si_sdri"]
 
 
-def test_cli_writes_the_json_it_prints_and_a_row_per_mixture_with_every_metric(upit, corpus, tmp_path, capsys):
+def test_cli_writes_the_json_it_prints_and_a_row_per_mixture_with_every_metric(
+    upit, corpus, tmp_path, capsys
+):
     out, rows = tmp_path / "out" / "r.json", tmp_path / "out" / "m.csv"
-    assert main(["-q", "eval-separation", str(upit), "--data", str(corpus / "unseen"), "--n", "2", "--crop", "1",
-                 "--sir", "2.5", "--json", str(out), "--csv", str(rows)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "eval-separation",
+                str(upit),
+                "--data",
+                str(corpus / "unseen"),
+                "--n",
+                "2",
+                "--crop",
+                "1",
+                "--sir",
+                "2.5",
+                "--json",
+                str(out),
+                "--csv",
+                str(rows),
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(out.read_text())
     assert printed["n"] == 2 and printed["sir_db"] == 2.5 and printed["mode"] == "independent"
@@ -154,14 +187,18 @@ def test_cli_writes_the_json_it_prints_and_a_row_per_mixture_with_every_metric(u
     assert set(printed["metrics"]["pesqi"]) == {"n", "unscored", "mean", "median", "mean_ci", "median_ci"}
     table = read_csv(rows)
     assert len(table) == 2 and list(table[0]) == [*COLUMNS, "pesq", "pesqi", "stoi", "stoii"]
-    assert all(float(r["sir_db"]) == pytest.approx(2.5, abs=1.5) and len(r["speakers"].split()) == 2 for r in table)
+    assert all(
+        float(r["sir_db"]) == pytest.approx(2.5, abs=1.5) and len(r["speakers"].split()) == 2 for r in table
+    )
 
 
 def test_heldout_draws_only_the_utterances_the_model_held_out(corpus, tmp_path):
     manifest = open_corpus(corpus / "seen")
     pair = manifest.speakers[:2]
-    exp = save_separator(tmp_path / "held" / "model.pt",
-                         data={"heldout": [u.id for s in pair for u in manifest.by_speaker[s][:2]]})
+    exp = save_separator(
+        tmp_path / "held" / "model.pt",
+        data={"heldout": [u.id for s in pair for u in manifest.by_speaker[s][:2]]},
+    )
     evaluate_separation(exp, corpus / "seen", heldout=True, csv_file=tmp_path / "m.csv", **FAST)
     assert {r["speakers"] for r in read_csv(tmp_path / "m.csv")} <= {" ".join(pair), " ".join(pair[::-1])}
 
@@ -176,12 +213,29 @@ def _distinct_sources(listing) -> None:
 
 
 @pytest.mark.parametrize("corpus_name, root", [("wsj0-2mix", "wsj_root"), ("libri2mix", "libri2mix_root")])
-def test_a_prepared_mixture_list_is_scored_whole_at_16_khz(corpus_name, root, upit, request, tmp_path, capsys):
+def test_a_prepared_mixture_list_is_scored_whole_at_16_khz(
+    corpus_name, root, upit, request, tmp_path, capsys
+):
     listing = PREPARERS[corpus_name](request.getfixturevalue(root), tmp_path / "mix.jsonl").out
     _distinct_sources(listing)
     rows = tmp_path / "m.csv"
-    assert main(["-q", "eval-separation", str(upit), "--mixtures", str(listing), "--csv", str(rows), "--no-pesq",
-                 "--n", "1"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "eval-separation",
+                str(upit),
+                "--mixtures",
+                str(listing),
+                "--csv",
+                str(rows),
+                "--no-pesq",
+                "--n",
+                "1",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 3 and result["mixtures"] == str(listing) and "sir_db" not in result
     table = read_csv(rows)
@@ -191,15 +245,28 @@ def test_a_prepared_mixture_list_is_scored_whole_at_16_khz(corpus_name, root, up
 
 def test_an_enrolled_separator_refuses_a_mixture_list(enrolled, wsj_root, tmp_path):  # noqa: F811
     listing = PREPARERS["wsj0-2mix"](wsj_root, tmp_path / "mix.jsonl").out
-    with pytest.raises(InputError, match="names no enrollment recordings; score it on mixtures drawn from a corpus"):
+    with pytest.raises(
+        InputError, match="names no enrollment recordings; score it on mixtures drawn from a corpus"
+    ):
         evaluate_separation(enrolled, mixtures=listing, progress=False)
 
 
-@pytest.mark.parametrize("damage, error, message", [
-    ("short", AudioError, "mix/01aa010b_0.97482_209a010p_-0.97482.wav: too short: 0.01 s < 0.02 s required"),
-    ("garbage", AudioError, "s2/01aa010b_0.97482_209a010p_-0.97482.wav: unreadable audio"),
-    ("length", CorpusError, "s2/01aa010b_0.97482_209a010p_-0.97482.wav: 9000 samples at 16 kHz, but its mixture"),
-])
+@pytest.mark.parametrize(
+    "damage, error, message",
+    [
+        (
+            "short",
+            AudioError,
+            "mix/01aa010b_0.97482_209a010p_-0.97482.wav: too short: 0.01 s < 0.02 s required",
+        ),
+        ("garbage", AudioError, "s2/01aa010b_0.97482_209a010p_-0.97482.wav: unreadable audio"),
+        (
+            "length",
+            CorpusError,
+            "s2/01aa010b_0.97482_209a010p_-0.97482.wav: 9000 samples at 16 kHz, but its mixture",
+        ),
+    ],
+)
 def test_a_bad_listed_mixture_names_its_file(damage, error, message, upit, wsj_root, tmp_path):  # noqa: F811
     listing = PREPARERS["wsj0-2mix"](wsj_root, tmp_path / "mix.jsonl").out
     _distinct_sources(listing)
@@ -215,16 +282,25 @@ def test_a_bad_listed_mixture_names_its_file(damage, error, message, upit, wsj_r
         evaluate_separation(upit, mixtures=listing, pesq_stoi=False, progress=False)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--data", "{tmp}/nowhere"], "nowhere: not a directory"),
-    (["--mixtures", "{tmp}/nowhere.jsonl"], "nowhere.jsonl: no such mixture list"),
-    (["--data", "{unseen}", "--speakers", "3"], "gives 2 output(s) per mixture; --speakers 3 needs one trained for 3"),
-    (["--data", "{unseen}", "--speakers", "1"], "--speakers 1: a mixture of one speaker is its own reference"),
-    (["--data", "{unseen}", "--crop", "0.001"], "--crop 0.001: shorter than the 0.016 s"),
-    (["--data", "{unseen}", "--heldout"], "--heldout: the model records no held-out utterances"),
-    (["--enrolled", "--mixtures", "{tmp}/mix.jsonl"], "names no enrollment recordings"),
-    (["--data", "{unseen}", "--mixtures", "{tmp}/mix.jsonl"], None),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "{tmp}/nowhere"], "nowhere: not a directory"),
+        (["--mixtures", "{tmp}/nowhere.jsonl"], "nowhere.jsonl: no such mixture list"),
+        (
+            ["--data", "{unseen}", "--speakers", "3"],
+            "gives 2 output(s) per mixture; --speakers 3 needs one trained for 3",
+        ),
+        (
+            ["--data", "{unseen}", "--speakers", "1"],
+            "--speakers 1: a mixture of one speaker is its own reference",
+        ),
+        (["--data", "{unseen}", "--crop", "0.001"], "--crop 0.001: shorter than the 0.016 s"),
+        (["--data", "{unseen}", "--heldout"], "--heldout: the model records no held-out utterances"),
+        (["--enrolled", "--mixtures", "{tmp}/mix.jsonl"], "names no enrollment recordings"),
+        (["--data", "{unseen}", "--mixtures", "{tmp}/mix.jsonl"], None),
+    ],
+)
 def test_cli_errors_are_one_line_with_exit_status_2(args, message, upit, enrolled, corpus, tmp_path, capsys):
     (tmp_path / "mix.jsonl").write_text("")
     exp = enrolled if "--enrolled" in args else upit

@@ -1,20 +1,23 @@
 """The combined mixture objective: every pairwise term, one permutation."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
+from mirnet.architectures import build_model
 from mirnet.features import LogMagnitudeSpectrum
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss, pairwise_attention_bce, pairwise_mse, power_share
-from mirnet.architectures import build_model
 from mirnet.models import ModelOutput
 
 
 def test_pairwise_mse_matches_the_direct_computation():
     z, s = torch.randn(3, 2, 5, 7), torch.randn(3, 2, 5, 7)
-    expect = torch.stack([torch.stack([((z[:, k] - s[:, j]) ** 2).mean(dim=(1, 2)) for j in range(2)], -1)
-                          for k in range(2)], 1)
+    expect = torch.stack(
+        [torch.stack([((z[:, k] - s[:, j]) ** 2).mean(dim=(1, 2)) for j in range(2)], -1) for k in range(2)],
+        1,
+    )
     torch.testing.assert_close(pairwise_mse(z, s), expect, rtol=1e-4, atol=1e-5)
 
 
@@ -40,12 +43,16 @@ def test_every_term_agrees_on_the_permutation_of_swapped_outputs(n):
     loss_fn = MixtureLoss(clf, ce_weight=0.0, attention_weight=1.0, mask_weight=1.0)
     loss, logs = loss_fn(out, labels, sources, feats)
     assert torch.equal(logs["perm"], perm) and logs["mask"] < 1e-4
-    assert torch.allclose(logs["attention"], pairwise_attention_bce(share, share).diagonal(dim1=1, dim2=2).mean())
+    assert torch.allclose(
+        logs["attention"], pairwise_attention_bce(share, share).diagonal(dim1=1, dim2=2).mean()
+    )
 
 
 def test_mask_term_trains_a_real_model_and_needs_masks():
-    args = dict(encoder={"channels": [16] * 5, "norm": "batch"},
-                speaker_net={"name": "tdnn", "channels": 16, "pool_channels": 16, "embed_dim": 8})
+    args = dict(
+        encoder={"channels": [16] * 5, "norm": "batch"},
+        speaker_net={"name": "tdnn", "channels": 16, "pool_channels": 16, "embed_dim": 8},
+    )
     model = build_model("mirnet", attention={"hidden": 8, "output": "residual"}, **args)
     loss_fn = MixtureLoss(SpeakerClassifier(8, 4), mask_weight=1.0)
     sources, labels = torch.randn(2, 2, 8000), torch.tensor([[0, 1], [2, 3]])

@@ -1,4 +1,5 @@
 """The permutation helper and the pairwise losses built on it."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,8 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from mirnet.losses.classification import SpeakerClassifier
-from mirnet.losses.pit import (best_permutation, closest_pair_distance, pairwise_cosine_distance,
-                               pairwise_euclidean_distance, pit_reduce)
+from mirnet.losses.pit import (
+    best_permutation,
+    closest_pair_distance,
+    pairwise_cosine_distance,
+    pairwise_euclidean_distance,
+    pit_reduce,
+)
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])
@@ -18,7 +24,9 @@ def test_recovers_a_known_permutation(n, batch):
     g = torch.Generator().manual_seed(n * 10 + batch)
     refs = torch.randn(batch, n, 16, generator=g)
     perms = torch.stack([torch.randperm(n, generator=g) for _ in range(batch)])
-    outputs = refs.gather(1, perms[..., None].expand(-1, -1, 16)) + 0.01 * torch.randn(batch, n, 16, generator=g)
+    outputs = refs.gather(1, perms[..., None].expand(-1, -1, 16)) + 0.01 * torch.randn(
+        batch, n, 16, generator=g
+    )
     found = best_permutation(pairwise_cosine_distance(outputs, refs))
     assert torch.equal(found, perms)
 
@@ -43,7 +51,9 @@ def test_pit_loss_is_the_min_of_eq_4_and_5_and_differentiable():
 def test_closest_pair_is_min_over_all_pairs():
     a, b = torch.randn(3, 2, 8), torch.randn(3, 2, 8)
     d = pairwise_euclidean_distance(a, b)
-    expect = torch.stack([min(torch.dist(a[i, k], b[i, j]) for k in range(2) for j in range(2)) for i in range(3)])
+    expect = torch.stack(
+        [min(torch.dist(a[i, k], b[i, j]) for k in range(2) for j in range(2)) for i in range(3)]
+    )
     torch.testing.assert_close(closest_pair_distance(d), expect)
 
 

@@ -1,4 +1,5 @@
 """SI-SDR as a pairwise matrix, and utterance-level PIT over it."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,10 +35,13 @@ def test_pit_recovers_a_known_permutation_and_scores_the_right_pairs(n):
     mixture = sources.sum(1)
     loss, logs = SeparationLoss()(estimates, sources, mixture)
     assert torch.equal(logs["perm"], perms)
-    assert torch.allclose(logs["si_sdr"], torch.tensor(10.0), atol=0.3)  # the noise is 10 dB below each source
+    assert torch.allclose(
+        logs["si_sdr"], torch.tensor(10.0), atol=0.3
+    )  # the noise is 10 dB below each source
     assert torch.isclose(loss, -logs["si_sdr"])
-    unprocessed = scale_invariant_signal_distortion_ratio(mixture[:, None].expand_as(sources), sources,
-                                                          zero_mean=True).mean()
+    unprocessed = scale_invariant_signal_distortion_ratio(
+        mixture[:, None].expand_as(sources), sources, zero_mean=True
+    ).mean()
     assert torch.isclose(logs["si_sdri"], logs["si_sdr"] - unprocessed, atol=1e-3)
 
 
@@ -54,4 +58,8 @@ def test_gradient_flows_to_the_estimates_in_bf16():
     estimates = estimates.bfloat16().requires_grad_()
     loss, _ = SeparationLoss()(estimates, sources, sources.sum(1))
     loss.backward()
-    assert loss.dtype == torch.float32 and torch.isfinite(estimates.grad.float()).all() and estimates.grad.abs().sum() > 0
+    assert (
+        loss.dtype == torch.float32
+        and torch.isfinite(estimates.grad.float()).all()
+        and estimates.grad.abs().sum() > 0
+    )

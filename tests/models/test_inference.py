@@ -1,5 +1,6 @@
 """The inference copy (BatchNorm folded, channels-last) must give the trained model's embeddings
 (to 1e-5) on real mixtures, leave the trained model untouched, and be what ``Embedder`` runs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,9 +8,9 @@ import pytest
 import torch
 
 from mirnet.api import Embedder
+from mirnet.architectures import build_model
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
-from mirnet.architectures import build_model
 from mirnet.models.inference import fold_batchnorm, for_inference
 from mirnet.train.checkpoint import load_model
 
@@ -20,8 +21,9 @@ from ..conftest import REPO
 def mixtures(corpus):
     manifest = read_librispeech(corpus / "unseen")
     index, rng = {u.id: u for u in manifest}, np.random.default_rng(0)
-    return torch.from_numpy(np.stack([mix(read_sources(draw_mixture(manifest, rng, MixingConfig()), index))[0]
-                                      for _ in range(2)]))
+    return torch.from_numpy(
+        np.stack([mix(read_sources(draw_mixture(manifest, rng, MixingConfig()), index))[0] for _ in range(2)])
+    )
 
 
 def _norms(model):
@@ -31,19 +33,29 @@ def _norms(model):
 def _paper_shaped():
     """ResNet-18 (Conv2d + BatchNorm2d, skip branches) at test widths, with BatchNorm statistics
     far from the identity a fresh model has, so folding has something to fold."""
-    model = build_model("mirnet", encoder={"channels": [32, 32, 32, 32, 64], "norm": "batch"},
-                        speaker_net={"name": "resnet18", "widths": [8, 8, 16, 16], "embed_dim": 32})
+    model = build_model(
+        "mirnet",
+        encoder={"channels": [32, 32, 32, 32, 64], "norm": "batch"},
+        speaker_net={"name": "resnet18", "widths": [8, 8, 16, 16], "embed_dim": 32},
+    )
     gen = torch.Generator().manual_seed(0)
     for m in _norms(model):
-        for t, lo, hi in ((m.running_mean, -1, 1), (m.running_var, 0.3, 3), (m.weight.data, 0.5, 1.5),
-                          (m.bias.data, -0.5, 0.5)):
+        for t, lo, hi in (
+            (m.running_mean, -1, 1),
+            (m.running_var, 0.3, 3),
+            (m.weight.data, 0.5, 1.5),
+            (m.bias.data, -0.5, 0.5),
+        ):
             t.copy_(torch.empty(t.shape).uniform_(lo, hi, generator=gen))
     return model.eval()
 
 
 @pytest.mark.parametrize("rewrite", [fold_batchnorm, for_inference])
-@pytest.mark.parametrize("make", [lambda: load_model(REPO / "models" / "reference")[0], _paper_shaped],
-                         ids=["reference-compact", "resnet18"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: load_model(REPO / "models" / "reference")[0], _paper_shaped],
+    ids=["reference-compact", "resnet18"],
+)
 def test_inference_copy_gives_the_same_embeddings(make, rewrite, mixtures):
     torch.set_num_threads(1)
     model = make()
@@ -62,4 +74,6 @@ def test_embedder_runs_the_inference_copy(mixtures):
     assert not _norms(embedder._fast) and embedder.model is model
     assert embedder._fast.speaker_net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        torch.testing.assert_close(embedder.embed_batch(mixtures), model(mixtures).embeddings, rtol=0, atol=1e-5)
+        torch.testing.assert_close(
+            embedder.embed_batch(mixtures), model(mixtures).embeddings, rtol=0, atol=1e-5
+        )

@@ -1,5 +1,6 @@
 """Model shapes across batch, speaker count and length, and the design's symmetry: the only
 thing that tells the attention streams apart is the order of the encoder's channel blocks."""
+
 from __future__ import annotations
 
 import copy
@@ -27,10 +28,14 @@ def test_one_embedding_per_speaker(batch, n_speakers, seconds):
     assert ((out.attention >= 0) & (out.attention <= 1)).all()
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("tdnn", {"channels": 16, "pool_channels": 32}), ("tdnn", {"channels": 16, "pool_channels": 32, "stride": 2}),
-    ("resnet18", {"widths": (8, 8, 16, 16)}),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("tdnn", {"channels": 16, "pool_channels": 32}),
+        ("tdnn", {"channels": 16, "pool_channels": 32, "stride": 2}),
+        ("resnet18", {"widths": (8, 8, 16, 16)}),
+    ],
+)
 def test_speaker_nets_pool_over_time(name, kwargs):
     net = build_speaker_net(name, in_dim=40, embed_dim=24, **kwargs).eval()
     assert net(torch.randn(2, 40, 57)).shape == (2, 24) and net(torch.randn(2, 40, 301)).shape == (2, 24)
@@ -41,10 +46,14 @@ def test_paper_configuration_matches_table_1():
     convs = [m for m in model.encoder.layers if isinstance(m, torch.nn.Conv1d)]
     assert [c.out_channels for c in convs] == [512, 512, 512, 512, 1500, 514]
     assert [c.kernel_size[0] for c in convs] == [5, 3, 3, 1, 1, 1]
-    assert [l.negative_slope for l in model.encoder.layers if isinstance(l, torch.nn.LeakyReLU)] == [0.2] * 6
+    assert [m.negative_slope for m in model.encoder.layers if isinstance(m, torch.nn.LeakyReLU)] == [0.2] * 6
     score = model.attention.score
-    assert (score[0].out_features, type(score[1]), score[2].out_features, type(score[3])) == \
-        (64, torch.nn.Tanh, 1, torch.nn.Sigmoid)
+    assert (score[0].out_features, type(score[1]), score[2].out_features, type(score[3])) == (
+        64,
+        torch.nn.Tanh,
+        1,
+        torch.nn.Sigmoid,
+    )
     assert model.attention.fc[0].out_features == 257
     assert model.encoder.receptive_field == 9
 
@@ -53,23 +62,35 @@ def test_paper_configuration_matches_table_1():
 def test_encoder_context_is_its_receptive_field(kernels, dilations):
     """A change in one input frame reaches exactly the frames within the receptive field, and
     the frame grid is kept (the attention weights must line up with the sources' power)."""
-    enc = SpeechEncoder(in_bins=8, channels=(6, 6, 6), kernels=kernels, out_channels=4, dilations=dilations).eval()
+    enc = SpeechEncoder(
+        in_bins=8, channels=(6, 6, 6), kernels=kernels, out_channels=4, dilations=dilations
+    ).eval()
     x = torch.randn(1, 8, 101)
     x2 = x.clone()
     x2[..., 50] += 1.0
     with torch.no_grad():
         changed = (enc(x2) - enc(x)).abs().amax(dim=1)[0] > 0
     assert enc(x).shape[-1] == 101
-    assert int(changed.sum()) == enc.receptive_field == 1 + sum(
-        d * (k - 1) for k, d in zip(kernels, dilations or (1,) * len(kernels)))
+    assert (
+        int(changed.sum())
+        == enc.receptive_field
+        == 1 + sum(d * (k - 1) for k, d in zip(kernels, dilations or (1,) * len(kernels)))
+    )
 
 
 @pytest.mark.parametrize("frames", [40, 101])
 def test_context_layers_see_the_whole_crop(frames):
     """With self-attention after a conv layer, a change in the last frame reaches the first, and
     the output keeps the frame grid whatever the crop length."""
-    enc = SpeechEncoder(in_bins=8, channels=(8, 8, 8), kernels=(3, 1, 1, 1), out_channels=4,
-                        context_layers=1, context_heads=2, context_after=1).eval()
+    enc = SpeechEncoder(
+        in_bins=8,
+        channels=(8, 8, 8),
+        kernels=(3, 1, 1, 1),
+        out_channels=4,
+        context_layers=1,
+        context_heads=2,
+        context_after=1,
+    ).eval()
     x = torch.randn(1, 8, frames)
     x2 = x.clone()
     x2[..., -1] += 1.0
@@ -91,7 +112,7 @@ def _rotate_encoder_output(model, n, shift):
     order = rotate_blocks(torch.arange(c)[None, :, None], n, shift).flatten()
     layers = list(model.encoder.layers)
     last_conv = [m for m in layers if isinstance(m, torch.nn.Conv1d)][-1]
-    tail = layers[layers.index(last_conv):]
+    tail = layers[layers.index(last_conv) :]
     with torch.no_grad():
         for m in tail:
             for name in ("weight", "bias", "running_mean", "running_var"):
@@ -102,7 +123,9 @@ def _rotate_encoder_output(model, n, shift):
 
 
 @pytest.mark.parametrize("n_speakers", [2, 3])
-@pytest.mark.parametrize("fc_input, output", [("exchanged", "direct"), ("shared", "direct"), ("exchanged", "residual")])
+@pytest.mark.parametrize(
+    "fc_input, output", [("exchanged", "direct"), ("shared", "direct"), ("exchanged", "residual")]
+)
 def test_rotating_encoder_blocks_rotates_the_outputs_and_nothing_else(n_speakers, fc_input, output):
     torch.manual_seed(0)
     attention = {**TINY_MODEL["attention"], "fc_input": fc_input, "output": output}

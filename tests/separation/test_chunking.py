@@ -1,4 +1,5 @@
 """Long recordings in chunks: the outputs keep one order from the first chunk to the last."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,10 +17,11 @@ def oracle_that_shuffles(sources: torch.Tensor, seed: int = 0):
 
     def separate(chunk: torch.Tensor) -> torch.Tensor:
         n = chunk.shape[-1]
-        start = next(s for s in range(mixture.shape[-1] - n + 1) if torch.equal(mixture[s:s + n], chunk[0]))
+        start = next(s for s in range(mixture.shape[-1] - n + 1) if torch.equal(mixture[s : s + n], chunk[0]))
         perm = torch.randperm(sources.shape[0], generator=g)
         calls.append(perm.tolist())
-        return sources[perm, start:start + n][None]
+        return sources[perm, start : start + n][None]
+
     return mixture, separate, calls
 
 
@@ -27,8 +29,12 @@ def speech_like(n: int, samples: int, seed: int) -> torch.Tensor:
     """Sources that differ everywhere: noise through different band-pass envelopes."""
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(samples) / 16000
-    return torch.stack([torch.randn(samples, generator=g) * (1.2 + torch.sin(2 * torch.pi * (k + 1) * 0.7 * t))
-                        for k in range(n)])
+    return torch.stack(
+        [
+            torch.randn(samples, generator=g) * (1.2 + torch.sin(2 * torch.pi * (k + 1) * 0.7 * t))
+            for k in range(n)
+        ]
+    )
 
 
 @pytest.mark.parametrize("n", [2, 3])

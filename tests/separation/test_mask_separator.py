@@ -1,4 +1,5 @@
 """The mask separator's signal path and its conditioning contract."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,7 +33,11 @@ def test_magnitude_masks_lie_in_0_1_and_complex_ones_within_their_bound():
     masks = MaskSeparator(**TINY).masks(spec)
     assert masks.shape == (1, 2, 257, spec.shape[-1]) and masks.min() >= 0 and masks.max() <= 1
     complex_masks = MaskSeparator(mask="complex", mask_bound=1.5, **TINY).masks(spec)
-    assert complex_masks.is_complex() and complex_masks.real.abs().max() <= 1.5 and complex_masks.imag.abs().max() <= 1.5
+    assert (
+        complex_masks.is_complex()
+        and complex_masks.real.abs().max() <= 1.5
+        and complex_masks.imag.abs().max() <= 1.5
+    )
 
 
 def test_a_conditioned_separator_needs_one_embedding_per_mixture():

@@ -1,4 +1,5 @@
 """Separation metrics from the field's libraries, on real synthesized mixtures."""
+
 from __future__ import annotations
 
 import fast_bss_eval

@@ -1,4 +1,5 @@
 """`mirnet separate`: a mixture in, one WAV per speaker and a JSON out; bad input refused in one line."""
+
 from __future__ import annotations
 
 import json
@@ -32,37 +33,84 @@ def test_separate_writes_a_wav_per_speaker_that_sum_to_the_mixture(halving_separ
     rng = np.random.default_rng(0)
     mixture = (0.1 * rng.standard_normal(16000 * 14)).astype(np.float32)  # 14 s: three chunks of 6 s
     sf.write(tmp_path / "mix.wav", mixture, 16000)
-    assert main(["-q", "separate", str(halving_separator), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "separate",
+                str(halving_separator),
+                str(tmp_path / "mix.wav"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     files = sorted((tmp_path / "out").glob("mix.speaker*.wav"))
     assert [f.name for f in files] == ["mix.speaker1.wav", "mix.speaker2.wav"]
     total = sum(sf.read(f, dtype="float32")[0] for f in files)
     assert np.abs(total - mixture).max() < 2e-4  # two 16-bit roundings
     meta = json.loads((tmp_path / "out" / "mix.json").read_text())
-    assert meta["conditioning"] == "independent" and [o["file"] for o in meta["outputs"]] == [f.name for f in files]
+    assert meta["conditioning"] == "independent" and [o["file"] for o in meta["outputs"]] == [
+        f.name for f in files
+    ]
     assert capsys.readouterr().out.split() == [str(f) for f in files]
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: sf.write(p, np.zeros(16000, np.float32), 16000), "silent"),
-    (lambda p: sf.write(p, np.full(200, 0.1, np.float32), 16000), "too short"),
-    (lambda p: p.write_bytes(b"RIFF garbage"), "unreadable audio"),
-    (lambda p: sf.write(p, np.full(16000, np.nan, np.float32), 16000, subtype="FLOAT"), "NaN/Inf samples"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: sf.write(p, np.zeros(16000, np.float32), 16000), "silent"),
+        (lambda p: sf.write(p, np.full(200, 0.1, np.float32), 16000), "too short"),
+        (lambda p: p.write_bytes(b"RIFF garbage"), "unreadable audio"),
+        (
+            lambda p: sf.write(p, np.full(16000, np.nan, np.float32), 16000, subtype="FLOAT"),
+            "NaN/Inf samples",
+        ),
+    ],
+)
 def test_bad_mixtures_get_one_line_naming_the_file(make, message, halving_separator, tmp_path, capsys):
     make(tmp_path / "bad.wav")
-    assert main(["-q", "separate", str(halving_separator), str(tmp_path / "bad.wav"), "--out", str(tmp_path)]) == 2
+    assert (
+        main(["-q", "separate", str(halving_separator), str(tmp_path / "bad.wav"), "--out", str(tmp_path)])
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err.startswith(f"mirnet: error: {tmp_path / 'bad.wav'}: ") and message in err and err.count("\n") == 1
+    assert (
+        err.startswith(f"mirnet: error: {tmp_path / 'bad.wav'}: ") and message in err and err.count("\n") == 1
+    )
 
 
 def test_each_verb_refuses_the_other_kind_in_one_line(halving_separator, tmp_path, capsys):
-    sf.write(tmp_path / "mix.wav", (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32), 16000)
+    sf.write(
+        tmp_path / "mix.wav",
+        (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32),
+        16000,
+    )
     teacher = REPO / "models" / "reference" / "teacher"
-    assert main(["-q", "separate", str(teacher), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "o")]) == 2
-    assert "this is an embedder (single), not a separator; use mirnet.load / mirnet embed" in capsys.readouterr().err
+    assert (
+        main(["-q", "separate", str(teacher), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "o")]) == 2
+    )
+    assert (
+        "this is an embedder (single), not a separator; use mirnet.load / mirnet embed"
+        in capsys.readouterr().err
+    )
     assert main(["-q", "embed", str(halving_separator), str(tmp_path / "mix.wav")]) == 2
     err = capsys.readouterr().err
     assert "this is a separator (mask_separator), not an embedder" in err and err.count("\n") == 1
-    assert main(["-q", "separate", str(halving_separator), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "o"),
-                 "--enroll", str(tmp_path / "mix.wav")]) == 2
+    assert (
+        main(
+            [
+                "-q",
+                "separate",
+                str(halving_separator),
+                str(tmp_path / "mix.wav"),
+                "--out",
+                str(tmp_path / "o"),
+                "--enroll",
+                str(tmp_path / "mix.wav"),
+            ]
+        )
+        == 2
+    )
     assert "takes no enrollment recordings (it is speaker-independent)" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Separators trained by the one Trainer: uPIT and VoiceFilter conditioned on enrolled references,
 through the same loop, checkpoints and exact resumption as the embedders."""
+
 from __future__ import annotations
 
 import csv
@@ -29,14 +30,22 @@ TEACHER = REPO / "models" / "reference" / "teacher"  # the shipped clean single-
 def separator_config(tiny_config):
     def make(*overrides: str, model: dict | None = None):
         args = dict(model if model is not None else TINY_SEPARATOR)
-        return tiny_config("model.name=mask_separator", "data.crop_seconds=1.0", *overrides,
-                           *(f"model.args.{k}={v}" for k, v in args.items()), model=args)
+        return tiny_config(
+            "model.name=mask_separator",
+            "data.crop_seconds=1.0",
+            *overrides,
+            *(f"model.args.{k}={v}" for k, v in args.items()),
+            model=args,
+        )
+
     return make
 
 
 def _batch(corpus, n=4, enroll_seconds=0.0):
     manifest = open_corpus(corpus / "seen")
-    data = MixtureDataset(manifest, MixingConfig(2, 1.0, (0.0, 0.0), enroll_seconds=enroll_seconds), n, seed=0)
+    data = MixtureDataset(
+        manifest, MixingConfig(2, 1.0, (0.0, 0.0), enroll_seconds=enroll_seconds), n, seed=0
+    )
     return torch.utils.data.default_collate([data[i] for i in range(n)])
 
 
@@ -52,6 +61,7 @@ def test_upit_training_logs_si_sdri_and_resumes_to_the_same_weights(separator_co
         if calls["n"] > 2 + 1 + 1:  # epoch 1 (2 steps), its validation, one step of epoch 2
             raise KeyboardInterrupt
         return forward(batch)
+
     monkeypatch.setattr(broken, "_forward", failing)
     with pytest.raises(KeyboardInterrupt):
         broken.run()
@@ -113,7 +123,9 @@ def test_a_voicefilter_started_from_a_upit_separator_begins_as_its_first_output_
     wav = torch.randn(2, 8000)
     with torch.no_grad():
         torch.testing.assert_close(vf(wav, torch.zeros(2, 8)), upit(wav)[:, :1], rtol=1e-4, atol=1e-5)
-        assert not torch.allclose(vf(wav, torch.randn(2, 8)), vf(wav, torch.randn(2, 8)))  # identities differ at once
+        assert not torch.allclose(
+            vf(wav, torch.randn(2, 8)), vf(wav, torch.randn(2, 8))
+        )  # identities differ at once
     wider = build_model("mask_separator", n_outputs=1, embed_dim=8, **{**TINY_SEPARATOR, "lstm_hidden": 48})
     assert "rnn.weight_hh_l0" in wider.start_from(upit.state_dict())
 
@@ -123,8 +135,12 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
     after the embedder it was trained with is gone."""
     teacher = tmp_path / "teacher"
     shutil.copytree(TEACHER, teacher)
-    cfg = separator_config("train.epochs=1", "data.enroll_seconds=1.0", f"train.conditioner={teacher}",
-                           model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192})
+    cfg = separator_config(
+        "train.epochs=1",
+        "data.enroll_seconds=1.0",
+        f"train.conditioner={teacher}",
+        model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192},
+    )
     Trainer(cfg, tmp_path / "vf", progress=False).run()
     bundle = load_file(tmp_path / "vf" / "model.pt")
     assert bundle["conditioner"] == {"file": "conditioner/model.pt", "source": str(teacher)}
@@ -144,22 +160,32 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
         mirnet.load_separator(tmp_path / "vf", conditioner="resemblyzer")
 
 
-@pytest.mark.parametrize("overrides, model, message", [
-    ((), {"n_outputs": 3}, "data.n_speakers=2, but separator 'mask_separator' gives 3 output"),
-    ((), {"embed_dim": 192}, "train.conditioner=None: a conditioned separator"),
-    ((f"train.conditioner={TEACHER}",), {"embed_dim": 16, "n_outputs": 1}, None),
-    (("loss.teacher_weight=1",), {}, "loss.teacher_weight=1.0: separator 'mask_separator' is trained by the signal"),
-    (("train.teacher=x",), {}, "train.teacher: only embedders take one"),
-])
-def test_separator_configs_that_cannot_train_are_refused_at_start(overrides, model, message, separator_config,
-                                                                    tmp_path):
+@pytest.mark.parametrize(
+    "overrides, model, message",
+    [
+        ((), {"n_outputs": 3}, "data.n_speakers=2, but separator 'mask_separator' gives 3 output"),
+        ((), {"embed_dim": 192}, "train.conditioner=None: a conditioned separator"),
+        ((f"train.conditioner={TEACHER}",), {"embed_dim": 16, "n_outputs": 1}, None),
+        (
+            ("loss.teacher_weight=1",),
+            {},
+            "loss.teacher_weight=1.0: separator 'mask_separator' is trained by the signal",
+        ),
+        (("train.teacher=x",), {}, "train.teacher: only embedders take one"),
+    ],
+)
+def test_separator_configs_that_cannot_train_are_refused_at_start(
+    overrides, model, message, separator_config, tmp_path
+):
     args = ["model.name=mask_separator", *overrides, *(f"model.args.{k}={v}" for k, v in model.items())]
     if message is not None:
         with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
             load_config(None, args)
         return
     cfg = separator_config(*overrides, model={**TINY_SEPARATOR, **model})  # valid alone: the embedder decides
-    with pytest.raises(ConfigError, match="gives 192-dimensional embeddings, the separator takes model.args.embed_dim=16"):
+    with pytest.raises(
+        ConfigError, match="gives 192-dimensional embeddings, the separator takes model.args.embed_dim=16"
+    ):
         Trainer(cfg, tmp_path / "x", progress=False)
 
 
@@ -198,8 +224,12 @@ def test_the_cascade_embedder_learns_each_output_under_the_label_of_its_source(c
     behind = EmbedderObjective(model, loss, {}, separator=_Reversed(batch["sources"])).eval()
     with torch.no_grad():
         got, logs = behind(batch)
-        want, _ = loss(model(batch["sources"].flatten(0, 1)), batch["labels"].reshape(-1, 1),
-                       batch["sources"].flatten(0, 1)[:, None], model.features)
+        want, _ = loss(
+            model(batch["sources"].flatten(0, 1)),
+            batch["labels"].reshape(-1, 1),
+            batch["sources"].flatten(0, 1)[:, None],
+            model.features,
+        )
     torch.testing.assert_close(got, want)
     assert float(logs["teacher"]) < 1e-5  # each output's teacher target is that very source
 
@@ -207,18 +237,28 @@ def test_the_cascade_embedder_learns_each_output_under_the_label_of_its_source(c
 def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_config, tiny_config, tmp_path):
     Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=False).run()
     spk = {"speaker_net": {"name": "tdnn", "channels": 16, "pool_channels": 16, "embed_dim": 8}}
-    cfg = tiny_config("model.name=single", "train.epochs=1", f"train.separator={tmp_path / 'sep'}",
-                      "data.crop_seconds=1.0", model=spk)
+    cfg = tiny_config(
+        "model.name=single",
+        "train.epochs=1",
+        f"train.separator={tmp_path / 'sep'}",
+        "data.crop_seconds=1.0",
+        model=spk,
+    )
     result = Trainer(cfg, tmp_path / "cascade", progress=False).run()
     assert 0 <= result["val_pit_acc"] <= 1 and result["train_ce"] > 0
     with pytest.raises(ConfigError, match="embeds each of its outputs alone"):
         load_config(None, [f"train.separator={tmp_path / 'sep'}"])  # a 2-speaker MIRNet
     with pytest.raises(ConfigError, match="is an embedder; the cascade needs a speaker-independent"):
-        Trainer(tiny_config("model.name=single", f"train.separator={TEACHER}", model=spk), tmp_path / "x",
-                progress=False)
+        Trainer(
+            tiny_config("model.name=single", f"train.separator={TEACHER}", model=spk),
+            tmp_path / "x",
+            progress=False,
+        )
 
 
-def test_voicefilter_on_mirnets_identities_separates_from_the_mixture_alone(separator_config, tmp_path, corpus):
+def test_voicefilter_on_mirnets_identities_separates_from_the_mixture_alone(
+    separator_config, tmp_path, corpus
+):
     """The paper's system: no enrollment. The shipped MIRNet gives the mixture's two identities,
     one pass each; `mirnet separate` names which identity each file belongs to."""
     import json
@@ -228,14 +268,29 @@ def test_voicefilter_on_mirnets_identities_separates_from_the_mixture_alone(sepa
     from mirnet.cli import main
 
     mirnet_dir = REPO / "models" / "reference"
-    cfg = separator_config("train.epochs=1", f"train.conditioner={mirnet_dir}",
-                           model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192})
+    cfg = separator_config(
+        "train.epochs=1",
+        f"train.conditioner={mirnet_dir}",
+        model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192},
+    )
     Trainer(cfg, tmp_path / "vf", progress=False).run()
     sep = mirnet.load_separator(tmp_path / "vf")
     assert sep.mode == "mixture" and sep.n_outputs == 2
     mixture = _batch(corpus, n=1)["mixture"][0].numpy()
     sf.write(tmp_path / "mix.wav", mixture, 16000)
-    assert main(["-q", "separate", str(tmp_path / "vf"), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "separate",
+                str(tmp_path / "vf"),
+                str(tmp_path / "mix.wav"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     meta = json.loads((tmp_path / "out" / "mix.json").read_text())
     assert meta["conditioning"] == "mixture" and [o["identity"] for o in meta["outputs"]] == [0, 1]
     assert all((tmp_path / "out" / o["file"]).is_file() for o in meta["outputs"])

@@ -1,6 +1,7 @@
 """A full disk while a checkpoint is written: the previous files stay loadable and unchanged, no
 temporary file is left, and the command says in one line which file, why, what was lost and how
 to go on."""
+
 from __future__ import annotations
 
 import errno
@@ -37,7 +38,9 @@ def fill_disk_after(monkeypatch, room: int) -> None:
     """Every torch.save writes ``room`` bytes of the real serialization, then hits a full disk
     (torch reports that as a RuntimeError whose context is the OSError)."""
     real_save = torch.save
-    monkeypatch.setattr(torch, "save", lambda obj, f, *args, **kwargs: real_save(obj, FullDisk(f, room), *args, **kwargs))
+    monkeypatch.setattr(
+        torch, "save", lambda obj, f, *args, **kwargs: real_save(obj, FullDisk(f, room), *args, **kwargs)
+    )
 
 
 def test_full_disk_midway_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch):
@@ -53,14 +56,16 @@ def test_full_disk_midway_keeps_the_previous_file_and_leaves_no_temporary(tmp_pa
 def test_a_failure_that_is_no_write_error_is_not_rephrased(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("not a disk problem")
+
     monkeypatch.setattr(torch, "save", broken)
     with pytest.raises(RuntimeError, match="not a disk problem"):
         save_atomic({}, tmp_path / "c.pt")
     assert not list(tmp_path.iterdir())
 
 
-def test_training_on_a_full_disk_stops_with_one_line_and_resumes_when_there_is_room(tiny_config, tmp_path,
-                                                                                     monkeypatch, capsys):
+def test_training_on_a_full_disk_stops_with_one_line_and_resumes_when_there_is_room(
+    tiny_config, tmp_path, monkeypatch, capsys
+):
     config = save_config(tiny_config("train.epochs=1"), tmp_path / "tiny.yaml")
     exp = tmp_path / "exp"
     assert main(["-q", "train", str(config), str(exp)]) == 0

@@ -37,6 +37,7 @@ accumulation and accumulate=2 and 4 in one process: gradients within 2.4e-5 of t
 1.1e-6 to 2e-6 at every step); weights within 0.012 of their bound (3e-8 absolute at most). A
 loss scaled wrongly by 2 or 4 differs by 1 or 3 at the first step, 3500x the tolerance.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,8 @@ import pytest
 import torch
 from torch.utils.data import BatchSampler, SequentialSampler
 
-from mirnet.config import ConfigError, save_config
 from mirnet.architectures import build_model
+from mirnet.config import ConfigError, save_config
 from mirnet.train.checkpoint import MODEL_FILE, load_file
 from mirnet.train.distributed import RankShare, World
 from mirnet.train.trainer import Trainer
@@ -77,7 +78,11 @@ class SgdProbe(Trainer):
         super().__init__(*args, **kwargs)
         self.optimizer = torch.optim.SGD(self.optimizer.param_groups[0]["params"], lr=self.cfg.optim.lr)
         self.trained = [(name, p) for name, p in self.objective.named_parameters() if p.requires_grad]
-        self.record = {"initial": {name: p.detach().clone() for name, p in self.trained}, "grads": [], "lrs": []}
+        self.record = {
+            "initial": {name: p.detach().clone() for name, p in self.trained},
+            "grads": [],
+            "lrs": [],
+        }
 
     def _step(self, micro_batches):
         result = super()._step(micro_batches)
@@ -94,17 +99,27 @@ class SgdProbe(Trainer):
 
 def probe_script(path) -> str:
     """`mirnet train` with ``SgdProbe`` in place of the trainer, as a script for torchrun."""
-    path.write_text("import sys\nimport torch\nfrom mirnet import cli\nfrom mirnet.train import trainer\n"
-                    "from mirnet.train.trainer import Trainer\n\n" + inspect.getsource(SgdProbe) +
-                    "\n\ntrainer.Trainer = SgdProbe\nsys.exit(cli.main())\n")
+    path.write_text(
+        "import sys\nimport torch\nfrom mirnet import cli\nfrom mirnet.train import trainer\n"
+        "from mirnet.train.trainer import Trainer\n\n"
+        + inspect.getsource(SgdProbe)
+        + "\n\ntrainer.Trainer = SgdProbe\nsys.exit(cli.main())\n"
+    )
     return str(path)
 
 
 def equivalence_config(tiny_config, *overrides):
     """3 steps of 8 mixtures, no clipping; only BatchNorm-free parts (encoder, attention,
     classifier) train."""
-    return tiny_config(f"data.epoch_size={STEPS * BATCH}", f"data.batch_size={BATCH}", "train.epochs=1",
-                       "train.freeze=[speaker_net]", "optim.grad_clip=1e9", *overrides, model=NORM_FREE)
+    return tiny_config(
+        f"data.epoch_size={STEPS * BATCH}",
+        f"data.batch_size={BATCH}",
+        "train.epochs=1",
+        "train.freeze=[speaker_net]",
+        "optim.grad_clip=1e9",
+        *overrides,
+        model=NORM_FREE,
+    )
 
 
 def trained_weights(exp) -> dict[str, torch.Tensor]:
@@ -125,23 +140,33 @@ def training_differences(reference, run) -> dict[str, float]:
     a, b = torch.load(reference / "probe.pt"), torch.load(run / "probe.pt")
     assert len(a["grads"]) == len(b["grads"]) == STEPS and a["lrs"] == b["lrs"]
     initial = a["initial"]
-    assert b["initial"].keys() == initial.keys() and all(torch.equal(b["initial"][k], initial[k]) for k in initial)
+    assert b["initial"].keys() == initial.keys() and all(
+        torch.equal(b["initial"][k], initial[k]) for k in initial
+    )
     grads_a, grads_b = ([{k: g.double() for k, g in step.items()} for step in r["grads"]] for r in (a, b))
-    differences = {f"gradient, step {i + 1}": max(((y[k] - x[k]).norm() / x[k].norm()).item() for k in x)
-                   for i, (x, y) in enumerate(zip(grads_a, grads_b))}
+    differences = {
+        f"gradient, step {i + 1}": max(((y[k] - x[k]).norm() / x[k].norm()).item() for k in x)
+        for i, (x, y) in enumerate(zip(grads_a, grads_b))
+    }
     final_a, final_b = trained_weights(reference), trained_weights(run)
     assert final_a.keys() == final_b.keys() == initial.keys()
-    bound = {k: RELATIVE_TOLERANCE * sum(lr * g[k].norm() for lr, g in zip(a["lrs"], grads_a)) +
-             STEPS * EPS * final_a[k].norm() for k in final_a}
+    bound = {
+        k: RELATIVE_TOLERANCE * sum(lr * g[k].norm() for lr, g in zip(a["lrs"], grads_a))
+        + STEPS * EPS * final_a[k].norm()
+        for k in final_a
+    }
     differences[f"weights after {STEPS} steps / bound"] = max(
-        ((final_b[k] - final_a[k]).norm() / bound[k]).item() for k in final_a)
+        ((final_b[k] - final_a[k]).norm() / bound[k]).item() for k in final_a
+    )
     differences["weights, max abs"] = max((final_b[k] - final_a[k]).abs().max().item() for k in final_a)
     return differences
 
 
 def assert_same_training(reference, run) -> None:
     d = training_differences(reference, run)
-    report = ", ".join(f"{k}: {v:.2g}" for k, v in d.items()) + f" (gradient tolerance {RELATIVE_TOLERANCE:.2g})"
+    report = (
+        ", ".join(f"{k}: {v:.2g}" for k, v in d.items()) + f" (gradient tolerance {RELATIVE_TOLERANCE:.2g})"
+    )
     print(report)
     worst_gradient = max(v for k, v in d.items() if k.startswith("gradient"))
     assert worst_gradient <= RELATIVE_TOLERANCE and d[f"weights after {STEPS} steps / bound"] <= 1, report
@@ -157,10 +182,21 @@ def test_two_torchrun_processes_train_like_one_process_with_the_whole_batch(tiny
     SgdProbe(equivalence_config(tiny_config), tmp_path / "one", progress=False).run()
 
     config = save_config(equivalence_config(tiny_config, "train.accumulate=2"), tmp_path / "ddp.yaml")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               probe_script(tmp_path / "probe_train.py"), "-q", "train", str(config), str(tmp_path / "two")]
-    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        probe_script(tmp_path / "probe_train.py"),
+        "-q",
+        "train",
+        str(config),
+        str(tmp_path / "two"),
+    ]
+    done = subprocess.run(
+        command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count('"val_loss"') == 1  # the result is printed by rank 0 alone
 
@@ -182,7 +218,9 @@ def test_accumulated_micro_batches_train_like_the_whole_batch(tiny_config, tmp_p
 
 
 def test_bf16_autocast_trains_a_step_on_cpu(tiny_config, tmp_path):
-    trainer = Trainer(tiny_config("train.precision=bf16", "train.epochs=1"), tmp_path / "bf16", progress=False)
+    trainer = Trainer(
+        tiny_config("train.precision=bf16", "train.epochs=1"), tmp_path / "bf16", progress=False
+    )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     result = trainer.run()
     assert all(math.isfinite(result[k]) for k in ("train_loss", "val_loss"))
@@ -201,7 +239,7 @@ def test_ranks_draw_disjoint_shares_that_make_up_the_single_process_batches():
     shares = [list(RankShare(batches, rank, 2, micro=2)) for rank in range(2)]
     assert shares[0][:2] == [[0, 1], [2, 3]] and shares[1][:2] == [[4, 5], [6, 7]]
     for i, batch in enumerate(batches):  # each global batch: rank 0's micro-batches, then rank 1's
-        per_rank = [sum(share[2 * i:2 * i + 2], []) for share in shares]
+        per_rank = [sum(share[2 * i : 2 * i + 2], []) for share in shares]
         assert per_rank[0] + per_rank[1] == batch
     assert shares[1][-1] == [20, 21]  # the short last batch: rank 1 takes the remainder
 
@@ -209,7 +247,9 @@ def test_ranks_draw_disjoint_shares_that_make_up_the_single_process_batches():
 def test_batch_must_split_over_ranks_and_micro_batches():
     world = World(rank=0, local_rank=0, size=3, device=CPU)
     assert world.micro_batch(12, 2) == 2
-    with pytest.raises(ConfigError, match=r"data.batch_size=8 .* 3 process\(es\) x train.accumulate=2; .* of 6"):
+    with pytest.raises(
+        ConfigError, match=r"data.batch_size=8 .* 3 process\(es\) x train.accumulate=2; .* of 6"
+    ):
         world.micro_batch(8, 2)
 
 

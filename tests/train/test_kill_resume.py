@@ -1,6 +1,7 @@
 """Exact resumption after a real crash: ``mirnet train`` as its own process, killed with
 SIGKILL in the middle of its second epoch (no handler, no finally block runs), then
 ``--resume`` to the end gives bit for bit the weights of a run that was never interrupted."""
+
 from __future__ import annotations
 
 import csv

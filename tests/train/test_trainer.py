@@ -1,14 +1,15 @@
 """Training behaviour on real synthesized mixtures: it learns, it resumes exactly, it saves
 self-describing checkpoints atomically."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
+from mirnet.architectures import build_model
 from mirnet.config import ConfigError, load_config
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
-from mirnet.architectures import build_model
 from mirnet.train.checkpoint import CheckpointError, load_file, load_model, save_atomic
 from mirnet.train.trainer import Trainer
 
@@ -45,6 +46,7 @@ def _interrupt_after(trainer, n_calls, monkeypatch):
         if calls["n"] > n_calls:
             raise KeyboardInterrupt
         return forward(batch)
+
     monkeypatch.setattr(trainer, "_forward", failing)
 
 
@@ -90,9 +92,17 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     bad.write_bytes(b"nope")
     with pytest.raises(CheckpointError, match="model.pt: unreadable checkpoint"):
         load_model(bad)
-    other = build_model("single", speaker_net={"name": "tdnn", "channels": 8, "pool_channels": 8, "embed_dim": 4})
-    save_atomic({"format": "mirnet-model-1", "model": {"name": "mirnet", "args": {"n_speakers": 2, **TINY_MODEL}},
-                 "state_dict": other.state_dict()}, bad)
+    other = build_model(
+        "single", speaker_net={"name": "tdnn", "channels": 8, "pool_channels": 8, "embed_dim": 4}
+    )
+    save_atomic(
+        {
+            "format": "mirnet-model-1",
+            "model": {"name": "mirnet", "args": {"n_speakers": 2, **TINY_MODEL}},
+            "state_dict": other.state_dict(),
+        },
+        bad,
+    )
     with pytest.raises(CheckpointError, match="does not fit model 'mirnet'"):
         load_model(bad)
 
@@ -102,12 +112,17 @@ def test_teacher_term_needs_a_teacher():
         MixtureLoss(SpeakerClassifier(4, 3), teacher_weight=1.0)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("data.crop_secs=3", "unknown config key"), ("optim.lr=fast", "optim.lr: expected float"),
-    ("data.sir_db=[1]", "list of 2"), ("train.epochs=2.5", "train.epochs: expected int"),
-    ("train.precision=fp8", "train.precision: expected one of fp32, bf16, fp16"),
-    ("train.accumulate=0", "train.accumulate: expected a whole number >= 1"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.crop_secs=3", "unknown config key"),
+        ("optim.lr=fast", "optim.lr: expected float"),
+        ("data.sir_db=[1]", "list of 2"),
+        ("train.epochs=2.5", "train.epochs: expected int"),
+        ("train.precision=fp8", "train.precision: expected one of fp32, bf16, fp16"),
+        ("train.accumulate=0", "train.accumulate: expected a whole number >= 1"),
+    ],
+)
 def test_config_errors_name_the_key(override, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
@@ -122,12 +137,16 @@ def test_precise_batchnorm_uses_exact_averages_of_the_batches(n_batches):
     from mirnet.train.trainer import recompute_batchnorm
 
     torch.manual_seed(0)
-    model = build_model("single", speaker_net={"name": "tdnn", "channels": 8, "pool_channels": 8, "embed_dim": 4})
+    model = build_model(
+        "single", speaker_net={"name": "tdnn", "channels": 8, "pool_channels": 8, "embed_dim": 4}
+    )
     batches = [{"mixture": torch.randn(4, 8000)} for _ in range(n_batches)]
     recompute_batchnorm(model.eval(), batches)
     feats = torch.cat([model.features(b["mixture"]) for b in batches])
     first = model.speaker_net.frames[0](feats)
-    torch.testing.assert_close(model.speaker_net.frames[1].running_mean, first.mean(dim=(0, 2)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        model.speaker_net.frames[1].running_mean, first.mean(dim=(0, 2)), rtol=1e-4, atol=1e-5
+    )
     assert not model.training and model.speaker_net.frames[1].momentum == 0.1
 
 
@@ -138,8 +157,14 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
     Trainer(cfg, single, progress=False).run()
     teacher = load_file(single / "model.pt")
 
-    mixed = {"encoder": {"channels": [16] * 5, "norm": "batch"}, "attention": {"output": "residual"}, "speaker_net": spk}
-    cfg = tiny_config(f"train.init_from={single}", f"train.teacher={single}", "loss.teacher_weight=10", model=mixed)
+    mixed = {
+        "encoder": {"channels": [16] * 5, "norm": "batch"},
+        "attention": {"output": "residual"},
+        "speaker_net": spk,
+    }
+    cfg = tiny_config(
+        f"train.init_from={single}", f"train.teacher={single}", "loss.teacher_weight=10", model=mixed
+    )
     trainer = Trainer(cfg, tmp_path / "mirnet", progress=False)
     for k, v in trainer.model.speaker_net.state_dict().items():
         assert torch.equal(v, teacher["state_dict"][f"speaker_net.{k}"]), k
@@ -155,8 +180,11 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
 
     # frozen: the speaker network leaves training exactly the clean model, BatchNorm statistics
     # included, while the front end learns
-    frozen = Trainer(tiny_config(f"train.init_from={single}", "train.freeze=[speaker_net]", model=mixed),
-                     tmp_path / "frozen", progress=False)
+    frozen = Trainer(
+        tiny_config(f"train.init_from={single}", "train.freeze=[speaker_net]", model=mixed),
+        tmp_path / "frozen",
+        progress=False,
+    )
     encoder_before = {k: v.clone() for k, v in frozen.model.encoder.state_dict().items()}
     frozen.run()
     state = load_file(tmp_path / "frozen" / "model.pt")["state_dict"]
@@ -169,10 +197,11 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
 
 
 def test_speed_perturbed_speakers_are_classes_of_their_own(tiny_config, tmp_path, corpus):
-    trainer = Trainer(tiny_config("data.speed_perturb=[0.9, 1.0, 1.1]", "train.epochs=1"), tmp_path / "sp",
-                      progress=False)
+    trainer = Trainer(
+        tiny_config("data.speed_perturb=[0.9, 1.0, 1.1]", "train.epochs=1"), tmp_path / "sp", progress=False
+    )
     base = sorted(p.name for p in (corpus / "seen").iterdir())
-    assert trainer.speakers[:len(base)] == base and len(trainer.speakers) == 3 * len(base)
+    assert trainer.speakers[: len(base)] == base and len(trainer.speakers) == 3 * len(base)
     assert trainer.classifier.weight.shape[0] == 3 * len(base) and trainer.provenance["speakers"] == len(base)
     trainer.run()
     with pytest.raises(ConfigError, match="non-empty list"):

@@ -1,5 +1,6 @@
 """Corpora as manifests: readers for LibriSpeech-layout trees and the synthesized default corpus,
 and ``mirnet prepare``'s real corpora (LibriSpeech, VoxCeleb1, WSJ0-2mix, Libri2Mix)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,8 +12,12 @@ from .mixtures import Mixture, load_mixtures, prepare_libri2mix, prepare_wsj0_2m
 from .voxceleb import prepare_voxceleb
 
 # mirnet prepare <name> ROOT --out OUT: each writes OUT (and, for voxceleb, trial lists beside it)
-PREPARERS = {"librispeech": prepare_librispeech, "voxceleb": prepare_voxceleb,
-             "wsj0-2mix": prepare_wsj0_2mix, "libri2mix": prepare_libri2mix}
+PREPARERS = {
+    "librispeech": prepare_librispeech,
+    "voxceleb": prepare_voxceleb,
+    "wsj0-2mix": prepare_wsj0_2mix,
+    "libri2mix": prepare_libri2mix,
+}
 
 
 def open_corpus(source: str | Path | Sequence[str | Path]) -> Manifest:
@@ -28,4 +33,12 @@ def open_corpus(source: str | Path | Sequence[str | Path]) -> Manifest:
     return read_librispeech(source)
 
 
-__all__ = ["Manifest", "Mixture", "PREPARERS", "Utterance", "load_mixtures", "open_corpus", "read_librispeech"]
+__all__ = [
+    "Manifest",
+    "Mixture",
+    "PREPARERS",
+    "Utterance",
+    "load_mixtures",
+    "open_corpus",
+    "read_librispeech",
+]

@@ -1,6 +1,7 @@
 """Read any tree in LibriSpeech layout (``<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac``),
 real LibriSpeech or the synthesized default corpus, into a Manifest; and prepare real
 LibriSpeech subset by subset, each utterance tagged with its subset and its reader's sex."""
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,9 @@ def read_speakers_txt(path: str | Path) -> dict[str, SpeakerInfo]:
     Only the first four bars separate fields: a reader's name may hold one (speaker 60, "|CBW|Simon")."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (LibriSpeech's speaker table, ID | SEX | SUBSET | MINUTES | NAME)")
+        raise FileNotFoundError(
+            f"{path}: no such file (LibriSpeech's speaker table, ID | SEX | SUBSET | MINUTES | NAME)"
+        )
     speakers = {}
     for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith(";"):
@@ -38,7 +41,9 @@ def read_speakers_txt(path: str | Path) -> dict[str, SpeakerInfo]:
             spk, sex, subset, minutes, name = (f.strip() for f in line.split("|", 4))
             speakers[spk] = SpeakerInfo(sex, subset, float(minutes), name)
         except ValueError:
-            raise CorpusError(f"{path}:{lineno}: expected 'ID | SEX | SUBSET | MINUTES | NAME', got {line!r}") from None
+            raise CorpusError(
+                f"{path}:{lineno}: expected 'ID | SEX | SUBSET | MINUTES | NAME', got {line!r}"
+            ) from None
     return speakers
 
 
@@ -67,8 +72,14 @@ def read_librispeech(root: str | Path, jobs: int = 4) -> Manifest:
     return Manifest(utts, source=str(root))
 
 
-def prepare_librispeech(root: str | Path, out: str | Path, *, subsets: list[str] | None = None, jobs: int = 4,
-                        progress: bool = False) -> Prepared:
+def prepare_librispeech(
+    root: str | Path,
+    out: str | Path,
+    *,
+    subsets: list[str] | None = None,
+    jobs: int = 4,
+    progress: bool = False,
+) -> Prepared:
     """ROOT/<subset>/<spk>/<chapter>/*.flac for each subset (default: every folder of ROOT) ->
     manifest with ``meta`` {subset, gender}; ROOT/SPEAKERS.TXT gives the genders."""
     root = Path(root).resolve()
@@ -82,16 +93,29 @@ def prepare_librispeech(root: str | Path, out: str | Path, *, subsets: list[str]
         if not found:
             raise FileNotFoundError(f"{root / subset}: no LibriSpeech-layout audio ({LAYOUT}) in this subset")
         files += [(path, spk, subset) for path, spk in found]
-    probed = probe_files((p for p, _, _ in files), partial=partial_path(out), jobs=jobs, progress=progress,
-                         desc="librispeech")
+    probed = probe_files(
+        (p for p, _, _ in files), partial=partial_path(out), jobs=jobs, progress=progress, desc="librispeech"
+    )
     warn_skipped(probed.bad, root)
     unknown = sorted({spk for _, spk, _ in files} - set(speakers))
     if unknown:
-        log.warning("%d speaker(s) not in %s, written without gender: %s", len(unknown), root / "SPEAKERS.TXT",
-                    ", ".join(unknown))
-    utts = [Utterance(path.stem, spk, str(path), *probed.info[str(path)],
-                      meta={"subset": subset, **({"gender": speakers[spk].sex} if spk in speakers else {})})
-            for path, spk, subset in files if str(path) in probed.info]
+        log.warning(
+            "%d speaker(s) not in %s, written without gender: %s",
+            len(unknown),
+            root / "SPEAKERS.TXT",
+            ", ".join(unknown),
+        )
+    utts = [
+        Utterance(
+            path.stem,
+            spk,
+            str(path),
+            *probed.info[str(path)],
+            meta={"subset": subset, **({"gender": speakers[spk].sex} if spk in speakers else {})},
+        )
+        for path, spk, subset in files
+        if str(path) in probed.info
+    ]
     if not utts:
         raise FileNotFoundError(f"{root}: no readable audio in {', '.join(subsets)}")
     manifest = Manifest(utts, source=str(root))

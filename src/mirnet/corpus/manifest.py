@@ -5,14 +5,16 @@ A line holds ``id``, ``speaker``, ``path``, ``num_samples`` (at the file's own r
 ``sample_rate``, ``duration`` (seconds; written for readers, recomputed on load) and, where the
 corpus knows more, ``meta``: string fields such as ``gender`` and ``subset``. Lines without
 ``duration`` or ``meta`` (older manifests) load unchanged."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import CorpusError
 
@@ -33,12 +35,18 @@ class Utterance:
         return self.num_samples / self.sample_rate
 
     def to_dict(self) -> dict:
-        d = {"id": self.id, "speaker": self.speaker, "path": self.path, "num_samples": self.num_samples,
-             "sample_rate": self.sample_rate, "duration": round(self.duration, 4)}
+        d = {
+            "id": self.id,
+            "speaker": self.speaker,
+            "path": self.path,
+            "num_samples": self.num_samples,
+            "sample_rate": self.sample_rate,
+            "duration": round(self.duration, 4),
+        }
         return {**d, "meta": self.meta} if self.meta else d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Utterance":
+    def from_dict(cls, d: dict) -> Utterance:
         return cls(**{k: v for k, v in d.items() if k != "duration"})
 
 
@@ -55,15 +63,17 @@ class Manifest:
         self.by_speaker = dict(sorted(groups.items()))
 
     @classmethod
-    def join(cls, parts: list["Manifest"]) -> "Manifest":
+    def join(cls, parts: list[Manifest]) -> Manifest:
         """One manifest of disjoint corpora; a speaker in two of them is an error, since the same
         ID in two trees is as likely two people as one."""
         owner: dict[str, str] = {}
         for part in parts:
             for speaker in part.speakers:
                 if speaker in owner:
-                    raise CorpusError(f"speaker {speaker} is in both {owner[speaker]} and {part.source}; "
-                                     "corpora trained on together must have distinct speaker IDs")
+                    raise CorpusError(
+                        f"speaker {speaker} is in both {owner[speaker]} and {part.source}; "
+                        "corpora trained on together must have distinct speaker IDs"
+                    )
                 owner[speaker] = part.source
         return cls([u for part in parts for u in part], source=" + ".join(part.source for part in parts))
 
@@ -77,16 +87,26 @@ class Manifest:
     def __iter__(self) -> Iterator[Utterance]:
         return iter(self.utterances)
 
-    def filter(self, *, min_seconds: float = 0.0, speakers: Iterable[str] | None = None,
-               min_utterances: int = 1, subsets: Iterable[str] | None = None) -> "Manifest":
+    def filter(
+        self,
+        *,
+        min_seconds: float = 0.0,
+        speakers: Iterable[str] | None = None,
+        min_utterances: int = 1,
+        subsets: Iterable[str] | None = None,
+    ) -> Manifest:
         """Keep utterances long enough to crop, optionally from some speakers or corpus subsets
         (``meta["subset"]``, e.g. LibriSpeech's training subsets), and drop speakers with too few
         utterances for the trial protocol (which needs two per speaker)."""
         keep = set(speakers) if speakers is not None else None
         parts = set(subsets) if subsets is not None else None
-        utts = [u for u in self.utterances
-                if u.duration >= min_seconds and (keep is None or u.speaker in keep)
-                and (parts is None or u.meta.get("subset") in parts)]
+        utts = [
+            u
+            for u in self.utterances
+            if u.duration >= min_seconds
+            and (keep is None or u.speaker in keep)
+            and (parts is None or u.meta.get("subset") in parts)
+        ]
         counts: dict[str, int] = defaultdict(int)
         for u in utts:
             counts[u.speaker] += 1
@@ -103,7 +123,7 @@ class Manifest:
         return write_jsonl(path, (u.to_dict() for u in self.utterances))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Manifest":
+    def load(cls, path: str | Path) -> Manifest:
         return cls(read_jsonl(path, Utterance.from_dict), source=str(path))
 
 

@@ -3,16 +3,17 @@
 960 hours are 281k files; a run stopped half-way must not start over. Each probed file is
 appended to ``OUT.partial`` as it is read, a re-run reads only the files missing from it, and the
 finished manifest replaces OUT atomically before the partial file is removed."""
+
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import logging
+import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from tqdm import tqdm
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Probed:
     """(frames, sample_rate) of every readable file by its path, and why each other one failed."""
+
     info: dict[str, tuple[int, int]]
     bad: dict[str, str]
 
@@ -33,6 +35,7 @@ class Probed:
 @dataclass
 class Prepared:
     """What ``mirnet prepare`` wrote, for its one-line summary."""
+
     out: Path
     items: int
     kind: str  # utterances | mixtures
@@ -41,8 +44,13 @@ class Prepared:
     extra: list[str] = field(default_factory=list)  # other files written, described
 
     def __str__(self) -> str:
-        return "; ".join([f"{self.out}: {self.items} {self.kind}, {self.speakers} speakers, "
-                          f"{self.skipped} unreadable file(s) skipped", *self.extra])
+        return "; ".join(
+            [
+                f"{self.out}: {self.items} {self.kind}, {self.speakers} speakers, "
+                f"{self.skipped} unreadable file(s) skipped",
+                *self.extra,
+            ]
+        )
 
 
 def partial_path(out: str | Path) -> Path:
@@ -70,8 +78,14 @@ def _read_partial(partial: Path) -> dict[str, tuple[int, int]]:
     return done
 
 
-def probe_files(paths: Iterable[str | Path], *, partial: Path | None = None, jobs: int = 4,
-                progress: bool = False, desc: str = "probe") -> Probed:
+def probe_files(
+    paths: Iterable[str | Path],
+    *,
+    partial: Path | None = None,
+    jobs: int = 4,
+    progress: bool = False,
+    desc: str = "probe",
+) -> Probed:
     """Headers of ``paths`` (deduplicated), reusing and extending ``partial`` when given.
     Unreadable files are not recorded there, so a re-run tries them again."""
     if jobs < 1:
@@ -88,14 +102,18 @@ def probe_files(paths: Iterable[str | Path], *, partial: Path | None = None, job
     pool = ThreadPoolExecutor(jobs)
     with partial.open("a", buffering=1) if partial else contextlib.nullcontext() as log_file:
         try:
-            results = tqdm(pool.map(_probe_one, todo), total=len(todo), disable=not progress, unit="file", desc=desc)
+            results = tqdm(
+                pool.map(_probe_one, todo), total=len(todo), disable=not progress, unit="file", desc=desc
+            )
             for path, header, reason in results:
                 if header is None:
                     bad[path] = reason
                     continue
                 info[path] = header
                 if log_file:
-                    log_file.write(json.dumps({"path": path, "num_samples": header[0], "sample_rate": header[1]}) + "\n")
+                    log_file.write(
+                        json.dumps({"path": path, "num_samples": header[0], "sample_rate": header[1]}) + "\n"
+                    )
         finally:  # on Ctrl-C, drop the queued files instead of probing them all first
             pool.shutdown(wait=False, cancel_futures=True)
     return Probed(info, bad)
@@ -104,8 +122,12 @@ def probe_files(paths: Iterable[str | Path], *, partial: Path | None = None, job
 def warn_skipped(bad: dict[str, str], where: str | Path) -> None:
     """One warning line naming every skipped file and the reason."""
     if bad:
-        log.warning("skipped %d unreadable file(s) under %s: %s", len(bad), where,
-                    "; ".join(f"{path} ({reason})" for path, reason in sorted(bad.items())))
+        log.warning(
+            "skipped %d unreadable file(s) under %s: %s",
+            len(bad),
+            where,
+            "; ".join(f"{path} ({reason})" for path, reason in sorted(bad.items())),
+        )
 
 
 def finish(out: str | Path, rows: Iterable[dict]) -> Path:

@@ -9,6 +9,7 @@ so the reader written for real LibriSpeech reads it unchanged. Every utterance i
 function of (seed, voice, utterance index), which makes parallel work, resuming and caching
 safe: a file written twice comes out byte-identical.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -61,10 +62,17 @@ _ESPEAK_LANGUAGE = "en-us"
 # position here is its speaker ID offset and seeds its random streams, so IDs and audio do not
 # depend on which other voices a machine happens to have installed. Voices not listed (a newer
 # release) are numbered after these.
-_CATALOGUE = tuple([("flite", n) for n in ("awb", "kal16", "rms", "slt")] + [("mbrola", n) for n in (
-    "af1 ar1 ar2 br1 br2 br3 br4 bz1 ca1 ca2 cn1 cr1 cz1 cz2 de1 de2 de3 de4 de5 de6 de7 de8 ee1 en1 es1 es2 "
-    "es3 es4 fr1 fr2 fr3 fr4 fr5 fr6 fr7 gr1 gr2 hb1 hb2 hn1 hu1 ic1 id1 in1 in2 ir1 it1 it2 it3 it4 jp1 jp2 "
-    "jp3 la1 lt1 lt2 ma1 mx1 mx2 nl1 nl2 nl3 nz1 pl1 pt1 ro1 sw1 sw2 tl1 tr1 tr2 us1 us2 us3 vz1").split()])
+_CATALOGUE = tuple(
+    [("flite", n) for n in ("awb", "kal16", "rms", "slt")]
+    + [
+        ("mbrola", n)
+        for n in (
+            "af1 ar1 ar2 br1 br2 br3 br4 bz1 ca1 ca2 cn1 cr1 cz1 cz2 de1 de2 de3 de4 de5 de6 de7 de8 ee1 en1 es1 es2 "
+            "es3 es4 fr1 fr2 fr3 fr4 fr5 fr6 fr7 gr1 gr2 hb1 hb2 hn1 hu1 ic1 id1 in1 in2 ir1 it1 it2 it3 it4 jp1 jp2 "
+            "jp3 la1 lt1 lt2 ma1 mx1 mx2 nl1 nl2 nl3 nz1 pl1 pt1 ro1 sw1 sw2 tl1 tr1 tr2 us1 us2 us3 vz1"
+        ).split()
+    ]
+)
 # Tags keep the per-purpose random streams apart: numpy seeds [s], [s, 0] and s are identical.
 _SPLIT_STREAM, _SPEAKER_STREAM, _UTTERANCE_STREAM = 0, 1, 2
 
@@ -127,10 +135,18 @@ def available_voices(engines: tuple[str, ...] = DEFAULT_ENGINES) -> list[Voice]:
     return [voice for _, voice in working]
 
 
-def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = None,
-                      speakers: int | None = None, utterances: int = 40, seed: int = 0,
-                      unseen_fraction: float = 0.2, engines: tuple[str, ...] = DEFAULT_ENGINES,
-                      jobs: int | None = None, progress: bool = True) -> pathlib.Path:
+def synthesize_corpus(
+    out_dir: str | os.PathLike,
+    *,
+    voices: list[str] | None = None,
+    speakers: int | None = None,
+    utterances: int = 40,
+    seed: int = 0,
+    unseen_fraction: float = 0.2,
+    engines: tuple[str, ...] = DEFAULT_ENGINES,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> pathlib.Path:
     """Write (or complete) the corpus in ``out_dir`` and return its path.
 
     A complete corpus made with the same arguments is returned untouched; a partial one is
@@ -150,14 +166,22 @@ def synthesize_corpus(out_dir: str | os.PathLike, *, voices: list[str] | None = 
         raise InputError(f"voices must name at least 2 distinct voices, got {voices}")
 
     out = pathlib.Path(out_dir)
-    args = {"voices": sorted(set(voices)) if voices is not None else None, "speakers": speakers,
-            "utterances": utterances, "seed": seed, "unseen_fraction": unseen_fraction, "engines": list(engines),
-            "sentences_sha256": hashlib.sha256(_sentences_text().encode()).hexdigest(),
-            "format": FORMAT_VERSION}
+    args = {
+        "voices": sorted(set(voices)) if voices is not None else None,
+        "speakers": speakers,
+        "utterances": utterances,
+        "seed": seed,
+        "unseen_fraction": unseen_fraction,
+        "engines": list(engines),
+        "sentences_sha256": hashlib.sha256(_sentences_text().encode()).hexdigest(),
+        "format": FORMAT_VERSION,
+    }
     manifest = _read_manifest(out)
     if manifest is not None and manifest["args"] != args:
-        raise FileExistsError(f"{out} holds a corpus made with other arguments ({manifest['args']}); "
-                              "delete it or choose another directory")
+        raise FileExistsError(
+            f"{out} holds a corpus made with other arguments ({manifest['args']}); "
+            "delete it or choose another directory"
+        )
     if manifest is not None:
         plan = [_Speaker(Voice(**s["voice"]), s["index"], s["subset"]) for s in manifest["speakers"]]
         todo = _missing(out, plan, utterances, seed)
@@ -186,8 +210,10 @@ def _check_engines(engines) -> tuple[str, ...]:
 def _require_tools(engines: tuple[str, ...]) -> None:
     for tool in sorted({tool for engine in engines for tool in TOOLS[engine]}):
         if shutil.which(tool) is None:
-            raise MissingDependency(f"{tool!r} not found on PATH; `make setup` installs the speech "
-                               "synthesizers (espeak-ng, the mbrola voices and flite)")
+            raise MissingDependency(
+                f"{tool!r} not found on PATH; `make setup` installs the speech "
+                "synthesizers (espeak-ng, the mbrola voices and flite)"
+            )
 
 
 def _pool(jobs: int | None):
@@ -215,7 +241,9 @@ def _installed_voices(engines: tuple[str, ...]) -> list[Voice]:
     voices = []
     if "mbrola" in engines and mbrola_dir().is_dir():
         voice_dir = _espeak_data_dir() / "voices" / "mb"
-        voices += [_mbrola_voice(d.name, voice_dir / f"mb-{d.name}") for d in mbrola_dir().iterdir() if d.is_dir()]
+        voices += [
+            _mbrola_voice(d.name, voice_dir / f"mb-{d.name}") for d in mbrola_dir().iterdir() if d.is_dir()
+        ]
     if "flite" in engines:
         voices += [Voice("flite", name, "en", gender) for name, gender in FLITE_VOICES.items()]
     if "espeak" in engines:
@@ -247,11 +275,13 @@ def _mbrola_voice(name: str, voice_file: pathlib.Path) -> Voice:
     return Voice("mbrola", name, language, gender)
 
 
-def _probe_voices(candidates: list[Voice], installed: list[Voice],
-                  pool) -> tuple[list[tuple[int, Voice]], dict[str, str]]:
+def _probe_voices(
+    candidates: list[Voice], installed: list[Voice], pool
+) -> tuple[list[tuple[int, Voice]], dict[str, str]]:
     """(speaker index, voice) for voices that work and {name: reason} for the rest."""
-    extras = sorted((v.engine, v.name) for v in installed
-                    if (v.engine, v.name) not in _CATALOGUE and v.engine != "espeak")
+    extras = sorted(
+        (v.engine, v.name) for v in installed if (v.engine, v.name) not in _CATALOGUE and v.engine != "espeak"
+    )
     order = {key: i for i, key in enumerate(_CATALOGUE + tuple(extras))}
     variants = sorted(v.name for v in installed if v.engine == "espeak")
     order |= {("espeak", name): _ESPEAK_INDEX_BASE + i for i, name in enumerate(variants)}
@@ -271,8 +301,11 @@ def _probe(voice: Voice) -> str | None:
     MBROLA replaces diphones it lacks with silence, and some voices spell English letter by
     letter; both still "work" but would give gappy or overlong speech.
     """
-    neutral = ["--setf", "duration_stretch=1", "--setf", "f0_shift=1"] if voice.engine == "flite" else \
-        ["-s", "165", "-p", "50"]
+    neutral = (
+        ["--setf", "duration_stretch=1", "--setf", "f0_shift=1"]
+        if voice.engine == "flite"
+        else ["-s", "165", "-p", "50"]
+    )
     try:
         audio = _resample(*_synthesize(voice, _PROBE_TEXT, neutral))
     except SynthesisError as exc:
@@ -289,8 +322,16 @@ def _probe(voice: Voice) -> str | None:
     return None
 
 
-def _plan(out: pathlib.Path, args: dict, voices: list[str] | None, speakers: int | None, seed: int,
-          unseen_fraction: float, engines: tuple[str, ...], pool) -> tuple[dict, list[_Speaker]]:
+def _plan(
+    out: pathlib.Path,
+    args: dict,
+    voices: list[str] | None,
+    speakers: int | None,
+    seed: int,
+    unseen_fraction: float,
+    engines: tuple[str, ...],
+    pool,
+) -> tuple[dict, list[_Speaker]]:
     """Probe, select and split the speakers, and record that in a first, incomplete manifest."""
     installed = _installed_voices(engines)
     candidates = installed
@@ -301,8 +342,10 @@ def _plan(out: pathlib.Path, args: dict, voices: list[str] | None, speakers: int
         candidates = [v for v in installed if v.name in voices]
     working, skipped = _probe_voices(candidates, installed, pool)
     if len(working) < 2:
-        raise InputError(f"need at least 2 working voices among {[v.name for v in candidates]}, "
-                         f"got {[v.name for _, v in working]}; skipped: {skipped}")
+        raise InputError(
+            f"need at least 2 working voices among {[v.name for v in candidates]}, "
+            f"got {[v.name for _, v in working]}; skipped: {skipped}"
+        )
     rng = np.random.default_rng([seed, _SPLIT_STREAM])
     working = [working[i] for i in rng.permutation(len(working))]
     if speakers is not None and speakers > len(working):
@@ -394,8 +437,10 @@ def _render(job: _Job) -> tuple[pathlib.Path, str]:
         else:  # two are too long or four too short: slide on, so no sentence stays for good
             chosen = chosen[1:] + [next(order)]
     else:
-        raise SynthesisError(f"{job.voice.name}: no {MIN_SECONDS:g}-{MAX_SECONDS:g} s utterance "
-                             f"in {_MAX_TRIES} tries (last {seconds:.2f} s)")
+        raise SynthesisError(
+            f"{job.voice.name}: no {MIN_SECONDS:g}-{MAX_SECONDS:g} s utterance "
+            f"in {_MAX_TRIES} tries (last {seconds:.2f} s)"
+        )
     audio *= 10 ** ((-3.0 + gain_db) / 20) / np.abs(audio).max()
     tmp = job.path.with_name(f".{job.path.name}.tmp")
     sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
@@ -443,8 +488,9 @@ def _call(cmd: list[str], stdin: bytes | None = None) -> bytes:
     proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
     if proc.returncode != 0:
         errors = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
-        raise SynthesisError(f"{cmd[0]} failed (exit {proc.returncode}): "
-                             f"{errors[0] if errors else 'no error message'}")
+        raise SynthesisError(
+            f"{cmd[0]} failed (exit {proc.returncode}): {errors[0] if errors else 'no error message'}"
+        )
     return proc.stdout
 
 
@@ -458,7 +504,7 @@ def _resample(audio: np.ndarray, rate: int) -> np.ndarray:
 def _frame_db(audio: np.ndarray, hop: int = SAMPLE_RATE // 100) -> np.ndarray:
     """Energy in dB of consecutive 10 ms frames."""
     frames = audio[: len(audio) // hop * hop].reshape(-1, hop).astype(np.float64)
-    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
 
 
 def _trim(audio: np.ndarray, pad: float) -> np.ndarray:
@@ -469,7 +515,7 @@ def _trim(audio: np.ndarray, pad: float) -> np.ndarray:
         return audio[:0]
     active = np.flatnonzero(db > db.max() - 50.0)
     keep = round(pad * SAMPLE_RATE)
-    return audio[max(0, active[0] * hop - keep): min(len(audio), (active[-1] + 1) * hop + keep)]
+    return audio[max(0, active[0] * hop - keep) : min(len(audio), (active[-1] + 1) * hop + keep)]
 
 
 def _transcript(text: str) -> str:
@@ -529,14 +575,20 @@ def _finish(out: pathlib.Path, manifest: dict, plan: list[_Speaker]) -> None:
         minutes = sum(sf.info(f).duration for f in files) / 60
         rows.append((speaker, len(files), minutes))
     tsv = ["speaker\tsubset\tengine\tvoice\tlanguage\tgender\tutterances\tminutes"]
-    txt = ["; Synthetic speakers of mirnet.corpus.synth: one synthesizer voice each.",
-           "; Columns as in LibriSpeech SPEAKERS.TXT; SUBSET is seen (training) or unseen (held out).",
-           ";ID    |SEX| SUBSET | MINUTES | NAME"]
+    txt = [
+        "; Synthetic speakers of mirnet.corpus.synth: one synthesizer voice each.",
+        "; Columns as in LibriSpeech SPEAKERS.TXT; SUBSET is seen (training) or unseen (held out).",
+        ";ID    |SEX| SUBSET | MINUTES | NAME",
+    ]
     for speaker, count, minutes in rows:
         v = speaker.voice
-        tsv.append(f"{speaker.id}\t{speaker.subset}\t{v.engine}\t{v.name}\t{v.language}\t{v.gender}"
-                   f"\t{count}\t{minutes:.3f}")
-        txt.append(f"{speaker.id:<6}| {v.gender} | {speaker.subset:<6} | {minutes:7.3f} | {v.engine} {v.name}")
+        tsv.append(
+            f"{speaker.id}\t{speaker.subset}\t{v.engine}\t{v.name}\t{v.language}\t{v.gender}"
+            f"\t{count}\t{minutes:.3f}"
+        )
+        txt.append(
+            f"{speaker.id:<6}| {v.gender} | {speaker.subset:<6} | {minutes:7.3f} | {v.engine} {v.name}"
+        )
     _write_text(out / "speakers.tsv", "\n".join(tsv) + "\n")
     _write_text(out / "SPEAKERS.TXT", "\n".join(txt) + "\n")
     for entry, (speaker, count, minutes) in zip(manifest["speakers"], rows):
@@ -550,5 +602,10 @@ def _finish(out: pathlib.Path, manifest: dict, plan: list[_Speaker]) -> None:
     }
     manifest["complete"] = True
     _write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    log.info("%s: %d speakers, %d utterances, %.1f minutes", out, len(plan),
-             manifest["counts"]["utterances"], manifest["counts"]["minutes"])
+    log.info(
+        "%s: %d speakers, %d utterances, %.1f minutes",
+        out,
+        len(plan),
+        manifest["counts"]["utterances"],
+        manifest["counts"]["minutes"],
+    )

@@ -2,6 +2,7 @@
 levels) -> read crops -> mix. A drawn ``MixtureSpec`` is plain data, so training draws fresh
 ones every epoch while evaluation writes them to a trial list and renders the same mixtures
 again anywhere."""
+
 from __future__ import annotations
 
 import logging
@@ -44,7 +45,7 @@ class MixtureSpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MixtureSpec":
+    def from_dict(cls, d: dict) -> MixtureSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
@@ -72,8 +73,9 @@ def speaker_labels(speakers: list[str], speeds: tuple[float, ...]) -> list[str]:
     return [perturbed_speaker(spk, speed) for speed in ordered for spk in speakers]
 
 
-def draw_mixture(manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig,
-                 speakers: list[str] | None = None) -> MixtureSpec:
+def draw_mixture(
+    manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig, speakers: list[str] | None = None
+) -> MixtureSpec:
     """Draw distinct speakers (or use ``speakers``), one utterance and one crop each."""
     n, samples = cfg.n_speakers, cfg.samples
     names = manifest.speakers
@@ -89,10 +91,19 @@ def draw_mixture(manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig
     gains = [0.0] + [-float(rng.uniform(*cfg.sir_db)) for _ in range(n - 1)]
     speeds = tuple(float(x) for x in rng.choice(cfg.speeds, size=n)) if len(cfg.speeds) > 1 else ()
     if speeds:  # a faster source reads more of its file for the same output length
-        offsets = [int(rng.integers(max(1, u.num_samples - _file_samples(u, math.ceil(active * sp)) + 1)))
-                   for u, sp in zip(utts, speeds)]
-    return MixtureSpec(tuple(u.id for u in utts), tuple(speakers), tuple(offsets), tuple(gains),
-                       tuple(starts), samples, speeds)
+        offsets = [
+            int(rng.integers(max(1, u.num_samples - _file_samples(u, math.ceil(active * sp)) + 1)))
+            for u, sp in zip(utts, speeds)
+        ]
+    return MixtureSpec(
+        tuple(u.id for u in utts),
+        tuple(speakers),
+        tuple(offsets),
+        tuple(gains),
+        tuple(starts),
+        samples,
+        speeds,
+    )
 
 
 def _file_samples(utt: Utterance, samples_16k: int) -> int:
@@ -119,14 +130,18 @@ def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
     n = len(spec.utterances)
     active = spec.samples if n == 1 else spec.samples - spec.starts[-1]
     out = np.zeros((n, spec.samples), dtype=np.float32)
-    for i, (uid, offset, gain, start) in enumerate(zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)):
+    for i, (uid, offset, gain, start) in enumerate(
+        zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)
+    ):
         wav = read_crop(index[uid], offset, active, spec.speed(i))
-        wav = wav / max(float(np.sqrt(np.mean(wav ** 2))), 1e-8) * 10 ** (gain / 20)
-        out[i, start:start + len(wav)] = wav  # a short utterance is zero-padded
+        wav = wav / max(float(np.sqrt(np.mean(wav**2))), 1e-8) * 10 ** (gain / 20)
+        out[i, start : start + len(wav)] = wav  # a short utterance is zero-padded
     return out
 
 
-def read_enrollment(spec: MixtureSpec, manifest: Manifest, rng: np.random.Generator, seconds: float) -> np.ndarray:
+def read_enrollment(
+    spec: MixtureSpec, manifest: Manifest, rng: np.random.Generator, seconds: float
+) -> np.ndarray:
     """(N, samples) float32: for each source, a crop of another utterance of its speaker at the
     source's speed (a perturbed voice is a speaker of its own), RMS-normalised to 0.1. The
     mixture's own utterance is used only when the speaker has no other."""
@@ -137,9 +152,11 @@ def read_enrollment(spec: MixtureSpec, manifest: Manifest, rng: np.random.Genera
         others = [u for u in utts if u.id != uid] or utts
         utt = others[rng.integers(len(others))]
         speed = spec.speed(i)
-        offset = int(rng.integers(max(1, utt.num_samples - _file_samples(utt, math.ceil(samples * speed)) + 1)))
+        offset = int(
+            rng.integers(max(1, utt.num_samples - _file_samples(utt, math.ceil(samples * speed)) + 1))
+        )
         wav = read_crop(utt, offset, samples, speed)
-        out[i, :len(wav)] = 0.1 * wav / max(float(np.sqrt(np.mean(wav ** 2))), 1e-8)
+        out[i, : len(wav)] = 0.1 * wav / max(float(np.sqrt(np.mean(wav**2))), 1e-8)
     return out
 
 
@@ -156,8 +173,15 @@ class MixtureDataset(Dataset):
     produce the same stream. A file that fails to read is logged and replaced by a fresh draw,
     so one bad file never stops an epoch."""
 
-    def __init__(self, manifest: Manifest, cfg: MixingConfig, epoch_size: int, seed: int = 0,
-                 speaker_to_label: dict[str, int] | None = None, max_retries: int = 10):
+    def __init__(
+        self,
+        manifest: Manifest,
+        cfg: MixingConfig,
+        epoch_size: int,
+        seed: int = 0,
+        speaker_to_label: dict[str, int] | None = None,
+        max_retries: int = 10,
+    ):
         """``speaker_to_label``: the classes of ``labels``; by default every (speaker, speed) of
         ``manifest`` in ``speaker_labels`` order. Pass one map to datasets that must agree
         (training and validation)."""
@@ -167,7 +191,9 @@ class MixtureDataset(Dataset):
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
         self.index = {u.id: u for u in manifest}
         self.epoch = 0
-        missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(speaker_to_label)
+        missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(
+            speaker_to_label
+        )
         if missing:
             raise ValueError(f"{len(missing)} speakers have no label, e.g. {sorted(missing)[:3]}")
 
@@ -178,7 +204,9 @@ class MixtureDataset(Dataset):
         return self.epoch_size
 
     def spec(self, i: int, attempt: int = 0) -> MixtureSpec:
-        return draw_mixture(self.manifest, np.random.default_rng([self.seed, self.epoch, i, attempt]), self.cfg)
+        return draw_mixture(
+            self.manifest, np.random.default_rng([self.seed, self.epoch, i, attempt]), self.cfg
+        )
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         for attempt in range(self.max_retries):
@@ -189,14 +217,24 @@ class MixtureDataset(Dataset):
             except AudioError as exc:
                 log.warning("skipping bad file while mixing (redrawing): %s", exc)
         else:
-            raise CorpusError(f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above")
+            raise CorpusError(
+                f"{self.max_retries} consecutive mixtures hit unreadable files; see warnings above"
+            )
         mixture, sources = mix(sources)
         labels = [self.speaker_to_label[s] for s in spec.labels()]
-        item = {"mixture": torch.from_numpy(mixture), "sources": torch.from_numpy(sources),
-                "labels": torch.tensor(labels, dtype=torch.long), "retries": torch.tensor(attempt)}
+        item = {
+            "mixture": torch.from_numpy(mixture),
+            "sources": torch.from_numpy(sources),
+            "labels": torch.tensor(labels, dtype=torch.long),
+            "retries": torch.tensor(attempt),
+        }
         if self.cfg.enroll_seconds:
-            rng = np.random.default_rng([self.seed, self.epoch, i, attempt, 1])  # the mixture's draws stay as they are
-            item["enrollment"] = torch.from_numpy(read_enrollment(spec, self.manifest, rng, self.cfg.enroll_seconds))
+            rng = np.random.default_rng(
+                [self.seed, self.epoch, i, attempt, 1]
+            )  # the mixture's draws stay as they are
+            item["enrollment"] = torch.from_numpy(
+                read_enrollment(spec, self.manifest, rng, self.cfg.enroll_seconds)
+            )
         return item
 
 

@@ -1,4 +1,5 @@
 """`mirnet eval`: one model, one corpus, one trial list -> EER with a bootstrap interval."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,19 +58,34 @@ def cascade_fingerprint(system: str, separator: str | Path | None) -> str:
     return system if separator is None else f"{system}+{system_fingerprint(separator)}"
 
 
-def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: float = 0.0, seed: int = 0,
-             metric: str = "cosine", condition: str = "mixture", crop_seconds: float = 3.0, n_speakers: int = 2,
-             overlap: float = 1.0, trial_list: str | Path | None = None, heldout: bool = False,
-             scores_file: str | Path | None = None, progress: bool = True, system: str | None = None,
-             separator: str | Path | None = None) -> dict:
+def evaluate(
+    exp: str | Path,
+    data: str | Path,
+    *,
+    trials: int = 1000,
+    sir_db: float = 0.0,
+    seed: int = 0,
+    metric: str = "cosine",
+    condition: str = "mixture",
+    crop_seconds: float = 3.0,
+    n_speakers: int = 2,
+    overlap: float = 1.0,
+    trial_list: str | Path | None = None,
+    heldout: bool = False,
+    scores_file: str | Path | None = None,
+    progress: bool = True,
+    system: str | None = None,
+    separator: str | Path | None = None,
+) -> dict:
     """Score one system; ``scores_file`` keeps the trial scores (``.npz``) for DET curves and
     re-analysis without re-embedding. ``system`` is its fingerprint when the caller already has
     it (a report scores one model under many settings; hashing the file each time is waste).
     ``separator``: the separator the ``cascade`` condition puts in front of the system."""
     embed, bundle = load_system(exp)
     if (condition == "cascade") != (separator is not None):
-        raise InputError("--condition cascade needs --separator SEP (a separator's experiment dir), and only it "
-                         "takes one")
+        raise InputError(
+            "--condition cascade needs --separator SEP (a separator's experiment dir), and only it takes one"
+        )
     if separator is not None:
         import mirnet
 
@@ -80,21 +96,42 @@ def evaluate(exp: str | Path, data: str | Path, *, trials: int = 1000, sir_db: f
     else:
         cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (overlap, overlap))
         trial_set = make_trials(manifest, trials, cfg, seed)
-        meta = {"data": str(data), "trials": trials, "sir_db": sir_db, "overlap": overlap, "seed": seed,
-                "crop_seconds": crop_seconds, "n_speakers": n_speakers, "heldout": heldout,
-                "fingerprint": manifest.fingerprint()}
+        meta = {
+            "data": str(data),
+            "trials": trials,
+            "sir_db": sir_db,
+            "overlap": overlap,
+            "seed": seed,
+            "crop_seconds": crop_seconds,
+            "n_speakers": n_speakers,
+            "heldout": heldout,
+            "fingerprint": manifest.fingerprint(),
+        }
         checksum = save_trials(trial_set, trial_list, meta) if trial_list else None
     start = time.time()
-    scores, labels = trial_scores(embed, trial_set, manifest, metric=metric, condition=condition,
-                                  progress=progress)
+    scores, labels = trial_scores(
+        embed, trial_set, manifest, metric=metric, condition=condition, progress=progress
+    )
     if scores_file:
         Path(scores_file).parent.mkdir(parents=True, exist_ok=True)
         np.savez(scores_file, scores=scores, labels=labels)
-    return {**summarize(scores, labels, seed=seed), "trials": len(trial_set), "speakers": trial_speakers(trial_set),
-            "metric": metric, "condition": condition, "model": str(exp), "data": str(data), "heldout": heldout,
-            "system": cascade_fingerprint(system or system_fingerprint(exp), separator),
-            "separator": None if separator is None else str(separator),
-            "sir_db": meta.get("sir_db"), "overlap": meta.get("overlap", 1.0), "crop_seconds": meta.get("crop_seconds"),
-            "n_speakers": meta.get("n_speakers", 2), "seed": meta.get("seed"),
-            "trial_list": str(trial_list) if trial_list else None, "trial_list_sha1": checksum,
-            "seconds": round(time.time() - start, 1)}
+    return {
+        **summarize(scores, labels, seed=seed),
+        "trials": len(trial_set),
+        "speakers": trial_speakers(trial_set),
+        "metric": metric,
+        "condition": condition,
+        "model": str(exp),
+        "data": str(data),
+        "heldout": heldout,
+        "system": cascade_fingerprint(system or system_fingerprint(exp), separator),
+        "separator": None if separator is None else str(separator),
+        "sir_db": meta.get("sir_db"),
+        "overlap": meta.get("overlap", 1.0),
+        "crop_seconds": meta.get("crop_seconds"),
+        "n_speakers": meta.get("n_speakers", 2),
+        "seed": meta.get("seed"),
+        "trial_list": str(trial_list) if trial_list else None,
+        "trial_list_sha1": checksum,
+        "seconds": round(time.time() - start, 1),
+    }

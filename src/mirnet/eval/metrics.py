@@ -6,6 +6,7 @@ Every metric is computed exactly from one sort of the scores (ties form a single
 point), and the same batched code serves both the point estimate and the bootstrap, so the two
 can never disagree on how ties or interpolation are handled.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,12 +37,14 @@ def _validate(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     if not labels.any() or labels.all():
         raise ValueError(
             f"labels must contain both targets and non-targets, got {int(labels.sum())} targets "
-            f"and {int((~labels).sum())} non-targets")
+            f"and {int((~labels).sum())} non-targets"
+        )
     return scores, labels
 
 
-def _sorted_counts(scores: np.ndarray, labels: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _sorted_counts(
+    scores: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Error rates after accepting the top j trials of each row, j = 0..N.
 
     ``scores``/``labels`` are (B, N) with the same number of targets in every row. Returns
@@ -63,8 +66,9 @@ def _sorted_counts(scores: np.ndarray, labels: np.ndarray
     return fp / n_non, (n_tar - tp) / n_tar, thresholds, valid
 
 
-def _crossing(fpr: np.ndarray, fnr: np.ndarray, valid: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _crossing(
+    fpr: np.ndarray, fnr: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: the valid points (prev, cur) bracketing fnr == fpr and the fraction alpha between them.
 
     Requires fnr > fpr at column 0 and fnr <= fpr at some valid column, true of every full curve.
@@ -87,8 +91,9 @@ def _batched_eer(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return 100.0 * (fpr[rows, prev] + alpha * (fpr[rows, cur] - fpr[rows, prev]))
 
 
-def _batched_min_dcf(scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01,
-                     c_miss: float = 1.0, c_fa: float = 1.0) -> np.ndarray:
+def _batched_min_dcf(
+    scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0
+) -> np.ndarray:
     """Normalized minDCF for each row of (B, N) scores."""
     if not 0.0 < p_target < 1.0:
         raise ValueError(f"p_target must be in (0, 1), got {p_target}")
@@ -157,8 +162,9 @@ def eer_from_curve(fpr: np.ndarray, fnr: np.ndarray) -> float:
     return 100.0 * float(fpr[prev[0]] + alpha[0] * (fpr[cur[0]] - fpr[prev[0]]))
 
 
-def min_dcf(scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01,
-            c_miss: float = 1.0, c_fa: float = 1.0) -> float:
+def min_dcf(
+    scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0
+) -> float:
     """Normalized minimum detection cost (NIST SRE): min over thresholds of C_det / C_default.
 
     C_det = c_miss * p_target * P_miss + c_fa * (1 - p_target) * P_fa and
@@ -181,8 +187,14 @@ def _batched_statistic(statistic: Statistic) -> Callable[[np.ndarray, np.ndarray
     return lambda s, lab: np.array([statistic(row, lab_row) for row, lab_row in zip(s, lab)])
 
 
-def bootstrap_ci(scores: np.ndarray, labels: np.ndarray, statistic: Statistic = eer,
-                 n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    statistic: Statistic = eer,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic``, resampling targets and non-targets separately.
 
     Stratifying keeps the class balance of every resample equal to the original one, so the
@@ -197,8 +209,9 @@ def bootstrap_ci(scores: np.ndarray, labels: np.ndarray, statistic: Statistic = 
         raise ValueError(f"level must be in (0, 1), got {level}")
     rng = np.random.default_rng(seed)
     tar, non = scores[labels], scores[~labels]
-    resampled = np.concatenate([rng.choice(tar, size=(n_boot, tar.size)),
-                                rng.choice(non, size=(n_boot, non.size))], axis=1)
+    resampled = np.concatenate(
+        [rng.choice(tar, size=(n_boot, tar.size)), rng.choice(non, size=(n_boot, non.size))], axis=1
+    )
     boot_labels = np.broadcast_to(np.arange(scores.size) < tar.size, resampled.shape)
     values = _batched_statistic(statistic)(resampled, boot_labels)
     lo, hi = np.quantile(values, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])

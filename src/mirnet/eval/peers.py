@@ -4,6 +4,7 @@ trial list a mirnet model is scored on: every claim then stands beside a peer's 
 
 Peers are reserved names for `mirnet eval` (``mirnet eval resemblyzer --data ...``).
 """
+
 from ..models.resemblyzer import Resemblyzer
 
 PEERS = {"resemblyzer": Resemblyzer}

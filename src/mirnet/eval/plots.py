@@ -6,6 +6,7 @@ switch and no figures left open), writes a PNG, creates missing parent folders a
 path. Inputs are checked first so a wrong shape fails with the argument's name, not deep inside
 matplotlib.
 """
+
 from __future__ import annotations
 
 import csv
@@ -51,8 +52,14 @@ def _array(value: np.ndarray, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def plot_tsne(embeddings: np.ndarray, labels: Sequence[str], path: PathLike, title: str, seed: int = 0,
-              markers: Sequence[str] | None = None) -> Path:
+def plot_tsne(
+    embeddings: np.ndarray,
+    labels: Sequence[str],
+    path: PathLike,
+    title: str,
+    seed: int = 0,
+    markers: Sequence[str] | None = None,
+) -> Path:
     """2-D t-SNE of (M, D) embeddings coloured by speaker, optionally shaped by a second category.
 
     The marker category shows whether the two outputs of a mixture land on distinct speaker
@@ -68,31 +75,50 @@ def plot_tsne(embeddings: np.ndarray, labels: Sequence[str], path: PathLike, tit
         raise ValueError(f"markers has {len(markers)} entries, expected one per embedding ({m})")
     speakers = list(dict.fromkeys(labels))
     if len(speakers) > 20:
-        raise ValueError(f"labels has {len(speakers)} distinct speakers; at most 20 can be told apart in tab20")
+        raise ValueError(
+            f"labels has {len(speakers)} distinct speakers; at most 20 can be told apart in tab20"
+        )
     categories = list(dict.fromkeys(markers)) if markers is not None else [None]
     if len(categories) > len(MARKERS):
-        raise ValueError(f"markers has {len(categories)} distinct values; at most {len(MARKERS)} shapes exist")
+        raise ValueError(
+            f"markers has {len(categories)} distinct values; at most {len(MARKERS)} shapes exist"
+        )
 
     init = "pca" if emb.shape[1] >= 2 else "random"
-    xy = TSNE(n_components=2, perplexity=min(30.0, (m - 1) / 3), init=init, random_state=seed).fit_transform(emb)
+    xy = TSNE(n_components=2, perplexity=min(30.0, (m - 1) / 3), init=init, random_state=seed).fit_transform(
+        emb
+    )
 
     fig = Figure(figsize=(6.5, 5.5))
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["tab20"]
     speaker_idx = np.array([speakers.index(lab) for lab in labels])
-    category_idx = (np.array([categories.index(c) for c in markers]) if markers is not None
-                    else np.zeros(m, dtype=int))
-    for k, shape in enumerate(MARKERS[:len(categories)]):
+    category_idx = (
+        np.array([categories.index(c) for c in markers]) if markers is not None else np.zeros(m, dtype=int)
+    )
+    for k, shape in enumerate(MARKERS[: len(categories)]):
         sel = category_idx == k
-        ax.scatter(xy[sel, 0], xy[sel, 1], c=[cmap(i) for i in speaker_idx[sel]], marker=shape, s=22,
-                   edgecolors="none", alpha=0.85)
-    speaker_handles = [Line2D([], [], ls="", marker="o", color=cmap(i), label=str(s)) for i, s in enumerate(speakers)]
-    legend = ax.legend(handles=speaker_handles, title="speaker", fontsize=7, loc="upper left",
-                       bbox_to_anchor=(1.01, 1.0))
+        ax.scatter(
+            xy[sel, 0],
+            xy[sel, 1],
+            c=[cmap(i) for i in speaker_idx[sel]],
+            marker=shape,
+            s=22,
+            edgecolors="none",
+            alpha=0.85,
+        )
+    speaker_handles = [
+        Line2D([], [], ls="", marker="o", color=cmap(i), label=str(s)) for i, s in enumerate(speakers)
+    ]
+    legend = ax.legend(
+        handles=speaker_handles, title="speaker", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+    )
     if markers is not None:
         ax.add_artist(legend)
-        shape_handles = [Line2D([], [], ls="", marker=shape, color="0.3", label=str(c))
-                         for c, shape in zip(categories, MARKERS)]
+        shape_handles = [
+            Line2D([], [], ls="", marker=shape, color="0.3", label=str(c))
+            for c, shape in zip(categories, MARKERS)
+        ]
         ax.legend(handles=shape_handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0))
     ax.set_title(title)
     ax.set_xticks([])
@@ -100,8 +126,14 @@ def plot_tsne(embeddings: np.ndarray, labels: Sequence[str], path: PathLike, tit
     return _save(fig, path)
 
 
-def plot_attention(mixture_logspec: np.ndarray, source_logspecs: Sequence[np.ndarray], attention: np.ndarray,
-                   source_power: np.ndarray, path: PathLike, hop_seconds: float = 0.01) -> Path:
+def plot_attention(
+    mixture_logspec: np.ndarray,
+    source_logspecs: Sequence[np.ndarray],
+    attention: np.ndarray,
+    source_power: np.ndarray,
+    path: PathLike,
+    hop_seconds: float = 0.01,
+) -> Path:
     """Paper Fig. 2: the mixture, then each source with its attention and its power contour on top.
 
     Attention should follow the frames where its source dominates; the min-max scaled power
@@ -119,8 +151,9 @@ def plot_attention(mixture_logspec: np.ndarray, source_logspecs: Sequence[np.nda
     power = _array(source_power, "source_power", 2)
     for name, arr in (("attention", att), ("source_power", power)):
         if arr.shape != (len(sources), n_frames):
-            raise ValueError(f"{name} has shape {arr.shape}, expected (n_sources, frames) = "
-                             f"{(len(sources), n_frames)}")
+            raise ValueError(
+                f"{name} has shape {arr.shape}, expected (n_sources, frames) = {(len(sources), n_frames)}"
+            )
     if att.min() < 0.0 or att.max() > 1.0:
         raise ValueError(f"attention must lie in [0, 1], got range [{att.min():.3g}, {att.max():.3g}]")
     if hop_seconds <= 0:
@@ -134,9 +167,19 @@ def plot_attention(mixture_logspec: np.ndarray, source_logspecs: Sequence[np.nda
 
     fig = Figure(figsize=(8.0, 2.0 * (len(sources) + 1)))
     axes = fig.subplots(len(sources) + 1, 1, sharex=True, squeeze=False)[:, 0]
-    for ax, spec, name in zip(axes, [mix, *sources], ["mixture", *(f"source {i + 1}" for i in range(len(sources)))]):
-        ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0.0, duration, 0, n_freq),
-                  vmin=vmin, vmax=vmax, interpolation="nearest")
+    for ax, spec, name in zip(
+        axes, [mix, *sources], ["mixture", *(f"source {i + 1}" for i in range(len(sources)))]
+    ):
+        ax.imshow(
+            spec,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            extent=(0.0, duration, 0, n_freq),
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
         ax.set_ylabel(f"{name}\nfreq bin")
     for i, ax in enumerate(axes[1:]):
         twin = ax.twinx()
@@ -165,15 +208,21 @@ def plot_det(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: PathLike
         if min(fpr.min(), fnr.min()) < 0 or max(fpr.max(), fnr.max()) > 1:
             raise ValueError(f"curves[{name!r}]: fpr and fnr must be probabilities in [0, 1]")
         rate = eer_from_curve(fpr, fnr) / 100.0
-        line, = ax.plot(norm.ppf(np.clip(fpr, *DET_RANGE)), norm.ppf(np.clip(fnr, *DET_RANGE)),
-                        lw=1.5, label=f"{name} (EER {100 * rate:.2f}%)")
+        (line,) = ax.plot(
+            norm.ppf(np.clip(fpr, *DET_RANGE)),
+            norm.ppf(np.clip(fnr, *DET_RANGE)),
+            lw=1.5,
+            label=f"{name} (EER {100 * rate:.2f}%)",
+        )
         z = norm.ppf(np.clip(rate, *DET_RANGE))
         ax.plot([z], [z], marker="o", color=line.get_color(), ms=6)
     ticks = norm.ppf(np.array(DET_TICKS) / 100.0)
     labels = [f"{p:g}" for p in DET_TICKS]
     limit = tuple(norm.ppf(DET_RANGE))
-    for axis_ticks, axis_labels, axis_lim in ((ax.set_xticks, ax.set_xticklabels, ax.set_xlim),
-                                              (ax.set_yticks, ax.set_yticklabels, ax.set_ylim)):
+    for axis_ticks, axis_labels, axis_lim in (
+        (ax.set_xticks, ax.set_xticklabels, ax.set_xlim),
+        (ax.set_yticks, ax.set_yticklabels, ax.set_ylim),
+    ):
         axis_ticks(ticks)
         axis_labels(labels)
         axis_lim(*limit)
@@ -197,8 +246,13 @@ def _column(rows: list[dict[str, str]], x: str, y: str, source: PathLike) -> tup
     return arr[:, 0], arr[:, 1]
 
 
-def plot_training_curves(csv_path: PathLike, path: PathLike, x: str = "step",
-                         ys: Sequence[str] = ("train_loss", "val_loss"), x2: str | None = None) -> Path:
+def plot_training_curves(
+    csv_path: PathLike,
+    path: PathLike,
+    x: str = "step",
+    ys: Sequence[str] = ("train_loss", "val_loss"),
+    x2: str | None = None,
+) -> Path:
     """Plot the columns ``ys`` of a CSV training log against ``x``; missing columns are skipped.
 
     Logs mix rows written at different times (train every step, validation every epoch), so each
@@ -226,8 +280,9 @@ def plot_training_curves(csv_path: PathLike, path: PathLike, x: str = "step",
     if x2 is not None:
         xs, x2s = _column(rows, x, x2, csv_path)
         if xs.size >= 2:
-            secondary = ax.secondary_xaxis("top", functions=(lambda v: np.interp(v, xs, x2s),
-                                                             lambda v: np.interp(v, x2s, xs)))
+            secondary = ax.secondary_xaxis(
+                "top", functions=(lambda v: np.interp(v, xs, x2s), lambda v: np.interp(v, x2s, xs))
+            )
             secondary.set_xlabel(x2)
     ax.set_xlabel(x)
     ax.grid(True, color="0.9")
@@ -235,8 +290,9 @@ def plot_training_curves(csv_path: PathLike, path: PathLike, x: str = "step",
     return _save(fig, path)
 
 
-def plot_eer_vs_time(curves: Mapping[str, Sequence[tuple[float, float]]], path: PathLike,
-                     label: str = "EER (%)") -> Path:
+def plot_eer_vs_time(
+    curves: Mapping[str, Sequence[tuple[float, float]]], path: PathLike, label: str = "EER (%)"
+) -> Path:
     """EER against training time in minutes, one line per run, to compare how fast designs
     converge per CPU-second (the issue asks for this curve, not for the final number alone)."""
     if not curves:
@@ -256,8 +312,13 @@ def plot_eer_vs_time(curves: Mapping[str, Sequence[tuple[float, float]]], path: 
     return _save(fig, path)
 
 
-def plot_sweep(values: Sequence[float], curves: Mapping[str, Sequence[float]], path: PathLike, xlabel: str,
-               ylabel: str = "EER (%)") -> Path:
+def plot_sweep(
+    values: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    path: PathLike,
+    xlabel: str,
+    ylabel: str = "EER (%)",
+) -> Path:
     """One line per system over a swept setting (SIR, overlap, crop length, speakers)."""
     xs = _array(values, "values", 1)
     if not curves:
@@ -279,8 +340,14 @@ def plot_sweep(values: Sequence[float], curves: Mapping[str, Sequence[float]], p
     return _save(fig, path)
 
 
-def plot_spectrogram_grid(rows: Mapping[str, Sequence[np.ndarray | None]], columns: Sequence[str], path: PathLike,
-                          title: str = "", sample_rate: int = 16000, floor_db: float = 80.0) -> Path:
+def plot_spectrogram_grid(
+    rows: Mapping[str, Sequence[np.ndarray | None]],
+    columns: Sequence[str],
+    path: PathLike,
+    title: str = "",
+    sample_rate: int = 16000,
+    floor_db: float = 80.0,
+) -> Path:
     """Log-magnitude spectrograms of waveforms in a grid, one labelled row per entry of ``rows``,
     column k titled ``columns[k]`` (None leaves a panel empty).
 
@@ -299,8 +366,10 @@ def plot_spectrogram_grid(rows: Mapping[str, Sequence[np.ndarray | None]], colum
         raise ValueError("rows holds no waveform")
     lengths = {w.size for w in wavs.values()}
     if len(lengths) > 1:
-        raise ValueError(f"rows: waveforms of {len(lengths)} different lengths ({sorted(lengths)}); one time axis "
-                         "needs one length")
+        raise ValueError(
+            f"rows: waveforms of {len(lengths)} different lengths ({sorted(lengths)}); one time axis "
+            "needs one length"
+        )
     if floor_db <= 0:
         raise ValueError(f"floor_db must be positive, got {floor_db}")
     n_fft, hop = 512, 128
@@ -321,9 +390,16 @@ def plot_spectrogram_grid(rows: Mapping[str, Sequence[np.ndarray | None]], colum
             if (name, k) not in specs:
                 ax.set_axis_off()
                 continue
-            image = ax.imshow(specs[name, k], origin="lower", aspect="auto", cmap="magma",
-                              extent=(0.0, duration, 0.0, top), vmin=vmax - floor_db, vmax=vmax,
-                              interpolation="nearest")
+            image = ax.imshow(
+                specs[name, k],
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                extent=(0.0, duration, 0.0, top),
+                vmin=vmax - floor_db,
+                vmax=vmax,
+                interpolation="nearest",
+            )
             if k == 0 or (name, k - 1) not in specs:
                 ax.set_ylabel(f"{name}\nkHz", fontsize=8)
             if r == len(rows) - 1 or (list(rows)[r + 1], k) not in specs:  # the lowest panel of its column

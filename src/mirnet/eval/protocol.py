@@ -20,10 +20,11 @@ very same audio:
   outputs of the distance to the enrollment embedding; a system with N outputs keeps all N on the
   enrollment clip too (min over all pairs, as in the other conditions).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -38,11 +39,19 @@ from .trials import Trial
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
 
+
 def source_spec(spec: MixtureSpec, i: int) -> MixtureSpec:
     """Source i of a mixture alone, over the whole crop, at 0 dB."""
-    speeds = spec.speeds[i:i + 1] if spec.speeds else ()
-    return replace(spec, utterances=spec.utterances[i:i + 1], speakers=spec.speakers[i:i + 1],
-                   offsets=spec.offsets[i:i + 1], gains_db=(0.0,), starts=(0,), speeds=speeds)
+    speeds = spec.speeds[i : i + 1] if spec.speeds else ()
+    return replace(
+        spec,
+        utterances=spec.utterances[i : i + 1],
+        speakers=spec.speakers[i : i + 1],
+        offsets=spec.offsets[i : i + 1],
+        gains_db=(0.0,),
+        starts=(0,),
+        speeds=speeds,
+    )
 
 
 def _whole(spec: MixtureSpec) -> list[MixtureSpec]:
@@ -60,28 +69,47 @@ def _each_source(spec: MixtureSpec) -> list[MixtureSpec]:
 # condition -> for each of (anchor, positive, negative), the clips that stand for it; the outputs
 # of a side's clips are pooled, so ``separated`` (each source alone) is the score a system would
 # get behind a perfect separator
-CONDITIONS = dict(zip(CONDITION_NAMES, [(_whole,) * 3, (_first_source,) * 3, (_whole, _first_source, _first_source),
-                                         (_each_source,) * 3, (_whole,) * 3], strict=True))
+CONDITIONS = dict(
+    zip(
+        CONDITION_NAMES,
+        [
+            (_whole,) * 3,
+            (_first_source,) * 3,
+            (_whole, _first_source, _first_source),
+            (_each_source,) * 3,
+            (_whole,) * 3,
+        ],
+        strict=True,
+    )
+)
 
 
 def cascade_embed(separate: Callable[[torch.Tensor], torch.Tensor], embed: EmbedFn) -> EmbedFn:
     """Separate, then embed every output: (B, samples) -> (B, N * n, E) for a separator of N
     outputs and a system of n embeddings per clip."""
+
     def run(wavs: torch.Tensor) -> torch.Tensor:
         outputs = separate(wavs)  # (B, N, samples)
         b, n = outputs.shape[:2]
         emb = embed(outputs.flatten(0, 1))  # (B * N, n', E)
         return emb.reshape(b, n * emb.shape[1], emb.shape[-1])
+
     return run
 
 
-def embed_specs(embed: EmbedFn, specs: Sequence[MixtureSpec], manifest: Manifest, batch_size: int = 32,
-                progress: bool = False, desc: str = "embedding") -> torch.Tensor:
+def embed_specs(
+    embed: EmbedFn,
+    specs: Sequence[MixtureSpec],
+    manifest: Manifest,
+    batch_size: int = 32,
+    progress: bool = False,
+    desc: str = "embedding",
+) -> torch.Tensor:
     """Render each mixture and embed it: (len(specs), N, E)."""
     index = {u.id: u for u in manifest}
     out = []
     for i in tqdm(range(0, len(specs), batch_size), disable=not progress, desc=desc, leave=False):
-        wavs = [mix(read_sources(s, index))[0] for s in specs[i:i + batch_size]]
+        wavs = [mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]]
         with torch.inference_mode():
             out.append(embed(torch.from_numpy(np.stack(wavs))))
     return torch.cat(out)
@@ -92,15 +120,28 @@ def condition_specs(trials: Sequence[Trial], condition: str) -> list[MixtureSpec
     order; every side of every trial has the same number of clips."""
     if condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
-    return [clip for t in trials for spec, clips in zip((t.anchor, t.positive, t.negative), CONDITIONS[condition])
-            for clip in clips(spec)]
+    return [
+        clip
+        for t in trials
+        for spec, clips in zip((t.anchor, t.positive, t.negative), CONDITIONS[condition])
+        for clip in clips(spec)
+    ]
 
 
-def trial_scores(embed: EmbedFn, trials: Sequence[Trial], manifest: Manifest, *, metric: str = "cosine",
-                 condition: str = "mixture", batch_size: int = 32, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def trial_scores(
+    embed: EmbedFn,
+    trials: Sequence[Trial],
+    manifest: Manifest,
+    *,
+    metric: str = "cosine",
+    condition: str = "mixture",
+    batch_size: int = 32,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Scores (higher = same speaker) and labels: one target and one non-target per trial."""
-    emb = embed_specs(embed, condition_specs(trials, condition), manifest, batch_size, progress,
-                      desc=f"{condition} trials")
+    emb = embed_specs(
+        embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials"
+    )
     emb = emb.reshape(3 * len(trials), -1, emb.shape[-1])  # one row per side: its clips' outputs pooled
     anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
     d_p = closest_pair_distance(pairwise_distance(anchor, positive, metric))
@@ -111,8 +152,11 @@ def trial_scores(embed: EmbedFn, trials: Sequence[Trial], manifest: Manifest, *,
 
 
 def summarize(scores: np.ndarray, labels: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
-    return {"eer": eer(scores, labels), "eer_ci": list(bootstrap_ci(scores, labels, eer, n_boot=n_boot, seed=seed)),
-            "min_dcf": min_dcf(scores, labels, p_target=0.01)}
+    return {
+        "eer": eer(scores, labels),
+        "eer_ci": list(bootstrap_ci(scores, labels, eer, n_boot=n_boot, seed=seed)),
+        "min_dcf": min_dcf(scores, labels, p_target=0.01),
+    }
 
 
 def trial_speakers(trials: Sequence[Trial]) -> int:

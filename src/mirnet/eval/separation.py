@@ -5,6 +5,7 @@ The mixtures are either drawn from a corpus, each a function of (seed, index) al
 verification trials are, so every separator scored with the same settings hears the very same
 mixtures, or read from a list that ``mirnet prepare wsj0-2mix|libri2mix`` wrote, to score on the
 mixtures the literature reports on."""
+
 from __future__ import annotations
 
 import csv
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 class Item:
     """One mixture as scored: the waveforms at 16 kHz, and for an enrolled separator one
     enrollment crop per source."""
+
     id: str
     speakers: tuple[str, ...]
     mixture: np.ndarray  # (samples,)
@@ -41,15 +43,20 @@ class Item:
     enrollment: np.ndarray | None = None  # (N, enroll samples)
 
 
-def drawn_mixtures(manifest, n: int, cfg: MixingConfig, seed: int, enroll_seconds: float = 0.0) -> Iterator[Item]:
+def drawn_mixtures(
+    manifest, n: int, cfg: MixingConfig, seed: int, enroll_seconds: float = 0.0
+) -> Iterator[Item]:
     """Mixture i from rng (seed, i); its enrollment crops (``enroll_seconds`` > 0) from rng
     (seed, i, 1), so enrolling or not leaves the mixtures as they are."""
     index = {u.id: u for u in manifest}
     for i in range(n):
         spec = draw_mixture(manifest, np.random.default_rng([seed, i]), cfg)
         mixture, sources = mix(read_sources(spec, index))
-        enrollment = (read_enrollment(spec, manifest, np.random.default_rng([seed, i, 1]), enroll_seconds)
-                      if enroll_seconds else None)
+        enrollment = (
+            read_enrollment(spec, manifest, np.random.default_rng([seed, i, 1]), enroll_seconds)
+            if enroll_seconds
+            else None
+        )
         yield Item(str(i), spec.speakers, mixture, sources, enrollment)
 
 
@@ -60,7 +67,9 @@ def listed_mixtures(mixtures, min_seconds: float) -> Iterator[Item]:
         sources = [load_audio(p) for p in m.sources]
         for path, wav in zip(m.sources, sources):
             if len(wav) != len(mixture):
-                raise CorpusError(f"{path}: {len(wav)} samples at 16 kHz, but its mixture {m.path} has {len(mixture)}")
+                raise CorpusError(
+                    f"{path}: {len(wav)} samples at 16 kHz, but its mixture {m.path} has {len(mixture)}"
+                )
         yield Item(m.id, m.speakers, mixture, np.stack(sources))
 
 
@@ -85,13 +94,17 @@ def separate(sep, batch: list[Item]) -> torch.Tensor:
         emb = torch.stack([sep.enrolled_embeddings(list(item.enrollment)) for item in batch])
     if wavs.shape[-1] <= sep.chunk:
         return sep.separate_batch(wavs, emb)
-    return torch.stack([sep.separate_long(wav, None if emb is None else emb[b]) for b, wav in enumerate(wavs)])
+    return torch.stack(
+        [sep.separate_long(wav, None if emb is None else emb[b]) for b, wav in enumerate(wavs)]
+    )
 
 
 def match(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """(N, samples) estimates put in the references' order by SI-SDR, through the one
     permutation helper."""
-    perm = best_permutation(pairwise_neg_sisdr(estimates[None], references[None]))[0]  # output k -> reference perm[k]
+    perm = best_permutation(pairwise_neg_sisdr(estimates[None], references[None]))[
+        0
+    ]  # output k -> reference perm[k]
     return estimates[torch.argsort(perm)]
 
 
@@ -112,11 +125,24 @@ def _write_csv(path: str | Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def evaluate_separation(exp: str | Path, data: str | Path | None = None, mixtures: str | Path | None = None, *,
-                        n: int = 200, n_speakers: int = 2, sir_db: float = 0.0, crop_seconds: float = 3.0,
-                        seed: int = 0, heldout: bool = False, enroll_seconds: float = 3.0,
-                        csv_file: str | Path | None = None, pesq_stoi: bool = True, batch_size: int = 8,
-                        conditioner: str | Path | None = None, progress: bool = True) -> dict:
+def evaluate_separation(
+    exp: str | Path,
+    data: str | Path | None = None,
+    mixtures: str | Path | None = None,
+    *,
+    n: int = 200,
+    n_speakers: int = 2,
+    sir_db: float = 0.0,
+    crop_seconds: float = 3.0,
+    seed: int = 0,
+    heldout: bool = False,
+    enroll_seconds: float = 3.0,
+    csv_file: str | Path | None = None,
+    pesq_stoi: bool = True,
+    batch_size: int = 8,
+    conditioner: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Score one separator on ``n`` mixtures drawn from ``data`` (``n_speakers`` sources at
     ``sir_db``, ``crop_seconds`` long) or on every mixture of the list ``mixtures``.
 
@@ -128,13 +154,17 @@ def evaluate_separation(exp: str | Path, data: str | Path | None = None, mixture
     import mirnet
 
     if (data is None) == (mixtures is None):
-        raise InputError("give a corpus to draw mixtures from (--data) or a mixture list (--mixtures), not both")
+        raise InputError(
+            "give a corpus to draw mixtures from (--data) or a mixture list (--mixtures), not both"
+        )
     sep = mirnet.load_separator(exp, conditioner=conditioner)
     outputs = sep.n_outputs
     if mixtures is not None:
         if sep.mode == "enrolled":
-            raise InputError(f"{mixtures}: {exp} separates enrolled speakers, and a mixture list names no "
-                             "enrollment recordings; score it on mixtures drawn from a corpus (--data)")
+            raise InputError(
+                f"{mixtures}: {exp} separates enrolled speakers, and a mixture list names no "
+                "enrollment recordings; score it on mixtures drawn from a corpus (--data)"
+            )
         if not Path(mixtures).is_file():
             raise FileNotFoundError(f"{mixtures}: no such mixture list")
         listed = load_mixtures(mixtures)
@@ -142,47 +172,81 @@ def evaluate_separation(exp: str | Path, data: str | Path | None = None, mixture
             raise CorpusError(f"{mixtures}: no mixtures")
         for m in listed:
             if len(m.sources) != outputs:
-                raise InputError(f"{mixtures}: mixture {m.id} has {len(m.sources)} source(s), but {exp} gives "
-                                 f"{outputs} output(s)")
+                raise InputError(
+                    f"{mixtures}: mixture {m.id} has {len(m.sources)} source(s), but {exp} gives "
+                    f"{outputs} output(s)"
+                )
         items, total = listed_mixtures(listed, sep.shortest_seconds), len(listed)
         setting = {"mixtures": str(mixtures)}
     else:
         if n_speakers < 2:
-            raise InputError(f"--speakers {n_speakers}: a mixture of one speaker is its own reference; "
-                             "separation is scored on 2 or more")
+            raise InputError(
+                f"--speakers {n_speakers}: a mixture of one speaker is its own reference; "
+                "separation is scored on 2 or more"
+            )
         if outputs is not None and outputs != n_speakers:
-            raise InputError(f"{exp}: this separator gives {outputs} output(s) per mixture; --speakers {n_speakers} "
-                             f"needs one trained for {n_speakers}")
+            raise InputError(
+                f"{exp}: this separator gives {outputs} output(s) per mixture; --speakers {n_speakers} "
+                f"needs one trained for {n_speakers}"
+            )
         if crop_seconds < sep.shortest_seconds:
-            raise InputError(f"--crop {crop_seconds:g}: shorter than the {sep.shortest_seconds:.3f} s {exp} takes")
+            raise InputError(
+                f"--crop {crop_seconds:g}: shorter than the {sep.shortest_seconds:.3f} s {exp} takes"
+            )
         manifest = evaluation_manifest(data, sep.bundle, heldout)
         enroll = enroll_seconds if sep.mode == "enrolled" else 0.0
         single = [s for s, utts in manifest.by_speaker.items() if len(utts) < 2]
         if enroll and single:
-            log.warning("%s: %d speaker(s) have one utterance (e.g. %s): they are enrolled on another crop of the "
-                        "utterance they speak in the mixture", data, len(single), single[0])
+            log.warning(
+                "%s: %d speaker(s) have one utterance (e.g. %s): they are enrolled on another crop of the "
+                "utterance they speak in the mixture",
+                data,
+                len(single),
+                single[0],
+            )
         cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (1.0, 1.0))
         items, total = drawn_mixtures(manifest, n, cfg, seed, enroll), n
-        setting = {"data": str(data), "heldout": heldout, "n_speakers": n_speakers, "sir_db": sir_db,
-                   "crop_seconds": crop_seconds, "seed": seed, "fingerprint": manifest.fingerprint(),
-                   **({"enroll_seconds": enroll} if enroll else {})}
+        setting = {
+            "data": str(data),
+            "heldout": heldout,
+            "n_speakers": n_speakers,
+            "sir_db": sir_db,
+            "crop_seconds": crop_seconds,
+            "seed": seed,
+            "fingerprint": manifest.fingerprint(),
+            **({"enroll_seconds": enroll} if enroll else {}),
+        }
 
     metrics = METRICS if pesq_stoi else ("sdr", "si_sdr")
     start, rows = time.time(), []
     bar = tqdm(total=total, disable=not progress, desc="separating", unit="mixture", leave=False)
     for batch in _batches(items, batch_size):
         for item, estimates in zip(batch, separate(sep, batch)):
-            estimates = estimates if sep.mode == "enrolled" else match(estimates, torch.from_numpy(item.references))
+            estimates = (
+                estimates if sep.mode == "enrolled" else match(estimates, torch.from_numpy(item.references))
+            )
             scores = score_separation(estimates.numpy(), item.references, item.mixture, metrics)
-            rows.append({"mixture": item.id, "speakers": " ".join(item.speakers), "sir_db": _sir_db(item.references),
-                         "seconds": round(len(item.mixture) / SAMPLE_RATE, 3),
-                         **{k: float(v.mean()) for k, v in scores.items()}})
+            rows.append(
+                {
+                    "mixture": item.id,
+                    "speakers": " ".join(item.speakers),
+                    "sir_db": _sir_db(item.references),
+                    "seconds": round(len(item.mixture) / SAMPLE_RATE, 3),
+                    **{k: float(v.mean()) for k, v in scores.items()},
+                }
+            )
         bar.update(len(batch))
     bar.close()
     if csv_file:
         _write_csv(csv_file, rows)
     names = [k for m in metrics for k in (m, m + "i")]
-    return {"separator": str(exp), "mode": sep.mode, "n": len(rows), **setting,
-            **({"conditioner": str(conditioner)} if conditioner is not None else {}),
-            "metrics": {k: summarize(np.array([r[k] for r in rows]), seed=seed) for k in names},
-            "csv": str(csv_file) if csv_file else None, "seconds": round(time.time() - start, 1)}
+    return {
+        "separator": str(exp),
+        "mode": sep.mode,
+        "n": len(rows),
+        **setting,
+        **({"conditioner": str(conditioner)} if conditioner is not None else {}),
+        "metrics": {k: summarize(np.array([r[k] for r in rows]), seed=seed) for k in names},
+        "csv": str(csv_file) if csv_file else None,
+        "seconds": round(time.time() - start, 1),
+    }

@@ -6,6 +6,7 @@ anchor/negative pair none. For N-speaker mixtures each side is filled up with fu
 distinct speakers. Trials are plain data (MixtureSpecs) written to JSON, so the same
 mixtures can be re-rendered and scored by any system, anywhere.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,16 +45,18 @@ def make_trials(manifest: Manifest, n_trials: int, cfg: MixingConfig, seed: int 
     names = manifest.speakers
     needed = 3 * n - 2 if n > 1 else 2  # anchor n, positive n-2 new + C, negative n-1 new
     if len(names) < needed:
-        raise CorpusError(f"{manifest.source}: {len(names)} speakers with two or more utterances; "
-                         f"{n}-speaker trials need at least {needed}")
+        raise CorpusError(
+            f"{manifest.source}: {len(names)} speakers with two or more utterances; "
+            f"{n}-speaker trials need at least {needed}"
+        )
     trials = []
     for t in range(n_trials):
         rng = np.random.default_rng([seed, t])
         spk = [names[i] for i in rng.choice(len(names), size=needed, replace=False)]
         a, c = spk[0], spk[n] if n > 1 else spk[1]
         anchor_spk = spk[:n]
-        pos_spk = [a] + ([c] + spk[n + 1:2 * n - 1] if n > 1 else [])
-        neg_spk = [c] + spk[2 * n - 1:] if n > 1 else [c]
+        pos_spk = [a] + ([c] + spk[n + 1 : 2 * n - 1] if n > 1 else [])
+        neg_spk = [c] + spk[2 * n - 1 :] if n > 1 else [c]
         anchor = draw_mixture(manifest, rng, cfg, speakers=anchor_spk)
         positive = _other_utterance_mixture(manifest, rng, cfg, pos_spk, anchor.utterances[0])
         c_in_pos = positive.utterances[1] if n > 1 else ""
@@ -75,8 +78,11 @@ def save_trials(trials: list[Trial], path: str | Path, meta: dict | None = None)
     """Write the list; returns its SHA-1 so reports can show which trials were scored."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"format": TRIALS_FORMAT, "meta": meta or {},
-            "trials": [{k: getattr(t, k).to_dict() for k in ("anchor", "positive", "negative")} for t in trials]}
+    body = {
+        "format": TRIALS_FORMAT,
+        "meta": meta or {},
+        "trials": [{k: getattr(t, k).to_dict() for k in ("anchor", "positive", "negative")} for t in trials],
+    }
     text = json.dumps(body, indent=None, separators=(",", ":"))
     path.write_text(text)
     return _sha1(text)
@@ -89,8 +95,10 @@ def load_trials(path: str | Path) -> tuple[list[Trial], dict, str]:
         body = json.loads(text)
         if body.get("format") != TRIALS_FORMAT:
             raise ValueError(f"format {body.get('format')!r}")
-        trials = [Trial(*(MixtureSpec.from_dict(t[k]) for k in ("anchor", "positive", "negative")))
-                  for t in body["trials"]]
+        trials = [
+            Trial(*(MixtureSpec.from_dict(t[k]) for k in ("anchor", "positive", "negative")))
+            for t in body["trials"]
+        ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"{path}: not a mirnet trial list ({exc})") from None
     return trials, body.get("meta", {}), _sha1(text)

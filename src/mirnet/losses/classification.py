@@ -4,6 +4,7 @@
 normalised embeddings and class centres: it trains the same angular geometry that cosine
 scoring in the verification protocol then uses.
 """
+
 from __future__ import annotations
 
 import torch
@@ -12,13 +13,14 @@ from torch import nn
 
 
 class SpeakerClassifier(nn.Module):
-    def __init__(self, embed_dim: int, n_classes: int, kind: str = "cosine", scale: float = 30.0,
-                 margin: float = 0.2):
+    def __init__(
+        self, embed_dim: int, n_classes: int, kind: str = "cosine", scale: float = 30.0, margin: float = 0.2
+    ):
         super().__init__()
         if kind not in ("linear", "cosine"):
             raise ValueError(f"classifier kind must be 'linear' or 'cosine', got {kind!r}")
         self.kind, self.scale, self.margin = kind, scale, margin
-        self.weight = nn.Parameter(torch.randn(n_classes, embed_dim) * embed_dim ** -0.5)
+        self.weight = nn.Parameter(torch.randn(n_classes, embed_dim) * embed_dim**-0.5)
         self.bias = nn.Parameter(torch.zeros(n_classes)) if kind == "linear" else None
 
     def logits(self, emb: torch.Tensor) -> torch.Tensor:

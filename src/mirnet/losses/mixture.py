@@ -8,6 +8,7 @@ j's share of each frame's power, and the mean squared error between stream k's l
 and speaker j's clipped log ratio to the mixture (these need the sources, which on-the-fly
 mixing has).
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,19 +43,34 @@ def power_share(frame_power: torch.Tensor) -> torch.Tensor:
 
 
 class MixtureLoss(nn.Module):
-    def __init__(self, classifier: SpeakerClassifier, *, ce_weight: float = 1.0, teacher: nn.Module | None = None,
-                 teacher_weight: float = 0.0, attention_weight: float = 0.0, mask_weight: float = 0.0,
-                 mask_floor_db: float = 30.0):
+    def __init__(
+        self,
+        classifier: SpeakerClassifier,
+        *,
+        ce_weight: float = 1.0,
+        teacher: nn.Module | None = None,
+        teacher_weight: float = 0.0,
+        attention_weight: float = 0.0,
+        mask_weight: float = 0.0,
+        mask_floor_db: float = 30.0,
+    ):
         super().__init__()
         if teacher_weight and teacher is None:
             raise ValueError("teacher_weight > 0 needs a teacher model")
         self.classifier, self.ce_weight = classifier, ce_weight
         self.teacher_weight, self.attention_weight = teacher_weight, attention_weight
         self.mask_weight, self.mask_floor_db = mask_weight, mask_floor_db
-        self.teacher = teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
+        self.teacher = (
+            teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
+        )
 
-    def forward(self, out: ModelOutput, labels: torch.Tensor, sources: torch.Tensor | None = None,
-                features: LogMagnitudeSpectrum | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        out: ModelOutput,
+        labels: torch.Tensor,
+        sources: torch.Tensor | None = None,
+        features: LogMagnitudeSpectrum | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Returns the batch loss and, for logging, each term under the chosen permutation,
         the PIT accuracy and the permutation itself. ``features`` is the model's own front end,
         which defines the sources' power contours and spectra on the model's frame grid."""
@@ -73,7 +89,9 @@ class MixtureLoss(nn.Module):
             total = total + self.attention_weight * terms["attention"]
         if self.mask_weight:
             if out.masks is None:
-                raise ValueError("loss.mask_weight needs a model with log-domain masks (attention output: residual)")
+                raise ValueError(
+                    "loss.mask_weight needs a model with log-domain masks (attention output: residual)"
+                )
             with torch.no_grad():
                 target = features.log_ratio_masks(sources, self.mask_floor_db)
             terms["mask"] = pairwise_mse(out.masks, target)

@@ -5,10 +5,11 @@ matrix (B, N_out, N_ref) by a ``pairwise_*`` function; permutation-invariant tra
 d_p / d_n distances of the mixture-verification protocol and separation scoring all reduce
 such a matrix here, so they agree on what "matching outputs to speakers" means.
 """
+
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ def closest_pair_distance(pairwise: torch.Tensor) -> torch.Tensor:
     return pairwise.flatten(1).min(dim=1).values
 
 
-@lru_cache(maxsize=None)
+@cache
 def _permutations(n: int) -> torch.Tensor:
     return torch.tensor(list(itertools.permutations(range(n))), dtype=torch.long)
 

@@ -1,5 +1,6 @@
 """Signal-level comparisons between separated estimates and reference sources, as pairwise
 matrices for the one permutation helper (``pit.py``): utterance-level PIT for separators."""
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,10 @@ def pairwise_neg_sisdr(estimates: torch.Tensor, references: torch.Tensor, eps: f
     the estimate counts as error. Computed from inner products, so the (N, M) pairs cost one
     matrix product, not N*M copies; in float32 whatever the autocast dtype."""
     if estimates.shape[0] != references.shape[0] or estimates.shape[-1] != references.shape[-1]:
-        raise ValueError(f"estimates {tuple(estimates.shape)} and references {tuple(references.shape)} "
-                         "must agree in batch and samples")
+        raise ValueError(
+            f"estimates {tuple(estimates.shape)} and references {tuple(references.shape)} "
+            "must agree in batch and samples"
+        )
     est = estimates.float() - estimates.float().mean(-1, keepdim=True)
     ref = references.float() - references.float().mean(-1, keepdim=True)
     dot = torch.einsum("bnt,bmt->bnm", est, ref)
@@ -44,8 +47,9 @@ class SeparationLoss(nn.Module):
         super().__init__()
         self.ordered = ordered
 
-    def forward(self, estimates: torch.Tensor, sources: torch.Tensor,
-                mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B, N, samples) estimates and sources, (B, samples) mixture -> (loss, logs)."""
         pairwise = pairwise_neg_sisdr(estimates, sources)
         if self.ordered:

@@ -1,4 +1,5 @@
 """The embedders by name (``architectures`` adds the separators and builds either)."""
+
 from __future__ import annotations
 
 from .mirnet import MIRNet, ModelOutput, SingleSpeakerNet

@@ -21,6 +21,7 @@ scalar w. So all N streams come from two 1x1 convolutions over V1 with stacked, 
 weights — no rotated copies of V1 are made (1.8x faster than rotating activations on CPU,
 benchmarks/attention_speed.py).
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,12 +44,25 @@ class SpectralAttention(nn.Module):
     adds to the spectrum before its frame weight (None otherwise): what a separation target can
     supervise without the network having to predict W to undo it."""
 
-    def __init__(self, channels: Size, n_speakers: Size = 2, hidden: Size = 64, out_dim: Size = 257,
-                 fc_input: str = "exchanged", negative_slope: float = 0.2, output: str = "direct"):
+    def __init__(
+        self,
+        channels: Size,
+        n_speakers: Size = 2,
+        hidden: Size = 64,
+        out_dim: Size = 257,
+        fc_input: str = "exchanged",
+        negative_slope: float = 0.2,
+        output: str = "direct",
+    ):
         super().__init__()
         choose("fc_input", fc_input, ("exchanged", "shared"))
         choose("output", output, ("direct", "residual"))
-        self.n_speakers, self.fc_input, self.negative_slope, self.output = n_speakers, fc_input, negative_slope, output
+        self.n_speakers, self.fc_input, self.negative_slope, self.output = (
+            n_speakers,
+            fc_input,
+            negative_slope,
+            output,
+        )
         self.score = nn.Sequential(nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1), nn.Sigmoid())
         self.fc = nn.Sequential(nn.Linear(channels, out_dim), nn.LeakyReLU(negative_slope))
         self.out_dim = out_dim
@@ -59,7 +73,9 @@ class SpectralAttention(nn.Module):
         streams = [rotate_blocks(weight, n, -k) if rotate else weight for k in range(n)]
         return torch.cat(streams).unsqueeze(-1)
 
-    def forward(self, v1: torch.Tensor, spec: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, v1: torch.Tensor, spec: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``spec`` (B, out_dim, T), the input spectrum, is needed by ``output='residual'``."""
         n, (b, _, t) = self.n_speakers, v1.shape
         fc1, fc2 = self.score[0], self.score[2]
@@ -67,7 +83,9 @@ class SpectralAttention(nn.Module):
         hidden = hidden.view(b, n, -1, t)  # (B, N, hidden, T)
         weights = torch.sigmoid(torch.einsum("bnht,h->bnt", hidden, fc2.weight[0]) + fc2.bias)  # (B, N, T)
         fc = self.fc[0]
-        projected = F.conv1d(v1, self._stream_weights(fc.weight, self.fc_input == "exchanged")).view(b, n, -1, t)
+        projected = F.conv1d(v1, self._stream_weights(fc.weight, self.fc_input == "exchanged")).view(
+            b, n, -1, t
+        )
         w, bias = weights.unsqueeze(2), fc.bias[:, None]
         if self.output == "residual":
             if spec is None or spec.shape[1] != self.out_dim:

@@ -12,9 +12,10 @@ other frame of the crop, e.g. at the frames where the same voice is alone, at th
 order, and which voice goes to which block should not depend on where in the crop it speaks.
 Measured once in the compact recipe: it learned more slowly than the reference on 2 CPU cores
 (README, run ctx1), so it is off by default."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -26,24 +27,40 @@ class SpeechEncoder(nn.Module):
     """(B, bins, T) -> (B, N*D, T). Same-length padding keeps the frame grid of the input, so
     attention weights line up with the sources' power contours."""
 
-    def __init__(self, in_bins: Size = 257, channels: Sequence[Size] = (512, 512, 512, 512, 1500),
-                 kernels: Sequence[Size] = (5, 3, 3, 1, 1, 1), out_channels: Size = 514,
-                 negative_slope: float = 0.2, norm: str = "none", dilations: Sequence[Size] | None = None,
-                 context_layers: Count = 0, context_heads: Size = 4, context_after: Count = 2):
+    def __init__(
+        self,
+        in_bins: Size = 257,
+        channels: Sequence[Size] = (512, 512, 512, 512, 1500),
+        kernels: Sequence[Size] = (5, 3, 3, 1, 1, 1),
+        out_channels: Size = 514,
+        negative_slope: float = 0.2,
+        norm: str = "none",
+        dilations: Sequence[Size] | None = None,
+        context_layers: Count = 0,
+        context_heads: Size = 4,
+        context_after: Count = 2,
+    ):
         super().__init__()
         if len(kernels) != len(channels) + 1:
-            raise ConfigError(f"kernels: need one kernel per layer: {len(channels) + 1} layers, "
-                              f"got {len(kernels)} kernels")
+            raise ConfigError(
+                f"kernels: need one kernel per layer: {len(channels) + 1} layers, got {len(kernels)} kernels"
+            )
         dilations = tuple(dilations) if dilations is not None else (1,) * len(kernels)
         if len(dilations) != len(kernels):
-            raise ConfigError(f"dilations: need one dilation per layer: {len(kernels)} layers, "
-                              f"got {len(dilations)} dilations")
+            raise ConfigError(
+                f"dilations: need one dilation per layer: {len(kernels)} layers, "
+                f"got {len(dilations)} dilations"
+            )
         choose("norm", norm, ("none", "batch"))
         if context_layers and not 0 <= context_after < len(channels):
-            raise ConfigError(f"context_after must name a hidden layer, 0..{len(channels) - 1}, got {context_after}")
+            raise ConfigError(
+                f"context_after must name a hidden layer, 0..{len(channels) - 1}, got {context_after}"
+            )
         if context_layers and channels[context_after] % context_heads:
-            raise ConfigError(f"context_heads: the {channels[context_after]} channels of hidden layer {context_after} "
-                              f"do not split into {context_heads} heads")
+            raise ConfigError(
+                f"context_heads: the {channels[context_after]} channels of hidden layer {context_after} "
+                f"do not split into {context_heads} heads"
+            )
         widths = [in_bins, *channels, out_channels]
         layers: list[nn.Module] = []
         for i, (c_in, c_out, k, d) in enumerate(zip(widths[:-1], widths[1:], kernels, dilations)):
@@ -56,7 +73,9 @@ class SpeechEncoder(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.out_channels = out_channels
         # frames; None: the whole input, through the context layers
-        self.receptive_field = None if context_layers else 1 + sum(d * (k - 1) for k, d in zip(kernels, dilations))
+        self.receptive_field = (
+            None if context_layers else 1 + sum(d * (k - 1) for k, d in zip(kernels, dilations))
+        )
 
     def forward(self, spec):
         return self.layers(spec)
@@ -67,8 +86,9 @@ class UtteranceContext(nn.Module):
 
     def __init__(self, channels: int, layers: int, heads: int):
         super().__init__()
-        layer = nn.TransformerEncoderLayer(channels, heads, dim_feedforward=2 * channels, dropout=0.0,
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            channels, heads, dim_feedforward=2 * channels, dropout=0.0, batch_first=True, norm_first=True
+        )
         self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 Training and checkpoints never see these; ``mirnet.api.Embedder`` runs ``for_inference``'s copy
 (measured gains and exactness: README, Benchmarks; ``benchmarks/inference.py``)."""
+
 from __future__ import annotations
 
 import copy

@@ -7,6 +7,7 @@ A model describes its parts by building them here: ``build(SpeechEncoder, encode
 in_bins=...)``. Keyword arguments are what the parent supplies itself (derived from other parts)
 and may not come from the user. Errors raised inside name their key relative to the part, and
 each enclosing ``build`` prefixes its own, up to ``model.args``."""
+
 from __future__ import annotations
 
 import inspect

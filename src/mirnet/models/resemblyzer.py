@@ -2,6 +2,7 @@
 ((B, samples) at 16 kHz -> (B, N, E)): the protocol scores it as a peer (``eval.peers``) on the
 very trial list a mirnet model is scored on, and a conditioned separator can take its
 embeddings of enrolled references (``separation.conditioning``)."""
+
 from __future__ import annotations
 
 import warnings
@@ -33,7 +34,9 @@ class Resemblyzer:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 import resemblyzer
         except ImportError as exc:
-            raise MissingDependency(f"resemblyzer: cannot import it ({exc}); install it with pip install -e '.[peers]'") from None
+            raise MissingDependency(
+                f"resemblyzer: cannot import it ({exc}); install it with pip install -e '.[peers]'"
+            ) from None
         self._preprocess, self._mel = resemblyzer.preprocess_wav, resemblyzer.audio.wav_to_mel_spectrogram
         self.encoder = resemblyzer.VoiceEncoder(device=device, verbose=False)
         self.embed_dim = self.encoder.linear.out_features
@@ -42,7 +45,9 @@ class Resemblyzer:
         windows, counts = [], []
         for wav in wavs.numpy().astype(np.float32):
             wav = self._preprocess(wav)
-            wav_slices, mel_slices = self.encoder.compute_partial_slices(len(wav), self.rate, self.min_coverage)
+            wav_slices, mel_slices = self.encoder.compute_partial_slices(
+                len(wav), self.rate, self.min_coverage
+            )
             mel = self._mel(np.pad(wav, (0, max(0, wav_slices[-1].stop - len(wav)))))
             windows += [mel[s] for s in mel_slices]
             counts.append(len(mel_slices))
@@ -50,4 +55,3 @@ class Resemblyzer:
             partial = self.encoder(torch.from_numpy(np.stack(windows))).numpy()
         means = np.stack([p.mean(axis=0) for p in np.split(partial, np.cumsum(counts)[:-1])])
         return torch.from_numpy(means / np.linalg.norm(means, axis=1, keepdims=True))[:, None]
-

@@ -4,9 +4,10 @@ Both MIRNet (on its attended streams) and the single-embedding baseline (on the 
 spectrum) use these, which is what lets a network trained on clean speech initialise the
 speaker network of a MIRNet.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -18,10 +19,17 @@ class _BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
-        self.skip = (nn.Identity() if stride == 1 and c_in == c_out else
-                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -32,15 +40,23 @@ class ResNet18(nn.Module):
     """The paper's speaker network: ResNet-18 (2-2-2-2 basic blocks) over the (F, T) plane,
     frequency averaged, then temporal average pooling (TAP) and a linear embedding layer."""
 
-    def __init__(self, in_dim: Size = 257, embed_dim: Size = 512, widths: Sequence[Size] = (64, 128, 256, 512),
-                 blocks: Sequence[Size] = (2, 2, 2, 2)):
+    def __init__(
+        self,
+        in_dim: Size = 257,
+        embed_dim: Size = 512,
+        widths: Sequence[Size] = (64, 128, 256, 512),
+        blocks: Sequence[Size] = (2, 2, 2, 2),
+    ):
         super().__init__()
         if not widths:
             raise ConfigError("widths: expected a non-empty list (one width per stage)")
         if len(blocks) != len(widths):
-            raise ConfigError(f"blocks: need one block count per stage: {len(widths)} widths, got {len(blocks)} counts")
-        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-                                  nn.ReLU(inplace=True))
+            raise ConfigError(
+                f"blocks: need one block count per stage: {len(widths)} widths, got {len(blocks)} counts"
+            )
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
+        )
         layers, c_in = [], widths[0]
         for i, (c_out, n) in enumerate(zip(widths, blocks)):
             for j in range(n):
@@ -61,16 +77,30 @@ class TDNN(nn.Module):
     subsamples frames in the first layer (Kaldi-style frame subsampling), halving the cost of
     every later layer at stride 2."""
 
-    def __init__(self, in_dim: Size = 257, embed_dim: Size = 192, channels: Size = 256,
-                 dilations: Sequence[Size] = (1, 2, 3, 1), kernels: Sequence[Size] = (5, 3, 3, 1),
-                 pool_channels: Size = 768, stride: Size = 1):
+    def __init__(
+        self,
+        in_dim: Size = 257,
+        embed_dim: Size = 192,
+        channels: Size = 256,
+        dilations: Sequence[Size] = (1, 2, 3, 1),
+        kernels: Sequence[Size] = (5, 3, 3, 1),
+        pool_channels: Size = 768,
+        stride: Size = 1,
+    ):
         super().__init__()
         if len(dilations) != len(kernels):
-            raise ConfigError(f"dilations: need one per layer: {len(kernels)} kernels, got {len(dilations)} dilations")
+            raise ConfigError(
+                f"dilations: need one per layer: {len(kernels)} kernels, got {len(dilations)} dilations"
+            )
         layers, c_in = [], in_dim
         for i, (k, d) in enumerate(zip(kernels, dilations)):
-            layers += [nn.Conv1d(c_in, channels, k, stride=stride if i == 0 else 1, dilation=d, padding=d * (k // 2)),
-                       nn.BatchNorm1d(channels), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv1d(
+                    c_in, channels, k, stride=stride if i == 0 else 1, dilation=d, padding=d * (k // 2)
+                ),
+                nn.BatchNorm1d(channels),
+                nn.ReLU(inplace=True),
+            ]
             c_in = channels
         layers += [nn.Conv1d(c_in, pool_channels, 1), nn.BatchNorm1d(pool_channels), nn.ReLU(inplace=True)]
         self.frames = nn.Sequential(*layers)
@@ -91,8 +121,9 @@ SPEAKER_NETS = {"resnet18": ResNet18, "tdnn": TDNN}
 def speaker_net_class(name: str) -> type[nn.Module]:
     """The class a model's ``speaker_net.name`` names."""
     if not isinstance(name, str) or name not in SPEAKER_NETS:
-        raise ConfigError(f"speaker_net.name: unknown speaker network {name!r}; "
-                          f"choose one of {', '.join(SPEAKER_NETS)}")
+        raise ConfigError(
+            f"speaker_net.name: unknown speaker network {name!r}; choose one of {', '.join(SPEAKER_NETS)}"
+        )
     return SPEAKER_NETS[name]
 
 

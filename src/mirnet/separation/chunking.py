@@ -5,6 +5,7 @@ A separator orders its outputs freely in every call, so chunk k's "speaker 1" ne
 chunk k-1's. Where two chunks overlap they hear the same audio, and the one permutation helper
 (``losses/pit.py``) matches the new chunk's outputs to what has been written there, by SI-SDR.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,15 +26,16 @@ def chunk_starts(samples: int, chunk: int, overlap: int) -> list[int]:
     return starts + [samples - chunk]
 
 
-def separate_in_chunks(separate: Callable[[torch.Tensor], torch.Tensor], wav: torch.Tensor, chunk: int,
-                       overlap: int) -> torch.Tensor:
+def separate_in_chunks(
+    separate: Callable[[torch.Tensor], torch.Tensor], wav: torch.Tensor, chunk: int, overlap: int
+) -> torch.Tensor:
     """(samples,) -> (N, samples) by ``separate``, which maps (1, n) to (1, N, n) for n <= chunk.
 
     Memory holds one chunk's activations and the (N, samples) output, whatever the length."""
     starts = chunk_starts(wav.shape[-1], chunk, overlap)
     out, end = None, 0  # output so far, written up to sample ``end``
     for start in starts:
-        est = separate(wav[None, start:start + chunk])[0]  # (N, n)
+        est = separate(wav[None, start : start + chunk])[0]  # (N, n)
         if out is None:
             out = torch.zeros(est.shape[0], wav.shape[-1], dtype=est.dtype)
         shared = end - start
@@ -42,6 +44,6 @@ def separate_in_chunks(separate: Callable[[torch.Tensor], torch.Tensor], wav: to
             est = est[perm]
             fade = torch.linspace(0, 1, shared + 2, dtype=est.dtype)[1:-1]
             out[:, start:end] = out[:, start:end] * (1 - fade) + est[:, :shared] * fade
-        out[:, end:start + est.shape[-1]] = est[:, max(shared, 0):]
+        out[:, end : start + est.shape[-1]] = est[:, max(shared, 0) :]
         end = start + est.shape[-1]
     return out

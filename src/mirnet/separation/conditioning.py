@@ -10,6 +10,7 @@ Embeddings are L2-normalised, as VoiceFilter's d-vectors are, so the separator s
 whatever the embedder's scale. The embedder is fixed: the separator learns for the embedding
 space it will be given, which is why a separator trained on one source of embeddings is
 scored on another only to measure what the mismatch costs."""
+
 from __future__ import annotations
 
 import torch
@@ -31,11 +32,13 @@ class Conditioner(nn.Module):
         if self.mode not in MODES:
             raise ConfigError(f"conditioning mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
         if self.mode == "enrolled" and embedder.n_speakers != 1:
-            raise ConfigError(f"enrolled conditioning needs a single-speaker embedder; this one gives "
-                              f"{embedder.n_speakers} embeddings per clip")
+            raise ConfigError(
+                f"enrolled conditioning needs a single-speaker embedder; this one gives "
+                f"{embedder.n_speakers} embeddings per clip"
+            )
         self.embed_dim = embedder.embed_dim
 
-    def train(self, mode: bool = True) -> "Conditioner":
+    def train(self, mode: bool = True) -> Conditioner:
         return super().train(False)  # a fixed embedder: BatchNorm keeps its statistics
 
     @torch.no_grad()
@@ -49,7 +52,9 @@ class Conditioner(nn.Module):
         if self.mode == "mixture":
             return self.embed(batch["mixture"])
         if "enrollment" not in batch:
-            raise ConfigError("enrolled conditioning needs enrollment utterances: set data.enroll_seconds > 0")
+            raise ConfigError(
+                "enrolled conditioning needs enrollment utterances: set data.enroll_seconds > 0"
+            )
         enrollment = batch["enrollment"]
         b, n = enrollment.shape[:2]
         return self.embed(enrollment.flatten(0, 1)).reshape(b, n, -1)

@@ -19,6 +19,7 @@ The input is the log magnitude normalised per frame over frequency (not over tim
 chunk of a long file is processed exactly as the same frames inside a whole one would be, up
 to the LSTM's context.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,8 +45,11 @@ class _Conv2dStack(nn.Sequential):
         layers, c_in = [], 1
         for (kt, kf), (dt, df), c_out in shapes:
             pad = (dt * (kt - 1) // 2, df * (kf - 1) // 2)
-            layers += [nn.Conv2d(c_in, c_out, (kt, kf), padding=pad, dilation=(dt, df)), nn.BatchNorm2d(c_out),
-                       nn.ReLU()]
+            layers += [
+                nn.Conv2d(c_in, c_out, (kt, kf), padding=pad, dilation=(dt, df)),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+            ]
             c_in = c_out
         super().__init__(*layers)
 
@@ -59,10 +63,21 @@ class MaskSeparator(nn.Module):
 
     kind, has_masks = "separator", False  # has_masks: the embedders' log-domain masks (loss.mask_weight)
 
-    def __init__(self, n_outputs: int = 2, embed_dim: int = 0, features: dict | None = None, conv_channels: int = 0,
-                 conv_out_channels: int = 8, conv_dilations: Sequence[int] = (1, 2, 4, 8, 16),
-                 lstm_hidden: int = 256, lstm_layers: int = 2, bidirectional: bool = True, fc_dim: int = 512,
-                 mask: str = "magnitude", mask_bound: float = 2.0):
+    def __init__(
+        self,
+        n_outputs: int = 2,
+        embed_dim: int = 0,
+        features: dict | None = None,
+        conv_channels: int = 0,
+        conv_out_channels: int = 8,
+        conv_dilations: Sequence[int] = (1, 2, 4, 8, 16),
+        lstm_hidden: int = 256,
+        lstm_layers: int = 2,
+        bidirectional: bool = True,
+        fc_dim: int = 512,
+        mask: str = "magnitude",
+        mask_bound: float = 2.0,
+    ):
         super().__init__()
         if n_outputs < 1:
             raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
@@ -77,8 +92,11 @@ class MaskSeparator(nn.Module):
         self.cnn = _Conv2dStack(conv_channels, conv_out_channels, conv_dilations) if conv_channels else None
         frame_dim = (conv_out_channels * bins if conv_channels else bins) + embed_dim
         self.rnn = nn.LSTM(frame_dim, lstm_hidden, lstm_layers, batch_first=True, bidirectional=bidirectional)
-        self.fc = nn.Sequential(nn.Linear(lstm_hidden * (2 if bidirectional else 1), fc_dim), nn.ReLU(),
-                                nn.Linear(fc_dim, n_outputs * bins * MASKS[mask]))
+        self.fc = nn.Sequential(
+            nn.Linear(lstm_hidden * (2 if bidirectional else 1), fc_dim),
+            nn.ReLU(),
+            nn.Linear(fc_dim, n_outputs * bins * MASKS[mask]),
+        )
 
     @property
     def n_speakers(self) -> int:
@@ -102,11 +120,18 @@ class MaskSeparator(nn.Module):
                     missed.append(name)
                 elif src.shape == target.shape:
                     target.copy_(src)
-                elif name.startswith("rnn.weight_ih_l0") and src.shape[0] == target.shape[0] \
-                        and src.shape[1] == target.shape[1] - self.embed_dim:
-                    target[:, :src.shape[1]] = src
-                elif name.startswith(last) and src.shape[1:] == target.shape[1:] and src.shape[0] > target.shape[0]:
-                    target.copy_(src[:target.shape[0]])  # outputs are the leading rows (see masks())
+                elif (
+                    name.startswith("rnn.weight_ih_l0")
+                    and src.shape[0] == target.shape[0]
+                    and src.shape[1] == target.shape[1] - self.embed_dim
+                ):
+                    target[:, : src.shape[1]] = src
+                elif (
+                    name.startswith(last)
+                    and src.shape[1:] == target.shape[1:]
+                    and src.shape[0] > target.shape[0]
+                ):
+                    target.copy_(src[: target.shape[0]])  # outputs are the leading rows (see masks())
                 else:
                     missed.append(name)
         return missed
@@ -119,8 +144,10 @@ class MaskSeparator(nn.Module):
         if self.embed_dim:
             if embedding is None or embedding.shape != (x.shape[0], self.embed_dim):
                 got = None if embedding is None else tuple(embedding.shape)
-                raise InputError(f"this separator is conditioned: it needs embeddings of shape "
-                                 f"({x.shape[0]}, {self.embed_dim}), got {got}")
+                raise InputError(
+                    f"this separator is conditioned: it needs embeddings of shape "
+                    f"({x.shape[0]}, {self.embed_dim}), got {got}"
+                )
             embedding = self.embed_norm(embedding.to(x.dtype))
             x = torch.cat([x, embedding[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)
         y = self.fc(self.rnn(x)[0]).float()  # (B, T, n_outputs * F * parts)

@@ -1,6 +1,7 @@
 """Separation quality, each from the library the field uses: SDR (BSS-eval, ``fast_bss_eval``),
 SI-SDR (``torchmetrics``), wide-band PESQ (``pesq``) and STOI (``pystoi``), every one also as
 an improvement over the unprocessed mixture; and bootstrap intervals (``scipy.stats``)."""
+
 from __future__ import annotations
 
 import warnings
@@ -24,15 +25,21 @@ def _sdr(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
 
 
 def _si_sdr(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
-    return scale_invariant_signal_distortion_ratio(torch.from_numpy(estimates).double(),
-                                                   torch.from_numpy(references).double(), zero_mean=True).numpy()
+    return scale_invariant_signal_distortion_ratio(
+        torch.from_numpy(estimates).double(), torch.from_numpy(references).double(), zero_mean=True
+    ).numpy()
 
 
 def _pesq(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
     """NaN where PESQ cannot score (no utterance found in a near-silent reference), rather than
     one such mixture stopping a long evaluation; ``summarize`` counts those apart."""
-    scores = np.array([pesq(SAMPLE_RATE, r, e, "wb", on_error=PesqError.RETURN_VALUES)
-                       for e, r in zip(estimates, references)], dtype=np.float64)
+    scores = np.array(
+        [
+            pesq(SAMPLE_RATE, r, e, "wb", on_error=PesqError.RETURN_VALUES)
+            for e, r in zip(estimates, references)
+        ],
+        dtype=np.float64,
+    )
     return np.where(scores < 0, np.nan, scores)  # its error codes are negative; MOS-LQO is 1.0..4.64
 
 
@@ -45,8 +52,9 @@ def _stoi(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
 SCORERS = {"sdr": _sdr, "si_sdr": _si_sdr, "pesq": _pesq, "stoi": _stoi}
 
 
-def score_separation(estimates: np.ndarray, references: np.ndarray, mixture: np.ndarray,
-                     metrics: tuple[str, ...] = METRICS) -> dict[str, np.ndarray]:
+def score_separation(
+    estimates: np.ndarray, references: np.ndarray, mixture: np.ndarray, metrics: tuple[str, ...] = METRICS
+) -> dict[str, np.ndarray]:
     """(N, samples) estimates already matched to (N, samples) references, (samples,) mixture at
     16 kHz -> {metric: (N,), metric + "i": (N,) improvement over scoring the mixture itself}."""
     estimates, references = np.asarray(estimates, np.float32), np.asarray(references, np.float32)
@@ -66,11 +74,22 @@ def summarize(values: np.ndarray, confidence: float = 0.95, resamples: int = 200
     values = values[~np.isnan(values)]
     if not values.size:
         return {"n": 0, "unscored": unscored}
-    out = {"n": int(values.size), "unscored": unscored, "mean": float(values.mean()), "median": float(np.median(values))}
+    out = {
+        "n": int(values.size),
+        "unscored": unscored,
+        "mean": float(values.mean()),
+        "median": float(np.median(values)),
+    }
     for name, statistic in (("mean", np.mean), ("median", np.median)):
         if values.size > 1:
-            ci = bootstrap((values,), statistic, confidence_level=confidence, n_resamples=resamples,
-                           method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
+            ci = bootstrap(
+                (values,),
+                statistic,
+                confidence_level=confidence,
+                n_resamples=resamples,
+                method="percentile",
+                random_state=np.random.default_rng(seed),
+            ).confidence_interval
             out[f"{name}_ci"] = [float(ci.low), float(ci.high)]
         else:
             out[f"{name}_ci"] = [out[name], out[name]]

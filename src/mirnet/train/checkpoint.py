@@ -6,6 +6,7 @@ the speaker map, data provenance, the resolved config and the code version, so t
 renamed, so a crash or a full disk during a save leaves the previous file intact; they are
 read with ``weights_only=True`` so loading a checkpoint never runs code from it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -18,10 +19,10 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..architectures import build_model
 from ..errors import MirnetError
 from ..models.resemblyzer import Resemblyzer
 from ..separation.conditioning import Conditioner
-from ..architectures import build_model
 
 FORMAT = "mirnet-model-1"
 MODEL_FILE, STATE_FILE = "model.pt", "checkpoint.pt"
@@ -60,8 +61,14 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
         cause = _os_error(exc)
         if cause is None:
             raise
-        reason = "the disk is full" if cause.errno in (errno.ENOSPC, errno.EDQUOT) else cause.strerror or str(cause)
-        raise CheckpointError(f"{path}: cannot write checkpoint: {reason} ({cause.__class__.__name__}: {cause})") from None
+        reason = (
+            "the disk is full"
+            if cause.errno in (errno.ENOSPC, errno.EDQUOT)
+            else cause.strerror or str(cause)
+        )
+        raise CheckpointError(
+            f"{path}: cannot write checkpoint: {reason} ({cause.__class__.__name__}: {cause})"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -74,7 +81,9 @@ def load_file(path: str | Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: unreadable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})"
+        ) from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a mirnet checkpoint")
     return obj
@@ -82,23 +91,45 @@ def load_file(path: str | Path) -> dict:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
 
 
-def model_bundle(name: str, args: dict, model: nn.Module, speakers: list[str], *,
-                 classifier: nn.Module | None = None, classifier_args: dict | None = None,
-                 data: dict | None = None, config: dict | None = None, progress: dict | None = None,
-                 conditioner: dict | None = None) -> dict:
+def model_bundle(
+    name: str,
+    args: dict,
+    model: nn.Module,
+    speakers: list[str],
+    *,
+    classifier: nn.Module | None = None,
+    classifier_args: dict | None = None,
+    data: dict | None = None,
+    config: dict | None = None,
+    progress: dict | None = None,
+    conditioner: dict | None = None,
+) -> dict:
     """``conditioner``: a conditioned separator's embedder (``conditioner_spec``)."""
     return {
-        "format": FORMAT, "mirnet_version": __version__, "git_commit": git_commit(),
-        "model": {"name": name, "args": args}, "state_dict": model.state_dict(),
-        "classifier": None if classifier is None else {"args": classifier_args, "state_dict": classifier.state_dict()},
-        "speakers": list(speakers), "data": data or {}, "config": config or {}, "progress": progress or {},
+        "format": FORMAT,
+        "mirnet_version": __version__,
+        "git_commit": git_commit(),
+        "model": {"name": name, "args": args},
+        "state_dict": model.state_dict(),
+        "classifier": None
+        if classifier is None
+        else {"args": classifier_args, "state_dict": classifier.state_dict()},
+        "speakers": list(speakers),
+        "data": data or {},
+        "config": config or {},
+        "progress": progress or {},
         **({"conditioner": conditioner} if conditioner is not None else {}),
     }
 
@@ -113,7 +144,9 @@ def read_bundle(path: str | Path) -> dict:
     path = resolve(path)
     bundle = load_file(path)
     if bundle.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a mirnet model file (format {bundle.get('format')!r}, expected {FORMAT!r})")
+        raise CheckpointError(
+            f"{path}: not a mirnet model file (format {bundle.get('format')!r}, expected {FORMAT!r})"
+        )
     return bundle
 
 
@@ -123,8 +156,9 @@ def build_from_bundle(bundle: dict, source: str | Path = "<bundle>") -> nn.Modul
         model = build_model(spec["name"], **spec["args"])
         model.load_state_dict(bundle["state_dict"])
     except (TypeError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{source}: checkpoint does not fit model {spec['name']!r} "
-                              f"({str(exc).splitlines()[0][:300]})") from None
+        raise CheckpointError(
+            f"{source}: checkpoint does not fit model {spec['name']!r} ({str(exc).splitlines()[0][:300]})"
+        ) from None
     return model.eval()
 
 

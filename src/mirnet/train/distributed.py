@@ -8,12 +8,13 @@ that a single process would draw (same seed, same permutation) and splits it fur
 ranks draw disjoint mixtures that together are exactly the single-process batch, and a run
 can resume on another number of processes.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -29,7 +30,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not a whole number (torchrun sets it)") from None
+        raise ConfigError(
+            f"environment variable {name}={raw!r} is not a whole number (torchrun sets it)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ class World:
     def micro_batch(self, batch_size: int, accumulate: int) -> int:
         parts = self.size * accumulate
         if batch_size % parts:
-            raise ConfigError(f"data.batch_size={batch_size} (the global batch of one step) does not split into "
-                              f"{self.size} process(es) x train.accumulate={accumulate}; choose a multiple of {parts}")
+            raise ConfigError(
+                f"data.batch_size={batch_size} (the global batch of one step) does not split into "
+                f"{self.size} process(es) x train.accumulate={accumulate}; choose a multiple of {parts}"
+            )
         return batch_size // parts
 
-    def share(self, batches: BatchSampler, micro: int) -> "RankShare":
+    def share(self, batches: BatchSampler, micro: int) -> RankShare:
         return RankShare(batches, self.rank, self.size, micro)
 
     def sum(self, values: list[float]) -> list[float]:
@@ -80,9 +85,11 @@ class World:
         if self.size == 1:
             return model
         if self.device.type != "cuda":
-            raise ConfigError("train.sync_batchnorm: torch's SyncBatchNorm runs on CUDA only; on CPU set "
-                              "train.sync_batchnorm=false (each rank then normalises with the statistics of its "
-                              "own share of the batch) or use a model without BatchNorm")
+            raise ConfigError(
+                "train.sync_batchnorm: torch's SyncBatchNorm runs on CUDA only; on CPU set "
+                "train.sync_batchnorm=false (each rank then normalises with the statistics of its "
+                "own share of the batch) or use a model without BatchNorm"
+            )
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
     def wrap(self, module: nn.Module) -> nn.Module:
@@ -112,9 +119,9 @@ class RankShare(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         for batch in self.batches:
-            mine = batch[self.rank * self.share:(self.rank + 1) * self.share]
+            mine = batch[self.rank * self.share : (self.rank + 1) * self.share]
             for i in range(0, len(mine), self.micro):
-                yield mine[i:i + self.micro]
+                yield mine[i : i + self.micro]
 
 
 def _device(setting: str, local_rank: int) -> torch.device:
@@ -125,8 +132,10 @@ def _device(setting: str, local_rank: int) -> torch.device:
     if not torch.cuda.is_available():
         raise ConfigError("train.device=cuda: no CUDA device is available (train.device=cpu or auto)")
     if local_rank >= torch.cuda.device_count():
-        raise ConfigError(f"LOCAL_RANK {local_rank}, but this node has {torch.cuda.device_count()} CUDA device(s): "
-                          f"start at most that many processes per node (torchrun --nproc_per_node)")
+        raise ConfigError(
+            f"LOCAL_RANK {local_rank}, but this node has {torch.cuda.device_count()} CUDA device(s): "
+            f"start at most that many processes per node (torchrun --nproc_per_node)"
+        )
     return torch.device("cuda", local_rank)
 
 
@@ -139,7 +148,9 @@ def join(cfg: TrainConfig) -> World:
     if size > 1 and not dist.is_initialized():
         backend = cfg.backend if cfg.backend != "auto" else "nccl" if device.type == "cuda" else "gloo"
         if backend == "nccl" and device.type != "cuda":
-            raise ConfigError("train.backend=nccl needs CUDA tensors; on CPU use gloo (or train.backend=auto)")
+            raise ConfigError(
+                "train.backend=nccl needs CUDA tensors; on CPU use gloo (or train.backend=auto)"
+            )
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)

@@ -14,6 +14,7 @@ speaker classifier belongs to its loss), and it names the values the loop logs.
   matched to the sources by the same PIT as the speaker-independent separator's N outputs;
   a pass on source k's enrolled embedding is scored against source k.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,12 +34,14 @@ class EmbedderObjective(nn.Module):
     epoch_keys = ("ce", "pit_acc")
     progress_key = "pit_acc"
 
-    def __init__(self, model: nn.Module, loss: MixtureLoss, classifier_args: dict, separator: nn.Module | None = None):
+    def __init__(
+        self, model: nn.Module, loss: MixtureLoss, classifier_args: dict, separator: nn.Module | None = None
+    ):
         super().__init__()
         self.model, self.loss, self.classifier_args = model, loss, classifier_args
         self.separator = None if separator is None else separator.eval().requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "EmbedderObjective":
+    def train(self, mode: bool = True) -> EmbedderObjective:
         super().train(mode)
         if self.separator is not None:
             self.separator.eval()
@@ -55,7 +58,9 @@ class EmbedderObjective(nn.Module):
                 outputs = self.separator(inputs).float()  # (B, N, samples)
                 source = best_permutation(pairwise_neg_sisdr(outputs, sources))  # output k <-> source[:, k]
             inputs, labels = outputs.flatten(0, 1), labels.gather(1, source).reshape(-1, 1)
-            sources = sources.gather(1, source[..., None].expand(-1, -1, sources.shape[-1])).flatten(0, 1)[:, None]
+            sources = sources.gather(1, source[..., None].expand(-1, -1, sources.shape[-1])).flatten(0, 1)[
+                :, None
+            ]
         return self.loss(self.model(inputs), labels, sources, self.model.features)
 
 
@@ -89,31 +94,50 @@ def build_objective(cfg: ExperimentConfig, model: nn.Module, n_classes: int) -> 
             return SeparatorObjective(model)
         conditioner = load_conditioner(conditioner_spec(cfg.train.conditioner))  # from its source
         if conditioner.embed_dim != model.embed_dim:
-            raise ConfigError(f"train.conditioner={cfg.train.conditioner}: gives {conditioner.embed_dim}-dimensional "
-                              f"embeddings, the separator takes model.args.embed_dim={model.embed_dim}")
+            raise ConfigError(
+                f"train.conditioner={cfg.train.conditioner}: gives {conditioner.embed_dim}-dimensional "
+                f"embeddings, the separator takes model.args.embed_dim={model.embed_dim}"
+            )
         if conditioner.mode == "enrolled" and not cfg.data.enroll_seconds:
-            raise ConfigError(f"train.conditioner={cfg.train.conditioner} embeds enrolled references (one "
-                              f"speaker per clip): set data.enroll_seconds > 0")
+            raise ConfigError(
+                f"train.conditioner={cfg.train.conditioner} embeds enrolled references (one "
+                f"speaker per clip): set data.enroll_seconds > 0"
+            )
         return SeparatorObjective(model, conditioner)
     lc = cfg.loss
     if lc.teacher_weight and not cfg.train.teacher:
         raise ConfigError(f"loss.teacher_weight={lc.teacher_weight} needs a teacher model: set train.teacher")
-    classifier_args = {"embed_dim": model.embed_dim, "n_classes": n_classes, "kind": lc.classifier,
-                       "scale": lc.scale, "margin": lc.margin}
+    classifier_args = {
+        "embed_dim": model.embed_dim,
+        "n_classes": n_classes,
+        "kind": lc.classifier,
+        "scale": lc.scale,
+        "margin": lc.margin,
+    }
     teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
     wanted = (1, model.embed_dim)
     if teacher is not None and lc.teacher_weight and (teacher.n_speakers, teacher.embed_dim) != wanted:
-        raise ConfigError(f"train.teacher={cfg.train.teacher}: a teacher must give one embedding of this model's "
-                          f"size ({model.embed_dim}) per source, it gives {teacher.n_speakers} of "
-                          f"{teacher.embed_dim}")
-    loss = MixtureLoss(SpeakerClassifier(**classifier_args), ce_weight=lc.ce_weight, teacher=teacher,
-                       teacher_weight=lc.teacher_weight, attention_weight=lc.attention_weight,
-                       mask_weight=lc.mask_weight, mask_floor_db=lc.mask_floor_db)
+        raise ConfigError(
+            f"train.teacher={cfg.train.teacher}: a teacher must give one embedding of this model's "
+            f"size ({model.embed_dim}) per source, it gives {teacher.n_speakers} of "
+            f"{teacher.embed_dim}"
+        )
+    loss = MixtureLoss(
+        SpeakerClassifier(**classifier_args),
+        ce_weight=lc.ce_weight,
+        teacher=teacher,
+        teacher_weight=lc.teacher_weight,
+        attention_weight=lc.attention_weight,
+        mask_weight=lc.mask_weight,
+        mask_floor_db=lc.mask_floor_db,
+    )
     separator = None
     if cfg.train.separator:
         separator = load_model(cfg.train.separator)[0]
         if separator.kind != "separator" or separator.embed_dim:
             what = "a conditioned separator" if separator.kind == "separator" else f"an {separator.kind}"
-            raise ConfigError(f"train.separator={cfg.train.separator}: is {what}; the cascade needs a "
-                              f"speaker-independent (uPIT) separator")
+            raise ConfigError(
+                f"train.separator={cfg.train.separator}: is {what}; the cascade needs a "
+                f"speaker-independent (uPIT) separator"
+            )
     return EmbedderObjective(model, loss, classifier_args, separator)

@@ -10,6 +10,7 @@ Under ``torchrun`` every process runs this loop on its share of each global batc
 (``distributed.py``); gradients are averaged by DDP, logged values and validation sums are
 all-reduced, and rank 0 alone writes logs and checkpoints.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,14 +26,22 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
 from tqdm import tqdm
 
+from ..architectures import build_model, model_args
 from ..config import ConfigError, ExperimentConfig, save_config
 from ..corpus import open_corpus
 from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
-from ..architectures import build_model, model_args
 from ..errors import MissingDependency
 from . import distributed
-from .checkpoint import (MODEL_FILE, STATE_FILE, CheckpointError, load_file, model_bundle, read_bundle, resolve,
-                         save_atomic)
+from .checkpoint import (
+    MODEL_FILE,
+    STATE_FILE,
+    CheckpointError,
+    load_file,
+    model_bundle,
+    read_bundle,
+    resolve,
+    save_atomic,
+)
 from .objectives import build_objective
 
 log = logging.getLogger(__name__)
@@ -75,12 +84,16 @@ def set_train_mode(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> Non
 def trained_batchnorms(model: nn.Module, frozen: list[nn.Module] = ()) -> list[nn.Module]:
     """The BatchNorm layers outside the frozen parts: those that see batch statistics in training."""
     fixed = {id(m) for part in frozen for m in part.modules()}
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in fixed]
+    return [
+        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in fixed
+    ]
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: torch.nn.Module, batches, frozen: list[torch.nn.Module] = (), forward=None) -> None:
-    """"Precise BN": replace the running statistics by exact averages over ``batches`` under
+def recompute_batchnorm(
+    model: torch.nn.Module, batches, frozen: list[torch.nn.Module] = (), forward=None
+) -> None:
+    """ "Precise BN": replace the running statistics by exact averages over ``batches`` under
     the final weights of the epoch. The exponential running averages lag the weights while
     the learning rate is high; measured here after two epochs of the clean TDNN, they put
     eval-mode accuracy at 41% where batch statistics give 89% (and precise BN 89%). ``forward``
@@ -133,7 +146,9 @@ class Trainer:
         self.world = distributed.join(cfg.train)
         self.device = self.world.device
         if cfg.train.precision == "fp16" and self.device.type != "cuda":
-            raise ConfigError("train.precision=fp16 needs CUDA (its loss scaling runs there); on CPU use bf16")
+            raise ConfigError(
+                "train.precision=fp16 needs CUDA (its loss scaling runs there); on CPU use bf16"
+            )
         self.autocast_dtype = AUTOCAST_DTYPES[cfg.train.precision]
         self.micro_batch = self.world.micro_batch(cfg.data.batch_size, cfg.train.accumulate)
         self.progress = progress and self.world.is_main
@@ -144,17 +159,25 @@ class Trainer:
         train_set, val_set = split_utterances(corpus, d.val_fraction, cfg.seed)
         for name, part in (("training", train_set), ("validation", val_set)):
             if len(part.speakers) < d.n_speakers:
-                raise ConfigError(f"data.n_speakers={d.n_speakers}: the {name} utterances of {corpus.source} "
-                                  f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
-                                  f"come from {len(part.speakers)} speaker(s)")
-        mixing = MixingConfig(d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb, d.enroll_seconds)
+                raise ConfigError(
+                    f"data.n_speakers={d.n_speakers}: the {name} utterances of {corpus.source} "
+                    f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
+                    f"come from {len(part.speakers)} speaker(s)"
+                )
+        mixing = MixingConfig(
+            d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb, d.enroll_seconds
+        )
         self.speakers = speaker_labels(corpus.speakers, mixing.speeds)
         label = {s: i for i, s in enumerate(self.speakers)}
         self.train_data = MixtureDataset(train_set, mixing, d.epoch_size, cfg.seed, label)
         self.val_data = MixtureDataset(val_set, mixing, d.val_size, cfg.seed + 7919, label)
-        self.provenance = {"source": d.train if isinstance(d.train, str) else list(d.train), "fingerprint": corpus.fingerprint(),
-                           "utterances": len(corpus), "speakers": len(corpus.speakers),
-                           "heldout": [u.id for u in val_set]}
+        self.provenance = {
+            "source": d.train if isinstance(d.train, str) else list(d.train),
+            "fingerprint": corpus.fingerprint(),
+            "utterances": len(corpus),
+            "speakers": len(corpus.speakers),
+            "heldout": [u.id for u in val_set],
+        }
 
         self.model_args = model_args(cfg.model.name, cfg.model.args, d.n_speakers)
         self.model = build_model(cfg.model.name, **self.model_args)
@@ -167,8 +190,17 @@ class Trainer:
             self.objective.model = self.model = self.world.sync_batchnorm(self.model)
         self.objective.to(self.device)
         fields = self.objective.epoch_keys
-        self.epoch_fields = ["epoch", "step", "elapsed_s", "lr", "train_loss", *(f"train_{k}" for k in fields),
-                             "val_loss", *(f"val_{k}" for k in fields), "bad_file_retries"]
+        self.epoch_fields = [
+            "epoch",
+            "step",
+            "elapsed_s",
+            "lr",
+            "train_loss",
+            *(f"train_{k}" for k in fields),
+            "val_loss",
+            *(f"val_{k}" for k in fields),
+            "bad_file_retries",
+        ]
         self.step_fields = ["step", "epoch", "elapsed_s", "lr", "loss", *self.objective.step_keys]
         params = [p for p in self.objective.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
@@ -186,12 +218,13 @@ class Trainer:
             self._init_separator_from(path, bundle)
             return
         prefix = "speaker_net."
-        src = {k[len(prefix):]: v for k, v in bundle["state_dict"].items() if k.startswith(prefix)}
+        src = {k[len(prefix) :]: v for k, v in bundle["state_dict"].items() if k.startswith(prefix)}
         try:
             self.model.speaker_net.load_state_dict(src)
         except RuntimeError as exc:
-            raise CheckpointError(f"{path}: speaker network does not match this model's "
-                                  f"({str(exc).splitlines()[0]})") from None
+            raise CheckpointError(
+                f"{path}: speaker network does not match this model's ({str(exc).splitlines()[0]})"
+            ) from None
         if bundle.get("classifier") and bundle["speakers"] == self.speakers:
             self.classifier.load_state_dict(bundle["classifier"]["state_dict"])
         log.info("initialised speaker network from %s", path)
@@ -199,8 +232,10 @@ class Trainer:
     def _init_separator_from(self, path: str, bundle: dict) -> None:
         """Start a separator from another (a VoiceFilter from the uPIT separator's body)."""
         if bundle["model"]["name"] != self.cfg.model.name:
-            raise CheckpointError(f"{path}: a {bundle['model']['name']!r} model cannot start a "
-                                  f"{self.cfg.model.name!r} separator")
+            raise CheckpointError(
+                f"{path}: a {bundle['model']['name']!r} model cannot start a "
+                f"{self.cfg.model.name!r} separator"
+            )
         missed = self.model.start_from(bundle["state_dict"])
         if missed:
             raise CheckpointError(f"{path}: its weights do not fit this separator's {', '.join(missed[:4])}")
@@ -209,28 +244,47 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------
     def bundle(self) -> dict:
         conditioner = getattr(self.objective, "conditioner", None)
-        return model_bundle(self.cfg.model.name, self.model_args, self.model, self.speakers,
-                            classifier=self.classifier, classifier_args=self.objective.classifier_args,
-                            conditioner=None if conditioner is None else conditioner.spec,
-                            data=self.provenance, config=self.cfg.to_dict(),
-                            progress={"epoch": self.epoch, "step": self.step, "elapsed_s": self.elapsed})
+        return model_bundle(
+            self.cfg.model.name,
+            self.model_args,
+            self.model,
+            self.speakers,
+            classifier=self.classifier,
+            classifier_args=self.objective.classifier_args,
+            conditioner=None if conditioner is None else conditioner.spec,
+            data=self.provenance,
+            config=self.cfg.to_dict(),
+            progress={"epoch": self.epoch, "step": self.step, "elapsed_s": self.elapsed},
+        )
 
     def save(self) -> None:
         """``checkpoint.pt`` is written last: it is the epoch's commit point. If a write fails
         before it, the resumed run repeats the epoch and writes the same weights again."""
         bundle = self.bundle()
-        state = {"bundle": bundle, "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                 "step": self.step, "elapsed_s": self.elapsed, "torch_rng": torch.get_rng_state(),
-                 "grad_scaler": self.scaler.state_dict()}
+        state = {
+            "bundle": bundle,
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "elapsed_s": self.elapsed,
+            "torch_rng": torch.get_rng_state(),
+            "grad_scaler": self.scaler.state_dict(),
+        }
         try:
             save_atomic(bundle, self.exp / MODEL_FILE)
             if self.cfg.train.keep_epoch_models:
                 save_atomic(bundle, self.exp / "epochs" / f"epoch{self.epoch:03d}.pt")
             save_atomic(state, self.exp / STATE_FILE)
         except CheckpointError as exc:
-            held = f"{STATE_FILE} still holds epoch {self.epoch - 1}" if self.epoch > 1 else f"no {STATE_FILE} yet"
-            raise CheckpointError(f"{exc}; the training of epoch {self.epoch} is lost ({held}): "
-                                  f"make room, then rerun with --resume") from None
+            held = (
+                f"{STATE_FILE} still holds epoch {self.epoch - 1}"
+                if self.epoch > 1
+                else f"no {STATE_FILE} yet"
+            )
+            raise CheckpointError(
+                f"{exc}; the training of epoch {self.epoch} is lost ({held}): "
+                f"make room, then rerun with --resume"
+            ) from None
 
     def restore(self) -> None:
         state = load_file(self.exp / STATE_FILE)
@@ -251,9 +305,14 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.cfg.seed * 1000 + self.epoch)
         order = RandomSampler(data, generator=generator) if shuffle else SequentialSampler(data)
         batches = BatchSampler(order, self.cfg.data.batch_size, drop_last=shuffle)
-        return DataLoader(data, batch_sampler=self.world.share(batches, self.micro_batch),
-                          num_workers=self.cfg.data.workers, persistent_workers=False, generator=generator,
-                          pin_memory=self.device.type == "cuda")
+        return DataLoader(
+            data,
+            batch_sampler=self.world.share(batches, self.micro_batch),
+            num_workers=self.cfg.data.workers,
+            persistent_workers=False,
+            generator=generator,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _on_device(self, batch: dict) -> dict:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
@@ -316,9 +375,16 @@ class Trainer:
             self.train_data.set_epoch(self.epoch)
             set_train_mode(self.model, self.frozen)
             start, sums, n, retries = time.time(), {}, 0, 0
-            steps = zip(*[iter(self._loader(self.train_data, True))] * k)  # k consecutive micro-batches a step
-            bar = tqdm(steps, total=self.steps_per_epoch, disable=not self.progress,
-                       desc=f"epoch {self.epoch + 1}/{self.cfg.train.epochs}", leave=False)
+            steps = zip(
+                *[iter(self._loader(self.train_data, True))] * k
+            )  # k consecutive micro-batches a step
+            bar = tqdm(
+                steps,
+                total=self.steps_per_epoch,
+                disable=not self.progress,
+                desc=f"epoch {self.epoch + 1}/{self.cfg.train.epochs}",
+                leave=False,
+            )
             for micro_batches in bar:
                 lr, row, tries = self._step(micro_batches)
                 n += 1
@@ -327,30 +393,54 @@ class Trainer:
                     sums[key] = sums.get(key, 0.0) + v
                 bar.set_postfix({"loss": f"{row['loss']:.3f}", key: f"{row[key]:.2f}"})
                 if main and self.step % self.cfg.train.log_every == 0:
-                    _append_csv(self.exp / "steps.csv", self.step_fields, {
-                        "step": self.step, "epoch": self.epoch, "lr": lr,
-                        "elapsed_s": round(self.elapsed + time.time() - start, 1), **row})
+                    _append_csv(
+                        self.exp / "steps.csv",
+                        self.step_fields,
+                        {
+                            "step": self.step,
+                            "epoch": self.epoch,
+                            "lr": lr,
+                            "elapsed_s": round(self.elapsed + time.time() - start, 1),
+                            **row,
+                        },
+                    )
                     if writer:
                         for key, v in row.items():
                             writer.add_scalar(f"train/{key}", v, self.step)
             if self.cfg.train.precise_bn_batches:
-                batches = itertools.islice(self._loader(self.train_data, False), self.cfg.train.precise_bn_batches * k)
+                batches = itertools.islice(
+                    self._loader(self.train_data, False), self.cfg.train.precise_bn_batches * k
+                )
                 recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen, self.objective)
             self.world.average_buffers(self.model)
             self.elapsed += time.time() - start
             self.epoch += 1
             val = self.validate()
-            last = {"epoch": self.epoch, "step": self.step, "elapsed_s": round(self.elapsed, 1), "lr": lr,
-                    "train_loss": sums["loss"] / n, **{f"train_{k}": sums[k] / n for k in fields},
-                    **{f"val_{k}": v for k, v in val.items()}, "bad_file_retries": round(self.world.sum([retries])[0])}
+            last = {
+                "epoch": self.epoch,
+                "step": self.step,
+                "elapsed_s": round(self.elapsed, 1),
+                "lr": lr,
+                "train_loss": sums["loss"] / n,
+                **{f"train_{k}": sums[k] / n for k in fields},
+                **{f"val_{k}": v for k, v in val.items()},
+                "bad_file_retries": round(self.world.sum([retries])[0]),
+            }
             if main:
                 _append_csv(self.exp / "epochs.csv", self.epoch_fields, last)
                 if writer:
-                    for key in ("loss", key):
-                        writer.add_scalar(f"val/{key}", last[f"val_{key}"], self.step)
+                    for name in ("loss", key):
+                        writer.add_scalar(f"val/{name}", last[f"val_{name}"], self.step)
                 self.save()
-            log.info("epoch %d: train loss %.3f, val loss %.3f, val %s %.3f (%.0f s)", self.epoch,
-                     last["train_loss"], last["val_loss"], key, last[f"val_{key}"], self.elapsed)
+            log.info(
+                "epoch %d: train loss %.3f, val loss %.3f, val %s %.3f (%.0f s)",
+                self.epoch,
+                last["train_loss"],
+                last["val_loss"],
+                key,
+                last[f"val_{key}"],
+                self.elapsed,
+            )
         return last
 
     def _keep_conditioner(self) -> None:
@@ -362,7 +452,9 @@ class Trainer:
 
     def _refuse_existing_run(self, resume: bool) -> None:
         if not resume and (self.exp / STATE_FILE).exists():
-            raise FileExistsError(f"{self.exp} already holds a run; pass --resume to continue it or choose a new dir")
+            raise FileExistsError(
+                f"{self.exp} already holds a run; pass --resume to continue it or choose a new dir"
+            )
 
     @torch.no_grad()
     def check(self, resume: bool = False) -> str:
@@ -378,17 +470,23 @@ class Trainer:
             loss, _ = self._forward(batch)
         d = self.cfg.data
         params = sum(p.numel() for p in self.objective.parameters() if p.requires_grad)
-        what = (f"{len(self.speakers)} speaker classes" if self.classifier is not None
-                else f"{self.model.n_outputs} output(s)")
-        return (f"{self.exp}: {self.cfg.model.name} with {params:,} trained parameters, {what}, "
-                f"{len(self.train_data.manifest)} training and "
-                f"{len(self.val_data.manifest)} validation utterances; {self.steps_per_epoch} steps of {d.batch_size} "
-                f"mixtures per epoch x {self.cfg.train.epochs} epochs; loss of a first batch {float(loss):.3f}")
+        what = (
+            f"{len(self.speakers)} speaker classes"
+            if self.classifier is not None
+            else f"{self.model.n_outputs} output(s)"
+        )
+        return (
+            f"{self.exp}: {self.cfg.model.name} with {params:,} trained parameters, {what}, "
+            f"{len(self.train_data.manifest)} training and "
+            f"{len(self.val_data.manifest)} validation utterances; {self.steps_per_epoch} steps of {d.batch_size} "
+            f"mixtures per epoch x {self.cfg.train.epochs} epochs; loss of a first batch {float(loss):.3f}"
+        )
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Loss and the objective's epoch values (PIT accuracy, SI-SDRi) over the validation mixtures: each rank scores its share and
-        the sums are all-reduced, so every rank returns the single-process numbers."""
+        """Loss and the objective's epoch values (PIT accuracy, SI-SDRi) over the validation mixtures:
+        each rank scores its share and the sums are all-reduced, so every rank returns the
+        single-process numbers."""
         self.model.eval()
         keys, sums, n = ("loss", *self.objective.epoch_keys), {}, 0
         for batch in self._loader(self.val_data, False):
@@ -410,6 +508,7 @@ def _summary_writer() -> type:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise MissingDependency("train.tensorboard=true needs the tensorboard package "
-                                "(pip install tensorboard)") from None
+        raise MissingDependency(
+            "train.tensorboard=true needs the tensorboard package (pip install tensorboard)"
+        ) from None
     return SummaryWriter
