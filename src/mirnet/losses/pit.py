@@ -4,6 +4,12 @@ Every comparison between N model outputs and N references is first written as a 
 matrix (B, N_out, N_ref) by a ``pairwise_*`` function; permutation-invariant training, the
 d_p / d_n distances of the mixture-verification protocol and separation scoring all reduce
 such a matrix here, so they agree on what "matching outputs to speakers" means.
+
+The convention is (batch, output, reference): entry [b, i, j] compares model output i with
+reference j. Asteroid's pairwise losses return the same layout (their ``get_pw_losses`` fills
+``[:, est_idx, target_idx]``; only their PIT search transposes it inside), so one ported from there
+needs no transpose. A (batch, reference, output) matrix would not fail loudly: for N > 2 PIT would
+return the inverse permutation.
 """
 
 from __future__ import annotations
