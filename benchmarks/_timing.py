@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mirnet.architectures import build_model, model_args
+from mirnet.architectures import model_from_config
 from mirnet.config import ExperimentConfig, load_config
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
@@ -118,8 +118,8 @@ def write_json(path: Path, payload: dict) -> None:
     print(f"wrote {path}")
 
 
-def model_from_config(path: str | Path, seed: int = 0) -> tuple[ExperimentConfig, torch.nn.Module]:
+def config_model(path: str | Path, seed: int = 0) -> tuple[ExperimentConfig, torch.nn.Module]:
     """A config's model, randomly initialised as training starts it: enough for speed."""
     cfg = load_config(path)
     torch.manual_seed(seed)
-    return cfg, build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, cfg.data.n_speakers))
+    return cfg, model_from_config(cfg.model, cfg.data.n_speakers)

@@ -24,15 +24,15 @@ from _timing import (
     REPO,
     add_common_args,
     conditions,
+    config_model,
     interleaved,
-    model_from_config,
     real_mixtures,
     table,
     write_json,
 )
+from mirnet.checkpoint import load_model
 from mirnet.eval.peers import Resemblyzer
 from mirnet.models.inference import fold_batchnorm, for_inference
-from mirnet.train.checkpoint import load_model
 
 SECONDS = 3.0
 
@@ -206,7 +206,7 @@ def main() -> None:
 
     start = conditions()
     compact = load_model(a.compact)[0]
-    paper = model_from_config(a.paper_config)[1].eval()
+    paper = config_model(a.paper_config)[1].eval()
     clips = real_mixtures(a.data, a.batch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mirnet.architectures import build_model
+from mirnet.architectures import model_from_config
 from mirnet.audio import SAMPLE_RATE
 from mirnet.config import load_config
 from mirnet.losses.classification import SpeakerClassifier
@@ -35,7 +35,7 @@ TRAIN_SPEAKERS = 2338  # train-clean-100 (251) + train-clean-360 (921) + train-o
 
 
 def build(cfg, device: str):
-    model = build_model(cfg.model.name, **dict(cfg.model.args, n_speakers=cfg.data.n_speakers)).to(device)
+    model = model_from_config(cfg.model, cfg.data.n_speakers).to(device)
     classifier = SpeakerClassifier(model.embed_dim, TRAIN_SPEAKERS, kind=cfg.loss.classifier).to(device)
     return model, MixtureLoss(classifier, ce_weight=cfg.loss.ce_weight)
 

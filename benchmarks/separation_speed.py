@@ -29,14 +29,14 @@ from _timing import (
     REPO,
     add_common_args,
     conditions,
+    config_model,
     interleaved,
-    model_from_config,
     real_mixtures,
     table,
     write_json,
 )
 from mirnet.api import Separator
-from mirnet.train.checkpoint import conditioner_spec, model_bundle
+from mirnet.checkpoint import conditioner_spec, model_bundle
 
 SECONDS, TARGET_MS = 3.0, 100.0
 
@@ -44,10 +44,8 @@ SECONDS, TARGET_MS = 3.0, 100.0
 def _separator(path: str | None, config: str, conditioner: str | None) -> Separator:
     if path:
         return mirnet.load_separator(path)
-    cfg, model = model_from_config(REPO / "configs" / config)
-    bundle = model_bundle(
-        cfg.model.name, {}, model, [], conditioner=conditioner_spec(conditioner) if conditioner else None
-    )
+    _, model = config_model(REPO / "configs" / config)
+    bundle = model_bundle(model, [], conditioner=conditioner_spec(conditioner) if conditioner else None)
     return Separator(model, bundle, config)
 
 

@@ -12,12 +12,12 @@ import argparse
 
 import torch
 
+from mirnet.checkpoint import load_model
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.features import LogMagnitudeSpectrum
 from mirnet.losses.mixture import pairwise_mse
 from mirnet.losses.pit import pit_reduce
-from mirnet.train.checkpoint import load_model
 
 
 def pit_mse(estimates: torch.Tensor, targets: torch.Tensor) -> float:

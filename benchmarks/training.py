@@ -24,6 +24,7 @@ import torch
 
 from _timing import REPO, add_common_args, conditions, table, write_json
 from mirnet.config import load_config
+from mirnet.train.build import set_train_mode
 from mirnet.train.trainer import Trainer
 
 
@@ -32,16 +33,11 @@ def _rss_mb() -> float:
 
 
 def _steps(trainer: Trainer, batches) -> tuple[float, float, int]:
-    """(wall s, process CPU s, samples) of one optimizer step per batch, as Trainer.run takes it."""
+    """(wall s, process CPU s, samples) of one optimizer step per batch: the Trainer's own step
+    (schedule, autocast, clipping, logging values), as ``Trainer.run`` takes it."""
     start, start_cpu, samples = time.perf_counter(), time.process_time(), 0
     for batch in batches:
-        loss, _ = trainer._forward(batch)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(
-            trainer.optimizer.param_groups[0]["params"], trainer.cfg.optim.grad_clip
-        )
-        trainer.optimizer.step()
+        trainer.optimizer_step((batch,))
         samples += len(batch["mixture"])
     return time.perf_counter() - start, time.process_time() - start_cpu, samples
 
@@ -50,8 +46,8 @@ def measure(name: str, config: str, overrides: list[str], steps: int, with_loadi
     cfg = load_config(config, overrides)
     with tempfile.TemporaryDirectory() as exp:
         trainer = Trainer(cfg, exp, progress=False)
-        trainer.model.train()
-        loader = trainer._loader(trainer.train_data, True)
+        set_train_mode(trainer.model, trainer.frozen)
+        loader = trainer.loader(trainer.train_data, True)
         batches = list(itertools.islice(loader, steps + 1))
         rss_built = _rss_mb()
         _steps(trainer, batches[:1])  # warm-up: first-call allocations and kernel choices

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 import torch
 
-from mirnet.architectures import build_model, model_args
+from mirnet.architectures import build_model, describe, model_args, model_from_config
 from mirnet.config import ConfigError, Size, coerce, load_config
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
@@ -18,10 +18,25 @@ CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_loads_and_builds_its_model(path):
+def test_config_loads_and_builds_its_model_which_describes_itself(path):
+    """The description rebuilds the same network: every parameter name and shape."""
     cfg = load_config(path)
     with torch.device("meta"):  # shapes and argument names only: no memory, no time
-        build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, cfg.data.n_speakers))
+        model = model_from_config(cfg.model, cfg.data.n_speakers)
+        spec = describe(model)
+        again = build_model(spec["name"], **spec["args"])
+    assert spec["name"] == cfg.model.name
+    assert {k: v.shape for k, v in again.state_dict().items()} == {
+        k: v.shape for k, v in model.state_dict().items()
+    }
+    assert describe(again) == spec
+
+
+def test_a_model_built_outside_the_registry_cannot_describe_itself():
+    from mirnet.separation import MaskSeparator
+
+    with torch.device("meta"), pytest.raises(ConfigError, match="MaskSeparator built outside build_model"):
+        describe(MaskSeparator(n_outputs=2, lstm_hidden=8, lstm_layers=1, fc_dim=8))
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import torch
 
 from mirnet import export
 from mirnet.architectures import build_model
+from mirnet.checkpoint import load_model, model_bundle, save_atomic
 from mirnet.cli import main
-from mirnet.train.checkpoint import load_model, model_bundle, save_atomic
 
 from .conftest import TINY_MODEL
 
@@ -33,9 +33,7 @@ def tiny_exp(tmp_path, n_speakers: int):
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
     exp = tmp_path / f"exp{n_speakers}"
-    save_atomic(
-        model_bundle("mirnet", {"n_speakers": n_speakers, **TINY_MODEL}, model.eval(), []), exp / "model.pt"
-    )
+    save_atomic(model_bundle(model.eval(), []), exp / "model.pt")
     return exp
 
 

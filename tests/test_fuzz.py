@@ -210,11 +210,9 @@ def embeds_or_refuses(embedder, x, rate: int, min_seconds: float) -> None:
 
 @pytest.fixture(scope="module")
 def model_file(embedder, workdir):
-    from mirnet.train.checkpoint import model_bundle, save_atomic
+    from mirnet.checkpoint import model_bundle, save_atomic
 
-    return save_atomic(
-        model_bundle("mirnet", {"n_speakers": 2, **TINY_MODEL}, embedder.model, []), workdir / "tiny.pt"
-    )
+    return save_atomic(model_bundle(embedder.model, []), workdir / "tiny.pt")
 
 
 @settings(FUZZ, max_examples=40)

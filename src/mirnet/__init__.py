@@ -2,16 +2,18 @@
 
 __version__ = "0.1.0"
 
-
-def load(path):
-    """Load a trained experiment (dir or model file) as an :class:`mirnet.api.Embedder`."""
-    from .api import Embedder
-
-    return Embedder.from_pretrained(path)
+_API = ("load", "load_separator", "Embedder", "Separator")
 
 
-def load_separator(path, **kwargs):
-    """Load a trained separator (dir or model file) as a :class:`mirnet.api.Separator`."""
-    from .api import Separator
+def __getattr__(name: str):
+    """``mirnet.load`` and the rest of ``mirnet.api``, imported on first use: ``import mirnet``
+    alone (for ``__version__``) loads no torch."""
+    if name in _API:
+        from . import api
 
-    return Separator.from_pretrained(path, **kwargs)
+        return getattr(api, name)
+    raise AttributeError(f"module 'mirnet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

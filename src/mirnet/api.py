@@ -1,5 +1,8 @@
 """Python API: ``mirnet.load(EXP).embed(waveform)`` -> (N, D) speaker embeddings, and
-``mirnet.load_separator(EXP).separate(waveform)`` -> (N, samples) separated speakers."""
+``mirnet.load_separator(EXP).separate(waveform)`` -> (N, samples) separated speakers.
+
+It sits above the models and checkpoints and below ``eval/``: evaluation scores a system
+through the very objects a user loads, and the CLI composes both."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
+from .checkpoint import conditioner_spec, load_conditioner, load_model, resolve
 from .errors import InputError
 from .models.inference import for_inference
 from .separation.chunking import separate_in_chunks
-from .train.checkpoint import conditioner_spec, load_conditioner, load_model, resolve
 
 
 def _load_kind(path: str | Path, kind: str, loader: str) -> tuple[torch.nn.Module, dict]:
@@ -188,3 +191,13 @@ class Separator:
 
     def _separate(self, wav: torch.Tensor, refs: list[np.ndarray] | None) -> torch.Tensor:
         return self.separate_long(wav, self.enrolled_embeddings(refs))
+
+
+def load(path: str | Path) -> Embedder:
+    """A trained embedder (experiment dir or model file)."""
+    return Embedder.from_pretrained(path)
+
+
+def load_separator(path: str | Path, **kwargs) -> Separator:
+    """A trained separator (experiment dir or model file); ``kwargs`` as :class:`Separator`."""
+    return Separator.from_pretrained(path, **kwargs)

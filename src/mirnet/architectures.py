@@ -1,7 +1,11 @@
 """Every trainable network by the name that configs and checkpoints use: the embedders of
 ``models/`` (``kind = "embedder"``: mixture -> N speaker embeddings) and the separators of
 ``separation/`` (``kind = "separator"``: mixture -> N waveforms). It sits above both packages,
-so neither knows the other, and the trainer, checkpoints and the API build either through it."""
+so neither knows the other, and the trainer, checkpoints and the API build either through it.
+
+A network built here describes itself (as Asteroid's ``get_model_args``): ``describe(model)``
+is the name and the arguments that rebuild it, which a checkpoint stores, so nothing beside the
+model has to remember how it was made."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import inspect
 
 from torch import nn
 
-from .config import ConfigError
+from .config import ConfigError, ModelConfig
 from .models import MODELS
 from .models.parts import build
 from .separation import SEPARATORS
@@ -26,7 +30,22 @@ def architecture(name: str) -> type[nn.Module]:
 def build_model(name: str, **kwargs) -> nn.Module:
     """The network ``name`` with ``kwargs`` checked against its constructors (``models.parts``):
     bad arguments raise a ConfigError naming their key under ``model.args``."""
-    return build(architecture(name), kwargs, "model.args")
+    model = build(architecture(name), kwargs, "model.args")
+    model.architecture = {"name": name, "args": dict(kwargs)}
+    return model
+
+
+def model_from_config(section: ModelConfig, n_speakers: int) -> nn.Module:
+    """The network a config's ``model`` section asks for, sized for ``n_speakers`` sources."""
+    return build_model(section.name, **model_args(section.name, section.args, n_speakers))
+
+
+def describe(model: nn.Module) -> dict:
+    """``{"name", "args"}``: what ``build_model`` needs to build ``model`` again."""
+    spec = getattr(model, "architecture", None)
+    if spec is None:
+        raise ConfigError(f"a {type(model).__name__} built outside build_model() cannot describe itself")
+    return {"name": spec["name"], "args": dict(spec["args"])}
 
 
 def model_kind(name: str) -> str:

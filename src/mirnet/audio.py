@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .atomic import atomic_path
 from .errors import MirnetError
 
 SAMPLE_RATE = 16000
@@ -134,9 +135,7 @@ def load_audio(path: str | Path, *, start: int = 0, frames: int = -1, min_second
 def save_audio(path: str | Path, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write a mono waveform atomically (temp file + rename): an interrupted run leaves no half file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
-    sf.write(str(tmp), np.asarray(wav, dtype=np.float32), sample_rate, format=fmt, subtype="PCM_16")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.asarray(wav, dtype=np.float32), sample_rate, format=fmt, subtype="PCM_16")
     return path

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import numpy as np
 
+from .atomic import write_text
 from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
 from .eval import CONDITION_NAMES
@@ -66,7 +67,7 @@ def _corpus_mix(a):
     save_audio(out, mixture)
     for i, src in enumerate(sources):
         save_audio(out.with_name(f"{out.stem}.source{i + 1}{out.suffix}"), src)
-    out.with_suffix(".json").write_text(json.dumps(spec.to_dict(), indent=1))
+    write_text(out.with_suffix(".json"), json.dumps(spec.to_dict(), indent=1))
     print(f"{out}: speakers {', '.join(spec.speakers)}")
 
 
@@ -140,8 +141,7 @@ def _eval(a):
     )
     text = json.dumps(result, indent=1)
     if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(text + "\n")
+        write_text(a.json, text + "\n")
     print(text)
 
 
@@ -193,7 +193,7 @@ def _separate(a):
         "sample_rate": 16000,
         "outputs": outputs,
     }
-    (out / f"{stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_text(out / f"{stem}.json", json.dumps(meta, indent=1) + "\n")
     for o in outputs:
         print(out / o["file"])
 
@@ -218,8 +218,7 @@ def _eval_separation(a):
     )
     text = json.dumps(result, indent=1)
     if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(text + "\n")
+        write_text(a.json, text + "\n")
     print(text)
 
 

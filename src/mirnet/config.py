@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import yaml
 
+from .atomic import write_text
 from .errors import MirnetError
 
 
@@ -119,7 +120,9 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
+    name: str = "adam"  # adam | adamw | sgd: train.optim.OPTIMIZERS, checked when the run is built
     lr: Positive = 2e-3
+    momentum: Ratio = 0.9  # sgd only
     weight_decay: NonNegative = 0.0
     grad_clip: Positive = 5.0
     warmup_steps: Count = 100
@@ -308,12 +311,12 @@ def _check_model(cfg: ExperimentConfig) -> None:
     constructors check their arguments at start-up, and what the rest of the config needs of it."""
     import torch
 
-    from .architectures import build_model, model_args
+    from .architectures import model_from_config
     from .audio import SAMPLE_RATE
 
     d, loss = cfg.data, cfg.loss
     with torch.device("meta"):
-        model = build_model(cfg.model.name, **model_args(cfg.model.name, cfg.model.args, d.n_speakers))
+        model = model_from_config(cfg.model, d.n_speakers)
     if model.kind == "embedder" and cfg.train.separator and model.n_speakers != 1:
         raise ConfigError(
             f"train.separator={cfg.train.separator}: the embedder behind a separator embeds each of "
@@ -372,7 +375,4 @@ def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    return path
+    return write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

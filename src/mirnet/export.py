@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -26,9 +25,10 @@ import torch
 from scipy.signal import lfilter
 from torch import nn
 
+from .atomic import atomic_path
 from .audio import SAMPLE_RATE
+from .checkpoint import load_model, resolve
 from .errors import MirnetError, MissingDependency
-from .train.checkpoint import load_model, resolve
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 TOLERANCE = 1e-4  # max abs difference from PyTorch, on embeddings
@@ -159,18 +159,14 @@ def export_model(
     model, _ = load_model(exp)
     graph = EmbeddingGraph(model)
     out = Path(out) if out else resolve(exp).with_suffix(FORMATS[fmt])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     example = torch.from_numpy(random_mixtures(2, SAMPLE_RATE, 1, np.random.default_rng(seed)))
     try:
-        with _quiet_exporters():
-            (_write_onnx if fmt == "onnx" else _write_torchscript)(graph, example, tmp)
-            diff = max_difference(graph, tmp, fmt, seed)
-        if not diff <= TOLERANCE:
-            raise ExportError(f"{fmt} export differs from PyTorch by {diff:.2e} (> {TOLERANCE:g})")
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            with _quiet_exporters():
+                (_write_onnx if fmt == "onnx" else _write_torchscript)(graph, example, tmp)
+                diff = max_difference(graph, tmp, fmt, seed)
+            if not diff <= TOLERANCE:
+                raise ExportError(f"{fmt} export differs from PyTorch by {diff:.2e} (> {TOLERANCE:g})")
     except ExportError as exc:
         raise ExportError(f"{out}: {exc}; not written") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return out, diff

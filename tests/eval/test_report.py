@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 
 from mirnet.architectures import build_model
+from mirnet.checkpoint import model_bundle, save_atomic
 from mirnet.cli import main
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig
@@ -22,7 +23,6 @@ from mirnet.eval import report, separation
 from mirnet.eval.evaluate import system_fingerprint
 from mirnet.eval.report import Runner, Setting, System, epoch_models, parse_sweeps, parse_systems
 from mirnet.eval.trials import trial_list_sha1
-from mirnet.train.checkpoint import model_bundle, save_atomic
 
 from ..conftest import TINY_MODEL
 
@@ -135,7 +135,7 @@ def embedder(corpus, tmp_path, one_thread):
     torch.manual_seed(0)
     heldout = [u.id for u in open_corpus(corpus / "seen")]
     return save_atomic(
-        model_bundle("single", args, build_model("single", **args).eval(), [], data={"heldout": heldout}),
+        model_bundle(build_model("single", **args).eval(), [], data={"heldout": heldout}),
         tmp_path / "emb" / "model.pt",
     ).parent
 
@@ -151,7 +151,7 @@ def save_separator(path, halving: bool = False, seed: int = 0, heldout: list[str
             model.fc[-1].weight.zero_()
             model.fc[-1].bias.zero_()
     data = {"heldout": heldout} if heldout else None
-    return save_atomic(model_bundle("mask_separator", args, model, [], data=data), path).parent
+    return save_atomic(model_bundle(model, [], data=data), path).parent
 
 
 def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:

@@ -16,12 +16,12 @@ import torch
 from mirnet.api import Separator
 from mirnet.architectures import build_model
 from mirnet.audio import AudioError
+from mirnet.checkpoint import conditioner_spec, model_bundle, save_atomic
 from mirnet.cli import main
 from mirnet.corpus import PREPARERS, load_mixtures, open_corpus
 from mirnet.errors import CorpusError, InputError
 from mirnet.eval import separation
 from mirnet.eval.separation import evaluate_separation
-from mirnet.train.checkpoint import conditioner_spec, model_bundle, save_atomic
 
 from ..conftest import TINY_MODEL
 from ..corpus.conftest import libri2mix_root, wsj_root  # noqa: F401 (fixtures)
@@ -39,7 +39,7 @@ def _one_thread(one_thread):
 def save_separator(path, args=UPIT, **bundle):
     torch.manual_seed(0)
     model = build_model("mask_separator", **args)
-    return save_atomic(model_bundle("mask_separator", args, model.eval(), [], **bundle), path).parent
+    return save_atomic(model_bundle(model.eval(), [], **bundle), path).parent
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def enrolled(tmp_path):
     """A VoiceFilter-style separator conditioned on an untrained single-speaker embedder."""
     args = {k: v for k, v in TINY_MODEL.items() if k == "speaker_net"}
     embedder = build_model("single", **args).eval()
-    embedder = save_atomic(model_bundle("single", args, embedder, []), tmp_path / "single.pt")
+    embedder = save_atomic(model_bundle(embedder, []), tmp_path / "single.pt")
     sep_args = {**UPIT, "n_outputs": 1, "embed_dim": TINY_MODEL["speaker_net"]["embed_dim"]}
     return save_separator(tmp_path / "vf" / "model.pt", sep_args, conditioner=conditioner_spec(embedder))
 

@@ -9,10 +9,10 @@ import torch
 
 from mirnet.api import Embedder
 from mirnet.architectures import build_model
+from mirnet.checkpoint import load_model
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
 from mirnet.models.inference import fold_batchnorm, for_inference
-from mirnet.train.checkpoint import load_model
 
 from ..conftest import REPO
 

@@ -10,8 +10,8 @@ import soundfile as sf
 import torch
 
 from mirnet.architectures import build_model
+from mirnet.checkpoint import model_bundle, save_atomic
 from mirnet.cli import main
-from mirnet.train.checkpoint import model_bundle, save_atomic
 
 from ..conftest import REPO
 
@@ -25,7 +25,7 @@ def halving_separator(tmp_path):
     with torch.no_grad():
         model.fc[-1].weight.zero_()
         model.fc[-1].bias.zero_()
-    save_atomic(model_bundle("mask_separator", args, model, []), tmp_path / "sep" / "model.pt")
+    save_atomic(model_bundle(model, []), tmp_path / "sep" / "model.pt")
     return tmp_path / "sep"
 
 

@@ -11,13 +11,13 @@ import torch
 
 import mirnet
 from mirnet.architectures import build_model
+from mirnet.checkpoint import load_file, load_model
 from mirnet.config import ConfigError, load_config
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.errors import InputError
 from mirnet.losses.signal import SeparationLoss, pairwise_neg_sisdr
 from mirnet.separation.conditioning import Conditioner
-from mirnet.train.checkpoint import load_file, load_model
 from mirnet.train.trainer import Trainer
 
 from ..conftest import REPO

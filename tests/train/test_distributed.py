@@ -52,8 +52,8 @@ import torch
 from torch.utils.data import BatchSampler, SequentialSampler
 
 from mirnet.architectures import build_model
+from mirnet.checkpoint import MODEL_FILE, load_file
 from mirnet.config import ConfigError, save_config
-from mirnet.train.checkpoint import MODEL_FILE, load_file
 from mirnet.train.distributed import RankShare, World
 from mirnet.train.trainer import Trainer
 
@@ -68,8 +68,8 @@ RELATIVE_TOLERANCE = SUMMED_TERMS * EPS  # 2.9e-4: the worst-case rounding of th
 
 
 class SgdProbe(Trainer):
-    """The trainer with plain SGD for Adam (the learning rate still set by ``_step`` from the
-    schedule), recording what each step hands the optimizer: when ``_step`` returns, ``p.grad``
+    """The trainer with plain SGD for Adam (the learning rate still set by ``optimizer_step`` from the
+    schedule), recording what each step hands the optimizer: when ``optimizer_step`` returns, ``p.grad``
     holds the micro-batches' accumulated, DDP-averaged gradient (the next step zeroes it). Rank 0
     saves the initial weights, the gradients and the learning rates to ``probe.pt``. Shipped to
     the ``torchrun`` processes as source (``probe_script``)."""
@@ -84,8 +84,8 @@ class SgdProbe(Trainer):
             "lrs": [],
         }
 
-    def _step(self, micro_batches):
-        result = super()._step(micro_batches)
+    def optimizer_step(self, micro_batches):
+        result = super().optimizer_step(micro_batches)
         self.record["grads"].append({name: p.grad.detach().clone() for name, p in self.trained})
         self.record["lrs"].append(self.optimizer.param_groups[0]["lr"])
         return result

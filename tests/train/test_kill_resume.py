@@ -13,9 +13,9 @@ import time
 
 import torch
 
+from mirnet.checkpoint import load_file
 from mirnet.cli import main
 from mirnet.config import save_config
-from mirnet.train.checkpoint import load_file
 
 DEADLINE_S = 300  # wall clock, generous: shared CI machines are slow
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model
+from mirnet.checkpoint import CheckpointError, load_file, load_model, save_atomic
 from mirnet.config import ConfigError, load_config
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
-from mirnet.train.checkpoint import CheckpointError, load_file, load_model, save_atomic
 from mirnet.train.trainer import Trainer
 
 from ..conftest import TINY_MODEL

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..atomic import atomic_path
 from ..errors import CorpusError
 
 T = TypeVar("T")
@@ -130,12 +131,9 @@ class Manifest:
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
     """Atomically (temp file + rename): an interrupted write leaves the previous file or none."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as f:
+    with atomic_path(path) as tmp, tmp.open("w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
-    tmp.replace(path)
     return path
 
 

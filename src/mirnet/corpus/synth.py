@@ -32,10 +32,10 @@ from importlib import resources
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from mirnet.audio import SAMPLE_RATE
+from mirnet.atomic import atomic_path, write_text
+from mirnet.audio import SAMPLE_RATE, resample
 from mirnet.errors import InputError, MirnetError, MissingDependency
 
 log = logging.getLogger(__name__)
@@ -442,9 +442,8 @@ def _render(job: _Job) -> tuple[pathlib.Path, str]:
             f"in {_MAX_TRIES} tries (last {seconds:.2f} s)"
         )
     audio *= 10 ** ((-3.0 + gain_db) / 20) / np.abs(audio).max()
-    tmp = job.path.with_name(f".{job.path.name}.tmp")
-    sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    os.replace(tmp, job.path)
+    with atomic_path(job.path) as tmp:
+        sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     return job.path, _transcript(text)
 
 
@@ -498,7 +497,7 @@ def _resample(audio: np.ndarray, rate: int) -> np.ndarray:
     if rate == SAMPLE_RATE:
         return audio
     g = math.gcd(SAMPLE_RATE, rate)
-    return resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+    return resample(audio, SAMPLE_RATE // g, rate // g)
 
 
 def _frame_db(audio: np.ndarray, hop: int = SAMPLE_RATE // 100) -> np.ndarray:
@@ -559,12 +558,9 @@ def _read_trans(path: pathlib.Path) -> dict[str, str]:
 
 
 def _write_text(path: pathlib.Path, text: str) -> None:
-    """Atomic and lazy: an unchanged file keeps its mtime, a crash never leaves half a file."""
-    if path.is_file() and path.read_text() == text:
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Lazy: an unchanged file keeps its mtime."""
+    if not (path.is_file() and path.read_text() == text):
+        write_text(path, text)
 
 
 def _finish(out: pathlib.Path, manifest: dict, plan: list[_Speaker]) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..api import load, load_separator
+from ..atomic import atomic_path
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
@@ -35,9 +37,7 @@ def load_system(exp: str | Path) -> tuple[EmbedFn, dict | None]:
     the same code on the same trials."""
     if str(exp) in PEERS:
         return PEERS[str(exp)](), None
-    import mirnet
-
-    model = mirnet.load(exp)
+    model = load(exp)
     return model.embed_batch, model.bundle
 
 
@@ -48,7 +48,7 @@ def system_fingerprint(exp: str | Path) -> str:
         from importlib.metadata import version
 
         return f"{exp}-{version(str(exp))}"
-    from ..train.checkpoint import resolve
+    from ..checkpoint import resolve
 
     return hashlib.sha1(resolve(exp).read_bytes()).hexdigest()[:12]
 
@@ -87,9 +87,7 @@ def evaluate(
             "--condition cascade needs --separator SEP (a separator's experiment dir), and only it takes one"
         )
     if separator is not None:
-        import mirnet
-
-        embed = cascade_embed(mirnet.load_separator(separator).separate_batch, embed)
+        embed = cascade_embed(load_separator(separator).separate_batch, embed)
     manifest = evaluation_manifest(data, bundle, heldout)
     if trial_list and Path(trial_list).exists():
         trial_set, meta, checksum = load_trials(trial_list)
@@ -113,8 +111,8 @@ def evaluate(
         embed, trial_set, manifest, metric=metric, condition=condition, progress=progress
     )
     if scores_file:
-        Path(scores_file).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(scores_file, scores=scores, labels=labels)
+        with atomic_path(scores_file) as tmp, tmp.open("wb") as f:  # a file: savez would add ".npz"
+            np.savez(f, scores=scores, labels=labels)
     return {
         **summarize(scores, labels, seed=seed),
         "trials": len(trial_set),

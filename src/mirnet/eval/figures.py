@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import mirnet
-
+from ..api import load
 from ..corpus import open_corpus
 from ..data.mixing import MixingConfig, draw_mixture, mix, read_sources
+from ..distances import pairwise_cosine_distance
 from ..errors import InputError
 from ..losses.mixture import pairwise_attention_bce, power_share
-from ..losses.pit import best_permutation, pairwise_cosine_distance
+from ..losses.pit import best_permutation
 from .plots import plot_attention, plot_training_curves, plot_tsne
 
 
@@ -23,7 +23,7 @@ def tsne_figures(
 ) -> list[Path]:
     """Mixtures drawn among ``n_speakers`` speakers; each output is labelled with the speaker
     whose clean-source embedding (same model) it matches under the best permutation."""
-    model = mirnet.load(exp)
+    model = load(exp)
     manifest = open_corpus(data)
     rng = np.random.default_rng(seed)
     names = manifest.speakers
@@ -71,7 +71,7 @@ def tsne_figures(
 
 
 def attention_figure(exp, data, out, seed: int = 0, overlap: float = 0.6) -> Path:
-    model = mirnet.load(exp)
+    model = load(exp)
     if model.n_speakers < 2:
         raise InputError(f"{exp}: a single-output model has no attention streams to plot")
     manifest = open_corpus(data)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixtureSpec, mix, read_sources
-from ..losses.pit import closest_pair_distance, pairwise_distance
+from ..distances import closest_pair_distance, pairwise_distance
 from . import CONDITION_NAMES
 from .metrics import bootstrap_ci, eer, min_dcf
 from .trials import Trial

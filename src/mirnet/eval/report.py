@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import mirnet
-
 from .. import __version__
+from ..api import load_separator
+from ..atomic import write_text
 from ..audio import save_audio
+from ..checkpoint import git_commit, read_bundle
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
 from ..errors import InputError
-from ..train.checkpoint import git_commit, read_bundle
 from .evaluate import cascade_fingerprint, evaluate, system_fingerprint
 from .metrics import det_points
 from .peers import PEERS
@@ -207,7 +207,7 @@ class Runner:
             separator=separator,
         )
         r["label"] = system.label
-        json_path.write_text(json.dumps(r, indent=1) + "\n")
+        write_text(json_path, json.dumps(r, indent=1) + "\n")
         return r
 
     def det(self, r: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +289,7 @@ class SeparationRunner:
             progress=self.progress,
         )
         r.update(label=system.label, **key)
-        json_path.write_text(json.dumps(r, indent=1) + "\n")
+        write_text(json_path, json.dumps(r, indent=1) + "\n")
         return r
 
 
@@ -588,7 +588,7 @@ def write_report(
     data = str(data)
     # separators first: a wrong file is refused, and their scores computed, before hours of embedding
     separators_ = parse_systems(separators, "separator") if separators else []
-    loaded = {s.label: mirnet.load_separator(s.path) for s in separators_}
+    loaded = {s.label: load_separator(s.path) for s in separators_}
     separation = (
         _separation_section(
             out,
@@ -829,7 +829,7 @@ def write_report(
         "",
     ]
     path = out / "REPORT.md"
-    path.write_text("\n".join(lines))
+    write_text(path, "\n".join(lines))
     return path
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..api import load_separator
+from ..atomic import atomic_path
 from ..audio import SAMPLE_RATE, load_audio
 from ..corpus import load_mixtures
 from ..data.mixing import MixingConfig, draw_mixture, mix, read_enrollment, read_sources
@@ -117,9 +119,7 @@ def _sir_db(references: np.ndarray) -> float | None:
 
 
 def _write_csv(path: str | Path, rows: list[dict]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -151,13 +151,11 @@ def evaluate_separation(
     Each metric is averaged over a mixture's sources; intervals are over mixtures. ``csv_file``
     keeps one row per mixture; ``pesq_stoi=False`` skips the two slow metrics. ``conditioner``
     replaces a conditioned separator's embedder (the cost of a mismatched embedding space)."""
-    import mirnet
-
     if (data is None) == (mixtures is None):
         raise InputError(
             "give a corpus to draw mixtures from (--data) or a mixture list (--mixtures), not both"
         )
-    sep = mirnet.load_separator(exp, conditioner=conditioner)
+    sep = load_separator(exp, conditioner=conditioner)
     outputs = sep.n_outputs
     if mixtures is not None:
         if sep.mode == "enrolled":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig, MixtureSpec, draw_mixture
 from ..errors import CorpusError
@@ -76,15 +77,13 @@ def _sha1(text: str) -> str:
 
 def save_trials(trials: list[Trial], path: str | Path, meta: dict | None = None) -> str:
     """Write the list; returns its SHA-1 so reports can show which trials were scored."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "format": TRIALS_FORMAT,
         "meta": meta or {},
         "trials": [{k: getattr(t, k).to_dict() for k in ("anchor", "positive", "negative")} for t in trials],
     }
     text = json.dumps(body, indent=None, separators=(",", ":"))
-    path.write_text(text)
+    write_text(path, text)
     return _sha1(text)
 
 

@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distances import pairwise_cosine_distance
 from ..features import LogMagnitudeSpectrum
 from ..models import ModelOutput
 from .classification import SpeakerClassifier
-from .pit import pairwise_cosine_distance, pit_reduce
+from .pit import pit_reduce
 
 
 def pairwise_attention_bce(attention: torch.Tensor, share: torch.Tensor) -> torch.Tensor:

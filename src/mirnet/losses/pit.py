@@ -1,9 +1,10 @@
 """The one permutation helper: pairwise matrices in, best assignment out.
 
 Every comparison between N model outputs and N references is first written as a pairwise
-matrix (B, N_out, N_ref) by a ``pairwise_*`` function; permutation-invariant training, the
-d_p / d_n distances of the mixture-verification protocol and separation scoring all reduce
-such a matrix here, so they agree on what "matching outputs to speakers" means.
+matrix (B, N_out, N_ref) by a ``pairwise_*`` function (``mirnet.distances`` for embeddings,
+``losses.signal`` for waveforms); permutation-invariant training, the figures and separation
+scoring all reduce such a matrix here, so they agree on what "matching outputs to speakers"
+means.
 
 The convention is (batch, output, reference): entry [b, i, j] compares model output i with
 reference j. Asteroid's pairwise losses return the same layout (their ``get_pw_losses`` fills
@@ -19,35 +20,9 @@ from functools import cache
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 EXHAUSTIVE_MAX = 3  # N! grows fast: above this the Hungarian algorithm finds the same optimum
-
-
-def pairwise_cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(B, N, E), (B, M, E) -> (B, N, M) with 1 - cosine similarity."""
-    return 1.0 - F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).transpose(-1, -2)
-
-
-def pairwise_euclidean_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(B, N, E), (B, M, E) -> (B, N, M) Euclidean distances (the paper's protocol metric)."""
-    return torch.cdist(a, b)
-
-
-PAIRWISE_DISTANCES = {"cosine": pairwise_cosine_distance, "euclidean": pairwise_euclidean_distance}
-
-
-def pairwise_distance(a: torch.Tensor, b: torch.Tensor, metric: str = "cosine") -> torch.Tensor:
-    if metric not in PAIRWISE_DISTANCES:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(PAIRWISE_DISTANCES)}")
-    return PAIRWISE_DISTANCES[metric](a, b)
-
-
-def closest_pair_distance(pairwise: torch.Tensor) -> torch.Tensor:
-    """(B, N, M) -> (B,): min over all output pairs, paper eq. (6)/(7). Not a permutation:
-    one shared speaker between two mixtures is enough for acceptance."""
-    return pairwise.flatten(1).min(dim=1).values
 
 
 @cache

@@ -20,13 +20,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checkpoint import conditioner_spec, load_conditioner, load_model
 from ..config import ConfigError, ExperimentConfig
 from ..losses.classification import SpeakerClassifier
 from ..losses.mixture import MixtureLoss
 from ..losses.pit import best_permutation
 from ..losses.signal import SeparationLoss, pairwise_neg_sisdr
 from ..separation.conditioning import Conditioner
-from .checkpoint import conditioner_spec, load_conditioner, load_model
 
 
 class EmbedderObjective(nn.Module):

@@ -17,76 +17,31 @@ import contextlib
 import csv
 import itertools
 import logging
-import math
 import time
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
 from tqdm import tqdm
 
-from ..architectures import build_model, model_args
-from ..config import ConfigError, ExperimentConfig, save_config
-from ..corpus import open_corpus
-from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
-from ..errors import MissingDependency
-from . import distributed
-from .checkpoint import (
+from ..checkpoint import (
     MODEL_FILE,
     STATE_FILE,
     CheckpointError,
     load_file,
     model_bundle,
-    read_bundle,
     resolve,
     save_atomic,
 )
-from .objectives import build_objective
+from ..config import ConfigError, ExperimentConfig, save_config
+from ..data.mixing import MixtureDataset
+from ..errors import MissingDependency
+from . import distributed
+from .build import build_data, build_run_model, set_train_mode, trained_batchnorms, trained_parameters
+from .optim import build_optimizer, lr_factor
 
 log = logging.getLogger(__name__)
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def lr_factor(step: int, total: int, warmup: int, schedule: str, min_ratio: float) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    if schedule != "cosine":
-        raise ValueError(f"unknown LR schedule {schedule!r}; choose cosine or constant")
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def freeze_parts(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.nn.Module]:
-    """Fix the named submodules: no gradients, and (via ``set_train_mode``) BatchNorm in eval
-    mode, so a speaker network started from a clean model keeps exactly the function it had.
-    Frozen, the speaker network cannot learn to recognise the training voices inside a
-    mixture; lowering the loss is left to the front end, which must hand it separated speech."""
-    parts = []
-    for name in names:
-        part = getattr(model, name, None)
-        if not isinstance(part, torch.nn.Module):
-            children = ", ".join(n for n, _ in model.named_children())
-            raise ConfigError(f"train.freeze: model has no part {name!r}; its parts are {children}")
-        part.requires_grad_(False)
-        parts.append(part)
-    return parts
-
-
-def set_train_mode(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> None:
-    model.train()
-    for part in frozen:
-        part.eval()
-
-
-def trained_batchnorms(model: nn.Module, frozen: list[nn.Module] = ()) -> list[nn.Module]:
-    """The BatchNorm layers outside the frozen parts: those that see batch statistics in training."""
-    fixed = {id(m) for part in frozen for m in part.modules()}
-    return [
-        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in fixed
-    ]
 
 
 @torch.no_grad()
@@ -154,40 +109,12 @@ class Trainer:
         self.progress = progress and self.world.is_main
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.train.threads)
-        d = cfg.data
-        corpus = open_corpus(d.train).filter(min_seconds=d.min_seconds)
-        train_set, val_set = split_utterances(corpus, d.val_fraction, cfg.seed)
-        for name, part in (("training", train_set), ("validation", val_set)):
-            if len(part.speakers) < d.n_speakers:
-                raise ConfigError(
-                    f"data.n_speakers={d.n_speakers}: the {name} utterances of {corpus.source} "
-                    f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
-                    f"come from {len(part.speakers)} speaker(s)"
-                )
-        mixing = MixingConfig(
-            d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb, d.enroll_seconds
-        )
-        self.speakers = speaker_labels(corpus.speakers, mixing.speeds)
-        label = {s: i for i, s in enumerate(self.speakers)}
-        self.train_data = MixtureDataset(train_set, mixing, d.epoch_size, cfg.seed, label)
-        self.val_data = MixtureDataset(val_set, mixing, d.val_size, cfg.seed + 7919, label)
-        self.provenance = {
-            "source": d.train if isinstance(d.train, str) else list(d.train),
-            "fingerprint": corpus.fingerprint(),
-            "utterances": len(corpus),
-            "speakers": len(corpus.speakers),
-            "heldout": [u.id for u in val_set],
-        }
-
-        self.model_args = model_args(cfg.model.name, cfg.model.args, d.n_speakers)
-        self.model = build_model(cfg.model.name, **self.model_args)
-        self.objective = build_objective(cfg, self.model, len(self.speakers))
+        data = build_data(cfg)
+        self.train_data, self.val_data = data.train, data.val
+        self.speakers, self.provenance = data.speakers, data.provenance
+        built = build_run_model(cfg, self.speakers, self.world.sync_batchnorm)
+        self.model, self.objective, self.frozen = built.model, built.objective, built.frozen
         self.classifier = self.objective.classifier  # None for a separator
-        if cfg.train.init_from:
-            self._init_from(cfg.train.init_from)
-        self.frozen = freeze_parts(self.model, cfg.train.freeze)
-        if cfg.train.sync_batchnorm and trained_batchnorms(self.model, self.frozen):
-            self.objective.model = self.model = self.world.sync_batchnorm(self.model)
         self.objective.to(self.device)
         fields = self.objective.epoch_keys
         self.epoch_fields = [
@@ -202,51 +129,19 @@ class Trainer:
             "bad_file_retries",
         ]
         self.step_fields = ["step", "epoch", "elapsed_s", "lr", "loss", *self.objective.step_keys]
-        params = [p for p in self.objective.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        self.optimizer = build_optimizer(trained_parameters(self.objective), cfg.optim)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
         self.ddp = self.world.wrap(self.objective)
-        self.steps_per_epoch = d.epoch_size // d.batch_size  # the training sampler drops a partial batch
+        self.steps_per_epoch = (
+            cfg.data.epoch_size // cfg.data.batch_size
+        )  # the training sampler drops a partial batch
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
         self.epoch, self.step, self.elapsed = 0, 0, 0.0
-
-    def _init_from(self, path: str) -> None:
-        """Start the speaker network (and, when the speaker lists match, the classifier) from
-        another experiment, e.g. a single-speaker model trained on clean crops."""
-        bundle = read_bundle(path)
-        if self.model.kind == "separator":
-            self._init_separator_from(path, bundle)
-            return
-        prefix = "speaker_net."
-        src = {k[len(prefix) :]: v for k, v in bundle["state_dict"].items() if k.startswith(prefix)}
-        try:
-            self.model.speaker_net.load_state_dict(src)
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"{path}: speaker network does not match this model's ({str(exc).splitlines()[0]})"
-            ) from None
-        if bundle.get("classifier") and bundle["speakers"] == self.speakers:
-            self.classifier.load_state_dict(bundle["classifier"]["state_dict"])
-        log.info("initialised speaker network from %s", path)
-
-    def _init_separator_from(self, path: str, bundle: dict) -> None:
-        """Start a separator from another (a VoiceFilter from the uPIT separator's body)."""
-        if bundle["model"]["name"] != self.cfg.model.name:
-            raise CheckpointError(
-                f"{path}: a {bundle['model']['name']!r} model cannot start a "
-                f"{self.cfg.model.name!r} separator"
-            )
-        missed = self.model.start_from(bundle["state_dict"])
-        if missed:
-            raise CheckpointError(f"{path}: its weights do not fit this separator's {', '.join(missed[:4])}")
-        log.info("initialised separator from %s", path)
 
     # -- checkpoints -------------------------------------------------------------------
     def bundle(self) -> dict:
         conditioner = getattr(self.objective, "conditioner", None)
         return model_bundle(
-            self.cfg.model.name,
-            self.model_args,
             self.model,
             self.speakers,
             classifier=self.classifier,
@@ -299,7 +194,7 @@ class Trainer:
         log.info("resumed %s at epoch %d, step %d", self.exp, self.epoch, self.step)
 
     # -- loop ----------------------------------------------------------------------------
-    def _loader(self, data: MixtureDataset, shuffle: bool) -> DataLoader:
+    def loader(self, data: MixtureDataset, shuffle: bool) -> DataLoader:
         """This rank's micro-batches of the global batches one process would draw: the same
         generator, permutation and batch boundaries whatever the number of processes."""
         generator = torch.Generator().manual_seed(self.cfg.seed * 1000 + self.epoch)
@@ -327,7 +222,7 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _step(self, micro_batches: tuple[dict, ...]) -> tuple[float, dict, int]:
+    def optimizer_step(self, micro_batches: tuple[dict, ...]) -> tuple[float, dict, int]:
         """One optimizer step on this rank's micro-batches. Each micro-batch loss is divided by
         their number, so the summed gradient is that of the mean loss over the rank's share, and
         DDP's average over ranks that of the global batch. Returns the learning rate, the logged
@@ -375,9 +270,7 @@ class Trainer:
             self.train_data.set_epoch(self.epoch)
             set_train_mode(self.model, self.frozen)
             start, sums, n, retries = time.time(), {}, 0, 0
-            steps = zip(
-                *[iter(self._loader(self.train_data, True))] * k
-            )  # k consecutive micro-batches a step
+            steps = zip(*[iter(self.loader(self.train_data, True))] * k)  # k consecutive micro-batches a step
             bar = tqdm(
                 steps,
                 total=self.steps_per_epoch,
@@ -386,7 +279,7 @@ class Trainer:
                 leave=False,
             )
             for micro_batches in bar:
-                lr, row, tries = self._step(micro_batches)
+                lr, row, tries = self.optimizer_step(micro_batches)
                 n += 1
                 retries += tries
                 for key, v in row.items():
@@ -409,7 +302,7 @@ class Trainer:
                             writer.add_scalar(f"train/{key}", v, self.step)
             if self.cfg.train.precise_bn_batches:
                 batches = itertools.islice(
-                    self._loader(self.train_data, False), self.cfg.train.precise_bn_batches * k
+                    self.loader(self.train_data, False), self.cfg.train.precise_bn_batches * k
                 )
                 recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen, self.objective)
             self.world.average_buffers(self.model)
@@ -489,7 +382,7 @@ class Trainer:
         single-process numbers."""
         self.model.eval()
         keys, sums, n = ("loss", *self.objective.epoch_keys), {}, 0
-        for batch in self._loader(self.val_data, False):
+        for batch in self.loader(self.val_data, False):
             loss, logs = self._forward(batch)
             k = len(batch["mixture"])
             for key, v in {"loss": loss, **{key: logs[key] for key in keys[1:]}}.items():

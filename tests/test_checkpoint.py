@@ -11,9 +11,9 @@ import os
 import pytest
 import torch
 
+from mirnet.checkpoint import CheckpointError, load_file, save_atomic
 from mirnet.cli import main
 from mirnet.config import save_config
-from mirnet.train.checkpoint import CheckpointError, load_file, save_atomic
 
 
 class FullDisk(io.RawIOBase):

@@ -18,11 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
-from ..architectures import build_model
-from ..errors import MirnetError
-from ..models.resemblyzer import Resemblyzer
-from ..separation.conditioning import Conditioner
+from . import __version__
+from .architectures import build_model, describe
+from .atomic import atomic_path
+from .errors import MirnetError
+from .models.resemblyzer import Resemblyzer
+from .separation.conditioning import Conditioner
 
 FORMAT = "mirnet-model-1"
 MODEL_FILE, STATE_FILE = "model.pt", "checkpoint.pt"
@@ -46,17 +47,14 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
     saved with torch.save, or, given as a Path, copied byte for byte (a model file shipped
     twice is then one object in git)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             if isinstance(obj, Path):
                 f.write(obj.read_bytes())
             else:
                 torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:
         cause = _os_error(exc)
         if cause is None:
@@ -69,8 +67,6 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
         raise CheckpointError(
             f"{path}: cannot write checkpoint: {reason} ({cause.__class__.__name__}: {cause})"
         ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -104,8 +100,6 @@ def git_commit() -> str | None:
 
 
 def model_bundle(
-    name: str,
-    args: dict,
     model: nn.Module,
     speakers: list[str],
     *,
@@ -116,12 +110,13 @@ def model_bundle(
     progress: dict | None = None,
     conditioner: dict | None = None,
 ) -> dict:
-    """``conditioner``: a conditioned separator's embedder (``conditioner_spec``)."""
+    """The model describes itself (``architectures.describe``); ``conditioner``: a conditioned
+    separator's embedder (``conditioner_spec``)."""
     return {
         "format": FORMAT,
         "mirnet_version": __version__,
         "git_commit": git_commit(),
-        "model": {"name": name, "args": args},
+        "model": describe(model),
         "state_dict": model.state_dict(),
         "classifier": None
         if classifier is None
