@@ -222,7 +222,17 @@ def test_bf16_autocast_trains_a_step_on_cpu(tiny_config, tmp_path):
         tiny_config("train.precision=bf16", "train.epochs=1"), tmp_path / "bf16", progress=False
     )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    seen = set()  # the dtypes the matrix products of the training steps computed in
+    layers = [
+        m
+        for m in trainer.model.modules()
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d))
+    ]
+    hooks = [m.register_forward_hook(lambda m, i, out: seen.add(out.dtype)) for m in layers]
     result = trainer.run()
+    for h in hooks:
+        h.remove()
+    assert torch.bfloat16 in seen  # autocast ran: not an fp32 run under a bf16 label
     assert all(math.isfinite(result[k]) for k in ("train_loss", "val_loss"))
     after = trainer.model.state_dict()
     assert all(v.dtype == before[k].dtype and torch.isfinite(v.float()).all() for k, v in after.items())

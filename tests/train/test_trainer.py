@@ -206,3 +206,21 @@ def test_speed_perturbed_speakers_are_classes_of_their_own(tiny_config, tmp_path
     trainer.run()
     with pytest.raises(ConfigError, match="non-empty list"):
         load_config(None, ["data.speed_perturb=[]"])
+
+
+def test_dataloader_workers_give_the_same_stream_as_the_main_process(tiny_config, tmp_path):
+    """Mixing is a function of (seed, epoch, index), not of the process that draws it: two
+    workers hand the loop the very batches one process makes, in the same order."""
+
+    def stream(workers: int) -> list[dict]:
+        trainer = Trainer(tiny_config(f"data.workers={workers}"), tmp_path / f"w{workers}", progress=False)
+        trainer.train_data.set_epoch(1)
+        trainer.epoch = 1
+        return list(trainer.loader(trainer.train_data, True))
+
+    alone, pooled = stream(0), stream(2)
+    assert len(alone) == len(pooled) == 2
+    for a, b in zip(alone, pooled):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
