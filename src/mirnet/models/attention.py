@@ -18,7 +18,7 @@ at initialisation, and the fc only has to learn a log-domain correction per spea
 Computation: a linear layer applied to rotated channels equals the layer with its weight
 columns rotated the other way applied to V1, and fc(w * v) = w * (A v) + b for a per-frame
 scalar w. So all N streams come from two 1x1 convolutions over V1 with stacked, rotated
-weights — no rotated copies of V1 are made (1.8x faster than rotating activations on CPU,
+weights — no rotated copies of V1 are made (faster than rotating activations; measured by
 benchmarks/attention_speed.py).
 """
 
