@@ -249,7 +249,7 @@ def test_report_scores_every_system_on_the_same_trials(exp, corpus, tmp_path):
     report = (out / "REPORT.md").read_text()
     for text in (
         "## Systems",
-        "## Targets",
+        "## Ratios",
         "All systems on the same 8 trials",
         "EER vs SIR",
         "EER vs mixture length",

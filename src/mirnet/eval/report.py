@@ -46,8 +46,6 @@ SWEEPS = {
     "crop": ("crop_seconds", (1.0, 2.0, 3.0, 5.0), "mixture length (s)"),
     "speakers": ("n_speakers", (2, 3), "speakers per mixture"),
 }
-TARGET_PEER_RATIO = 0.25  # issue 3: MIRNet mixture EER <= 1/4 of resemblyzer's on the same trials
-TARGET_CLEAN_RATIO = 2.0  # and <= 2x its own clean-utterance EER
 SEPARATION_MIXTURES = 100  # per separation table
 EXAMPLE_MIXTURES = (
     2  # first mixtures of the unseen setting written out as WAVs; the first also as spectrograms
@@ -749,7 +747,7 @@ def write_report(
         *_table(["data", "condition", "trials", "distinct speakers", "EER % (95% CI) / minDCF"], head_rows),
         "",
     ]
-    lines += _targets(primary, systems_, compared)
+    lines += _ratios(primary, systems_, compared)
     lines += [
         f"## All systems on the same {compare.trials} trials ({Path(data).name}, 0 dB, full overlap, 3 s)",
         "",
@@ -847,23 +845,22 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("inf")
 
 
-def _targets(primary: System, systems: Sequence[System], compared: dict) -> list[str]:
-    """Issue 3's targets, stated as measured ratios on the comparison trials."""
+def _ratios(primary: System, systems: Sequence[System], compared: dict) -> list[str]:
+    """The ratios the project's targets are stated in (the README holds the targets themselves),
+    measured on the comparison trials."""
     mixture, clean = compared.get((primary.label, "mixture")), compared.get((primary.label, "clean"))
     peer = next((s for s in systems if s.path == "resemblyzer"), None)
-    lines = ["## Targets", ""]
+    lines = ["## Ratios", ""]
     if mixture and peer and (peer.label, "mixture") in compared:
         ratio = _ratio(mixture["eer"], compared[peer.label, "mixture"]["eer"])
         lines.append(
             f"- {primary.label} mixture EER / {peer.label} mixture EER = {mixture['eer']:.1f} / "
-            f"{compared[peer.label, 'mixture']['eer']:.1f} = **{ratio:.2f}** (target ≤ {TARGET_PEER_RATIO}): "
-            f"{'met' if ratio <= TARGET_PEER_RATIO else 'not met'}."
+            f"{compared[peer.label, 'mixture']['eer']:.1f} = **{ratio:.2f}**."
         )
     if mixture and clean:
         ratio = _ratio(mixture["eer"], clean["eer"])
         lines.append(
             f"- {primary.label} mixture EER / its clean EER = {mixture['eer']:.1f} / {clean['eer']:.1f} = "
-            f"**{ratio:.1f}** (target ≤ {TARGET_CLEAN_RATIO:g}): "
-            f"{'met' if ratio <= TARGET_CLEAN_RATIO else 'not met'}."
+            f"**{ratio:.1f}**."
         )
     return lines + [""] if len(lines) > 2 else []
