@@ -181,6 +181,7 @@ def test_eval_writes_json_and_rereads_its_trial_list(exp, corpus, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_plots(exp, corpus, tmp_path):
     assert (
         main(
@@ -219,6 +220,7 @@ def test_plots(exp, corpus, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_report_scores_every_system_on_the_same_trials(exp, corpus, tmp_path):
     out = tmp_path / "report"
     args = [

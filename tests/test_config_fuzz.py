@@ -204,6 +204,7 @@ def assert_one_line_error(status: int, err: str) -> str:
     return err
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, **FUZZ)
 @given(overrides=OVERRIDES)
 def test_load_config_on_random_overrides(tiny_yaml, overrides):
@@ -217,6 +218,7 @@ def test_load_config_on_random_overrides(tiny_yaml, overrides):
         event("loaded")
 
 
+@pytest.mark.slow
 @settings(max_examples=400, **FUZZ)
 @given(overrides=OVERRIDES)
 def test_train_check_on_random_overrides(tiny_yaml, overrides):

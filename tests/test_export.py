@@ -58,6 +58,7 @@ def load_export(path, fmt):
     return lambda wav: module(torch.from_numpy(wav)).detach().numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_speakers", [2, 3])
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_matches_pytorch_for_any_batch_and_length(tmp_path, capsys, fmt, n_speakers):

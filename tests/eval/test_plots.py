@@ -40,6 +40,7 @@ def attention_inputs(n_sources: int = 2, n_freq: int = 16, n_frames: int = 40) -
     }
 
 
+@pytest.mark.slow
 def test_plot_tsne_two_clusters(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     emb = np.concatenate([rng.normal(0.0, 0.1, (12, 8)), rng.normal(5.0, 0.1, (12, 8))])

@@ -182,6 +182,7 @@ def commands(report_md: str) -> list[list[str]]:
     ]
 
 
+@pytest.mark.slow
 def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(
     embedder, corpus, tmp_path, capsys
 ):
@@ -257,6 +258,7 @@ def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures
         assert f"](examples/mixture{i}/other.speaker2.wav)" in text
 
 
+@pytest.mark.slow
 def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_change(
     embedder, corpus, tmp_path, monkeypatch
 ):

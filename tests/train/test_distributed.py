@@ -177,6 +177,7 @@ def rows(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_two_torchrun_processes_train_like_one_process_with_the_whole_batch(tiny_config, tmp_path):
     # data.batch_size=8 is the global batch: 2 ranks x 2 accumulated micro-batches of 2 mixtures
     SgdProbe(equivalence_config(tiny_config), tmp_path / "one", progress=False).run()

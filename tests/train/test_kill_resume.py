@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from mirnet.checkpoint import load_file
@@ -32,6 +33,7 @@ def second_epoch_started(exp) -> bool:
         return any(row.get("epoch") == "1" for row in csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tiny_config, tmp_path):
     # 5 steps per epoch: a wide window to land the kill inside the second epoch
     cfg = tiny_config("data.epoch_size=40", "data.crop_seconds=1.5")
