@@ -99,7 +99,7 @@ def add_common_args(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    """Plain aligned text: the figures must read the same in a terminal and pasted into the README."""
+    """Plain aligned text: the figures must read the same in a terminal and pasted into the docs."""
     cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]

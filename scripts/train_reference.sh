@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make reference: retrain models/reference/ and models/separators/ from scratch on the default
 # corpus, reproducibly (seed 0 everywhere). Every stage checkpoints every epoch and resumes when
-# re-run, so an interrupted `make reference` continues where it stopped (times: README).
+# re-run, so an interrupted `make reference` continues where it stopped
+# (times: docs/results/reference.md, docs/separation.md).
 #   1. the single-speaker TDNN on clean crops;
 #   2. the compact MIRNet, started from it and distilled toward its clean-source embeddings;
 #   3. the uPIT separator (configs/separator_upit_compact.yaml);

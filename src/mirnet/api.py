@@ -45,7 +45,7 @@ class Embedder:
 
     ``model`` is the model as trained; embeddings come from a copy of it made here, with BatchNorm
     folded into the convolutions and channels-last 2-D convolutions (same embeddings to float
-    rounding, faster: README, Benchmarks), so a later change to ``model``'s weights does not reach them."""
+    rounding, faster: docs/benchmarks.md), so a later change to ``model``'s weights does not reach them."""
 
     def __init__(self, model: torch.nn.Module, bundle: dict, source: str = ""):
         self.model, self.bundle, self.source = model.eval(), bundle, source

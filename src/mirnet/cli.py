@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         ],
     }
     for name, extra in options.items():
-        s = prepare.add_parser(name, help=f"{name} -> manifest (see README: Real corpora)")
+        s = prepare.add_parser(name, help=f"{name} -> manifest (see docs/corpora.md)")
         s.add_argument("root")
         s.add_argument(
             "--out", required=True, help="the manifest (.jsonl); OUT.partial holds a stopped run's work"

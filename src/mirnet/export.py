@@ -9,7 +9,7 @@ or translate an operator differently, and a wrong graph would otherwise only sho
 Exporter choice for torch 2.13: the TorchScript-based ONNX exporter (``dynamo=False``) cannot
 translate the complex ``torch.stft``; the ``torch.export``-based one (``dynamo=True``, needs
 onnxscript) maps it to ONNX's STFT operator, and onnxruntime's embeddings match torch's to
-float32 rounding (the README gives the difference measured on the reference model).
+float32 rounding (docs/export.md gives the difference measured on the reference model).
 """
 
 from __future__ import annotations

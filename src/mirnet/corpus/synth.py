@@ -51,7 +51,8 @@ MANIFEST = "corpus.json"
 
 _PROBE_TEXT = "The quick brown fox jumps over the lazy dog near the river bank."
 _MBROLA_VOLUME = 0.5  # full scale clips several MBROLA voices
-_MAX_TRIES = 40  # synthesis attempts per utterance before giving up on the 3-6 s window
+_MAX_TRIES = 200  # attempts per utterance before giving up on the 3-6 s window (a slow voice can need
+# many more than 40 over hundreds of utterances; each try draws one new sentence of the 253)
 _SPEAKER_ID_BASE = 1000
 # espeak-ng variants are numbered from here, by file name, so their speaker IDs (2000 on) never meet
 # the catalogue's, even when two corpora made with different engines are trained on together. The

@@ -2,19 +2,20 @@
 
 Convention: ``scores`` are higher for "same speaker" (pass negated distances) and ``labels`` are
 1 for target trials, 0 for non-target trials. A trial is accepted when ``score >= threshold``.
-Every metric is computed exactly from one sort of the scores (ties form a single operating
-point), and the same batched code serves both the point estimate and the bootstrap, so the two
-can never disagree on how ties or interpolation are handled.
+The operating points come from scikit-learn's ``roc_curve`` (ties form a single point), and EER
+and minDCF are read off those points; intervals come from ``scipy.stats.bootstrap``.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import bootstrap
+from sklearn.metrics import roc_curve
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
+_MAX_RESAMPLED = 2**24  # resampled scores per scipy batch (128 MiB): bounds memory on big trial lists
 
 
 def _validate(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,67 +43,32 @@ def _validate(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return scores, labels
 
 
-def _sorted_counts(
-    scores: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Error rates after accepting the top j trials of each row, j = 0..N.
+def _points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, fnr, thresholds) of validated inputs from sklearn's ``roc_curve``, reject-all first.
 
-    ``scores``/``labels`` are (B, N) with the same number of targets in every row. Returns
-    fpr, fnr, thresholds and ``valid``, all (B, N + 1); column j is a real operating point only
-    where ``valid`` (the j-th trial is the last of its tie group), column 0 is the reject-all
-    point with threshold +inf.
+    fnr is (n_tar - tp) / n_tar from the true-positive counts recovered exactly from tpr (rint is
+    exact below 2**51 trials), not 1 - tpr, which can be one ulp off and would move the EER bits.
     """
-    order = np.argsort(-scores, axis=1)
-    s = np.take_along_axis(scores, order, axis=1)
-    lab = np.take_along_axis(labels, order, axis=1)
-    n_tar = lab[0].sum()
-    n_non = lab.shape[1] - n_tar
-    zeros = np.zeros((s.shape[0], 1))
-    tp = np.concatenate([zeros, np.cumsum(lab, axis=1)], axis=1)
-    fp = np.concatenate([zeros, np.cumsum(~lab, axis=1)], axis=1)
-    thresholds = np.concatenate([np.full_like(zeros, np.inf), s], axis=1)
-    tie_end = np.concatenate([s[:, :-1] != s[:, 1:], np.ones_like(zeros, dtype=bool)], axis=1)
-    valid = np.concatenate([np.ones_like(zeros, dtype=bool), tie_end], axis=1)
-    return fp / n_non, (n_tar - tp) / n_tar, thresholds, valid
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
+    n_tar = np.count_nonzero(labels)
+    return fpr, (n_tar - np.rint(tpr * n_tar)) / n_tar, thresholds
 
 
-def _crossing(
-    fpr: np.ndarray, fnr: np.ndarray, valid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: the valid points (prev, cur) bracketing fnr == fpr and the fraction alpha between them.
+def _crossing(fpr: np.ndarray, fnr: np.ndarray) -> tuple[int, int, float]:
+    """Points (prev, cur) bracketing fnr == fpr and the fraction alpha of the way from prev to cur.
 
-    Requires fnr > fpr at column 0 and fnr <= fpr at some valid column, true of every full curve.
+    Hand-written: sklearn has no EER. cur is the first point with fnr <= fpr, prev the one before;
+    requires fnr > fpr at the first point and fnr <= fpr at some point, true of every full curve.
     """
     d = fnr - fpr
-    cols = np.arange(d.shape[1])
-    cur = np.argmax(valid & (d <= 0), axis=1)
-    last_valid = np.maximum.accumulate(np.where(valid, cols, 0), axis=1)
-    rows = np.arange(d.shape[0])
-    prev = last_valid[rows, cur - 1]
-    alpha = d[rows, prev] / (d[rows, prev] - d[rows, cur])
-    return prev, cur, alpha
+    cur = int(np.argmax(d <= 0))
+    prev = cur - 1
+    return prev, cur, float(d[prev] / (d[prev] - d[cur]))
 
 
-def _batched_eer(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """EER in percent for each row of (B, N) scores."""
-    fpr, fnr, _, valid = _sorted_counts(scores, labels)
-    prev, cur, alpha = _crossing(fpr, fnr, valid)
-    rows = np.arange(fpr.shape[0])
-    return 100.0 * (fpr[rows, prev] + alpha * (fpr[rows, cur] - fpr[rows, prev]))
-
-
-def _batched_min_dcf(
-    scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0
-) -> np.ndarray:
-    """Normalized minDCF for each row of (B, N) scores."""
-    if not 0.0 < p_target < 1.0:
-        raise ValueError(f"p_target must be in (0, 1), got {p_target}")
-    if c_miss <= 0 or c_fa <= 0:
-        raise ValueError(f"c_miss and c_fa must be positive, got {c_miss} and {c_fa}")
-    fpr, fnr, _, valid = _sorted_counts(scores, labels)
-    c_det = c_miss * p_target * fnr + c_fa * (1.0 - p_target) * fpr
-    c_default = min(c_miss * p_target, c_fa * (1.0 - p_target))
-    return np.where(valid, c_det, np.inf).min(axis=1) / c_default
+def _eer(fpr: np.ndarray, fnr: np.ndarray) -> float:
+    prev, cur, alpha = _crossing(fpr, fnr)
+    return 100.0 * float(fpr[prev] + alpha * (fpr[cur] - fpr[prev]))
 
 
 def roc(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,22 +77,23 @@ def roc(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     Thresholds decrease from +inf; fpr rises from 0 to 1 and fnr falls from 1 to 0. Tied scores
     form a single point because no threshold can separate them.
     """
-    scores, labels = _validate(scores, labels)
-    fpr, fnr, thresholds, valid = _sorted_counts(scores[None], labels[None])
-    keep = valid[0]
-    return fpr[0, keep], fnr[0, keep], thresholds[0, keep]
+    return _points(*_validate(scores, labels))
 
 
 def det_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fpr, fnr) of every operating point, ordered by decreasing threshold, for DET plots."""
+    """(fpr, fnr) of every operating point, ordered by decreasing threshold, for DET plots.
+
+    Unlike sklearn's ``det_curve`` this keeps the reject-all end and the segments along fpr = 0
+    and fnr = 0, so ``eer_from_curve`` can interpolate a crossing at either end.
+    """
     fpr, fnr, _ = roc(scores, labels)
     return fpr, fnr
 
 
 def eer(scores: np.ndarray, labels: np.ndarray) -> float:
     """Equal error rate in percent, linearly interpolated where the fpr and fnr curves cross."""
-    scores, labels = _validate(scores, labels)
-    return float(_batched_eer(scores[None], labels[None])[0])
+    fpr, fnr, _ = roc(scores, labels)
+    return _eer(fpr, fnr)
 
 
 def eer_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -136,7 +103,7 @@ def eer_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     returned, since +inf is not a usable threshold.
     """
     fpr, fnr, thresholds = roc(scores, labels)
-    prev, cur, alpha = (a[0] for a in _crossing(fpr[None], fnr[None], np.ones((1, fpr.size), dtype=bool)))
+    prev, cur, alpha = _crossing(fpr, fnr)
     if prev == 0:
         return float(thresholds[cur])
     return float(thresholds[prev] + alpha * (thresholds[cur] - thresholds[prev]))
@@ -158,8 +125,7 @@ def eer_from_curve(fpr: np.ndarray, fnr: np.ndarray) -> float:
         raise ValueError("fpr/fnr curve does not cross fpr == fnr")
     if d[0] == 0:
         return 100.0 * float(fpr[0])
-    prev, cur, alpha = _crossing(fpr[None], fnr[None], np.ones((1, fpr.size), dtype=bool))
-    return 100.0 * float(fpr[prev[0]] + alpha[0] * (fpr[cur[0]] - fpr[prev[0]]))
+    return _eer(fpr, fnr)
 
 
 def min_dcf(
@@ -169,22 +135,17 @@ def min_dcf(
 
     C_det = c_miss * p_target * P_miss + c_fa * (1 - p_target) * P_fa and
     C_default = min(c_miss * p_target, c_fa * (1 - p_target)), the cost of always rejecting or
-    always accepting, so the result lies in [0, 1].
+    always accepting, so the result lies in [0, 1]. Hand-written on ``roc`` points: sklearn has no
+    detection cost.
     """
-    scores, labels = _validate(scores, labels)
-    return float(_batched_min_dcf(scores[None], labels[None], p_target, c_miss, c_fa)[0])
-
-
-_BATCHED: dict[Callable, Callable[..., np.ndarray]] = {eer: _batched_eer, min_dcf: _batched_min_dcf}
-
-
-def _batched_statistic(statistic: Statistic) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """Vectorized version of ``statistic`` (also through functools.partial), or a row-by-row loop."""
-    if isinstance(statistic, functools.partial) and statistic.func in _BATCHED:
-        return functools.partial(_BATCHED[statistic.func], *statistic.args, **statistic.keywords)
-    if statistic in _BATCHED:
-        return _BATCHED[statistic]
-    return lambda s, lab: np.array([statistic(row, lab_row) for row, lab_row in zip(s, lab)])
+    fpr, fnr, _ = roc(scores, labels)
+    if not 0.0 < p_target < 1.0:
+        raise ValueError(f"p_target must be in (0, 1), got {p_target}")
+    if c_miss <= 0 or c_fa <= 0:
+        raise ValueError(f"c_miss and c_fa must be positive, got {c_miss} and {c_fa}")
+    c_det = c_miss * p_target * fnr + c_fa * (1.0 - p_target) * fpr
+    c_default = min(c_miss * p_target, c_fa * (1.0 - p_target))
+    return float(c_det.min() / c_default)
 
 
 def bootstrap_ci(
@@ -195,24 +156,35 @@ def bootstrap_ci(
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic``, resampling targets and non-targets separately.
+    """Percentile bootstrap interval of ``statistic`` (``scipy.stats.bootstrap``), deterministic in ``seed``.
 
-    Stratifying keeps the class balance of every resample equal to the original one, so the
-    interval reflects score variability, not a varying target fraction. ``eer`` and ``min_dcf``
-    (bare or via functools.partial) are evaluated for all resamples at once; any other
-    ``statistic(scores, labels) -> float`` is called once per resample.
+    Targets and non-targets are passed as two independent (unpaired) samples, so scipy resamples
+    each with replacement on its own and every resample keeps the original class balance: the
+    interval reflects score variability, not a varying target fraction. ``statistic(scores,
+    labels) -> float`` is called once per resample with the targets first.
     """
     scores, labels = _validate(scores, labels)
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    rng = np.random.default_rng(seed)
     tar, non = scores[labels], scores[~labels]
-    resampled = np.concatenate(
-        [rng.choice(tar, size=(n_boot, tar.size)), rng.choice(non, size=(n_boot, non.size))], axis=1
+    if min(tar.size, non.size) < 2:
+        raise ValueError(
+            f"bootstrap_ci needs at least 2 targets and 2 non-targets to resample, got {tar.size} "
+            f"targets and {non.size} non-targets"
+        )
+    resampled_labels = np.arange(scores.size) < tar.size
+    result = bootstrap(
+        (tar, non),
+        lambda t, n: statistic(np.concatenate([t, n]), resampled_labels),
+        n_resamples=n_boot,
+        batch=max(1, _MAX_RESAMPLED // scores.size),
+        vectorized=False,
+        paired=False,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
     )
-    boot_labels = np.broadcast_to(np.arange(scores.size) < tar.size, resampled.shape)
-    values = _batched_statistic(statistic)(resampled, boot_labels)
-    lo, hi = np.quantile(values, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    lo, hi = result.confidence_interval
     return float(lo), float(hi)

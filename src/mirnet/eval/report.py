@@ -846,7 +846,7 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _ratios(primary: System, systems: Sequence[System], compared: dict) -> list[str]:
-    """The ratios the project's targets are stated in (the README holds the targets themselves),
+    """The ratios the project's targets are stated in (docs/results/reference.md holds the targets themselves),
     measured on the comparison trials."""
     mixture, clean = compared.get((primary.label, "mixture")), compared.get((primary.label, "clean"))
     peer = next((s for s in systems if s.path == "resemblyzer"), None)

@@ -8,7 +8,7 @@ streams differ is which block sits first: permuting the encoder's blocks permute
 Reading of the paper chosen here: the output fc of stream k reads its own rotated V_k
 (``fc_input='exchanged'``), so the streams can carry different channel halves. The other
 reading, every stream's fc reading V1 (``fc_input='shared'``), leaves streams differing only
-by their temporal weights; it is kept as an option because it was measured once (README).
+by their temporal weights; it is kept as an option to compare against, not yet measured here.
 
 ``output='residual'`` (not in the paper; an option measured for the compact model): Z_k =
 W_k * (S + A_k V1) + b, linear, where S is the input log spectrum. A speaker network that

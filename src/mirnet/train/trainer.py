@@ -50,7 +50,7 @@ def recompute_batchnorm(
 ) -> None:
     """ "Precise BN": replace the running statistics by exact averages over ``batches`` under
     the final weights of the epoch. The exponential running averages lag the weights while
-    the learning rate is high (the README's training section has the measurement). ``forward``
+    the learning rate is high (docs/training.md has the measurement). ``forward``
     runs a batch (default: ``model`` on its mixture), for a model that needs more than that."""
     norms = trained_batchnorms(model, frozen)
     if not norms:
