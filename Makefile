@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: setup demo test lint docs reference clean-runs
 
 $(STAMP): pyproject.toml
+	scripts/install_build_tools.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'

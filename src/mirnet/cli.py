@@ -46,6 +46,13 @@ def _corpus_synth(a):
     )
 
 
+def _corpus_transform(a):
+    from .corpus.voice_transform import transform_corpus
+
+    m = transform_corpus(a.src, a.out, copies=a.copies, seed=a.seed, jobs=a.jobs)
+    print(f"{a.out}: {len(m.speakers)} voices, {len(m)} utterances; train on them with {m.source}")
+
+
 def _corpus_manifest(a):
     from .corpus import read_librispeech
 
@@ -301,6 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--jobs", type=int)
     s.set_defaults(func=_corpus_synth)
+    s = corpus.add_parser(
+        "transform", help="new voices: each speaker's copies with pitch and formants moved (WORLD vocoder)"
+    )
+    s.add_argument("src", help="LibriSpeech-layout tree, e.g. data/corpus/seen")
+    s.add_argument("out")
+    s.add_argument("--copies", type=int, default=2, help="new voices per speaker")
+    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--jobs", type=int, default=2)
+    s.set_defaults(func=_corpus_transform)
     s = corpus.add_parser("manifest", help="LibriSpeech-layout tree -> JSONL manifest")
     s.add_argument("root")
     s.add_argument("--out", required=True)

@@ -89,6 +89,30 @@ def test_heldout_split_is_per_speaker_and_disjoint(manifest):
     assert not {u.id for u in train} & {u.id for u in held} and len(train) + len(held) == len(manifest)
 
 
+def test_copies_follow_their_source_and_leave_the_originals_split_alone(manifest):
+    """A transformed voice's copy of a held-out utterance must not be trained on, and adding
+    copies must not move the originals' split (a continued run keeps its held-out set)."""
+    copies = [
+        Utterance(
+            f"{u.speaker}w1{u.id[len(u.speaker) :]}",
+            f"{u.speaker}w1",
+            u.path,
+            u.num_samples,
+            u.sample_rate,
+            meta={"derived_from": u.id},
+        )
+        for u in manifest
+    ]
+    train, held = split_utterances(manifest, 0.2, seed=0)
+    train2, held2 = split_utterances(Manifest([*manifest, *copies]), 0.2, seed=0)
+    originals = {u.id for u in manifest}
+    assert {u.id for u in held2} & originals == {u.id for u in held}
+    assert {u.id for u in train2} & originals == {u.id for u in train}
+    held_copies = {u.meta["derived_from"] for u in held2 if u.id not in originals}
+    assert held_copies == {u.id for u in held}
+    assert len(train2) + len(held2) == 2 * len(manifest)
+
+
 def test_speed_perturbation_makes_new_speakers_faster_and_higher(tmp_path):
     """A 200 Hz tone at speed 1.1 must come out at 220 Hz, labelled as a speaker of its own."""
     from mirnet.audio import save_audio

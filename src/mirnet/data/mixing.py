@@ -240,12 +240,26 @@ class MixtureDataset(Dataset):
 
 def split_utterances(manifest: Manifest, fraction: float, seed: int) -> tuple[Manifest, Manifest]:
     """Hold out ``fraction`` of every speaker's utterances (at least one), for validation
-    mixtures of seen speakers that training never read."""
+    mixtures of seen speakers that training never read.
+
+    An utterance made from another one of the corpus (``meta["derived_from"]``: a transformed
+    voice's copy, ``mirnet corpus transform``) follows its source: a copy of a held-out utterance
+    is held out too, since it says the same words with the same timing, and adding copies leaves
+    the originals' split exactly as it was (a run continued on more voices keeps its held-out set)."""
     rng = np.random.default_rng(seed)
+    ids = {u.id for u in manifest}
+    copies = [u for u in manifest if u.meta.get("derived_from") in ids]
+    copied = {u.id for u in copies}
     keep, held = [], []
     for utts in manifest.by_speaker.values():
+        utts = [u for u in utts if u.id not in copied]
+        if not utts:
+            continue
         k = max(1, round(len(utts) * fraction)) if len(utts) > 1 else 0
         order = rng.permutation(len(utts))
         held += [utts[i] for i in order[:k]]
         keep += [utts[i] for i in order[k:]]
+    held_ids = {u.id for u in held}
+    for u in copies:
+        (held if u.meta["derived_from"] in held_ids else keep).append(u)
     return Manifest(keep, manifest.source), Manifest(held, manifest.source)
