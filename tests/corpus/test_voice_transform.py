@@ -115,5 +115,10 @@ def test_transform_corpus_writes_a_resumable_tree_of_new_voices(corpus, tmp_path
     assert victim.is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p != victim)
 
-    with pytest.raises(InputError, match=r"out: made with .*'copies': 2.*use another folder"):
-        transform_corpus(src, out, copies=3, seed=0, jobs=1)
+    mtimes[victim] = victim.stat().st_mtime_ns
+    more = transform_corpus(src, out, copies=3, seed=0, jobs=1)  # copy 3 added, 1 and 2 kept
+    assert len(more) == 3 * len(source) and all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
+    assert json.loads((out / "transform.json").read_text())["copies"] == 3
+
+    with pytest.raises(InputError, match=r"out: made with .*'seed': 0.*use another folder"):
+        transform_corpus(src, out, copies=3, seed=1, jobs=1)

@@ -128,18 +128,18 @@ def transform_corpus(
 ) -> Manifest:
     """Write ``copies`` transformed voices of every speaker of the LibriSpeech-layout tree ``src``
     into ``out``; resumable (files already there are kept), recorded in ``out/transform.json``,
-    listed in ``out/manifest.jsonl``."""
+    listed in ``out/manifest.jsonl``. Run again with more ``copies``, it adds the new ones: copy k
+    of a speaker is the same voice whatever the count."""
     src, out = Path(src), Path(out)
     if copies < 1:
         raise InputError(f"--copies: expected at least 1, got {copies}")
-    record = {"source": str(src), "copies": copies, "seed": seed}
+    record = {"source": str(src), "seed": seed}  # copies may change: copy k is the same voice for any count
     previous = out / RECORD
     if previous.is_file():
-        old = json.loads(previous.read_text())
-        if {k: old.get(k) for k in record} != record:
-            raise InputError(
-                f"{out}: made with { ({k: old.get(k) for k in record}) }, not {record}; use another folder"
-            )
+        old = {k: json.loads(previous.read_text()).get(k) for k in record}
+        if old != record:
+            raise InputError(f"{out}: made with {old}, not {record}; use another folder")
+    record["copies"] = copies
     manifest = read_librispeech(src, jobs=jobs)
     plan = {spk: draw_copies(spk, copies, seed) for spk in manifest.speakers}
     todo = [
