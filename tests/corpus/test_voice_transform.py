@@ -34,18 +34,21 @@ def utterance(corpus):
     return wav
 
 
-def _median_f0(wav: np.ndarray) -> float:
+def _f0(wav: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The signal in float64, WORLD's F0 per frame (DIO + StoneMask) and the frame times."""
     x = wav.astype(np.float64)
     f0, t = pyworld.dio(x, SR)
-    f0 = pyworld.stonemask(x, f0, t, SR)
+    return x, pyworld.stonemask(x, f0, t, SR), t
+
+
+def _median_f0(wav: np.ndarray) -> float:
+    f0 = _f0(wav)[1]
     return float(np.median(f0[f0 > 0]))
 
 
 def _log_envelope(wav: np.ndarray) -> np.ndarray:
     """WORLD's spectral envelope (CheapTrick), in log power, averaged over voiced frames."""
-    x = wav.astype(np.float64)
-    f0, t = pyworld.dio(x, SR)
-    f0 = pyworld.stonemask(x, f0, t, SR)
+    x, f0, t = _f0(wav)
     return np.log(pyworld.cheaptrick(x, f0, t, SR)[f0 > 0].mean(axis=0))
 
 

@@ -100,9 +100,14 @@ class _Analysis:
         return (y * self.peak / max(float(np.abs(y).max()), 1e-9)).astype(np.float32)
 
 
+def _copy_id(utt_id: str, copy: VoiceCopy) -> str:
+    """``<spk>-<chapter>-<utt>`` -> ``<spk>w<k>-<chapter>-<utt>``: the copy keeps its chapter and number."""
+    return copy.speaker + utt_id[len(copy.source) :]
+
+
 def _paths(utt_id: str, out: Path, copy: VoiceCopy) -> Path:
-    _, chapter, number = utt_id.split("-")
-    return out / copy.speaker / chapter / f"{copy.speaker}-{chapter}-{number}.flac"
+    chapter = utt_id.split("-")[1]
+    return out / copy.speaker / chapter / f"{_copy_id(utt_id, copy)}.flac"
 
 
 def _render(job: tuple[str, str, list[VoiceCopy], str]) -> str:
@@ -178,5 +183,5 @@ def _write_transcripts(src: Path, out: Path, manifest: Manifest, plan: dict[str,
             continue
         lines = [line.split(" ", 1) for line in trans.read_text().splitlines() if " " in line]
         for copy in plan[speaker]:
-            renamed = "".join(f"{copy.speaker}{uid[len(speaker) :]} {text}\n" for uid, text in lines)
+            renamed = "".join(f"{_copy_id(uid, copy)} {text}\n" for uid, text in lines)
             write_text(out / copy.speaker / folder.name / f"{copy.speaker}-{folder.name}.trans.txt", renamed)
