@@ -1,9 +1,12 @@
 """SI-SDRi against CPU time for separator variants trained side by side: every variant takes a
 step on the same batch in turn, on one thread, with bf16 autocast, and each is charged only the
 CPU time of its own steps, so the curves compare designs at equal CPU-minutes. Every 100 steps
-each variant is scored on fixed 0-dB, 3-s mixtures of seen and of unseen voices. A variant may
-also set its own learning rate (``lr``) and train on the first ``crop`` seconds of each batch
-(a shorter crop costs less per step; it is scored on the whole 3 s).
+each variant is scored on fixed 0-dB, 3-s mixtures of seen and of unseen voices. A variant names
+its architecture (``arch``, ``mask_separator`` unless given) and its arguments; it may also set
+its own learning rate (``lr``) and train on the first ``crop`` seconds of each batch (a shorter
+crop costs less per step; it is scored on the whole 3 s). Batches and test mixtures are functions
+of the step and the seed alone, so variants raced in separate processes (one per core, same
+options) see the very same data.
 
     python benchmarks/separator_race.py --corpus data/corpus --cpu-minutes 6
 """
@@ -16,10 +19,10 @@ import time
 
 import torch
 
+from mirnet.architectures import build_model
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.losses.signal import SeparationLoss
-from mirnet.separation import MaskSeparator
 
 WIDE = dict(n_fft=1024, win_ms=64.0, hop_ms=16.0)
 CPLX64 = dict(mask="complex", features=WIDE)
@@ -30,8 +33,13 @@ VARIANTS = {
     "cplx64_crop1.5": dict(CPLX64, crop=1.5),
     "cplx64_lr2e-3": dict(CPLX64, lr=2e-3),
     "cplx64_3x256": dict(CPLX64, lstm_layers=3),
+    # band-split dual-path (separation/band_separator.py): 15 bands of 200/500/1000 Hz
+    "band15": dict(
+        arch="band_separator", features=WIDE, band_widths_hz=[200.0, 500.0, 1000.0], dim=32, hidden=48
+    ),
+    "band30": dict(arch="band_separator", features=WIDE, dim=48, hidden=64),
 }
-TRAINING = ("crop", "lr")  # a variant's keys that are not the model's
+TRAINING = ("arch", "crop", "lr")  # a variant's keys that are not the model's arguments
 
 
 def mixtures(path: str, n: int, seed: int, sir_db: tuple[float, float]) -> MixtureDataset:
@@ -54,6 +62,9 @@ def main() -> None:
     )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--test-mixtures", type=int, default=32)
+    p.add_argument(
+        "--precision", choices=("bf16", "fp32"), default="bf16", help="fp32 where the CPU has no AMX"
+    )
     a = p.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -63,8 +74,14 @@ def main() -> None:
         for name in ("seen", "unseen")
     }
     names = a.variants.split(",")
+    if unknown := [n for n in names if n not in VARIANTS]:
+        p.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     models = {
-        name: MaskSeparator(**{k: v for k, v in VARIANTS[name].items() if k not in TRAINING})
+        name: build_model(
+            VARIANTS[name].get("arch", "mask_separator"),
+            n_outputs=2,
+            **{k: v for k, v in VARIANTS[name].items() if k not in TRAINING},
+        )
         for name in names
     }
     optimizers = {
@@ -89,7 +106,7 @@ def main() -> None:
         for name, model in models.items():
             start = time.process_time()
             n = crops[name]
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
                 estimates = model(mix[:, :n])
             loss, _ = loss_fn(estimates, src[..., :n], mix[:, :n])
             optimizers[name].zero_grad()

@@ -2,16 +2,19 @@
 
 __version__ = "0.1.0"
 
-_API = ("load", "load_separator", "Embedder", "Separator")
+_API = {
+    **dict.fromkeys(("load", "load_separator", "Embedder", "Separator"), "api"),
+    **dict.fromkeys(("verify", "enroll", "identify", "Gallery"), "apps.verification"),
+}
 
 
 def __getattr__(name: str):
-    """``mirnet.load`` and the rest of ``mirnet.api``, imported on first use: ``import mirnet``
-    alone (for ``__version__``) loads no torch."""
+    """``mirnet.load``, the rest of ``mirnet.api`` and the applications, imported on first use:
+    ``import mirnet`` alone (for ``__version__``) loads no torch."""
     if name in _API:
-        from . import api
+        from importlib import import_module
 
-        return getattr(api, name)
+        return getattr(import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'mirnet' has no attribute {name!r}")
 
 

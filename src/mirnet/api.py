@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
-from .checkpoint import conditioner_spec, load_conditioner, load_model, resolve
+from .checkpoint import conditioner_spec, load_conditioner, load_model, model_fingerprint, resolve
 from .errors import InputError
 from .models.inference import for_inference
 from .separation.chunking import separate_in_chunks
@@ -47,8 +47,10 @@ class Embedder:
     folded into the convolutions and channels-last 2-D convolutions (same embeddings to float
     rounding, faster: docs/benchmarks.md), so a later change to ``model``'s weights does not reach them."""
 
-    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = ""):
-        self.model, self.bundle, self.source = model.eval(), bundle, source
+    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", fingerprint: str = ""):
+        """``fingerprint``: the model file's (``checkpoint.model_fingerprint``), which calibrations
+        and galleries are checked against."""
+        self.model, self.bundle, self.source, self.fingerprint = model.eval(), bundle, source, fingerprint
         self._fast = for_inference(self.model)
         self.n_speakers = getattr(model, "n_speakers", 1)
         self.embed_dim = model.embed_dim
@@ -59,7 +61,7 @@ class Embedder:
     @classmethod
     def from_pretrained(cls, path: str | Path) -> Embedder:
         model, bundle = _load_kind(path, "embedder", "mirnet.load")
-        return cls(model, bundle, str(path))
+        return cls(model, bundle, str(path), model_fingerprint(path))
 
     def embed_batch(self, wavs: torch.Tensor) -> torch.Tensor:
         """(B, samples) float at 16 kHz -> (B, N, D); no checks, for trusted pipelines."""

@@ -10,6 +10,7 @@ read with ``weights_only=True`` so loading a checkpoint never runs code from it.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -133,6 +134,12 @@ def resolve(path: str | Path) -> Path:
     """An experiment dir (its model.pt) or a file."""
     path = Path(path)
     return path / MODEL_FILE if path.is_dir() else path
+
+
+def model_fingerprint(path: str | Path) -> str:
+    """The model file's SHA-1 (12 hex digits): what evaluation results, calibrations and galleries
+    record, so that each is used only with the very model that made it."""
+    return hashlib.sha1(resolve(path).read_bytes()).hexdigest()[:12]
 
 
 def read_bundle(path: str | Path) -> dict:

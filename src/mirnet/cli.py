@@ -172,6 +172,50 @@ def _embed(a):
         print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
 
 
+def _print_result(a, result: dict, lines: list[str]) -> None:
+    """``--json``: the result as JSON on stdout; else a few readable lines."""
+    print(json.dumps(result, indent=1) if a.json else "\n".join(lines))
+
+
+def _threshold_text(t: float | None, source: str | None) -> str:
+    return "no threshold (give --threshold or --calibration)" if t is None else f"{t:.4f} ({source})"
+
+
+def _verify(a):
+    from .apps.verification import verify
+
+    v = verify(a.exp, a.a, a.b, threshold=a.threshold, calibration=a.calibration, metric=a.metric)
+    decision = {None: "-", True: "same speaker", False: "different speakers"}[v.accepted]
+    _print_result(
+        a,
+        {"a": a.a, "b": a.b, **v.to_dict()},
+        [
+            f"score: {v.score:.4f} (-{v.metric} distance; outputs {v.pair[0] + 1} of A and {v.pair[1] + 1} of B)",
+            f"threshold: {_threshold_text(v.threshold, v.threshold_source)}",
+            f"decision: {decision}",
+        ],
+    )
+
+
+def _enroll(a):
+    from .apps.verification import enroll
+
+    g = enroll(a.exp, a.gallery, a.name, a.files)
+    counts = {n: len(f) for n, f in g.files.items()}
+    print(f"{a.gallery}: {a.name} enrolled from {len(a.files)} recording(s); {len(g.names)} names: {counts}")
+
+
+def _identify(a):
+    from .apps.verification import identify
+
+    matches = identify(a.exp, a.audio, a.gallery, threshold=a.threshold, calibration=a.calibration)
+    _print_result(
+        a,
+        {"audio": a.audio, "gallery": a.gallery, "matches": [m.to_dict() for m in matches]},
+        [f"speaker {m.output + 1}: {m.name} (score {m.score:.4f}, closest: {m.best})" for m in matches],
+    )
+
+
 def _separate(a):
     import mirnet
 
@@ -412,6 +456,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speakers", type=_typed(Size))
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
     s.set_defaults(func=_embed)
+
+    def threshold_options(s, calibration_help: str) -> None:
+        t = s.add_mutually_exclusive_group()
+        t.add_argument("--threshold", type=_typed(float), help="accept scores (-distance) at or above this")
+        t.add_argument("--calibration", metavar="EVAL.json", help=calibration_help)
+        s.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    s = sub.add_parser("verify", help="do two recordings (mixtures or single voices) share a speaker?")
+    s.add_argument("exp", help="an embedder's experiment dir or model file")
+    s.add_argument("a", help="audio file A")
+    s.add_argument("b", help="audio file B")
+    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    threshold_options(s, "decide at the EER threshold of this `mirnet eval EXP --json` result")
+    s.set_defaults(func=_verify)
+
+    s = sub.add_parser("enroll", help="add clean recordings of a named speaker to a gallery")
+    s.add_argument("exp", help="an embedder's experiment dir or model file")
+    s.add_argument("--gallery", required=True, help="the gallery folder (made if new)")
+    s.add_argument("name")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.set_defaults(func=_enroll)
+
+    s = sub.add_parser("identify", help="which enrolled speakers are in a mixture")
+    s.add_argument("exp", help="the embedder the gallery was enrolled with")
+    s.add_argument("audio")
+    s.add_argument("--gallery", required=True)
+    threshold_options(
+        s, "below the EER threshold of this `mirnet eval EXP --condition enrolled --json` result: unknown"
+    )
+    s.set_defaults(func=_identify)
 
     s = sub.add_parser("separate", help="one WAV per speaker of a mixture, and a JSON naming whose each is")
     s.add_argument("exp", help="a separator's experiment dir or model file")

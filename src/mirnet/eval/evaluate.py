@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from ..api import load, load_separator
 from ..atomic import atomic_path
+from ..checkpoint import model_fingerprint
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
@@ -48,9 +48,7 @@ def system_fingerprint(exp: str | Path) -> str:
         from importlib.metadata import version
 
         return f"{exp}-{version(str(exp))}"
-    from ..checkpoint import resolve
-
-    return hashlib.sha1(resolve(exp).read_bytes()).hexdigest()[:12]
+    return model_fingerprint(exp)
 
 
 def cascade_fingerprint(system: str, separator: str | Path | None) -> str:

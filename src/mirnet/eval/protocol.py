@@ -34,7 +34,7 @@ from ..corpus.manifest import Manifest
 from ..data.mixing import MixtureSpec, mix, read_sources
 from ..distances import closest_pair_distance, pairwise_distance
 from . import CONDITION_NAMES
-from .metrics import bootstrap_ci, eer, min_dcf
+from .metrics import bootstrap_ci, eer, eer_threshold, min_dcf
 from .trials import Trial
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
@@ -156,6 +156,8 @@ def summarize(scores: np.ndarray, labels: np.ndarray, n_boot: int = 1000, seed: 
         "eer": eer(scores, labels),
         "eer_ci": list(bootstrap_ci(scores, labels, eer, n_boot=n_boot, seed=seed)),
         "min_dcf": min_dcf(scores, labels, p_target=0.01),
+        # the score (-distance) at the EER operating point: `mirnet verify --calibration` decides with it
+        "eer_threshold": eer_threshold(scores, labels),
     }
 
 

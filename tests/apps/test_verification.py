@@ -1,0 +1,148 @@
+"""verify / enroll / identify on the shipped reference models and synthesized voices: the score is
+the protocol's, the stored threshold reproduces its calibration's operating point, a gallery or
+calibration of another model is refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import mirnet
+from mirnet.apps.verification import UNKNOWN, Gallery
+from mirnet.audio import save_audio
+from mirnet.cli import main
+from mirnet.corpus import open_corpus
+from mirnet.data.mixing import MixtureSpec, mix, read_sources
+from mirnet.errors import InputError
+from mirnet.eval.evaluate import evaluate
+from mirnet.eval.protocol import condition_specs
+from mirnet.eval.trials import load_trials
+
+from ..conftest import REPO
+
+REFERENCE, TEACHER = REPO / "models" / "reference", REPO / "models" / "reference" / "teacher"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return mirnet.load(REFERENCE)
+
+
+@pytest.fixture(scope="module")
+def calibrated(corpus, tmp_path_factory):
+    """A 60-trial evaluation of the reference on the seen test voices, with its trial list."""
+    out = tmp_path_factory.mktemp("calibration")
+    result = evaluate(
+        REFERENCE, corpus / "seen", trials=60, trial_list=out / "trials.json", progress=False, seed=3
+    )
+    (out / "eval.json").write_text(json.dumps(result))
+    return out
+
+
+def _utterances(corpus, speaker):
+    return sorted((corpus / "seen").glob(f"{speaker}/*/*.flac"))
+
+
+def test_verify_at_the_stored_threshold_reproduces_the_calibrations_operating_point(
+    corpus, calibrated, embedder
+):
+    result = json.loads((calibrated / "eval.json").read_text())
+    trials, _, _ = load_trials(calibrated / "trials.json")
+    index = {u.id: u for u in open_corpus(corpus / "seen")}
+    clips = [mix(read_sources(s, index))[0] for s in condition_specs(trials, "mixture")]
+    accepted = {True: [], False: []}  # by whether the pair shares a speaker
+    for k in range(len(trials)):
+        anchor, positive, negative = clips[3 * k : 3 * k + 3]
+        for other, target in ((positive, True), (negative, False)):
+            v = mirnet.verify(embedder, anchor, other, calibration=calibrated / "eval.json")
+            assert v.threshold == result["eer_threshold"] and v.metric == result["metric"]
+            accepted[target].append(v.accepted)
+    miss = 100 * (1 - np.mean(accepted[True]))
+    false_alarm = 100 * np.mean(accepted[False])
+    step = 100 / len(trials)  # the threshold lies between two neighbouring operating points
+    assert abs(miss - result["eer"]) <= step + 1e-6 and abs(false_alarm - result["eer"]) <= step + 1e-6, (
+        miss,
+        false_alarm,
+        result["eer"],
+    )
+
+
+def test_verify_cli_prints_score_threshold_decision_and_matched_pair(corpus, calibrated, tmp_path, capsys):
+    speaker, other = sorted(p.name for p in (corpus / "seen").iterdir() if p.is_dir())[:2]
+    a, b = _utterances(corpus, speaker)[:2]
+    assert (
+        main(
+            [
+                "verify",
+                str(REFERENCE),
+                str(a),
+                str(b),
+                "--calibration",
+                str(calibrated / "eval.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    same = json.loads(capsys.readouterr().out)
+    assert (
+        same["accepted"] is True and len(same["pair"]) == 2 and same["threshold_source"].endswith("eval.json")
+    )
+    c = _utterances(corpus, other)[0]
+    assert main(["verify", str(REFERENCE), str(a), str(c), "--threshold", str(same["score"])]) == 0
+    text = capsys.readouterr().out
+    assert "decision: different speakers" in text and f"threshold: {same['score']:.4f} (given)" in text
+
+
+def test_a_calibration_of_another_model_or_without_threshold_is_refused(corpus, calibrated, tmp_path, capsys):
+    a = _utterances(corpus, sorted(p.name for p in (corpus / "seen").iterdir() if p.is_dir())[0])[0]
+    fingerprint = json.loads((calibrated / "eval.json").read_text())["system"]
+    assert main(["verify", str(TEACHER), str(a), str(a), "--calibration", str(calibrated / "eval.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"calibrated on model {fingerprint}, this model is " in err
+    (tmp_path / "bad.json").write_text('{"eer": 3.0}')
+    with pytest.raises(InputError, match="bad.json: not a calibration: no eer_threshold"):
+        mirnet.verify(REFERENCE, a, a, calibration=tmp_path / "bad.json")
+
+
+def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder, tmp_path, capsys):
+    speakers = sorted(p.name for p in (corpus / "seen").iterdir() if p.is_dir())[:4]
+    gallery = tmp_path / "gallery"
+    for s in speakers:
+        files = [str(f) for f in _utterances(corpus, s)[1:4]]
+        assert main(["enroll", str(REFERENCE), "--gallery", str(gallery), f"name-{s}", *files]) == 0
+    reopened = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
+    assert reopened.names == [f"name-{s}" for s in speakers]
+    assert reopened.embeddings.shape == (4 * 3 * embedder.n_speakers, embedder.embed_dim)
+    assert np.allclose(np.linalg.norm(reopened.embeddings, axis=1), 1.0, atol=1e-5)
+    # a mixture of utterances of the first two speakers that were not enrolled
+    index = {u.id: u for u in open_corpus(corpus / "seen")}
+    first = [sorted(u for u in index if index[u].speaker == s)[0] for s in speakers[:2]]
+    spec = MixtureSpec(tuple(first), tuple(speakers[:2]), (0, 0), (0.0, 0.0), (0, 0), 48000)
+    mixture = save_audio(tmp_path / "mix.wav", mix(read_sources(spec, index))[0])
+    capsys.readouterr()
+    assert main(["identify", str(REFERENCE), str(mixture), "--gallery", str(gallery), "--json"]) == 0
+    matches = json.loads(capsys.readouterr().out)["matches"]
+    assert sorted(m["name"] for m in matches) == [f"name-{s}" for s in speakers[:2]]
+    high = max(m["score"] for m in matches) + 1e-3
+    unknown = mirnet.identify(embedder, mixture, gallery, threshold=high)
+    assert {m.name for m in unknown} == {UNKNOWN} and {m.best for m in unknown} == {
+        m["name"] for m in matches
+    }
+
+
+def test_a_gallery_of_another_model_is_refused_in_one_line(corpus, embedder, tmp_path, capsys):
+    a = _utterances(corpus, sorted(p.name for p in (corpus / "seen").iterdir() if p.is_dir())[0])[0]
+    mirnet.enroll(embedder, tmp_path / "g", "one", [a])
+    assert main(["identify", str(TEACHER), str(a), "--gallery", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"gallery made by model {embedder.fingerprint}, this model is " in err and "\n" not in err
+    with pytest.raises(InputError, match="'unknown' cannot be a name"):
+        mirnet.enroll(embedder, tmp_path / "g", UNKNOWN, [a])
+    (tmp_path / "g" / "gallery.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="g: unreadable gallery"):
+        mirnet.identify(embedder, a, tmp_path / "g")
+    with pytest.raises(InputError, match="no gallery here"):
+        mirnet.identify(embedder, a, tmp_path / "none")
