@@ -53,6 +53,32 @@ def _corpus_transform(a):
     print(f"{a.out}: {len(m.speakers)} voices, {len(m)} utterances; train on them with {m.source}")
 
 
+def _speaker_range(text: str) -> tuple[int, int]:
+    """``2..4`` or ``3`` -> (low, high)."""
+    lo, _, hi = text.partition("..")
+    try:
+        return int(lo), int(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW..HIGH or N, got {text!r}") from None
+
+
+def _corpus_conversation(a):
+    from .apps.conversation import make_conversations
+    from .corpus import open_corpus
+
+    out = make_conversations(
+        open_corpus(a.data),
+        a.out,
+        speakers=a.speakers,
+        conversations=a.conversations,
+        minutes=a.minutes,
+        overlap=a.overlap,
+        seed=a.seed,
+        progress=not a.quiet,
+    )
+    print(f"{out}: {a.conversations} conversations of {a.minutes} min, each WAV with its RTTM")
+
+
 def _corpus_manifest(a):
     from .corpus import read_librispeech
 
@@ -216,6 +242,76 @@ def _identify(a):
     )
 
 
+def _diarization_settings(a, fingerprint: str):
+    """Defaults, then a tuned calibration's thresholds, then the options given."""
+    from dataclasses import fields
+
+    from .apps.calibration import read_calibration
+    from .apps.diarization import DiarizationSettings
+
+    base = {}
+    if a.calibration:
+        how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
+        base = read_calibration(a.calibration, fingerprint, "settings", how)["settings"]
+    given = {k: getattr(a, k) for k in ("window", "hop", "same_threshold", "cluster_threshold")}
+    names = {f.name for f in fields(DiarizationSettings)}
+    return DiarizationSettings(
+        **{
+            **{k: v for k, v in base.items() if k in names},
+            **{k: v for k, v in given.items() if v is not None},
+        }
+    )
+
+
+def _diarize(a):
+    from .apps.diarization import diarize
+    from .eval.evaluate import load_system, system_fingerprint
+
+    embed, _ = load_system(a.exp)
+    settings = _diarization_settings(a, system_fingerprint(a.exp))
+    result = diarize(
+        embed, a.audio, settings, speakers=a.speakers, max_speakers=a.max_speakers, progress=not a.quiet
+    )
+    result.write(a.out)
+    print(f"{a.out}: {result.speakers} speakers, {len(result.turns)} turns in {result.seconds:.1f} s")
+
+
+def _eval_diarization(a):
+    from dataclasses import asdict
+
+    from .apps.diarization_scoring import embed_conversations, score, tune
+    from .eval.evaluate import load_system, system_fingerprint
+
+    embed, _ = load_system(a.exp)
+    fingerprint = system_fingerprint(a.exp)
+    settings = _diarization_settings(a, fingerprint)
+    conversations, cpu = embed_conversations(embed, a.data, settings, progress=not a.quiet)
+    tried = None
+    if a.tune:
+        settings, tried = tune(conversations, settings, a.collar)
+    audio = sum(w.seconds for w, _ in conversations)
+    result = {
+        "model": a.exp,
+        "system": fingerprint,
+        "data": a.data,
+        "settings": asdict(settings),
+        "x_real_time_cpu": round(audio / cpu, 1),
+        "estimated_count": score(conversations, settings, collar=a.collar),
+        "oracle_count": score(conversations, settings, oracle_count=True, collar=a.collar),
+        **({"tuned": tried} if tried else {}),
+    }
+    if a.json:
+        write_text(a.json, json.dumps(result, indent=1) + "\n")
+    keys = ("der", "missed", "false_alarm", "confusion", "jer", "der_overlap", "der_single", "count_accuracy")
+    print(
+        f"{a.exp} on {a.data}: {len(conversations)} files, thresholds same={settings.same_threshold} "
+        f"cluster={settings.cluster_threshold}, {result['x_real_time_cpu']}x real time (CPU)"
+    )
+    print("speaker count " + " ".join(f"{k:>14}" for k in keys))
+    for row in ("estimated_count", "oracle_count"):
+        print(f"{row:<13} " + " ".join(f"{result[row][k]:14.2f}" for k in keys))
+
+
 def _separate(a):
     import mirnet
 
@@ -361,6 +457,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--jobs", type=int, default=2)
     s.set_defaults(func=_corpus_transform)
+    s = corpus.add_parser(
+        "conversation", help="long conversations with turns, pauses and overlap, each with its RTTM"
+    )
+    s.add_argument("out")
+    s.add_argument("--data", required=True, help="the voices: LibriSpeech-layout tree or manifest")
+    s.add_argument(
+        "--speakers", type=_speaker_range, default=(2, 4), help="speakers per conversation, LOW..HIGH"
+    )
+    s.add_argument("--conversations", type=_typed(Size), default=12)
+    s.add_argument("--minutes", type=_typed(Positive), default=4.0, help="length of each")
+    s.add_argument(
+        "--overlap", type=_typed(Ratio), default=0.2, help="share of the speech that is overlapped"
+    )
+    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_corpus_conversation)
     s = corpus.add_parser("manifest", help="LibriSpeech-layout tree -> JSONL manifest")
     s.add_argument("root")
     s.add_argument("--out", required=True)
@@ -486,6 +598,49 @@ def build_parser() -> argparse.ArgumentParser:
         s, "below the EER threshold of this `mirnet eval EXP --condition enrolled --json` result: unknown"
     )
     s.set_defaults(func=_identify)
+
+    def diarization_options(s) -> None:
+        s.add_argument("--window", type=_typed(Positive), help="seconds per window (default 3)")
+        s.add_argument("--hop", type=_typed(Positive), help="seconds between windows (default 1.5)")
+        s.add_argument(
+            "--same-threshold",
+            type=_typed(float),
+            help="cosine similarity above which a window's outputs are one talker",
+        )
+        s.add_argument(
+            "--cluster-threshold", type=_typed(float), help="cosine distance where clustering stops"
+        )
+        s.add_argument(
+            "--calibration",
+            metavar="TUNED.json",
+            help="thresholds of `mirnet eval-diarization --tune` (seen voices)",
+        )
+        s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser(
+        "diarize", help="who spoke when (overlaps included) in a recording of any length -> RTTM"
+    )
+    s.add_argument("exp", help="an embedder's experiment dir or model file, or resemblyzer")
+    s.add_argument("audio")
+    s.add_argument("--out", required=True, help="the RTTM to write")
+    count = s.add_mutually_exclusive_group()
+    count.add_argument("--speakers", type=_typed(Size), help="the number of speakers, if known")
+    count.add_argument("--max-speakers", type=_typed(Size), help="at most this many speakers")
+    diarization_options(s)
+    s.set_defaults(func=_diarize)
+
+    s = sub.add_parser(
+        "eval-diarization", help="DER, JER, overlap DER and speaker-count accuracy on conversations"
+    )
+    s.add_argument("exp", help="an embedder's experiment dir or model file, or resemblyzer")
+    s.add_argument("--data", required=True, help="a folder of mirnet corpus conversation")
+    s.add_argument(
+        "--tune", action="store_true", help="choose the thresholds of lowest DER on these files (seen voices)"
+    )
+    s.add_argument("--collar", type=_typed(float), default=0.25, help="seconds forgiven around each boundary")
+    s.add_argument("--json", help="write the result (with a row per file) here")
+    diarization_options(s)
+    s.set_defaults(func=_eval_diarization)
 
     s = sub.add_parser("separate", help="one WAV per speaker of a mixture, and a JSON naming whose each is")
     s.add_argument("exp", help="a separator's experiment dir or model file")

@@ -28,6 +28,7 @@ from ..audio import SAMPLE_RATE
 from ..distances import pairwise_distance
 from ..errors import InputError
 from ..losses.pit import best_permutation
+from .calibration import read_calibration
 
 UNKNOWN = "unknown"
 
@@ -44,18 +45,7 @@ class Threshold:
     @classmethod
     def from_calibration(cls, path: str | Path, fingerprint: str) -> Threshold:
         """The EER threshold of a ``mirnet eval --json`` result of the model ``fingerprint``."""
-        try:
-            result = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read a calibration ({exc})") from None
-        if not isinstance(result, dict) or "eer_threshold" not in result:
-            raise InputError(
-                f"{path}: not a calibration: no eer_threshold (write one with mirnet eval EXP --json FILE)"
-            )
-        if result.get("system") != fingerprint:
-            raise InputError(
-                f"{path}: calibrated on model {result.get('system')}, this model is {fingerprint}"
-            )
+        result = read_calibration(path, fingerprint, "eer_threshold", "mirnet eval EXP --json FILE")
         return cls(
             float(result["eer_threshold"]), result.get("metric", "cosine"), str(path), result.get("condition")
         )

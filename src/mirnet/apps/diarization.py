@@ -1,0 +1,258 @@
+"""Who spoke when, overlaps included, in a recording of any length: windows -> the N identities
+of each window -> clustering across windows -> a timeline -> RTTM.
+
+- Windows (3 s, hop 1.5 s by default) are read one batch at a time, so memory stays flat in the
+  file's length. A window with less than 0.3 s of speech (an energy detector on 10-ms frames)
+  gives no identity.
+- A mixture embedder gives N identities per window. When two of them are closer than
+  ``same_threshold`` (cosine similarity) they are taken as one talker, since a window where one
+  person speaks still yields N outputs. A single-embedding system gives one identity per window:
+  the baseline, which cannot mark overlap.
+- Identities are clustered (scikit-learn agglomerative, cosine, average linkage) by a distance
+  threshold, or into K clusters when the speaker count is given; clusters holding fewer than
+  ``min_share`` of the identities are folded into their nearest larger one.
+- Each window labels its core (the hop-long middle; the first and last windows reach the file's
+  edges) with its identities' clusters, on its speech frames only: where a window holds two
+  talkers, the timeline has overlap.
+
+Attention weights are not used as frame activity: the reference MIRNet's attention streams stay
+near the symmetric solution (docs/model.md), so they do not tell its two talkers apart in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.cluster import AgglomerativeClustering
+from tqdm import tqdm
+
+from ..audio import SAMPLE_RATE, audio_info, load_audio
+from ..errors import InputError
+from .conversation import Turn, write_rttm
+
+EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
+FRAME = 0.01  # seconds per activity frame
+
+
+@dataclass(frozen=True)
+class DiarizationSettings:
+    window: float = 3.0
+    hop: float = 1.5
+    same_threshold: float = 0.8  # cosine similarity above which a window's outputs are one talker
+    cluster_threshold: float = 0.6  # cosine distance at which agglomerative clustering stops
+    min_share: float = 0.05  # smaller clusters join their nearest larger one
+    speech_floor_db: float = -35.0  # a frame is speech within this of the window's loudest
+    silence_dbfs: float = -60.0  # a window whose loudest frame is below this is silent
+    fill_gap: float = 0.3  # a talker's pauses shorter than this (seconds) count as speech
+    min_fit: float = 0.0  # a window's further identities closer than this to their cluster are dropped
+    batch: int = 16
+
+
+@dataclass
+class Diarization:
+    uri: str
+    turns: list[Turn]
+    speakers: int
+    windows: int
+    seconds: float
+
+    def write(self, path: str | Path) -> Path:
+        return write_rttm(path, self.uri, self.turns)
+
+
+def _speech_frames(wav: np.ndarray, s: DiarizationSettings) -> np.ndarray:
+    hop = round(FRAME * SAMPLE_RATE)
+    n = len(wav) // hop
+    energy = 10 * np.log10(np.mean(wav[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    if n == 0 or energy.max() < s.silence_dbfs:
+        return np.zeros(n, bool)
+    return energy > energy.max() + s.speech_floor_db
+
+
+def _windows(path: Path, s: DiarizationSettings, progress: bool):
+    """Yields (start in seconds, waveform, speech frames) of each window, reading only it."""
+    frames, rate = audio_info(path)
+    seconds = frames / rate
+    width, step = s.window, s.hop
+    starts = np.arange(0.0, max(seconds - width, 0.0) + step, step) if seconds > width else np.zeros(1)
+    for start in tqdm(starts, desc=f"diarizing {path.name}", disable=not progress, unit="win", leave=False):
+        wav = load_audio(path, start=round(start * rate), frames=round(width * rate))
+        yield float(start), wav, _speech_frames(wav, s)
+
+
+def _identities(emb: np.ndarray, same: float) -> np.ndarray:
+    """(N, D) unit outputs of one window -> (k, D): outputs closer than ``same`` merged."""
+    if len(emb) == 1:
+        return emb
+    sim = emb @ emb.T
+    keep, taken = [], set()
+    for i in range(len(emb)):
+        if i in taken:
+            continue
+        group = [i] + [j for j in range(i + 1, len(emb)) if j not in taken and sim[i, j] >= same]
+        taken.update(group)
+        mean = emb[group].mean(0)
+        keep.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    return np.stack(keep)
+
+
+def cluster(
+    identities: np.ndarray,
+    s: DiarizationSettings,
+    speakers: int | None = None,
+    max_speakers: int | None = None,
+) -> np.ndarray:
+    """(M, D) unit identities -> cluster label per identity, 0..K-1."""
+    if len(identities) < 2:
+        return np.zeros(len(identities), int)
+    if speakers is not None:
+        k = min(speakers, len(identities))
+        return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(
+            identities
+        )
+    labels = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=s.cluster_threshold, metric="cosine", linkage="average"
+    ).fit_predict(identities)
+    counts = np.bincount(labels)
+    big = np.flatnonzero(counts >= max(2, s.min_share * len(identities)))
+    if len(big) == 0:
+        big = np.array([counts.argmax()])
+    centroids = np.stack([identities[labels == c].mean(0) for c in big])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    small = ~np.isin(labels, big)
+    labels[small] = big[(identities[small] @ centroids.T).argmax(1)]
+    labels = np.unique(labels, return_inverse=True)[1]
+    if max_speakers is not None and labels.max() + 1 > max_speakers:
+        return cluster(identities, s, speakers=max_speakers)
+    return labels
+
+
+@dataclass
+class WindowOutputs:
+    """What the embedder said about each window of one recording: all that clustering needs, so
+    settings can be tried again without embedding again (``apps.diarization_scoring.tune``)."""
+
+    uri: str
+    starts: list[float]  # seconds, of the windows with speech
+    outputs: list[np.ndarray]  # (N, D) unit embeddings per window with speech
+    speech: np.ndarray  # (frames,) bool at FRAME resolution over the whole file
+    seconds: float
+    windows: int  # all windows, silent ones included
+
+
+def embed_windows(
+    embed: EmbedFn, path: str | Path, settings: DiarizationSettings | None = None, progress: bool = False
+) -> WindowOutputs:
+    """Slide windows over the file at ``path``, a batch at a time, and embed those with speech."""
+    s = settings or DiarizationSettings()
+    path = Path(path)
+    if s.hop > s.window:
+        raise InputError(f"hop ({s.hop} s) longer than the window ({s.window} s) would skip audio")
+    width = round(s.window * SAMPLE_RATE)
+    starts, outputs, speech, batch = [], [], [], []
+    min_frames = round(0.3 / FRAME)
+
+    def flush():
+        if batch:
+            wavs = torch.from_numpy(np.stack([np.pad(w, (0, width - len(w))) for _, w in batch]))
+            with torch.inference_mode():
+                emb = F.normalize(embed(wavs).float(), dim=-1)
+            starts.extend(start for start, _ in batch)
+            outputs.extend(emb.numpy())
+            batch.clear()
+
+    total = 0.0
+    for start, wav, frames in _windows(path, s, progress):
+        total = max(total, start + len(wav) / SAMPLE_RATE)
+        speech.append((start, frames))
+        if frames.sum() >= min_frames:
+            batch.append((start, wav))
+        if len(batch) == s.batch:
+            flush()
+    flush()
+    n_frames = round(total / FRAME) + 1
+    is_speech = np.zeros(n_frames, bool)
+    for start, frames in speech:
+        at = round(start / FRAME)
+        is_speech[at : at + len(frames)] |= frames[: n_frames - at]
+    return WindowOutputs(path.stem, starts, outputs, is_speech, total, len(speech))
+
+
+def assemble(
+    w: WindowOutputs,
+    settings: DiarizationSettings | None = None,
+    *,
+    speakers: int | None = None,
+    max_speakers: int | None = None,
+) -> Diarization:
+    """A recording's window outputs -> its speakers' timeline."""
+    s = settings or DiarizationSettings()
+    if speakers is not None and max_speakers is not None:
+        raise InputError("give the speaker count or its maximum, not both")
+    if not w.outputs:
+        return Diarization(w.uri, [], 0, w.windows, w.seconds)
+    found = [_identities(o, s.same_threshold) for o in w.outputs]
+    owners = np.concatenate([np.full(len(f), i) for i, f in enumerate(found)])
+    identities = np.concatenate(found)
+    labels = cluster(identities, s, speakers, max_speakers)
+    k = int(labels.max()) + 1
+    centroids = np.stack([identities[labels == c].mean(0) for c in range(k)])
+    fit = np.einsum("md,md->m", identities, centroids[labels]) / np.linalg.norm(centroids[labels], axis=1)
+    best = np.zeros(len(fit), bool)  # each window keeps its best-fitting identity
+    for i in range(len(found)):
+        mine = np.flatnonzero(owners == i)
+        best[mine[fit[mine].argmax()]] = True
+    labels = np.where(best | (fit >= s.min_fit), labels, -1)
+    n_frames = len(w.speech)
+    active = np.zeros((k, n_frames), bool)
+    margin = (s.window - s.hop) / 2
+    for i, start in enumerate(w.starts):
+        lo = 0 if start == 0 else round((start + margin) / FRAME)
+        last = i == len(w.starts) - 1
+        hi = n_frames if last else round((start + margin + s.hop) / FRAME)
+        for c in labels[(owners == i) & (labels >= 0)]:
+            active[c, lo:hi] = True
+    active &= w.speech
+    return Diarization(w.uri, _turns(active, s.fill_gap), k, w.windows, w.seconds)
+
+
+def diarize(
+    embed: EmbedFn,
+    path: str | Path,
+    settings: DiarizationSettings | None = None,
+    *,
+    speakers: int | None = None,
+    max_speakers: int | None = None,
+    progress: bool = False,
+) -> Diarization:
+    """Diarize the recording at ``path`` with an embed function (``eval.evaluate.load_system``)."""
+    if speakers is not None and max_speakers is not None:
+        raise InputError("give the speaker count or its maximum, not both")
+    windows = embed_windows(embed, path, settings, progress)
+    return assemble(windows, settings, speakers=speakers, max_speakers=max_speakers)
+
+
+def _turns(active: np.ndarray, min_gap: float = 0.3, min_turn: float = 0.2) -> list[Turn]:
+    """(K, frames) activity -> turns, gaps shorter than ``min_gap`` filled and turns shorter than
+    ``min_turn`` dropped."""
+    turns = []
+    for c, row in enumerate(active):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+        runs = [[a, b] for a, b in zip(edges[::2], edges[1::2])]
+        merged: list[list[int]] = []
+        for a, b in runs:
+            if merged and a - merged[-1][1] < min_gap / FRAME:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b])
+        turns += [
+            Turn(f"spk{c}", round(a * FRAME, 3), round(b * FRAME, 3))
+            for a, b in merged
+            if b - a >= min_turn / FRAME
+        ]
+    return sorted(turns, key=lambda t: (t.start, t.speaker))

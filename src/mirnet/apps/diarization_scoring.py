@@ -1,0 +1,124 @@
+"""`mirnet eval-diarization`: a system diarizes every conversation of a folder that
+``mirnet corpus conversation`` made, and pyannote.metrics (the field's scorer) compares each
+timeline with its RTTM: DER and JER with their parts (missed speech, false alarm, confusion),
+DER on the overlapped and on the single-talker regions apart, and how often the speaker count was
+right. Overlap is where a system of N identities per window should beat one of a single identity.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.database.util import load_rttm
+from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+from ..errors import CorpusError
+from .conversation import INDEX, Turn
+from .diarization import DiarizationSettings, EmbedFn, WindowOutputs, assemble, embed_windows
+
+
+def annotation(uri: str, turns: list[Turn]) -> Annotation:
+    a = Annotation(uri=uri)
+    for i, t in enumerate(turns):
+        a[Segment(t.start, t.end), i] = t.speaker
+    return a
+
+
+def read_conversations(data: str | Path) -> list[dict]:
+    index = Path(data) / INDEX
+    if not index.exists():
+        raise CorpusError(f"{data}: no {INDEX} (make conversations with mirnet corpus conversation)")
+    return [json.loads(line) for line in index.read_text().splitlines() if line.strip()]
+
+
+def embed_conversations(
+    embed: EmbedFn, data: str | Path, settings: DiarizationSettings | None = None, progress: bool = False
+) -> tuple[list[tuple[WindowOutputs, Annotation]], float]:
+    """Every conversation's window outputs with its reference, and the CPU seconds embedding took."""
+    data = Path(data)
+    out, cpu = [], 0.0
+    for row in read_conversations(data):
+        reference = load_rttm(data / row["rttm"])[row["uri"]]
+        start = time.process_time()
+        out.append((embed_windows(embed, data / row["wav"], settings, progress), reference))
+        cpu += time.process_time() - start
+    return out, cpu
+
+
+def score(
+    conversations: list[tuple[WindowOutputs, Annotation]],
+    settings: DiarizationSettings | None = None,
+    *,
+    oracle_count: bool = False,
+    collar: float = 0.25,
+) -> dict:
+    """Assemble each conversation's timeline under ``settings`` and score it against its reference."""
+    metrics = {k: DiarizationErrorRate(collar=collar) for k in ("all", "overlap", "single")}
+    jer = JaccardErrorRate(collar=collar)
+    files, right = [], 0
+    for windows, reference in conversations:
+        n_ref = len(reference.labels())
+        result = assemble(windows, settings, speakers=n_ref if oracle_count else None)
+        hypothesis = annotation(windows.uri, result.turns)
+        extent = Timeline([Segment(0, windows.seconds)])
+        overlap = reference.get_overlap()
+        der = metrics["all"](reference, hypothesis, uem=extent)
+        metrics["overlap"](reference, hypothesis, uem=overlap)
+        metrics["single"](reference, hypothesis, uem=extent.extrude(overlap))
+        jer(reference, hypothesis, uem=extent)
+        right += result.speakers == n_ref
+        files.append({"uri": windows.uri, "speakers": n_ref, "found": result.speakers, "der": 100 * der})
+    detail = metrics["all"][:]  # accumulated components, in seconds
+
+    def share(key: str) -> float:
+        return 100 * detail[key] / detail["total"]
+
+    return {
+        "der": 100 * abs(metrics["all"]),
+        "missed": share("missed detection"),
+        "false_alarm": share("false alarm"),
+        "confusion": share("confusion"),
+        "jer": 100 * abs(jer),
+        "der_overlap": 100 * abs(metrics["overlap"]),
+        "der_single": 100 * abs(metrics["single"]),
+        "count_accuracy": 100 * right / len(files),
+        "files": files,
+        "collar": collar,
+        "oracle_count": oracle_count,
+    }
+
+
+# the grid `tune` searches: a window's outputs merged at cosine similarity SAME (1.01: never), the
+# clustering stopped at cosine distance CLUSTER, talkers' pauses shorter than FILL seconds filled,
+# a window's further identities fitting their cluster worse than FIT dropped
+GRID = {
+    "same_threshold": (0.5, 0.7, 0.9, 1.01),
+    "cluster_threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+    "fill_gap": (0.3, 0.6),
+    "min_fit": (0.0, 0.7),
+}
+
+
+def tune(
+    conversations: list[tuple[WindowOutputs, Annotation]], settings: DiarizationSettings, collar: float = 0.25
+) -> tuple[DiarizationSettings, list[dict]]:
+    """The settings of lowest DER with the speaker count estimated, over ``GRID`` (on seen voices,
+    so that unseen ones are scored at settings chosen without them); and every point tried. A
+    system of one output per window has nothing to merge or drop, and skips those axes."""
+    multi = any(w.outputs and len(w.outputs[0]) > 1 for w, _ in conversations)
+    axes = {
+        k: v if multi or k in ("cluster_threshold", "fill_gap") else (getattr(settings, k),)
+        for k, v in GRID.items()
+    }
+    tried = []
+    for point in itertools.product(*axes.values()):
+        s = replace(settings, **dict(zip(axes, point)))
+        r = score(conversations, s, collar=collar)
+        tried.append({**dict(zip(axes, point)), "der": r["der"], "count_accuracy": r["count_accuracy"]})
+    best = min(tried, key=lambda t: (t["der"], -t["count_accuracy"]))
+    return replace(settings, **{k: best[k] for k in axes}), tried

@@ -1,0 +1,120 @@
+"""Conversations with their RTTM, the diarization timeline, and its scoring by pyannote.metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pyannote.database.util import load_rttm
+
+from mirnet.apps.conversation import Turn, make_conversations, talking_seconds
+from mirnet.apps.diarization import DiarizationSettings, WindowOutputs, assemble
+from mirnet.apps.diarization_scoring import annotation
+from mirnet.cli import main
+from mirnet.corpus import open_corpus
+
+from ..conftest import REPO
+
+REFERENCE = REPO / "models" / "reference"
+
+
+def _make(corpus, out):
+    seen = open_corpus(corpus / "seen")
+    return make_conversations(
+        seen, out, speakers=(2, 3), conversations=2, minutes=0.5, overlap=0.3, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def conversations(corpus, tmp_path_factory):
+    return _make(corpus, tmp_path_factory.mktemp("conversations"))
+
+
+def test_a_conversation_has_its_speakers_turns_and_overlap_share_in_an_rttm_pyannote_reads(conversations):
+    rows = [json.loads(line) for line in (conversations / "conversations.jsonl").read_text().splitlines()]
+    assert [r["speakers"] for r in rows] == [2, 3]
+    for row in rows:
+        reference = load_rttm(conversations / row["rttm"])[row["uri"]]
+        assert len(reference.labels()) == row["speakers"]
+        turns = [(s.start, s.end) for s, _, _ in reference.itertracks(yield_label=True)]
+        assert max(end for _, end in turns) >= 30.0
+        overlap = reference.get_overlap().duration()
+        speech = reference.get_timeline().support().duration()
+        assert 0.2 <= overlap / speech <= 0.45, overlap / speech
+
+
+def test_a_conversation_is_a_function_of_seed_and_index(conversations, corpus, tmp_path):
+    again = _make(corpus, tmp_path)
+    for name in ("conv000.wav", "conv001.rttm"):
+        assert (again / name).read_bytes() == (conversations / name).read_bytes()
+
+
+def _unit(i: int, d: int = 8) -> np.ndarray:
+    v = np.zeros(d, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def test_windows_with_two_talkers_give_overlap_and_one_talker_windows_merge_their_outputs():
+    """Windows of 2 s, hop 1 s (cores of 1 s): A alone, A+B, B alone (two outputs alike), C alone twice
+    (a talker of a single identity would be folded into another: ``min_share``)."""
+    a, b, c = _unit(0), _unit(1), _unit(2)
+    outputs = [np.stack(p) for p in ([a, a], [a, b], [b, b * 0.99 + a * 0.01], [c, c], [c, c])]
+    speech = np.ones(610, bool)
+    w = WindowOutputs("x", [0.0, 1.0, 2.0, 3.0, 4.0], outputs, speech, 6.1, 5)
+    s = DiarizationSettings(window=2.0, hop=1.0, same_threshold=0.9, cluster_threshold=0.5)
+    result = assemble(w, s)
+    assert result.speakers == 3
+    by_speaker = {}
+    for t in result.turns:
+        by_speaker.setdefault(t.speaker, []).append((t.start, t.end))
+    spans = sorted(by_speaker.values())
+    # A: the first window's core reaches the start (0-2.5 s); B: 1.5-3.5 s; C: the last window's to the end
+    assert spans == [[(0.0, 2.5)], [(1.5, 3.5)], [(3.5, 6.1)]]
+    assert annotation("x", result.turns).get_overlap().duration() == pytest.approx(1.0)
+    assert assemble(w, s, speakers=2).speakers == 2
+
+
+def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys):
+    rttm = tmp_path / "out.rttm"
+    wav = conversations / "conv001.wav"
+    assert main(["diarize", str(REFERENCE), str(wav), "--out", str(rttm), "--speakers", "3", "--quiet"]) == 0
+    hypothesis = load_rttm(rttm)["conv001"]
+    assert len(hypothesis.labels()) == 3 and hypothesis.get_timeline().duration() > 10
+    tuned = tmp_path / "tuned.json"
+    args = ["eval-diarization", str(REFERENCE), "--data", str(conversations), "--quiet"]
+    assert main([*args, "--tune", "--json", str(tuned)]) == 0
+    result = json.loads(tuned.read_text())
+    for row in ("estimated_count", "oracle_count"):
+        r = result[row]
+        assert 0 <= r["der_overlap"] <= 200 and 0 <= r["der_single"] <= 200 and len(r["files"]) == 2
+        parts = r["missed"] + r["false_alarm"] + r["confusion"]
+        assert parts == pytest.approx(r["der"], abs=1e-6)
+    assert result["oracle_count"]["count_accuracy"] == 100.0
+    best = min(t["der"] for t in result["tuned"])
+    assert result["estimated_count"]["der"] == pytest.approx(best)
+    # the tuned thresholds come back through --calibration, for this model only
+    capsys.readouterr()
+    assert main([*args, "--calibration", str(tuned)]) == 0
+    assert (
+        f"same={result['settings']['same_threshold']} cluster={result['settings']['cluster_threshold']}"
+        in capsys.readouterr().out
+    )
+    teacher = str(REFERENCE / "teacher")
+    assert main(["diarize", teacher, str(wav), "--out", str(rttm), "--calibration", str(tuned)]) == 2
+    assert f"calibrated on model {result['system']}, this model is" in capsys.readouterr().err
+
+
+def test_a_hop_longer_than_the_window_is_refused(conversations, tmp_path, capsys):
+    wav = str(conversations / "conv000.wav")
+    assert (
+        main(["diarize", str(REFERENCE), wav, "--out", str(tmp_path / "o.rttm"), "--hop", "4", "--quiet"])
+        == 2
+    )
+    assert "hop (4.0 s) longer than the window (3.0 s)" in capsys.readouterr().err
+
+
+def test_overlap_and_speech_seconds_count_each_moment_once():
+    turns = [Turn("a", 0.0, 4.0), Turn("b", 3.0, 6.0), Turn("c", 3.5, 5.0), Turn("a", 7.0, 8.0)]
+    assert talking_seconds(turns, 2) == pytest.approx(2.0) and talking_seconds(turns) == pytest.approx(7.0)
