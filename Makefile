@@ -22,6 +22,7 @@ setup: $(STAMP)
 
 test: lint docs
 	scripts/install_synthesizers.sh test
+	scripts/install_browser.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -312,6 +312,29 @@ def _eval_diarization(a):
         print(f"{row:<13} " + " ".join(f"{result[row][k]:14.2f}" for k in keys))
 
 
+def _serve(a):
+    import uvicorn
+
+    import mirnet
+
+    from .apps.verification import Gallery
+    from .serve.server import Limits, Service, create_app
+
+    embedder = mirnet.load(a.exp)
+    gallery = None if a.gallery is None else Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
+    examples = {}
+    for f in a.examples or []:
+        if not Path(f).is_file():
+            raise InputError(f"{f}: no such example file")
+        examples[Path(f).name] = Path(f)
+    limits = Limits(
+        max_bytes=round(a.max_mb * 2**20), max_seconds=a.max_seconds, workers=a.workers, queue=a.queue
+    )
+    separator = None if a.separator is None else mirnet.load_separator(a.separator)
+    app = create_app(Service(embedder, separator, gallery, examples, limits))
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+
+
 def _separate(a):
     import mirnet
 
@@ -641,6 +664,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the result (with a row per file) here")
     diarization_options(s)
     s.set_defaults(func=_eval_diarization)
+
+    s = sub.add_parser("serve", help="a web page: upload or record a clip, see its speakers (and tracks)")
+    s.add_argument("exp", help="an embedder's experiment dir or model file")
+    s.add_argument("--separator", help="also separate each clip with this separator")
+    s.add_argument("--gallery", help="name each identity from this gallery (mirnet enroll)")
+    s.add_argument("--examples", nargs="+", metavar="WAV", help="clips a visitor can pick")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--max-mb", type=_typed(Positive), default=50.0, help="largest upload")
+    s.add_argument("--max-seconds", type=_typed(Positive), default=1800.0, help="longest clip")
+    s.add_argument("--workers", type=_typed(Size), default=2, help="clips analysed at once")
+    s.add_argument("--queue", type=int, default=4, help="clips that may wait; beyond them: 429")
+    s.set_defaults(func=_serve)
 
     s = sub.add_parser("separate", help="one WAV per speaker of a mixture, and a JSON naming whose each is")
     s.add_argument("exp", help="a separator's experiment dir or model file")

@@ -410,3 +410,20 @@ def plot_spectrogram_grid(
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def plot_timeline(turns: Sequence[tuple[str, float, float]], seconds: float, path: PathLike) -> Path:
+    """Who spoke when: one row per speaker, a bar per (speaker, start, end) turn in seconds;
+    where bars of two rows stand over the same time, the talkers overlap."""
+    speakers = sorted({s for s, _, _ in turns})
+    fig = Figure(figsize=(10, 0.5 + 0.45 * max(len(speakers), 1)))
+    ax = fig.add_subplot()
+    colors = matplotlib.colormaps["tab10"]
+    for row, speaker in enumerate(speakers):
+        spans = [(a, b - a) for s, a, b in turns if s == speaker]
+        ax.broken_barh(spans, (row - 0.4, 0.8), color=colors(row % 10))
+    ax.set_yticks(range(len(speakers)), speakers)
+    ax.set_xlim(0, max(seconds, 1e-3))
+    ax.set_xlabel("seconds")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Debian's headless browser for the demo page's test (tests/serve/test_browser.py): chromium and
+# its chromedriver, from the distribution's packages; nothing downloads a browser at run time.
+set -euo pipefail
+command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+echo "browser ready: $(chromium --version)"

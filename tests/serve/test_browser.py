@@ -1,0 +1,79 @@
+"""The demo page in a real browser: Debian's headless Chromium (installed by make test, driven by
+selenium through Debian's chromedriver; nothing downloads a browser) loads the page, uploads a
+mixture and waits for its identities."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from matplotlib.image import imread
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from mirnet.apps.verification import Gallery
+from mirnet.serve.server import Limits, Service, create_app
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture
+def server(embedder, clips):
+    out, _ = clips
+    gallery = Gallery.open(out / "gallery", embedder.fingerprint, embedder.embed_dim)
+    app = create_app(Service(embedder, None, gallery, {"mix.wav": out / "mix.wav"}, Limits()))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser():
+    assert CHROMIUM and DRIVER, (
+        "chromium and chromedriver are missing: make test installs them (scripts/install_browser.sh)"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=DriverService(DRIVER))
+    yield driver
+    driver.quit()
+
+
+def test_the_page_uploads_a_mixture_and_shows_its_named_identities(server, browser, clips, tmp_path):
+    out, speakers = clips
+    browser.get(server)
+    wait = WebDriverWait(browser, 60)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "about"), "2 identities per clip"))
+    browser.find_element(By.ID, "file").send_keys(str(out / "mix.wav"))
+    browser.find_element(By.ID, "upload").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "speaker 2"))
+    text = browser.find_element(By.ID, "result").text
+    assert text.startswith("mix.wav: ") and "s, 2 identities" in text
+    assert all(f"voice-{s}" in text for s in speakers) and browser.find_element(By.ID, "error").text == ""
+    shot = imread(io.BytesIO(browser.get_screenshot_as_png()), format="png")
+    assert shot.shape[0] > 300 and shot.shape[1] > 300 and shot[..., :3].std() > 0.05  # drawn, not blank
+    # a bad upload shows its message in the page
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    browser.find_element(By.ID, "file").send_keys(str(bad))
+    browser.find_element(By.ID, "upload").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "error"), "415: notes.wav: not an audio file"))

@@ -1,0 +1,96 @@
+"""The demo server: every bad upload gets its 4xx and one line, a full pool a 429, nothing is left
+outside a temporary folder; good clips get identities, gallery names, a timeline and tracks."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+import mirnet
+from mirnet.apps.verification import Gallery
+from mirnet.serve.server import Limits, Service, create_app
+
+from ..conftest import REPO
+
+REFERENCE = REPO / "models" / "reference"
+
+
+def _client(embedder, clips, **limits) -> TestClient:
+    out, _ = clips
+    gallery = Gallery.open(out / "gallery", embedder.fingerprint, embedder.embed_dim)
+    service = Service(embedder, None, gallery, {"mix.wav": out / "mix.wav"}, Limits(**limits))
+    return TestClient(create_app(service))
+
+
+def test_a_clip_gets_its_identities_named_from_the_gallery(embedder, clips):
+    out, speakers = clips
+    client = _client(embedder, clips)
+    r = client.post("/api/analyze", content=(out / "mix.wav").read_bytes(), headers={"X-Filename": "mix.wav"})
+    assert r.status_code == 200, r.text
+    names = sorted(i["name"] for i in r.json()["identities"])
+    assert names == [f"voice-{s}" for s in speakers]
+    assert client.post("/api/analyze?example=mix.wav").json()["identities"] == r.json()["identities"]
+    page = client.get("/").text
+    assert "<title>mirnet" in page and "/api/analyze" in page
+
+
+def test_a_long_clip_gets_a_timeline_and_a_separator_gives_tracks(embedder, clips):
+    out, _ = clips
+    upit = mirnet.load_separator(REPO / "models" / "separators" / "upit")
+    service = Service(embedder, upit, None, {}, Limits(long_seconds=5.0))
+    r = TestClient(create_app(service)).post("/api/analyze", content=(out / "long.wav").read_bytes())
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["diarization"]["speakers"] >= 1 and d["diarization"]["timeline_png"].startswith("iVBOR")  # PNG
+    assert len(d["tracks"]) == 2 and all(t.startswith("UklGR") for t in d["tracks"])  # RIFF
+
+
+@pytest.mark.parametrize(
+    "body,limits,status,message",
+    [
+        (b"", {}, 400, "upload: the upload is empty"),
+        (b"not audio at all", {}, 415, "upload: not an audio file soundfile can read"),
+        ("mix.wav", {"max_bytes": 1000}, 413, "upload: larger than the limit of 0 MB"),
+        ("long.wav", {"max_seconds": 5.0}, 413, "s of audio, the limit is 5 s"),
+        ("silent.wav", {}, 422, "silent"),
+    ],
+)
+def test_every_bad_upload_gets_its_4xx_and_one_line(
+    embedder, clips, body, limits, status, message, tmp_path, monkeypatch
+):
+    out, _ = clips
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    content = (out / body).read_bytes() if isinstance(body, str) else body
+    r = _client(embedder, clips, **limits).post("/api/analyze", content=content)
+    assert r.status_code == status and message in r.json()["error"] and "\n" not in r.json()["error"]
+    assert list(tmp_path.iterdir()) == []  # the request's temporary folder is gone
+    assert _client(embedder, clips).post("/api/analyze?example=nope").status_code == 404
+
+
+def test_a_full_pool_answers_429_and_the_server_goes_on(embedder, clips):
+    out, _ = clips
+    client = _client(embedder, clips, workers=1, queue=0)
+    service = client.app.state.service
+    entered, release = threading.Event(), threading.Event()
+    real = service.analyze
+
+    def slow(*args):
+        entered.set()
+        release.wait(30)
+        return real(*args)
+
+    service.analyze = slow
+    first = {}
+    t = threading.Thread(target=lambda: first.setdefault("r", client.post("/api/analyze?example=mix.wav")))
+    t.start()
+    assert entered.wait(30)
+    busy = client.post("/api/analyze?example=mix.wav")
+    release.set()
+    t.join(60)
+    assert busy.status_code == 429 and "busy" in busy.json()["error"]
+    assert first["r"].status_code == 200
+    service.analyze = real
+    assert client.post("/api/analyze?example=mix.wav").status_code == 200
