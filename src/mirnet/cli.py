@@ -253,7 +253,7 @@ def _diarization_settings(a, fingerprint: str):
     if a.calibration:
         how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
         base = read_calibration(a.calibration, fingerprint, "settings", how)["settings"]
-    given = {k: getattr(a, k) for k in ("window", "hop", "same_threshold", "cluster_threshold")}
+    given = {k: getattr(a, k) for k in ("window", "hop", "same_threshold", "neighbours")}
     names = {f.name for f in fields(DiarizationSettings)}
     return DiarizationSettings(
         **{
@@ -305,7 +305,7 @@ def _eval_diarization(a):
     keys = ("der", "missed", "false_alarm", "confusion", "jer", "der_overlap", "der_single", "count_accuracy")
     print(
         f"{a.exp} on {a.data}: {len(conversations)} files, thresholds same={settings.same_threshold} "
-        f"cluster={settings.cluster_threshold}, {result['x_real_time_cpu']}x real time (CPU)"
+        f"neighbours={settings.neighbours}, {result['x_real_time_cpu']}x real time (CPU)"
     )
     print("speaker count " + " ".join(f"{k:>14}" for k in keys))
     for row in ("estimated_count", "oracle_count"):
@@ -631,12 +631,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="cosine similarity above which a window's outputs are one talker",
         )
         s.add_argument(
-            "--cluster-threshold", type=_typed(float), help="cosine distance where clustering stops"
+            "--neighbours",
+            type=_typed(Ratio),
+            help="share of the identities each is linked to in the affinity",
         )
         s.add_argument(
             "--calibration",
             metavar="TUNED.json",
-            help="thresholds of `mirnet eval-diarization --tune` (seen voices)",
+            help="settings of `mirnet eval-diarization --tune` (seen voices)",
         )
         s.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -57,13 +57,13 @@ def _unit(i: int, d: int = 8) -> np.ndarray:
 
 
 def test_windows_with_two_talkers_give_overlap_and_one_talker_windows_merge_their_outputs():
-    """Windows of 2 s, hop 1 s (cores of 1 s): A alone, A+B, B alone (two outputs alike), C alone twice
-    (a talker of a single identity would be folded into another: ``min_share``)."""
+    """Windows of 2 s, hop 1 s (cores of 1 s): A alone, A+B, B alone (two outputs alike), C alone
+    twice; three talkers counted by the eigengap."""
     a, b, c = _unit(0), _unit(1), _unit(2)
     outputs = [np.stack(p) for p in ([a, a], [a, b], [b, b * 0.99 + a * 0.01], [c, c], [c, c])]
     speech = np.ones(610, bool)
     w = WindowOutputs("x", [0.0, 1.0, 2.0, 3.0, 4.0], outputs, speech, 6.1, 5)
-    s = DiarizationSettings(window=2.0, hop=1.0, same_threshold=0.9, cluster_threshold=0.5)
+    s = DiarizationSettings(window=2.0, hop=1.0, same_threshold=0.9)
     result = assemble(w, s)
     assert result.speakers == 3
     by_speaker = {}
@@ -98,7 +98,7 @@ def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys
     capsys.readouterr()
     assert main([*args, "--calibration", str(tuned)]) == 0
     assert (
-        f"same={result['settings']['same_threshold']} cluster={result['settings']['cluster_threshold']}"
+        f"same={result['settings']['same_threshold']} neighbours={result['settings']['neighbours']}"
         in capsys.readouterr().out
     )
     teacher = str(REFERENCE / "teacher")

@@ -8,9 +8,11 @@ of each window -> clustering across windows -> a timeline -> RTTM.
   ``same_threshold`` (cosine similarity) they are taken as one talker, since a window where one
   person speaks still yields N outputs. A single-embedding system gives one identity per window:
   the baseline, which cannot mark overlap.
-- Identities are clustered (scikit-learn agglomerative, cosine, average linkage) by a distance
-  threshold, or into K clusters when the speaker count is given; clusters holding fewer than
-  ``min_share`` of the identities are folded into their nearest larger one.
+- Identities are clustered by scikit-learn's spectral clustering of a pruned cosine affinity
+  (each identity linked to its nearest ``neighbours`` share, as NME-SC does), into K clusters: K
+  given, or counted by the eigengap of the affinity's Laplacian. On the seen-voice conversations
+  this took mirnet's DER from 33.3% (agglomerative, cosine distance threshold) to 25%, and its
+  speaker-count accuracy from 42% to 92% (docs/applications.md).
 - Each window labels its core (the hop-long middle; the first and last windows reach the file's
   edges) with its identities' clusters, on its speech frames only: where a window holds two
   talkers, the timeline has overlap.
@@ -21,6 +23,7 @@ near the symmetric solution (docs/model.md), so they do not tell its two talkers
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.cluster import AgglomerativeClustering
+from sklearn.cluster import SpectralClustering
 from tqdm import tqdm
 
 from ..audio import SAMPLE_RATE, audio_info, load_audio
@@ -44,8 +47,8 @@ class DiarizationSettings:
     window: float = 3.0
     hop: float = 1.5
     same_threshold: float = 0.8  # cosine similarity above which a window's outputs are one talker
-    cluster_threshold: float = 0.6  # cosine distance at which agglomerative clustering stops
-    min_share: float = 0.05  # smaller clusters join their nearest larger one
+    neighbours: float = 0.2  # share of the identities each is linked to in the affinity
+    max_speakers: int = 8  # the most the eigengap may count
     speech_floor_db: float = -35.0  # a frame is speech within this of the window's loudest
     silence_dbfs: float = -60.0  # a window whose loudest frame is below this is silent
     fill_gap: float = 0.3  # a talker's pauses shorter than this (seconds) count as speech
@@ -101,35 +104,42 @@ def _identities(emb: np.ndarray, same: float) -> np.ndarray:
     return np.stack(keep)
 
 
+def affinity(identities: np.ndarray, neighbours: float) -> np.ndarray:
+    """(M, D) unit identities -> (M, M) symmetric 0/0.5/1 affinity: each identity linked to its
+    ``neighbours`` share of most similar ones (the pruning of NME-SC, Park et al. 2019), so that
+    clusters of very different sizes stay connected inside and apart from each other."""
+    sim = identities @ identities.T
+    k = max(2, int(neighbours * len(identities)))
+    a = np.zeros_like(sim)
+    np.put_along_axis(a, np.argsort(-sim, axis=1)[:, :k], 1.0, axis=1)
+    return (a + a.T) / 2
+
+
+def count_speakers(a: np.ndarray, most: int) -> int:
+    """The speaker count at the largest gap between the smallest eigenvalues of the affinity's
+    graph Laplacian (the eigengap heuristic)."""
+    eigenvalues = np.linalg.eigvalsh(np.diag(a.sum(1)) - a)[: most + 1]
+    return int(np.argmax(np.diff(eigenvalues)[:most]) + 1)
+
+
 def cluster(
     identities: np.ndarray,
     s: DiarizationSettings,
     speakers: int | None = None,
     max_speakers: int | None = None,
 ) -> np.ndarray:
-    """(M, D) unit identities -> cluster label per identity, 0..K-1."""
-    if len(identities) < 2:
-        return np.zeros(len(identities), int)
-    if speakers is not None:
-        k = min(speakers, len(identities))
-        return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(
-            identities
-        )
-    labels = AgglomerativeClustering(
-        n_clusters=None, distance_threshold=s.cluster_threshold, metric="cosine", linkage="average"
-    ).fit_predict(identities)
-    counts = np.bincount(labels)
-    big = np.flatnonzero(counts >= max(2, s.min_share * len(identities)))
-    if len(big) == 0:
-        big = np.array([counts.argmax()])
-    centroids = np.stack([identities[labels == c].mean(0) for c in big])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-    small = ~np.isin(labels, big)
-    labels[small] = big[(identities[small] @ centroids.T).argmax(1)]
-    labels = np.unique(labels, return_inverse=True)[1]
-    if max_speakers is not None and labels.max() + 1 > max_speakers:
-        return cluster(identities, s, speakers=max_speakers)
-    return labels
+    """(M, D) unit identities -> cluster label per identity, 0..K-1: spectral clustering of the
+    pruned affinity, K given or counted by the eigengap (at most ``max_speakers``)."""
+    m = len(identities)
+    if m < 3:
+        return np.zeros(m, int)
+    a = affinity(identities, s.neighbours)
+    k = speakers if speakers is not None else count_speakers(a, min(max_speakers or s.max_speakers, m - 1))
+    if min(k, m) < 2:
+        return np.zeros(m, int)
+    with warnings.catch_warnings():  # a graph in several pieces is what well-separated talkers give
+        warnings.filterwarnings("ignore", "Graph is not fully connected", UserWarning)
+        return SpectralClustering(n_clusters=min(k, m), affinity="precomputed", random_state=0).fit_predict(a)
 
 
 @dataclass

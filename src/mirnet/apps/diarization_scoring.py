@@ -93,12 +93,12 @@ def score(
     }
 
 
-# the grid `tune` searches: a window's outputs merged at cosine similarity SAME (1.01: never), the
-# clustering stopped at cosine distance CLUSTER, talkers' pauses shorter than FILL seconds filled,
-# a window's further identities fitting their cluster worse than FIT dropped
+# the grid `tune` searches: a window's outputs merged at cosine similarity SAME (1.01: never), each
+# identity linked to its NEIGHBOURS share in the affinity, talkers' pauses shorter than FILL seconds
+# filled, a window's further identities fitting their cluster worse than FIT dropped
 GRID = {
     "same_threshold": (0.5, 0.7, 0.9, 1.01),
-    "cluster_threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+    "neighbours": (0.1, 0.2, 0.3),
     "fill_gap": (0.3, 0.6),
     "min_fit": (0.0, 0.7),
 }
@@ -112,8 +112,7 @@ def tune(
     system of one output per window has nothing to merge or drop, and skips those axes."""
     multi = any(w.outputs and len(w.outputs[0]) > 1 for w, _ in conversations)
     axes = {
-        k: v if multi or k in ("cluster_threshold", "fill_gap") else (getattr(settings, k),)
-        for k, v in GRID.items()
+        k: v if multi or k in ("neighbours", "fill_gap") else (getattr(settings, k),) for k, v in GRID.items()
     }
     tried = []
     for point in itertools.product(*axes.values()):
