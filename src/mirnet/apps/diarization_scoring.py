@@ -97,10 +97,10 @@ def score(
 # identity linked to its NEIGHBOURS share in the affinity, talkers' pauses shorter than FILL seconds
 # filled, a window's further identities fitting their cluster worse than FIT dropped
 GRID = {
-    "same_threshold": (0.5, 0.7, 0.9, 1.01),
+    "same_threshold": (0.3, 0.4, 0.5, 0.7, 0.9, 1.01),
     "neighbours": (0.1, 0.2, 0.3),
     "fill_gap": (0.3, 0.6),
-    "min_fit": (0.0, 0.7),
+    "min_fit": (0.0, 0.7, 0.8),
 }
 
 
