@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 _API = {
     **dict.fromkeys(("load", "load_separator", "Embedder", "Separator"), "api"),
     **dict.fromkeys(("verify", "enroll", "identify", "Gallery"), "apps.verification"),
+    "diarize": "apps.diarization",
 }
 
 

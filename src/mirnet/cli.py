@@ -273,7 +273,11 @@ def _diarize(a):
         embed, a.audio, settings, speakers=a.speakers, max_speakers=a.max_speakers, progress=not a.quiet
     )
     result.write(a.out)
-    print(f"{a.out}: {result.speakers} speakers, {len(result.turns)} turns in {result.seconds:.1f} s")
+    _print_result(
+        a,
+        {"rttm": a.out, **result.to_dict()},
+        [f"{a.out}: {result.speakers} speakers, {len(result.turns)} turns in {result.seconds:.1f} s"],
+    )
 
 
 def _eval_diarization(a):
@@ -651,6 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
     count = s.add_mutually_exclusive_group()
     count.add_argument("--speakers", type=_typed(Size), help="the number of speakers, if known")
     count.add_argument("--max-speakers", type=_typed(Size), help="at most this many speakers")
+    s.add_argument("--json", action="store_true", help="also print the timeline as JSON")
     diarization_options(s)
     s.set_defaults(func=_diarize)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from pyannote.database.util import load_rttm
 
+import mirnet
 from mirnet.apps.conversation import Turn, make_conversations, talking_seconds
 from mirnet.apps.diarization import DiarizationSettings, WindowOutputs, assemble
 from mirnet.apps.diarization_scoring import annotation
@@ -82,6 +83,8 @@ def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys
     assert main(["diarize", str(REFERENCE), str(wav), "--out", str(rttm), "--speakers", "3", "--quiet"]) == 0
     hypothesis = load_rttm(rttm)["conv001"]
     assert len(hypothesis.labels()) == 3 and hypothesis.get_timeline().duration() > 10
+    api = mirnet.diarize(REFERENCE, wav, speakers=3)  # the same through the API, by the model's path
+    assert api.turns == [Turn(*t) for t in _rttm_turns(rttm)]
     tuned = tmp_path / "tuned.json"
     args = ["eval-diarization", str(REFERENCE), "--data", str(conversations), "--quiet"]
     assert main([*args, "--tune", "--json", str(tuned)]) == 0
@@ -104,6 +107,11 @@ def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys
     teacher = str(REFERENCE / "teacher")
     assert main(["diarize", teacher, str(wav), "--out", str(rttm), "--calibration", str(tuned)]) == 2
     assert f"calibrated on model {result['system']}, this model is" in capsys.readouterr().err
+
+
+def _rttm_turns(path):
+    rows = [line.split() for line in path.read_text().splitlines()]
+    return [(r[7], float(r[3]), round(float(r[3]) + float(r[4]), 3)) for r in rows]
 
 
 def test_a_hop_longer_than_the_window_is_refused(conversations, tmp_path, capsys):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from ..audio import SAMPLE_RATE, audio_info, load_audio
 from ..errors import InputError
+from ..eval.evaluate import load_system
 from .conversation import Turn, write_rttm
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
@@ -66,6 +67,9 @@ class Diarization:
 
     def write(self, path: str | Path) -> Path:
         return write_rttm(path, self.uri, self.turns)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "turns": [asdict(t) for t in self.turns]}
 
 
 def _speech_frames(wav: np.ndarray, s: DiarizationSettings) -> np.ndarray:
@@ -232,7 +236,7 @@ def assemble(
 
 
 def diarize(
-    embed: EmbedFn,
+    embed: EmbedFn | str | Path,
     path: str | Path,
     settings: DiarizationSettings | None = None,
     *,
@@ -240,7 +244,10 @@ def diarize(
     max_speakers: int | None = None,
     progress: bool = False,
 ) -> Diarization:
-    """Diarize the recording at ``path`` with an embed function (``eval.evaluate.load_system``)."""
+    """Diarize the recording at ``path`` with an embed function, or with the system an experiment
+    dir, model file or peer name (``resemblyzer``) names."""
+    if not callable(embed):
+        embed = load_system(embed)[0]
     if speakers is not None and max_speakers is not None:
         raise InputError("give the speaker count or its maximum, not both")
     windows = embed_windows(embed, path, settings, progress)
