@@ -281,39 +281,35 @@ def _diarize(a):
 
 
 def _eval_diarization(a):
-    from dataclasses import asdict
+    from .apps.diarization_scoring import evaluate_system, table
+    from .eval.evaluate import system_fingerprint
 
-    from .apps.diarization_scoring import embed_conversations, score, tune
-    from .eval.evaluate import load_system, system_fingerprint
-
-    embed, _ = load_system(a.exp)
-    fingerprint = system_fingerprint(a.exp)
-    settings = _diarization_settings(a, fingerprint)
-    conversations, cpu = embed_conversations(embed, a.data, settings, progress=not a.quiet)
-    tried = None
-    if a.tune:
-        settings, tried = tune(conversations, settings, a.collar)
-    audio = sum(w.seconds for w, _ in conversations)
-    result = {
-        "model": a.exp,
-        "system": fingerprint,
-        "data": a.data,
-        "settings": asdict(settings),
-        "x_real_time_cpu": round(audio / cpu, 1),
-        "estimated_count": score(conversations, settings, collar=a.collar),
-        "oracle_count": score(conversations, settings, oracle_count=True, collar=a.collar),
-        **({"tuned": tried} if tried else {}),
-    }
+    if a.calibration and len(a.exp) > 1:
+        raise InputError("--calibration holds one model's settings: give one system with it, or --tune-on")
+    results = [
+        evaluate_system(
+            exp,
+            a.data,
+            _diarization_settings(a, system_fingerprint(exp)),
+            tune_on=a.tune_on,
+            tune_here=a.tune,
+            collar=a.collar,
+            progress=not a.quiet,
+        )
+        for exp in a.exp
+    ]
     if a.json:
-        write_text(a.json, json.dumps(result, indent=1) + "\n")
-    keys = ("der", "missed", "false_alarm", "confusion", "jer", "der_overlap", "der_single", "count_accuracy")
-    print(
-        f"{a.exp} on {a.data}: {len(conversations)} files, thresholds same={settings.same_threshold} "
-        f"neighbours={settings.neighbours}, {result['x_real_time_cpu']}x real time (CPU)"
-    )
-    print("speaker count " + " ".join(f"{k:>14}" for k in keys))
-    for row in ("estimated_count", "oracle_count"):
-        print(f"{row:<13} " + " ".join(f"{result[row][k]:14.2f}" for k in keys))
+        write_text(
+            a.json, json.dumps(results[0] if len(results) == 1 else {"systems": results}, indent=1) + "\n"
+        )
+    for r in results:
+        s = r["settings"]
+        print(
+            f"{r['model']}: {r['files']} files of {a.data}, same_threshold={s['same_threshold']} "
+            f"neighbours={s['neighbours']} fill_gap={s['fill_gap']} min_fit={s['min_fit']}, "
+            f"{r['x_real_time_cpu']}x real time (CPU)"
+        )
+    print(table(results))
 
 
 def _serve(a):
@@ -662,10 +658,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "eval-diarization", help="DER, JER, overlap DER and speaker-count accuracy on conversations"
     )
-    s.add_argument("exp", help="an embedder's experiment dir or model file, or resemblyzer")
-    s.add_argument("--data", required=True, help="a folder of mirnet corpus conversation")
     s.add_argument(
-        "--tune", action="store_true", help="choose the thresholds of lowest DER on these files (seen voices)"
+        "exp", nargs="+", help="systems scored side by side: experiment dirs or model files, resemblyzer"
+    )
+    s.add_argument("--data", required=True, help="a folder of mirnet corpus conversation")
+    tuning = s.add_mutually_exclusive_group()
+    tuning.add_argument(
+        "--tune", action="store_true", help="choose the settings of lowest DER on these files (seen voices)"
+    )
+    tuning.add_argument(
+        "--tune-on",
+        metavar="SEEN",
+        help="choose each system's settings on these conversations (seen voices) first",
     )
     s.add_argument("--collar", type=_typed(float), default=0.25, help="seconds forgiven around each boundary")
     s.add_argument("--json", help="write the result (with a row per file) here")

@@ -100,13 +100,33 @@ def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys
     # the tuned thresholds come back through --calibration, for this model only
     capsys.readouterr()
     assert main([*args, "--calibration", str(tuned)]) == 0
-    assert (
-        f"same={result['settings']['same_threshold']} neighbours={result['settings']['neighbours']}"
-        in capsys.readouterr().out
-    )
+    settings = result["settings"]
+    text = capsys.readouterr().out
+    assert f"same_threshold={settings['same_threshold']} neighbours={settings['neighbours']}" in text
     teacher = str(REFERENCE / "teacher")
     assert main(["diarize", teacher, str(wav), "--out", str(rttm), "--calibration", str(tuned)]) == 2
     assert f"calibrated on model {result['system']}, this model is" in capsys.readouterr().err
+
+
+def test_eval_diarization_scores_systems_side_by_side_each_tuned_on_other_files(
+    conversations, tmp_path, capsys
+):
+    out = tmp_path / "both.json"
+    teacher = str(REFERENCE / "teacher")
+    args = ["eval-diarization", str(REFERENCE), teacher, "--data", str(conversations), "--quiet"]
+    assert main([*args, "--tune-on", str(conversations), "--json", str(out)]) == 0
+    systems = json.loads(out.read_text())["systems"]
+    assert [s["model"] for s in systems] == [str(REFERENCE), teacher]
+    assert all(s["tuned_on"] == str(conversations) and len(s["tuned"]) > 1 for s in systems)
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[-4:]]
+    assert rows == [
+        [str(REFERENCE), "estimated"],
+        [str(REFERENCE), "oracle"],
+        [teacher, "estimated"],
+        [teacher, "oracle"],
+    ]
+    assert main([*args, "--calibration", str(out)]) == 2
+    assert "give one system with it" in capsys.readouterr().err
 
 
 def _rttm_turns(path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from pyannote.core import Annotation, Segment, Timeline
@@ -18,6 +18,7 @@ from pyannote.database.util import load_rttm
 from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
 from ..errors import CorpusError
+from ..eval.evaluate import load_system, system_fingerprint
 from .conversation import INDEX, Turn
 from .diarization import DiarizationSettings, EmbedFn, WindowOutputs, assemble, embed_windows
 
@@ -121,3 +122,51 @@ def tune(
         tried.append({**dict(zip(axes, point)), "der": r["der"], "count_accuracy": r["count_accuracy"]})
     best = min(tried, key=lambda t: (t["der"], -t["count_accuracy"]))
     return replace(settings, **{k: best[k] for k in axes}), tried
+
+
+def evaluate_system(
+    exp: str,
+    data: str | Path,
+    settings: DiarizationSettings,
+    *,
+    tune_on: str | Path | None = None,
+    tune_here: bool = False,
+    collar: float = 0.25,
+    progress: bool = False,
+) -> dict:
+    """One system on the conversations of ``data``: its settings tuned first on the conversations of
+    ``tune_on`` (seen voices), or on ``data`` itself (``tune_here``), else ``settings`` as given;
+    scored with the speaker count estimated and with the oracle count."""
+    embed, _ = load_system(exp)
+    tried = None
+    if tune_on is not None:
+        seen, _ = embed_conversations(embed, tune_on, settings, progress)
+        settings, tried = tune(seen, settings, collar)
+    conversations, cpu = embed_conversations(embed, data, settings, progress)
+    if tune_here:
+        settings, tried = tune(conversations, settings, collar)
+    audio = sum(w.seconds for w, _ in conversations)
+    return {
+        "model": str(exp),
+        "system": system_fingerprint(exp),
+        "data": str(data),
+        "tuned_on": str(tune_on or (data if tune_here else "")) or None,
+        "settings": asdict(settings),
+        "files": len(conversations),
+        "x_real_time_cpu": round(audio / cpu, 1),
+        "estimated_count": score(conversations, settings, collar=collar),
+        "oracle_count": score(conversations, settings, oracle_count=True, collar=collar),
+        **({"tuned": tried} if tried else {}),
+    }
+
+
+COLUMNS = ("der", "missed", "false_alarm", "confusion", "jer", "der_overlap", "der_single", "count_accuracy")
+
+
+def table(results: list[dict]) -> str:
+    """Systems side by side, a row per system and speaker-count mode, in %."""
+    lines = [f"{'system':<28} {'count':<9} " + " ".join(f"{c:>14}" for c in COLUMNS)]
+    for r in results:
+        for mode, label in (("estimated_count", "estimated"), ("oracle_count", "oracle")):
+            lines.append(f"{r['model']:<28} {label:<9} " + " ".join(f"{r[mode][c]:14.2f}" for c in COLUMNS))
+    return "\n".join(lines)
