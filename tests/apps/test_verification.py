@@ -136,6 +136,8 @@ def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder,
 def test_a_gallery_of_another_model_is_refused_in_one_line(corpus, embedder, tmp_path, capsys):
     a = _utterances(corpus, sorted(p.name for p in (corpus / "seen").iterdir() if p.is_dir())[0])[0]
     mirnet.enroll(embedder, tmp_path / "g", "one", [a])
+    # fewer names than identities: each identity still gets its closest name
+    assert [m.name for m in mirnet.identify(embedder, a, tmp_path / "g")] == ["one"] * embedder.n_speakers
     assert main(["identify", str(TEACHER), str(a), "--gallery", str(tmp_path / "g")]) == 2
     err = capsys.readouterr().err.strip()
     assert f"gallery made by model {embedder.fingerprint}, this model is " in err and "\n" not in err
