@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import tempfile
 import time
 import warnings
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +34,7 @@ from _timing import (
 )
 from mirnet.checkpoint import load_model
 from mirnet.eval.peers import Resemblyzer
+from mirnet.export import export_model, load_exported
 from mirnet.models.inference import fold_batchnorm, for_inference
 
 SECONDS = 3.0
@@ -75,11 +78,18 @@ def _int8_linear(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def _onnx_runtime(path: Path):
+    """The ``mirnet export --format onnx`` file in ONNX Runtime, at torch's thread count."""
+    run = load_exported(path, "onnx")
+    return lambda x: torch.from_numpy(run(x.numpy()))
+
+
 def variants(
-    model: torch.nn.Module, example: torch.Tensor, compile_: bool
+    model: torch.nn.Module, example: torch.Tensor, compile_: bool, onnx_file: Path | None = None
 ) -> dict[str, tuple[bool, callable]]:
     """name -> (meant to be exact, x -> embeddings). The first is the plain path every other is
-    checked and timed against; "api path" is what ``mirnet.api.Embedder`` runs."""
+    checked and timed against; "api path" is what ``mirnet.api.Embedder`` runs; ``onnx_file``
+    is the same model exported."""
     fast = for_inference(model)
     out = {
         "plain eval forward, no_grad": (True, _forward(model, torch.no_grad)),
@@ -90,6 +100,8 @@ def variants(
     }
     if compile_:
         out["torch.compile (inductor)"] = (True, _forward(torch.compile(fast)))
+    if onnx_file is not None:
+        out["ONNX Runtime (mirnet export)"] = (True, _onnx_runtime(onnx_file))
     out["api path + int8 dynamic Linear"] = (False, _forward(_int8_linear(fast)))
     out["api path + bf16 autocast (AMX)"] = (False, _forward(fast, autocast=True))
     return out
@@ -101,12 +113,19 @@ def agreement(got: torch.Tensor, want: torch.Tensor) -> dict:
 
 
 def optimisations(
-    name: str, model, mixtures: torch.Tensor, batches: list[int], rounds: int, threads: int, compile_: bool
+    name: str,
+    model,
+    mixtures: torch.Tensor,
+    batches: list[int],
+    rounds: int,
+    threads: int,
+    compile_: bool,
+    onnx_file: Path | None = None,
 ) -> list[dict]:
     """One row per (variant, batch): time per mixture and speed-up over the plain path in the
     same rounds, and the variant's agreement with the plain path on all ``mixtures``."""
     torch.set_num_threads(threads)
-    fns = variants(model, mixtures[:2], compile_)
+    fns = variants(model, mixtures[:2], compile_, onnx_file)
     want = fns["plain eval forward, no_grad"][1](mixtures)
     checks = {}
     for variant, (exact, fn) in fns.items():  # the first call also traces or compiles
@@ -270,9 +289,11 @@ def main() -> None:
         )
         targets = check_targets(rows)
     if "optimisations" in a.sections:
-        opt = optimisations(
-            "compact", compact, clips, [1, a.batch], a.rounds, a.opt_threads, not a.no_compile
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_file = export_model(a.compact, "onnx", Path(tmp) / "compact.onnx")[0]
+            opt = optimisations(
+                "compact", compact, clips, [1, a.batch], a.rounds, a.opt_threads, not a.no_compile, onnx_file
+            )
         opt += optimisations("paper", paper, clips[:2], [1], a.paper_rounds, a.opt_threads, False)
         print(
             table(

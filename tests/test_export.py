@@ -83,13 +83,13 @@ def test_default_output_sits_beside_the_model_and_a_mismatch_writes_nothing(tmp_
     assert main(["export", str(exp), "--format", "torchscript"]) == 0
     assert (exp / "model.torchscript.pt").is_file()
 
-    real = export._runner
+    real = export.load_exported
 
     def off_runner(path, fmt):
         run = real(path, fmt)
         return lambda wav: run(wav) + 1e-3
 
-    monkeypatch.setattr(export, "_runner", off_runner)
+    monkeypatch.setattr(export, "load_exported", off_runner)
     out = tmp_path / "off.pt"
     assert main(["export", str(exp), "--format", "torchscript", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()

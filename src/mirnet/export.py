@@ -118,7 +118,7 @@ def _write_torchscript(graph: EmbeddingGraph, example: torch.Tensor, path: Path)
     torch.jit.save(torch.jit.trace(graph, example, check_trace=False), str(path))
 
 
-def _runner(path: Path, fmt: str):
+def load_exported(path: Path, fmt: str):
     """The written file, loaded by its own runtime, as a function numpy (B, samples) -> (B, N, D)."""
     if fmt == "onnx":
         import onnxruntime
@@ -134,7 +134,7 @@ def _runner(path: Path, fmt: str):
 @torch.inference_mode()
 def max_difference(graph: EmbeddingGraph, path: Path, fmt: str, seed: int = 0) -> float:
     """Max abs difference between the exported file and PyTorch over the CHECKS mixtures."""
-    run, rng = _runner(path, fmt), np.random.default_rng(seed)
+    run, rng = load_exported(path, fmt), np.random.default_rng(seed)
     n_speakers = getattr(graph.model, "n_speakers", 1)
     worst = 0.0
     for batch, samples in CHECKS:
