@@ -6,6 +6,7 @@ through the very objects a user loads, and the CLI composes both."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,8 @@ class Embedder:
     folded into the convolutions and channels-last 2-D convolutions (same embeddings to float
     rounding, faster: docs/benchmarks.md), so a later change to ``model``'s weights does not reach them."""
 
-    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", fingerprint: str = ""):
-        """``fingerprint``: the model file's (``checkpoint.model_fingerprint``), which calibrations
-        and galleries are checked against."""
-        self.model, self.bundle, self.source, self.fingerprint = model.eval(), bundle, source, fingerprint
+    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = ""):
+        self.model, self.bundle, self.source = model.eval(), bundle, source
         self._fast = for_inference(self.model)
         self.n_speakers = getattr(model, "n_speakers", 1)
         self.embed_dim = model.embed_dim
@@ -61,7 +60,13 @@ class Embedder:
     @classmethod
     def from_pretrained(cls, path: str | Path) -> Embedder:
         model, bundle = _load_kind(path, "embedder", "mirnet.load")
-        return cls(model, bundle, str(path), model_fingerprint(path))
+        return cls(model, bundle, str(path))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The model file's SHA-1 (``checkpoint.model_fingerprint``), which calibrations and galleries
+        are checked against; hashed on first use, not at every load; empty without a file."""
+        return model_fingerprint(self.source) if self.source else ""
 
     def embed_batch(self, wavs: torch.Tensor) -> torch.Tensor:
         """(B, samples) float at 16 kHz -> (B, N, D); no checks, for trusted pipelines."""

@@ -64,6 +64,24 @@ def check_waveform(
     return np.ascontiguousarray(wav, dtype=np.float32)
 
 
+def frame_db(wav: np.ndarray, hop: int = SAMPLE_RATE // 100) -> np.ndarray:
+    """Energy in dB of consecutive ``hop``-sample frames (10 ms at 16 kHz), in float64."""
+    frames = wav[: len(wav) // hop * hop].reshape(-1, hop).astype(np.float64)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+
+
+def trim_silence(wav: np.ndarray, floor_db: float = -50.0, pad: float = 0.0) -> np.ndarray:
+    """``wav`` without its leading and trailing 10-ms frames quieter than ``floor_db`` below the
+    loudest, keeping ``pad`` seconds of them; empty when nothing is audible (below -80 dB)."""
+    hop = SAMPLE_RATE // 100
+    db = frame_db(wav, hop)
+    if len(db) == 0 or db.max() < -80:
+        return wav[:0]
+    active = np.flatnonzero(db > db.max() + floor_db)
+    keep = round(pad * SAMPLE_RATE)
+    return wav[max(0, active[0] * hop - keep) : min(len(wav), (active[-1] + 1) * hop + keep)]
+
+
 def to_mono_16k(wav: np.ndarray, sample_rate: int, source: str | Path = "<array>") -> np.ndarray:
     """Downmix (samples, channels) and resample to SAMPLE_RATE, logging each conversion.
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..atomic import write_text
-from ..audio import SAMPLE_RATE, load_audio, save_audio
+from ..audio import SAMPLE_RATE, load_audio, save_audio, trim_silence
 from ..corpus.manifest import Manifest
 from ..errors import CorpusError
 
@@ -30,16 +30,6 @@ class Turn:
     speaker: str
     start: float  # seconds
     end: float
-
-
-def trim(wav: np.ndarray, floor_db: float = -40.0, frame: int = 160) -> np.ndarray:
-    """``wav`` without the leading and trailing frames quieter than ``floor_db`` below its peak frame."""
-    n = len(wav) // frame
-    if n == 0:
-        return wav
-    energy = 10 * np.log10(np.mean(wav[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(energy > energy.max() + floor_db)
-    return wav[loud[0] * frame : (loud[-1] + 1) * frame]
 
 
 def write_rttm(path: str | Path, uri: str, turns: list[Turn]) -> Path:
@@ -78,7 +68,7 @@ def conversation(
     while not turns or turns[-1].end < total:
         speaker = str(rng.choice([s for s in speakers if s != prev]))
         utt = by_speaker[speaker][rng.integers(len(by_speaker[speaker]))]
-        wav = trim(load_audio(utt.path))
+        wav = trim_silence(load_audio(utt.path), floor_db=-40.0)
         wav = wav / (np.sqrt(np.mean(wav**2)) + 1e-8) * 0.05 * 10 ** (rng.uniform(-3, 3) / 20)
         dur = len(wav) / SAMPLE_RATE
         if not turns:

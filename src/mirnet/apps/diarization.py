@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from sklearn.cluster import SpectralClustering
 from tqdm import tqdm
 
-from ..audio import SAMPLE_RATE, audio_info, load_audio
+from ..audio import SAMPLE_RATE, audio_info, frame_db, load_audio
 from ..errors import InputError
 from ..eval.evaluate import load_system
 from .conversation import Turn, write_rttm
@@ -73,11 +73,9 @@ class Diarization:
 
 
 def _speech_frames(wav: np.ndarray, s: DiarizationSettings) -> np.ndarray:
-    hop = round(FRAME * SAMPLE_RATE)
-    n = len(wav) // hop
-    energy = 10 * np.log10(np.mean(wav[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
-    if n == 0 or energy.max() < s.silence_dbfs:
-        return np.zeros(n, bool)
+    energy = frame_db(wav, round(FRAME * SAMPLE_RATE))
+    if len(energy) == 0 or energy.max() < s.silence_dbfs:
+        return np.zeros(len(energy), bool)
     return energy > energy.max() + s.speech_floor_db
 
 

@@ -35,7 +35,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from mirnet.atomic import atomic_path, write_text
-from mirnet.audio import SAMPLE_RATE, resample
+from mirnet.audio import SAMPLE_RATE, frame_db, resample, trim_silence
 from mirnet.errors import InputError, MirnetError, MissingDependency
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ def _probe(voice: Voice) -> str | None:
         return str(exc)
     if len(audio) < SAMPLE_RATE // 2 or not np.isfinite(audio).all() or np.abs(audio).max() < 1e-3:
         return "no audible speech in the output"
-    db = _frame_db(audio)
+    db = frame_db(audio)
     active = np.flatnonzero(db > db.max() - 40.0)
     span = active[-1] - active[0] + 1
     if len(active) / span < 0.5:
@@ -427,7 +427,7 @@ def _render(job: _Job) -> tuple[pathlib.Path, str]:
     chosen = [next(order), next(order)]
     for _ in range(_MAX_TRIES):
         text = " ".join(sentences[i] for i in chosen)
-        audio = _trim(_resample(*_synthesize(job.voice, text, prosody)), pad)
+        audio = trim_silence(_resample(*_synthesize(job.voice, text, prosody)), pad=pad)
         seconds = len(audio) / SAMPLE_RATE
         if MIN_SECONDS <= seconds <= MAX_SECONDS:
             break
@@ -499,23 +499,6 @@ def _resample(audio: np.ndarray, rate: int) -> np.ndarray:
         return audio
     g = math.gcd(SAMPLE_RATE, rate)
     return resample(audio, SAMPLE_RATE // g, rate // g)
-
-
-def _frame_db(audio: np.ndarray, hop: int = SAMPLE_RATE // 100) -> np.ndarray:
-    """Energy in dB of consecutive 10 ms frames."""
-    frames = audio[: len(audio) // hop * hop].reshape(-1, hop).astype(np.float64)
-    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-
-
-def _trim(audio: np.ndarray, pad: float) -> np.ndarray:
-    """Cut leading/trailing silence down to ``pad`` seconds; empty when nothing is audible."""
-    hop = SAMPLE_RATE // 100
-    db = _frame_db(audio, hop)
-    if len(db) == 0 or db.max() < -80:
-        return audio[:0]
-    active = np.flatnonzero(db > db.max() - 50.0)
-    keep = round(pad * SAMPLE_RATE)
-    return audio[max(0, active[0] * hop - keep) : min(len(audio), (active[-1] + 1) * hop + keep)]
 
 
 def _transcript(text: str) -> str:

@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from ..api import Embedder, Separator
 from ..apps.diarization import diarize
 from ..apps.verification import Gallery
-from ..audio import SAMPLE_RATE, AudioError, load_audio
+from ..audio import SAMPLE_RATE, AudioError, audio_info, load_audio
 from ..eval.plots import plot_timeline
 
 PAGE = Path(__file__).with_name("page.html")
@@ -66,10 +66,10 @@ class Service:
     def analyze(self, path: Path, name: str, workdir: Path) -> dict:
         """The page's result for the clip at ``path``; any file it draws goes in ``workdir``."""
         try:
-            info = sf.info(str(path))
-        except Exception:
+            frames, rate = audio_info(path)
+        except AudioError:
             raise HTTPProblem(415, f"{name}: not an audio file soundfile can read (WAV, FLAC, OGG)") from None
-        seconds = info.frames / max(info.samplerate, 1)
+        seconds = frames / max(rate, 1)
         if seconds > self.limits.max_seconds:
             raise HTTPProblem(
                 413, f"{name}: {seconds:.0f} s of audio, the limit is {self.limits.max_seconds:.0f} s"
