@@ -31,6 +31,7 @@ from ..config import ConfigError
 from ..errors import InputError
 from ..features import Spectrogram
 from ..models.parts import build
+from .warm_start import start_from_state
 
 
 def band_edges(
@@ -122,23 +123,9 @@ class BandSeparator(nn.Module):
         """Take another BandSeparator's weights as this one's start: equal shapes are copied, and
         each head's last layer keeps the first output's rows; the embedding's projection keeps its
         own random start. Returns the names it could not fill."""
-        own, missed = self.state_dict(), []
-        with torch.no_grad():
-            for name, target in own.items():
-                src = state.get(name)
-                if src is not None and src.shape == target.shape:
-                    target.copy_(src)
-                elif (
-                    src is not None
-                    and name.startswith("heads.")
-                    and name.split(".")[2] == "3"
-                    and src.shape[1:] == target.shape[1:]
-                    and src.shape[0] > target.shape[0]
-                ):
-                    target.copy_(src[: target.shape[0]])
-                else:
-                    missed.append(name)
-        return missed
+        return start_from_state(
+            self, state, lambda name: name.startswith("heads.") and name.split(".")[2] == "3"
+        )
 
     def masks(self, spec: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         """Complex mixture STFT (B, F, T) -> complex masks (B, n_outputs, F, T)."""

@@ -31,6 +31,7 @@ from ..config import ConfigError, choose
 from ..errors import InputError
 from ..features import Spectrogram
 from ..models.parts import build
+from .warm_start import start_from_state
 
 MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
 
@@ -111,30 +112,18 @@ class MaskSeparator(nn.Module):
         first step: with the embedding's weights at zero every pass was the same, PIT over identical
         passes had no preferred assignment, and a run conditioned on MIRNet's identities stayed at
         0 dB for 400 steps (docs/separation.md). Returns the names it could not fill."""
-        own, missed = self.state_dict(), []
-        last = f"fc.{len(self.fc) - 1}."
-        with torch.no_grad():
-            for name, target in own.items():
-                src = state.get(name)
-                if src is None:
-                    missed.append(name)
-                elif src.shape == target.shape:
-                    target.copy_(src)
-                elif (
-                    name.startswith("rnn.weight_ih_l0")
-                    and src.shape[0] == target.shape[0]
-                    and src.shape[1] == target.shape[1] - self.embed_dim
-                ):
-                    target[:, : src.shape[1]] = src
-                elif (
-                    name.startswith(last)
-                    and src.shape[1:] == target.shape[1:]
-                    and src.shape[0] > target.shape[0]
-                ):
-                    target.copy_(src[: target.shape[0]])  # outputs are the leading rows (see masks())
-                else:
-                    missed.append(name)
-        return missed
+        last = f"fc.{len(self.fc) - 1}."  # outputs are its leading rows (see masks())
+
+        def spectrum_columns(name: str, src: torch.Tensor, target: torch.Tensor) -> bool:
+            if not name.startswith("rnn.weight_ih_l0"):
+                return False
+            rows, columns = target.shape[0], target.shape[1] - self.embed_dim
+            if src.shape != (rows, columns):
+                return False
+            target[:, :columns] = src
+            return True
+
+        return start_from_state(self, state, lambda name: name.startswith(last), spectrum_columns)
 
     def masks(self, spec: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         """Complex mixture STFT (B, F, T) -> masks (B, n_outputs, F, T): real in [0, 1], or complex."""
