@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian's headless browser for the demo page's test (tests/serve/test_browser.py): chromium and
-# its chromedriver, from the distribution's packages; nothing downloads a browser at run time.
+# its chromedriver, from the distribution's packages; nothing downloads a browser at run time. A font
+# is installed explicitly: without the recommended packages the page's text could render as nothing,
+# and the test checks that its screenshot is drawn.
 set -euo pipefail
-command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0
+command -v chromium >/dev/null && command -v chromedriver >/dev/null && [ -d /usr/share/fonts/truetype/dejavu ] && exit 0
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null
 echo "browser ready: $(chromium --version)"

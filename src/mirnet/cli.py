@@ -286,15 +286,17 @@ def _eval_diarization(a):
 
     if a.calibration and len(a.exp) > 1:
         raise InputError("--calibration holds one model's settings: give one system with it, or --tune-on")
+    fingerprints = {exp: system_fingerprint(exp) for exp in a.exp}
     results = [
         evaluate_system(
             exp,
             a.data,
-            _diarization_settings(a, system_fingerprint(exp)),
+            _diarization_settings(a, fingerprints[exp]),
             tune_on=a.tune_on,
             tune_here=a.tune,
             collar=a.collar,
             progress=not a.quiet,
+            system=fingerprints[exp],
         )
         for exp in a.exp
     ]

@@ -133,10 +133,12 @@ def evaluate_system(
     tune_here: bool = False,
     collar: float = 0.25,
     progress: bool = False,
+    system: str | None = None,
 ) -> dict:
     """One system on the conversations of ``data``: its settings tuned first on the conversations of
     ``tune_on`` (seen voices), or on ``data`` itself (``tune_here``), else ``settings`` as given;
-    scored with the speaker count estimated and with the oracle count."""
+    scored with the speaker count estimated and with the oracle count. ``system`` is its
+    fingerprint when the caller already has it (as in ``eval.evaluate``)."""
     embed, _ = load_system(exp)
     tried = None
     if tune_on is not None:
@@ -148,7 +150,7 @@ def evaluate_system(
     audio = sum(w.seconds for w, _ in conversations)
     return {
         "model": str(exp),
-        "system": system_fingerprint(exp),
+        "system": system or system_fingerprint(exp),
         "data": str(data),
         "tuned_on": str(tune_on or (data if tune_here else "")) or None,
         "settings": asdict(settings),
