@@ -178,6 +178,22 @@ def _eval(a):
     print(text)
 
 
+def _eval_probes(a):
+    from .corpus import open_corpus
+    from .eval.evaluate import load_system
+    from .eval.probes import probe_attributes
+
+    train, test = open_corpus(a.train), open_corpus(a.data)
+    result = {}
+    for exp in a.exp:
+        embed, _ = load_system(exp)
+        result[exp] = probe_attributes(embed, train, test, a.attributes, a.seconds, progress=not a.quiet)
+    text = json.dumps(result, indent=1)
+    if a.json:
+        write_text(a.json, text + "\n")
+    print(text)
+
+
 def _embed(a):
     import mirnet
 
@@ -586,6 +602,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the result here")
     s.add_argument("--scores", help="write the trial scores and labels here (.npz), e.g. for DET curves")
     s.set_defaults(func=_eval)
+
+    s = sub.add_parser(
+        "eval-probes",
+        help="linear probes of speaker metadata (gender, language, engine) on frozen embeddings",
+    )
+    s.add_argument("exp", nargs="+", help="experiment dirs or model files, or peers (resemblyzer)")
+    s.add_argument("--train", required=True, help="corpus of the probes' training voices (the seen ones)")
+    s.add_argument("--data", required=True, help="corpus of the voices they are scored on (unseen)")
+    s.add_argument("--attributes", nargs="+", default=["gender", "language", "engine"])
+    s.add_argument("--seconds", type=_typed(Positive), default=3.0, help="of each utterance, from its start")
+    s.add_argument("--json", help="write the result here")
+    s.set_defaults(func=_eval_probes)
 
     s = sub.add_parser("embed", help="one embedding per speaker of a mixture")
     s.add_argument("exp")

@@ -102,6 +102,32 @@ class ModelConfig:
 
 
 @dataclass
+class MasrConfig:
+    """MASR's hard-mining term over speaker metadata (``losses.masr``); off at weight 0."""
+
+    weight: NonNegative = 0.0  # lambda: added to the base loss
+    sources: dict = field(default_factory=lambda: {"speaker": 1.0})  # name -> weight; < 0: a negative source
+    combine: str = "weighted"  # weighted (sum of weights of the sources shared) | or (any source shared)
+    threshold: Ratio = 0.5  # tau: a pair at least this similar is a positive; exactly 0 is a negative
+    margin: NonNegative = 0.2  # on cosine similarity
+    mining: str = "hard"  # hard (hardest positive and negative per anchor) | soft (every pair, weighted)
+
+    def __post_init__(self):
+        choose("loss.masr.combine", self.combine, ("weighted", "or"))
+        choose("loss.masr.mining", self.mining, ("hard", "soft"))
+        if not isinstance(self.sources, dict) or not self.sources:
+            raise ConfigError(
+                f"loss.masr.sources: expected a mapping of name -> weight, got {self.sources!r}"
+            )
+        for name, w in self.sources.items():
+            self.sources[name] = coerce(w, float, f"loss.masr.sources.{name}")
+        if not any(w > 0 for w in self.sources.values()):
+            raise ConfigError(
+                f"loss.masr.sources: at least one source needs a positive weight, got {self.sources!r}"
+            )
+
+
+@dataclass
 class LossConfig:
     classifier: str = "cosine"  # linear (paper) | cosine (additive margin)
     scale: Positive = 30.0
@@ -113,6 +139,7 @@ class LossConfig:
         0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
     )
     mask_floor_db: Positive = 30.0  # that ratio clipped to [-mask_floor_db, 0] dB
+    masr: MasrConfig = field(default_factory=MasrConfig)  # metadata-aware hard mining (MASR)
 
     def __post_init__(self):
         choose("loss.classifier", self.classifier, ("linear", "cosine"))

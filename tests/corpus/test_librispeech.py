@@ -122,3 +122,23 @@ def test_prepare_names_a_missing_subset_or_speaker_table(librispeech_root, tmp_p
     (librispeech_root / "SPEAKERS.TXT").unlink()
     with pytest.raises(FileNotFoundError, match="SPEAKERS.TXT: no such file"):
         prepare_librispeech(librispeech_root, tmp_path / "m.jsonl")
+
+
+def test_speaker_metadata_comes_from_the_table_beside_the_tree(corpus, three_speakers, tmp_path):
+    m = read_librispeech(corpus / "seen")  # the default corpus: speakers.tsv in the parent folder
+    tsv = [r.split("\t") for r in (corpus / "speakers.tsv").read_text().splitlines()]
+    header, rows = tsv[0], {r[0]: dict(zip(tsv[0], r)) for r in tsv[1:]}
+    for u in m:
+        row = rows[u.speaker]
+        assert u.meta == {k: row[k] for k in header if k not in ("speaker", "utterances", "minutes")}
+    root, speakers = three_speakers  # no table: no metadata
+    assert all(u.meta == {} for u in read_librispeech(root))
+    (root.parent / "SPEAKERS.TXT").write_text(
+        f";ID|SEX|SUBSET|MINUTES|NAME\n{speakers[0]} | F | dev-clean | 1.0 | A\n"
+    )
+    m = read_librispeech(root)
+    assert {u.speaker: u.meta for u in m}[speakers[0]] == {"gender": "F", "subset": "dev-clean"}
+    assert {u.speaker: u.meta for u in m}[speakers[1]] == {}  # not in the table: unknown
+    (root / "speakers.tsv").write_text("speaker\tgender\n1\tF\tx\n")
+    with pytest.raises(ValueError, match=r"speakers.tsv:2: 3 columns, the header has 2"):
+        read_librispeech(root)

@@ -12,12 +12,14 @@ from mirnet.corpus import read_librispeech
 from mirnet.corpus.manifest import Manifest, Utterance
 from mirnet.data import mixing
 from mirnet.data.mixing import (
+    UNKNOWN,
     MixingConfig,
     MixtureDataset,
     MixtureSpec,
     draw_mixture,
     mix,
     read_sources,
+    speaker_attributes,
     split_utterances,
 )
 
@@ -158,3 +160,25 @@ def test_speed_perturbed_mixtures_are_those_scipy_resample_poly_makes(manifest):
             want = mix(read_sources(spec, index))
         got = mix(read_sources(spec, index))
         assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
+def test_items_carry_their_speakers_metadata_and_unknown_where_it_is_missing(manifest):
+    a, b = manifest.speakers[:2]
+    utts = [
+        Utterance(u.id, u.speaker, u.path, u.num_samples, u.sample_rate, dict(u.meta))
+        for u in manifest
+        if u.speaker in (a, b)
+    ]
+    for u in utts:  # b's gender unknown, and a field that differs within a speaker
+        if u.speaker == b:
+            del u.meta["gender"]
+        u.meta["derived_from"] = u.id
+    attributes = speaker_attributes(Manifest(utts))
+    assert "derived_from" not in attributes and "engine" in attributes and b not in attributes["gender"]
+    data = MixtureDataset(Manifest(utts), MixingConfig(2), 4, seed=0)
+    item = data[0]
+    order = [data.spec(0).speakers.index(s) for s in (a, b)]
+    assert item["meta.gender"][order[1]] == UNKNOWN and item["meta.gender"][order[0]] != UNKNOWN
+    language = {s: manifest.by_speaker[s][0].meta["language"] for s in (a, b)}
+    codes = attributes["language"]
+    assert (codes[a] == codes[b]) == (language[a] == language[b])

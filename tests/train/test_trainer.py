@@ -121,6 +121,10 @@ def test_teacher_term_needs_a_teacher():
         ("train.epochs=2.5", "train.epochs: expected int"),
         ("train.precision=fp8", "train.precision: expected one of fp32, bf16, fp16"),
         ("train.accumulate=0", "train.accumulate: expected a whole number >= 1"),
+        ("loss.masr.combine=xor", "loss.masr.combine: expected one of weighted, or"),
+        ("loss.masr.sources={engine: -1}", "loss.masr.sources: at least one source needs a positive weight"),
+        ("loss.masr.sources={gender: heavy}", "loss.masr.sources.gender: expected float"),
+        ("loss.masr.threshold=2", "loss.masr.threshold: expected a number <= 1"),
     ],
 )
 def test_config_errors_name_the_key(override, message, tmp_path):

@@ -47,6 +47,36 @@ def read_speakers_txt(path: str | Path) -> dict[str, SpeakerInfo]:
     return speakers
 
 
+SPEAKER_TABLE = "speakers.tsv"  # the default corpus's: speaker, then one column per attribute
+_NOT_ATTRIBUTES = ("speaker", "utterances", "minutes")  # an amount of audio says nothing of the voice
+
+
+def speaker_metadata(root: str | Path) -> dict[str, dict[str, str]]:
+    """What the corpus knows of each speaker, from the table in ``root`` or its parent (where
+    LibriSpeech and the default corpus keep theirs): ``speakers.tsv`` gives each of its columns
+    (engine, voice, language, gender, subset), else ``SPEAKERS.TXT`` the reader's sex as
+    ``gender`` and the subset. No table: no metadata, which counts as unknown, never as different."""
+    for folder in (Path(root), Path(root).parent):
+        if (folder / SPEAKER_TABLE).is_file():
+            return _read_speaker_tsv(folder / SPEAKER_TABLE)
+        if (folder / "SPEAKERS.TXT").is_file():
+            table = read_speakers_txt(folder / "SPEAKERS.TXT")
+            return {spk: {"gender": info.sex, "subset": info.subset} for spk, info in table.items()}
+    return {}
+
+
+def _read_speaker_tsv(path: Path) -> dict[str, dict[str, str]]:
+    lines = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines or lines[0][0] != "speaker":
+        raise CorpusError(f"{path}: expected a header line starting with 'speaker' and a tab")
+    header, table = lines[0], {}
+    for lineno, row in enumerate(lines[1:], 2):
+        if len(row) != len(header):
+            raise CorpusError(f"{path}:{lineno}: {len(row)} columns, the header has {len(header)}")
+        table[row[0]] = {k: v for k, v in zip(header, row) if k not in _NOT_ATTRIBUTES and v}
+    return table
+
+
 def _scan(root: Path) -> list[tuple[Path, str]]:
     """(file, speaker) for every file under ``root`` whose name and two parent folders agree."""
     found = []
@@ -59,14 +89,20 @@ def _scan(root: Path) -> list[tuple[Path, str]]:
 
 def read_librispeech(root: str | Path, jobs: int = 4) -> Manifest:
     """Every ``<spk>-<chapter>-<utt>`` file under ``root`` whose two parent folders are
-    ``<spk>/<chapter>``; unreadable files are skipped with one warning listing them."""
+    ``<spk>/<chapter>``, its ``meta`` what ``speaker_metadata`` knows of its speaker; unreadable
+    files are skipped with one warning listing them."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory")
     files = _scan(root.resolve())
     probed = probe_files((p for p, _ in files), jobs=jobs)
     warn_skipped(probed.bad, root)
-    utts = [Utterance(p.stem, spk, str(p), *probed.info[str(p)]) for p, spk in files if str(p) in probed.info]
+    known = speaker_metadata(root.resolve())
+    utts = [
+        Utterance(p.stem, spk, str(p), *probed.info[str(p)], meta=dict(known.get(spk, {})))
+        for p, spk in files
+        if str(p) in probed.info
+    ]
     if not utts:
         raise FileNotFoundError(f"{root}: no LibriSpeech-layout audio ({LAYOUT})")
     return Manifest(utts, source=str(root))

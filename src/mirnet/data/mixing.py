@@ -73,6 +73,26 @@ def speaker_labels(speakers: list[str], speeds: tuple[float, ...]) -> list[str]:
     return [perturbed_speaker(spk, speed) for speed in ordered for spk in speakers]
 
 
+UNKNOWN = -1  # the code of a speaker attribute the corpus does not know
+
+
+def speaker_attributes(manifest: Manifest) -> dict[str, dict[str, int]]:
+    """Each ``meta`` field that holds one value per speaker (gender, language, engine; not an
+    utterance's own, such as ``derived_from``) -> {speaker: code}, codes in sorted value order.
+    A speaker without the field is left out of its map: unknown, not a value of its own."""
+    values: dict[str, dict[str, set[str]]] = {}
+    for utt in manifest:
+        for name, value in utt.meta.items():
+            values.setdefault(name, {}).setdefault(utt.speaker, set()).add(value)
+    attributes = {}
+    for name, per_speaker in sorted(values.items()):
+        if any(len(v) > 1 for v in per_speaker.values()):
+            continue
+        vocab = {v: i for i, v in enumerate(sorted({next(iter(v)) for v in per_speaker.values()}))}
+        attributes[name] = {spk: vocab[next(iter(v))] for spk, v in per_speaker.items()}
+    return attributes
+
+
 def draw_mixture(
     manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig, speakers: list[str] | None = None
 ) -> MixtureSpec:
@@ -181,14 +201,18 @@ class MixtureDataset(Dataset):
         seed: int = 0,
         speaker_to_label: dict[str, int] | None = None,
         max_retries: int = 10,
+        attributes: dict[str, dict[str, int]] | None = None,
     ):
         """``speaker_to_label``: the classes of ``labels``; by default every (speaker, speed) of
-        ``manifest`` in ``speaker_labels`` order. Pass one map to datasets that must agree
-        (training and validation)."""
+        ``manifest`` in ``speaker_labels`` order. ``attributes``: the speaker metadata each item
+        carries as ``meta.NAME``, (N,) codes with ``UNKNOWN`` where it is missing; by default
+        ``speaker_attributes(manifest)``. Pass one of each to datasets that must agree (training
+        and validation)."""
         if speaker_to_label is None:
             speaker_to_label = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
         self.manifest, self.cfg, self.epoch_size = manifest, cfg, epoch_size
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
+        self.attributes = speaker_attributes(manifest) if attributes is None else attributes
         self.index = {u.id: u for u in manifest}
         self.epoch = 0
         missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(
@@ -227,6 +251,10 @@ class MixtureDataset(Dataset):
             "sources": torch.from_numpy(sources),
             "labels": torch.tensor(labels, dtype=torch.long),
             "retries": torch.tensor(attempt),
+            **{
+                f"meta.{name}": torch.tensor([codes.get(s, UNKNOWN) for s in spec.speakers], dtype=torch.long)
+                for name, codes in self.attributes.items()
+            },
         }
         if self.cfg.enroll_seconds:
             rng = np.random.default_rng(

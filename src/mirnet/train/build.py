@@ -15,7 +15,7 @@ from ..architectures import model_from_config
 from ..checkpoint import CheckpointError, read_bundle
 from ..config import ConfigError, ExperimentConfig
 from ..corpus import open_corpus
-from ..data.mixing import MixingConfig, MixtureDataset, speaker_labels, split_utterances
+from ..data.mixing import MixingConfig, MixtureDataset, speaker_attributes, speaker_labels, split_utterances
 from .objectives import build_objective
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ class RunData:
     train: MixtureDataset
     val: MixtureDataset
     speakers: list[str]  # the classes, in label order (speed-perturbed copies included)
+    attributes: list[str]  # the speaker metadata each item carries (``meta.NAME``)
     provenance: dict  # what the checkpoint records of the data
 
 
@@ -46,10 +47,12 @@ def build_data(cfg: ExperimentConfig) -> RunData:
     )
     speakers = speaker_labels(corpus.speakers, mixing.speeds)
     label = {s: i for i, s in enumerate(speakers)}
+    attributes = speaker_attributes(corpus)
     return RunData(
-        train=MixtureDataset(train_set, mixing, d.epoch_size, cfg.seed, label),
-        val=MixtureDataset(val_set, mixing, d.val_size, cfg.seed + 7919, label),
+        train=MixtureDataset(train_set, mixing, d.epoch_size, cfg.seed, label, attributes=attributes),
+        val=MixtureDataset(val_set, mixing, d.val_size, cfg.seed + 7919, label, attributes=attributes),
         speakers=speakers,
+        attributes=sorted(attributes),
         provenance={
             "source": d.train if isinstance(d.train, str) else list(d.train),
             "fingerprint": corpus.fingerprint(),
@@ -126,11 +129,14 @@ class RunModel:
     frozen: list[nn.Module]
 
 
-def build_run_model(cfg: ExperimentConfig, speakers: list[str], sync_batchnorm=None) -> RunModel:
+def build_run_model(
+    cfg: ExperimentConfig, speakers: list[str], sync_batchnorm=None, attributes: list[str] = ()
+) -> RunModel:
     """The network and its objective, started and frozen as the config says. ``sync_batchnorm``
-    (the process group's converter, under torchrun) is applied when BatchNorm layers train."""
+    (the process group's converter, under torchrun) is applied when BatchNorm layers train;
+    ``attributes`` are the speaker metadata the batches carry (``RunData.attributes``)."""
     model = model_from_config(cfg.model, cfg.data.n_speakers)
-    objective = build_objective(cfg, model, len(speakers))
+    objective = build_objective(cfg, model, len(speakers), attributes)
     if cfg.train.init_from:
         init_from(model, objective.classifier, speakers, cfg.train.init_from)
     frozen = freeze_parts(model, cfg.train.freeze)

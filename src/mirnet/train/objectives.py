@@ -23,6 +23,7 @@ from torch import nn
 from ..checkpoint import conditioner_spec, load_conditioner, load_model
 from ..config import ConfigError, ExperimentConfig
 from ..losses.classification import SpeakerClassifier
+from ..losses.masr import MasrLoss
 from ..losses.mixture import MixtureLoss
 from ..losses.pit import best_permutation
 from ..losses.signal import SeparationLoss, pairwise_neg_sisdr
@@ -35,11 +36,21 @@ class EmbedderObjective(nn.Module):
     progress_key = "pit_acc"
 
     def __init__(
-        self, model: nn.Module, loss: MixtureLoss, classifier_args: dict, separator: nn.Module | None = None
+        self,
+        model: nn.Module,
+        loss: MixtureLoss,
+        classifier_args: dict,
+        separator: nn.Module | None = None,
+        masr: MasrLoss | None = None,
+        masr_weight: float = 0.0,
     ):
         super().__init__()
         self.model, self.loss, self.classifier_args = model, loss, classifier_args
         self.separator = None if separator is None else separator.eval().requires_grad_(False)
+        self.masr, self.masr_weight = masr, masr_weight
+        if masr is not None:
+            self.step_keys = (*self.step_keys, "masr")
+            self.epoch_keys = (*self.epoch_keys, "masr")
 
     def train(self, mode: bool = True) -> EmbedderObjective:
         super().train(mode)
@@ -53,15 +64,24 @@ class EmbedderObjective(nn.Module):
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         inputs, labels, sources = batch["mixture"], batch["labels"], batch["sources"]
+        meta = {k.removeprefix("meta."): v for k, v in batch.items() if k.startswith("meta.")}
         if self.separator is not None:
             with torch.no_grad():
                 outputs = self.separator(inputs).float()  # (B, N, samples)
                 source = best_permutation(pairwise_neg_sisdr(outputs, sources))  # output k <-> source[:, k]
             inputs, labels = outputs.flatten(0, 1), labels.gather(1, source).reshape(-1, 1)
+            meta = {k: v.gather(1, source).reshape(-1, 1) for k, v in meta.items()}
             sources = sources.gather(1, source[..., None].expand(-1, -1, sources.shape[-1])).flatten(0, 1)[
                 :, None
             ]
-        return self.loss(self.model(inputs), labels, sources, self.model.features)
+        out = self.model(inputs)
+        loss, logs = self.loss(out, labels, sources, self.model.features)
+        if self.masr is not None:  # on the base loss's permutation: output k carries source perm[k]'s labels
+            perm = logs["perm"]
+            codes = {k: v.gather(1, perm).flatten() for k, v in {"speaker": labels, **meta}.items()}
+            logs["masr"] = self.masr(out.embeddings.flatten(0, 1), codes)
+            loss = loss + self.masr_weight * logs["masr"]
+        return loss, logs
 
 
 class SeparatorObjective(nn.Module):
@@ -86,9 +106,26 @@ class SeparatorObjective(nn.Module):
         return self.loss(estimates, batch["sources"], mixture)
 
 
-def build_objective(cfg: ExperimentConfig, model: nn.Module, n_classes: int) -> nn.Module:
+def build_masr(cfg: ExperimentConfig, attributes: tuple[str, ...] | list[str]) -> MasrLoss | None:
+    """The MASR term of ``loss.masr``, its sources checked against the metadata the data carries."""
+    m = cfg.loss.masr
+    if not m.weight:
+        return None
+    known = ("speaker", *attributes)
+    missing = sorted(set(m.sources) - set(known))
+    if missing:
+        raise ConfigError(
+            f"loss.masr.sources: no speaker metadata {', '.join(map(repr, missing))} in data.train; "
+            f"it has {', '.join(known)}"
+        )
+    return MasrLoss(m.sources, m.combine, m.threshold, m.margin, m.mining)
+
+
+def build_objective(
+    cfg: ExperimentConfig, model: nn.Module, n_classes: int, attributes: tuple[str, ...] | list[str] = ()
+) -> nn.Module:
     """The objective for ``model``'s kind, its loss and any model it learns from (a teacher, a
-    conditioner) built from the config."""
+    conditioner) built from the config. ``attributes``: the speaker metadata the batches carry."""
     if model.kind == "separator":
         if not cfg.train.conditioner:
             return SeparatorObjective(model)
@@ -140,4 +177,6 @@ def build_objective(cfg: ExperimentConfig, model: nn.Module, n_classes: int) -> 
                 f"train.separator={cfg.train.separator}: is {what}; the cascade needs a "
                 f"speaker-independent (uPIT) separator"
             )
-    return EmbedderObjective(model, loss, classifier_args, separator)
+    return EmbedderObjective(
+        model, loss, classifier_args, separator, build_masr(cfg, attributes), lc.masr.weight
+    )

@@ -111,7 +111,7 @@ class Trainer:
         data = build_data(cfg)
         self.train_data, self.val_data = data.train, data.val
         self.speakers, self.provenance = data.speakers, data.provenance
-        built = build_run_model(cfg, self.speakers, self.world.sync_batchnorm)
+        built = build_run_model(cfg, self.speakers, self.world.sync_batchnorm, data.attributes)
         self.model, self.objective, self.frozen = built.model, built.objective, built.frozen
         self.classifier = self.objective.classifier  # None for a separator
         self.objective.to(self.device)
