@@ -171,6 +171,7 @@ def _eval(a):
         scores_file=a.scores,
         progress=not a.quiet,
         separator=a.separator,
+        precision=a.precision,
     )
     text = json.dumps(result, indent=1)
     if a.json:
@@ -197,7 +198,7 @@ def _eval_probes(a):
 def _embed(a):
     import mirnet
 
-    model = mirnet.load(a.exp)
+    model = mirnet.load(a.exp, a.precision)
     if a.speakers is not None and a.speakers != model.n_speakers:
         raise InputError(
             f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
@@ -212,6 +213,15 @@ def _embed(a):
     if len(emb) > 1:
         cos = emb @ emb.T / np.outer(np.linalg.norm(emb, axis=1), np.linalg.norm(emb, axis=1))
         print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
+
+
+def precision_option(s) -> None:
+    s.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="auto (default): bf16 autocast where the CPU has AMX, else fp32",
+    )
 
 
 def _print_result(a, result: dict, lines: list[str]) -> None:
@@ -601,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
     s.add_argument("--json", help="write the result here")
     s.add_argument("--scores", help="write the trial scores and labels here (.npz), e.g. for DET curves")
+    precision_option(s)
     s.set_defaults(func=_eval)
 
     s = sub.add_parser(
@@ -620,6 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("audio")
     s.add_argument("--speakers", type=_typed(Size))
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
+    precision_option(s)
     s.set_defaults(func=_embed)
 
     def threshold_options(s, calibration_help: str) -> None:

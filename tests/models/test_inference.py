@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from mirnet.api import Embedder
+from mirnet import api
+from mirnet.api import Embedder, inference_precision
 from mirnet.architectures import build_model
 from mirnet.checkpoint import load_model
 from mirnet.corpus import read_librispeech
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
+from mirnet.errors import InputError
 from mirnet.models.inference import fold_batchnorm, for_inference
 
 from ..conftest import REPO
@@ -70,10 +72,25 @@ def test_inference_copy_gives_the_same_embeddings(make, rewrite, mixtures):
 
 def test_embedder_runs_the_inference_copy(mixtures):
     model = _paper_shaped()
-    embedder = Embedder(model, {})
+    embedder = Embedder(model, {}, precision="fp32")
     assert not _norms(embedder._fast) and embedder.model is model
     assert embedder._fast.speaker_net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         torch.testing.assert_close(
             embedder.embed_batch(mixtures), model(mixtures).embeddings, rtol=0, atol=1e-5
         )
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_amx(monkeypatch):
+    for amx, expect in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(api.torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert inference_precision("auto") == expect and inference_precision("fp32") == "fp32"
+    with pytest.raises(InputError, match="precision must be one of auto, fp32, bf16, got 'fp16'"):
+        inference_precision("fp16")
+
+
+def test_bf16_embeddings_stay_close_to_fp32_on_real_mixtures(mixtures):
+    model = load_model(REPO / "models" / "reference")[0]
+    fp32, bf16 = (Embedder(model, {}, precision=p).embed_batch(mixtures) for p in ("fp32", "bf16"))
+    assert bf16.dtype == torch.float32 and not torch.equal(fp32, bf16)  # autocast did run
+    assert torch.nn.functional.cosine_similarity(fp32, bf16, dim=-1).min() > 0.999

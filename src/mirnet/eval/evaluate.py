@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import load, load_separator
+from ..api import inference_precision, load, load_separator
 from ..atomic import atomic_path
 from ..checkpoint import model_fingerprint
 from ..corpus import open_corpus
@@ -31,14 +31,19 @@ def evaluation_manifest(data: str | Path, bundle: dict | None = None, heldout: b
     return manifest
 
 
-def load_system(exp: str | Path) -> tuple[EmbedFn, dict | None]:
+def load_system(exp: str | Path, precision: str = "auto") -> tuple[EmbedFn, dict | None]:
     """The embed function and training bundle of a mirnet experiment or model file, or of a peer
     named by its reserved name (``resemblyzer``), which has no bundle: every system is scored by
-    the same code on the same trials."""
+    the same code on the same trials. ``precision`` as ``mirnet.load``'s (a peer runs as it ships)."""
     if str(exp) in PEERS:
         return PEERS[str(exp)](), None
-    model = load(exp)
+    model = load(exp, precision)
     return model.embed_batch, model.bundle
+
+
+def system_precision(exp: str | Path, precision: str = "auto") -> str:
+    """The precision ``load_system`` runs ``exp`` at on this machine: part of what a result measured."""
+    return "fp32" if str(exp) in PEERS else inference_precision(precision)
 
 
 def system_fingerprint(exp: str | Path) -> str:
@@ -74,12 +79,14 @@ def evaluate(
     progress: bool = True,
     system: str | None = None,
     separator: str | Path | None = None,
+    precision: str = "auto",
 ) -> dict:
     """Score one system; ``scores_file`` keeps the trial scores (``.npz``) for DET curves and
     re-analysis without re-embedding. ``system`` is its fingerprint when the caller already has
     it (a report scores one model under many settings; hashing the file each time is waste).
-    ``separator``: the separator the ``cascade`` condition puts in front of the system."""
-    embed, bundle = load_system(exp)
+    ``separator``: the separator the ``cascade`` condition puts in front of the system;
+    ``precision``: the system's, as ``mirnet.load``'s."""
+    embed, bundle = load_system(exp, precision)
     if (condition == "cascade") != (separator is not None):
         raise InputError(
             "--condition cascade needs --separator SEP (a separator's experiment dir), and only it takes one"
@@ -122,6 +129,7 @@ def evaluate(
         "heldout": heldout,
         "system": cascade_fingerprint(system or system_fingerprint(exp), separator),
         "separator": None if separator is None else str(separator),
+        "precision": system_precision(exp, precision),
         "sir_db": meta.get("sir_db"),
         "overlap": meta.get("overlap", 1.0),
         "crop_seconds": meta.get("crop_seconds"),

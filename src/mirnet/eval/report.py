@@ -32,7 +32,7 @@ from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig
 from ..errors import InputError
-from .evaluate import cascade_fingerprint, evaluate, system_fingerprint
+from .evaluate import cascade_fingerprint, evaluate, system_fingerprint, system_precision
 from .metrics import det_points
 from .peers import PEERS
 from .protocol import CONDITIONS
@@ -180,10 +180,12 @@ class Runner:
                 cached = json.loads(json_path.read_text())
             except json.JSONDecodeError:
                 cached = {}
-            if (cached.get("system"), cached.get("trial_list_sha1"), cached.get("metric")) == (
+            key = ("system", "trial_list_sha1", "metric", "precision")
+            if tuple(cached.get(k, "fp32" if k == "precision" else None) for k in key) == (
                 cascade_fingerprint(self.fingerprint(system), separator),
                 trial_list_sha1(trials),
                 self.metric,
+                system_precision(system.path),  # a result of bf16 on an AMX machine is not fp32's
             ):
                 return cached
         r = evaluate(
