@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,6 +20,14 @@ from ..corpus.manifest import Manifest, Utterance
 from ..errors import CorpusError
 
 log = logging.getLogger(__name__)
+
+# (utterance, start, frames at the file's rate) -> mono float32 at 16 kHz: the file, or a decoded
+# cache of it (``corpus.audio_cache.AudioCache.read``, bit-identical)
+Reader = Callable[[Utterance, int, int], np.ndarray]
+
+
+def read_file(utt: Utterance, start: int = 0, frames: int = -1) -> np.ndarray:
+    return load_audio(utt.path, start=start, frames=frames)
 
 
 @dataclass(frozen=True)
@@ -130,10 +139,12 @@ def _file_samples(utt: Utterance, samples_16k: int) -> int:
     return math.ceil(samples_16k * utt.sample_rate / SAMPLE_RATE)
 
 
-def read_crop(utt: Utterance, offset: int, samples: int, speed: float = 1.0) -> np.ndarray:
+def read_crop(
+    utt: Utterance, offset: int, samples: int, speed: float = 1.0, read: Reader = read_file
+) -> np.ndarray:
     """Up to ``samples`` samples at 16 kHz of ``utt`` from ``offset`` (in the file's samples),
     played ``speed`` times faster: only the span of the file that this needs is decoded."""
-    wav = load_audio(utt.path, start=offset, frames=_file_samples(utt, math.ceil(samples * speed)))
+    wav = read(utt, offset, _file_samples(utt, math.ceil(samples * speed)))
     return speed_perturb(wav, speed)[:samples]
 
 
@@ -145,7 +156,7 @@ def speed_perturb(wav: np.ndarray, speed: float) -> np.ndarray:
     return resample(wav, ratio.denominator, ratio.numerator)
 
 
-def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
+def read_sources(spec: MixtureSpec, index: dict[str, Utterance], read: Reader = read_file) -> np.ndarray:
     """(N, samples) float32: each source's crop, RMS-normalised, scaled, placed at its start."""
     n = len(spec.utterances)
     active = spec.samples if n == 1 else spec.samples - spec.starts[-1]
@@ -153,14 +164,14 @@ def read_sources(spec: MixtureSpec, index: dict[str, Utterance]) -> np.ndarray:
     for i, (uid, offset, gain, start) in enumerate(
         zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)
     ):
-        wav = read_crop(index[uid], offset, active, spec.speed(i))
+        wav = read_crop(index[uid], offset, active, spec.speed(i), read)
         wav = wav / max(float(np.sqrt(np.mean(wav**2))), 1e-8) * 10 ** (gain / 20)
         out[i, start : start + len(wav)] = wav  # a short utterance is zero-padded
     return out
 
 
 def read_enrollment(
-    spec: MixtureSpec, manifest: Manifest, rng: np.random.Generator, seconds: float
+    spec: MixtureSpec, manifest: Manifest, rng: np.random.Generator, seconds: float, read: Reader = read_file
 ) -> np.ndarray:
     """(N, samples) float32: for each source, a crop of another utterance of its speaker at the
     source's speed (a perturbed voice is a speaker of its own), RMS-normalised to 0.1. The
@@ -175,7 +186,7 @@ def read_enrollment(
         offset = int(
             rng.integers(max(1, utt.num_samples - _file_samples(utt, math.ceil(samples * speed)) + 1))
         )
-        wav = read_crop(utt, offset, samples, speed)
+        wav = read_crop(utt, offset, samples, speed, read)
         out[i, : len(wav)] = 0.1 * wav / max(float(np.sqrt(np.mean(wav**2))), 1e-8)
     return out
 
@@ -202,17 +213,19 @@ class MixtureDataset(Dataset):
         speaker_to_label: dict[str, int] | None = None,
         max_retries: int = 10,
         attributes: dict[str, dict[str, int]] | None = None,
+        read: Reader = read_file,
     ):
         """``speaker_to_label``: the classes of ``labels``; by default every (speaker, speed) of
         ``manifest`` in ``speaker_labels`` order. ``attributes``: the speaker metadata each item
         carries as ``meta.NAME``, (N,) codes with ``UNKNOWN`` where it is missing; by default
         ``speaker_attributes(manifest)``. Pass one of each to datasets that must agree (training
-        and validation)."""
+        and validation). ``read``: where crops come from (a decoded-audio cache's ``read``)."""
         if speaker_to_label is None:
             speaker_to_label = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
         self.manifest, self.cfg, self.epoch_size = manifest, cfg, epoch_size
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
         self.attributes = speaker_attributes(manifest) if attributes is None else attributes
+        self.read = read
         self.index = {u.id: u for u in manifest}
         self.epoch = 0
         missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(
@@ -236,7 +249,7 @@ class MixtureDataset(Dataset):
         for attempt in range(self.max_retries):
             spec = self.spec(i, attempt)
             try:
-                sources = read_sources(spec, self.index)
+                sources = read_sources(spec, self.index, self.read)
                 break
             except AudioError as exc:
                 log.warning("skipping bad file while mixing (redrawing): %s", exc)
@@ -261,7 +274,7 @@ class MixtureDataset(Dataset):
                 [self.seed, self.epoch, i, attempt, 1]
             )  # the mixture's draws stay as they are
             item["enrollment"] = torch.from_numpy(
-                read_enrollment(spec, self.manifest, rng, self.cfg.enroll_seconds)
+                read_enrollment(spec, self.manifest, rng, self.cfg.enroll_seconds, self.read)
             )
         return item
 

@@ -15,7 +15,15 @@ from ..architectures import model_from_config
 from ..checkpoint import CheckpointError, read_bundle
 from ..config import ConfigError, ExperimentConfig
 from ..corpus import open_corpus
-from ..data.mixing import MixingConfig, MixtureDataset, speaker_attributes, speaker_labels, split_utterances
+from ..corpus.audio_cache import AudioCache
+from ..data.mixing import (
+    MixingConfig,
+    MixtureDataset,
+    read_file,
+    speaker_attributes,
+    speaker_labels,
+    split_utterances,
+)
 from .objectives import build_objective
 
 log = logging.getLogger(__name__)
@@ -33,7 +41,9 @@ class RunData:
 def build_data(cfg: ExperimentConfig) -> RunData:
     """Training and validation mixtures of held-apart utterances of the same speakers."""
     d = cfg.data
-    corpus = open_corpus(d.train).filter(min_seconds=d.min_seconds)
+    whole = open_corpus(d.train)
+    read = AudioCache.open(d.cache, whole).read if d.cache else read_file
+    corpus = whole.filter(min_seconds=d.min_seconds)
     train_set, val_set = split_utterances(corpus, d.val_fraction, cfg.seed)
     for name, part in (("training", train_set), ("validation", val_set)):
         if len(part.speakers) < d.n_speakers:
@@ -49,8 +59,12 @@ def build_data(cfg: ExperimentConfig) -> RunData:
     label = {s: i for i, s in enumerate(speakers)}
     attributes = speaker_attributes(corpus)
     return RunData(
-        train=MixtureDataset(train_set, mixing, d.epoch_size, cfg.seed, label, attributes=attributes),
-        val=MixtureDataset(val_set, mixing, d.val_size, cfg.seed + 7919, label, attributes=attributes),
+        train=MixtureDataset(
+            train_set, mixing, d.epoch_size, cfg.seed, label, attributes=attributes, read=read
+        ),
+        val=MixtureDataset(
+            val_set, mixing, d.val_size, cfg.seed + 7919, label, attributes=attributes, read=read
+        ),
         speakers=speakers,
         attributes=sorted(attributes),
         provenance={
