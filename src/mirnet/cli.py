@@ -456,8 +456,22 @@ def _plot(a):
 
 
 def _report(a):
-    from .eval.report import write_report
+    from .eval.report import parse_systems, write_report
 
+    sections = []
+    if a.conversations:
+        from .apps.diarization_scoring import read_conversations, report_section
+
+        for folder in filter(None, (a.conversations, a.conversations_tune)):
+            read_conversations(folder)  # a wrong folder is refused now, not after hours of scoring
+        systems = [(s.label, s.path) for s in parse_systems(a.systems)]
+        sections.append(
+            lambda out: report_section(
+                out, systems, a.conversations, a.conversations_tune, progress=not a.quiet
+            )
+        )
+    elif a.conversations_tune:
+        raise InputError("--conversations-tune tunes the diarization of --conversations: give both")
     print(
         write_report(
             a.out,
@@ -477,6 +491,7 @@ def _report(a):
             paper_figures=not a.no_paper_figures,
             separators=a.separator_systems,
             separation_mixtures=a.separation_mixtures,
+            sections=sections,
             command=shlex.join(["mirnet", *a.argv]),
             progress=not a.quiet,
         )
@@ -859,6 +874,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--separation-mixtures",
         type=_typed(Size),
         help="mixtures per separation table (default: 100), the same for every separator",
+    )
+    s.add_argument(
+        "--conversations",
+        metavar="DIR",
+        help="conversations (mirnet corpus conversation) every system diarizes: DER, JER, overlap, count",
+    )
+    s.add_argument(
+        "--conversations-tune", metavar="DIR", help="conversations of seen voices the diarization is tuned on"
     )
     s.set_defaults(func=_report)
     return p

@@ -146,3 +146,22 @@ def test_a_hop_longer_than_the_window_is_refused(conversations, tmp_path, capsys
 def test_overlap_and_speech_seconds_count_each_moment_once():
     turns = [Turn("a", 0.0, 4.0), Turn("b", 3.0, 6.0), Turn("c", 3.5, 5.0), Turn("a", 7.0, 8.0)]
     assert talking_seconds(turns, 2) == pytest.approx(2.0) and talking_seconds(turns) == pytest.approx(7.0)
+
+
+def test_report_gains_a_diarization_section_of_every_system(conversations, corpus, tmp_path, capsys):
+    out, teacher = tmp_path / "report", str(REFERENCE / "teacher")
+    args = ["-q", "report", f"mirnet={REFERENCE}", f"single={teacher}", "--data", str(corpus / "seen")]
+    args += ["--out", str(out), "--trials", "4", "--conditions", "mixture", "--sweep", "--no-paper-figures"]
+    assert main([*args, "--conversations", str(tmp_path / "none")]) == 2  # refused before any scoring
+    assert "no conversations.jsonl" in capsys.readouterr().err and not (out / "REPORT.md").exists()
+    assert main([*args, "--conversations-tune", str(conversations)]) == 2
+    assert "--conversations-tune tunes the diarization of --conversations" in capsys.readouterr().err
+    convs = ["--conversations", str(conversations), "--conversations-tune", str(conversations)]
+    assert main([*args, *convs]) == 0
+    text = (out / "REPORT.md").read_text()
+    assert f"## Diarization: who spoke when (2 conversations of `{conversations}`" in text
+    for label in ("mirnet", "single"):
+        r = json.loads((out / "diarization" / f"{label}.json").read_text())
+        assert r["tuned_on"] == str(conversations)
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label} | estimated |"))
+        assert row.split(" | ")[2] == f"{r['estimated_count']['der']:.1f}"

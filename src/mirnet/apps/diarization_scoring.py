@@ -172,3 +172,57 @@ def table(results: list[dict]) -> str:
         for mode, label in (("estimated_count", "estimated"), ("oracle_count", "oracle")):
             lines.append(f"{r['model']:<28} {label:<9} " + " ".join(f"{r[mode][c]:14.2f}" for c in COLUMNS))
     return "\n".join(lines)
+
+
+SECTION_COLUMNS = (
+    ("der", "DER"),
+    ("der_overlap", "DER, overlap"),
+    ("der_single", "DER, one talker"),
+    ("missed", "missed"),
+    ("false_alarm", "false alarm"),
+    ("confusion", "confusion"),
+    ("jer", "JER"),
+    ("count_accuracy", "count right"),
+)
+
+
+def report_section(
+    out: str | Path,
+    systems: list[tuple[str, str]],
+    data: str | Path,
+    tune_on: str | Path | None = None,
+    collar: float = 0.25,
+    progress: bool = False,
+) -> list[str]:
+    """``mirnet report``'s diarization section: every (label, system) on the conversations of
+    ``data``, settings tuned on ``tune_on`` (seen voices) when given, each result kept as
+    ``OUT/diarization/LABEL.json``; the section's markdown lines."""
+    results = []
+    for label, exp in systems:
+        r = evaluate_system(
+            exp, data, DiarizationSettings(), tune_on=tune_on, collar=collar, progress=progress
+        )
+        path = Path(out) / "diarization" / f"{label}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r, indent=1) + "\n")
+        results.append((label, r))
+    files = results[0][1]["files"] if results else 0
+    tuned = f", settings tuned on `{tune_on}`" if tune_on else ", default settings"
+    command = " ".join(
+        ["mirnet eval-diarization", *(exp for _, exp in systems), f"--data {data}"]
+        + ([f"--tune-on {tune_on}"] if tune_on else [])
+    )
+    lines = [
+        f"## Diarization: who spoke when ({files} conversations of `{data}`{tuned})",
+        "",
+        f"pyannote.metrics, collar {collar:g} s, in %; the speaker count estimated, then given (oracle). "
+        f"The same table: `{command}`.",
+        "",
+        "| system | count | " + " | ".join(name for _, name in SECTION_COLUMNS) + " | x real time (CPU) |",
+        "|---" * (len(SECTION_COLUMNS) + 3) + "|",
+    ]
+    for label, r in results:
+        for mode, name in (("estimated_count", "estimated"), ("oracle_count", "oracle")):
+            cells = " | ".join(f"{r[mode][key]:.1f}" for key, _ in SECTION_COLUMNS)
+            lines.append(f"| {label} | {name} | {cells} | {r['x_real_time_cpu']:g} |")
+    return [*lines, ""]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -554,6 +554,7 @@ def write_report(
     separators: Sequence[str] = (),
     separation_mixtures: int | None = None,
     separation_pesq_stoi: bool = True,
+    sections: Sequence[Callable[[Path], list[str]]] = (),
     command: str = "",
     progress: bool = True,
 ) -> Path:
@@ -569,7 +570,9 @@ def write_report(
     - every separator in ``separators`` (``[LABEL=]PATH``) on the same ``separation_mixtures``
       mixtures (default 100) of ``data`` (and of ``seen``'s held-out utterances), with
       spectrograms and WAVs of the first mixtures; ``separation_pesq_stoi=False`` skips the two
-      slow metrics.
+      slow metrics;
+    - each of ``sections``, called with ``out``: markdown lines of a section composed above this
+      layer (the diarization section of ``apps.diarization_scoring.report_section``).
     """
 
     from . import figures, plots
@@ -781,6 +784,8 @@ def write_report(
             "",
         ]
     lines += separation
+    for section in sections:
+        lines += section(out)
     lines += ["## Figures", ""]
     for caption, path in figs:
         lines += [f"**{caption}**", "", f"![{path.stem}]({path.resolve().relative_to(out.resolve())})", ""]
