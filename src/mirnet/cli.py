@@ -197,7 +197,7 @@ def _eval_probes(a):
     train, test = open_corpus(a.train), open_corpus(a.data)
     result = {}
     for exp in a.exp:
-        embed, _ = load_system(exp)
+        embed, _ = load_system(exp, a.precision)
         result[exp] = probe_attributes(embed, train, test, a.attributes, a.seconds, progress=not a.quiet)
     text = json.dumps(result, indent=1)
     if a.json:
@@ -656,6 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--attributes", nargs="+", default=["gender", "language", "engine"])
     s.add_argument("--seconds", type=_typed(Positive), default=3.0, help="of each utterance, from its start")
     s.add_argument("--json", help="write the result here")
+    precision_option(s)
     s.set_defaults(func=_eval_probes)
 
     s = sub.add_parser("embed", help="one embedding per speaker of a mixture")
