@@ -142,8 +142,36 @@ def test_a_voicefilter_started_from_a_upit_separator_begins_as_its_first_output_
         assert not torch.allclose(
             vf(wav, torch.randn(2, 8)), vf(wav, torch.randn(2, 8))
         )  # identities differ at once
-    wider = build_model("mask_separator", n_outputs=1, embed_dim=8, **{**TINY_SEPARATOR, "lstm_hidden": 48})
-    assert "rnn.weight_hh_l0" in wider.start_from(upit.state_dict())
+    wider = build_model(
+        "mask_separator", n_outputs=1, embed_dim=8, mask="complex", **{**TINY_SEPARATOR, "lstm_hidden": 48}
+    ).eval()
+    assert wider.start_from(upit.state_dict()) == []
+    with torch.no_grad():
+        torch.testing.assert_close(wider(wav, torch.zeros(2, 8)), upit(wav)[:, :1], rtol=1e-4, atol=1e-5)
+
+
+def test_a_wider_separator_starts_as_the_narrower_one_and_its_new_units_learn(one_thread):
+    torch.manual_seed(0)
+    narrow = build_model(
+        "mask_separator", n_outputs=2, mask="complex", **{**TINY_SEPARATOR, "lstm_layers": 2}
+    ).eval()
+    args = {
+        **TINY_SEPARATOR,
+        "lstm_layers": 2,
+        "lstm_hidden": TINY_SEPARATOR["lstm_hidden"] * 2,
+        "fc_dim": 48,
+    }
+    wide = build_model("mask_separator", n_outputs=2, mask="complex", **args)
+    assert wide.start_from(narrow.state_dict()) == []
+    wav = torch.randn(3, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(wide.eval()(wav), narrow(wav), rtol=1e-5, atol=1e-6)
+    h = TINY_SEPARATOR["lstm_hidden"]
+    hh = wide.rnn.weight_hh_l0
+    # each gate's old rows (the wide model's gate blocks are 2h apart) read nothing from new units
+    assert all(hh[g * 2 * h : g * 2 * h + h, h:].abs().sum() == 0 for g in range(4))
+    wide(wav).pow(2).mean().backward()  # the zeros that keep new units silent still get a gradient
+    assert hh.grad[:h, h:].abs().sum() > 0
 
 
 def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config, tmp_path, corpus):

@@ -31,7 +31,7 @@ from ..config import ConfigError, choose
 from ..errors import InputError
 from ..features import Spectrogram
 from ..models.parts import build
-from .warm_start import start_from_state
+from .warm_start import start_from_state, widen
 
 MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
 
@@ -107,23 +107,34 @@ class MaskSeparator(nn.Module):
         """Take another MaskSeparator's weights (a uPIT separator's, say) as this one's start:
         equal shapes are copied; the first LSTM layer's input weights for the spectrum are copied
         and those for the embedding keep their own random start; the last layer keeps the first
-        output's mask. A VoiceFilter started from a uPIT separator thus begins as that separator's
+        output's mask; more LSTM units or a wider FC layer start as the narrower network
+        (``warm_start.widen``). A VoiceFilter started from a uPIT separator thus begins as that separator's
         first output for a zero embedding, while passes on different identities differ from the
         first step: with the embedding's weights at zero every pass was the same, PIT over identical
         passes had no preferred assignment, and a run conditioned on MIRNet's identities stayed at
         0 dB for 400 steps (docs/separation.md). Returns the names it could not fill."""
         last = f"fc.{len(self.fc) - 1}."  # outputs are its leading rows (see masks())
 
-        def spectrum_columns(name: str, src: torch.Tensor, target: torch.Tensor) -> bool:
-            if not name.startswith("rnn.weight_ih_l0"):
-                return False
-            rows, columns = target.shape[0], target.shape[1] - self.embed_dim
-            if src.shape != (rows, columns):
-                return False
-            target[:, :columns] = src
-            return True
+        def wider(name: str, src: torch.Tensor, target: torch.Tensor) -> bool:
+            if name.startswith("rnn.weight_ih_l0") and self.embed_dim:
+                target = target[:, : target.shape[1] - self.embed_dim]  # the embedding's keep their start
+            return widen(src, target, self._blocks(name))
 
-        return start_from_state(self, state, lambda name: name.startswith(last), spectrum_columns)
+        return start_from_state(self, state, lambda name: name.startswith(last), wider)
+
+    def _blocks(self, name: str) -> tuple[int, ...]:
+        """How ``name``'s dims are cut into units: an LSTM's rows into its four gates, a layer's
+        input from a BLSTM into its two directions."""
+        directions = 2 if self.rnn.bidirectional else 1
+        if name.startswith("rnn."):
+            reads_lstm = name.startswith("rnn.weight_hh") or (
+                name.startswith("rnn.weight_ih") and not name.startswith("rnn.weight_ih_l0")
+            )
+            columns = (directions if name.startswith("rnn.weight_ih") else 1,) if reads_lstm else (1,)
+            return (4, *columns) if "weight" in name else (4,)
+        if name == "fc.0.weight":
+            return (1, directions)
+        return (1, 1) if name.endswith("weight") else (1,)
 
     def masks(self, spec: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         """Complex mixture STFT (B, F, T) -> masks (B, n_outputs, F, T): real in [0, 1], or complex."""
