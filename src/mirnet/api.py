@@ -39,15 +39,14 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def inference_precision(precision: str = "auto") -> str:
-    """What ``auto`` means on this CPU: bf16 autocast where it computes bf16 natively (AMX tiles or
-    AVX512-BF16): 1.3-1.7x faster on the compact model, its EER unchanged on the 1000-trial list
-    (23.0 -> 22.9%, docs/benchmarks.md); fp32 elsewhere, where bf16 is emulated and slower.
-    ``fp32`` and ``bf16`` are taken as given."""
+    """What ``auto`` means on this CPU: bf16 autocast where it has AMX tiles (1.3-1.7x faster on
+    the compact model, its EER unchanged on the 1000-trial list: 23.0 -> 22.9%, docs/benchmarks.md),
+    fp32 elsewhere, so that the published figures are what a CPU without AMX reproduces. ``fp32``
+    and ``bf16`` are taken as given (``bf16`` also pays on AVX512-BF16 CPUs)."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
-        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
-        return "bf16" if native else "fp32"
+        return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
     return precision
 
 
@@ -220,7 +219,7 @@ class Separator:
 
 def load(path: str | Path, precision: str = "auto") -> Embedder:
     """A trained embedder (experiment dir or model file); ``precision``: auto (bf16 autocast where
-    the CPU computes bf16 natively, else fp32), fp32 or bf16."""
+    the CPU has AMX, else fp32), fp32 or bf16."""
     return Embedder.from_pretrained(path, precision)
 
 

@@ -230,7 +230,7 @@ def precision_option(s) -> None:
         "--precision",
         choices=("auto", "fp32", "bf16"),
         default="auto",
-        help="auto (default): bf16 autocast where the CPU computes bf16 natively (AMX, AVX512-BF16), else fp32",
+        help="auto (default): bf16 autocast where the CPU has AMX, else fp32",
     )
 
 

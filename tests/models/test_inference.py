@@ -81,12 +81,9 @@ def test_embedder_runs_the_inference_copy(mixtures):
         )
 
 
-@pytest.mark.parametrize("amx, avx512_bf16, expect", [(1, 0, "bf16"), (0, 1, "bf16"), (0, 0, "fp32")])
-def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(
-    amx, avx512_bf16, expect, monkeypatch
-):
-    monkeypatch.setattr(api.torch.cpu, "_is_amx_tile_supported", lambda: bool(amx))
-    monkeypatch.setattr(api.torch.cpu, "_is_avx512_bf16_supported", lambda: bool(avx512_bf16))
+@pytest.mark.parametrize("amx, expect", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_amx(amx, expect, monkeypatch):
+    monkeypatch.setattr(api.torch.cpu, "_is_amx_tile_supported", lambda: amx)
     assert inference_precision("auto") == expect and inference_precision("fp32") == "fp32"
     with pytest.raises(InputError, match="precision must be one of auto, fp32, bf16, got 'fp16'"):
         inference_precision("fp16")
