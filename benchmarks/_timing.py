@@ -58,7 +58,7 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int =
 def real_mixtures(data: str | Path, count: int, seconds: float = 3.0, seed: int = 0) -> torch.Tensor:
     """(count, samples) two-speaker mixtures from a corpus, drawn as training draws them."""
     manifest = open_corpus(data)
-    index, rng = {u.id: u for u in manifest}, np.random.default_rng(seed)
+    index, rng = manifest.index, np.random.default_rng(seed)
     cfg = MixingConfig(2, seconds)
     return torch.from_numpy(
         np.stack([mix(read_sources(draw_mixture(manifest, rng, cfg), index))[0] for _ in range(count)])

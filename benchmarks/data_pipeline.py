@@ -66,7 +66,7 @@ def main() -> None:
     torch.set_num_threads(1)
     start = conditions()
     manifest = open_corpus(a.data)
-    index, n = {u.id: u for u in manifest}, a.mixtures
+    index, n = manifest.index, a.mixtures
     plain, perturbed = dataset(manifest, (1.0,), n), dataset(manifest, SPEEDS, n)
     specs = [perturbed.spec(i) for i in range(n)]
     active = [s.samples - s.starts[-1] for s in specs]

@@ -105,7 +105,7 @@ def _corpus_mix(a):
     manifest = open_corpus(a.data)
     cfg = MixingConfig(a.speakers, a.seconds, (a.sir, a.sir), (a.overlap, a.overlap))
     spec = draw_mixture(manifest, np.random.default_rng(a.seed), cfg)
-    mixture, sources = mix(read_sources(spec, {u.id: u for u in manifest}))
+    mixture, sources = mix(read_sources(spec, manifest.index))
     out = Path(a.out)
     save_audio(out, mixture)
     for i, src in enumerate(sources):

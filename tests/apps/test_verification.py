@@ -50,7 +50,7 @@ def test_verify_at_the_stored_threshold_reproduces_the_calibrations_operating_po
 ):
     result = json.loads((calibrated / "eval.json").read_text())
     trials, _, _ = load_trials(calibrated / "trials.json")
-    index = {u.id: u for u in open_corpus(corpus / "seen")}
+    index = open_corpus(corpus / "seen").index
     clips = [mix(read_sources(s, index))[0] for s in condition_specs(trials, "mixture")]
     accepted = {True: [], False: []}  # by whether the pair shares a speaker
     for k in range(len(trials)):
@@ -118,7 +118,7 @@ def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder,
     assert reopened.embeddings.shape == (4 * 3 * embedder.n_speakers, embedder.embed_dim)
     assert np.allclose(np.linalg.norm(reopened.embeddings, axis=1), 1.0, atol=1e-5)
     # a mixture of utterances of the first two speakers that were not enrolled
-    index = {u.id: u for u in open_corpus(corpus / "seen")}
+    index = open_corpus(corpus / "seen").index
     first = [sorted(u for u in index if index[u].speaker == s)[0] for s in speakers[:2]]
     spec = MixtureSpec(tuple(first), tuple(speakers[:2]), (0, 0), (0.0, 0.0), (0, 0), 48000)
     mixture = save_audio(tmp_path / "mix.wav", mix(read_sources(spec, index))[0])

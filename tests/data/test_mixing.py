@@ -53,14 +53,14 @@ def test_same_seed_epoch_index_same_mixture_and_epochs_redraw(manifest):
 @pytest.mark.parametrize("sir", [-5.0, 0.0, 5.0])
 def test_sir_is_the_level_difference_of_the_sources(manifest, sir):
     spec = draw_mixture(manifest, np.random.default_rng(0), MixingConfig(2, 3.0, (sir, sir)))
-    _, sources = mix(read_sources(spec, {u.id: u for u in manifest}))
+    _, sources = mix(read_sources(spec, manifest.index))
     rms = np.sqrt((sources**2).mean(axis=1))
     assert 20 * np.log10(rms[0] / rms[1]) == pytest.approx(sir, abs=0.01)
 
 
 def test_partial_overlap_places_sources_apart(manifest):
     spec = draw_mixture(manifest, np.random.default_rng(0), MixingConfig(2, 3.0, (0, 0), (0.5, 0.5)))
-    sources = read_sources(spec, {u.id: u for u in manifest})
+    sources = read_sources(spec, manifest.index)
     active = 16000 * 3 * 0.75
     assert spec.starts == (0, round(48000 - active))
     assert not sources[0, int(active) + 10 :].any() and not sources[1, : spec.starts[1]].any()
@@ -151,7 +151,7 @@ def test_unperturbed_specs_keep_their_old_form(manifest):
 
 def test_speed_perturbed_mixtures_are_those_scipy_resample_poly_makes(manifest):
     """The cached-filter resampler must not change a drawn mixture by one bit."""
-    index, cfg = {u.id: u for u in manifest}, MixingConfig(2, 3.0, speeds=(0.9, 1.0, 1.1))
+    index, cfg = manifest.index, MixingConfig(2, 3.0, speeds=(0.9, 1.0, 1.1))
     specs = [draw_mixture(manifest, np.random.default_rng(seed), cfg) for seed in range(6)]
     assert any(speed != 1.0 for spec in specs for speed in spec.speeds)
     designing = lambda wav, up, down: resample_poly(wav, up, down).astype(np.float32)  # noqa: E731

@@ -55,7 +55,7 @@ class OracleEmbedder:
     def __init__(self, manifest, trials, condition, shuffle=False):
         from mirnet.data.mixing import mix, read_sources
 
-        index = {u.id: u for u in manifest}
+        index = manifest.index
         speakers = manifest.speakers
         specs = condition_specs(trials, condition)
         n = max(len(spec.speakers) for spec in specs)
@@ -138,7 +138,7 @@ def test_separated_condition_embeds_every_source_alone(manifest):
         and second.gains_db == (0.0,)
         and second.starts == (0,)
     )
-    index, speakers = {u.id: u for u in manifest}, manifest.speakers
+    index, speakers = manifest.index, manifest.speakers
     table = {
         mix(read_sources(source_spec(spec, i), index))[0].tobytes(): torch.eye(len(speakers))[
             [speakers.index(s)]
@@ -165,7 +165,7 @@ def test_cascade_condition_embeds_every_output_of_the_separator(manifest):
 
     trials = make_trials(manifest, 12, MixingConfig(2, 1.0, (-3, -3)), seed=6)
     assert condition_specs(trials, "cascade") == condition_specs(trials, "mixture")
-    index, speakers = {u.id: u for u in manifest}, manifest.speakers
+    index, speakers = manifest.index, manifest.speakers
     rendered = [mix(read_sources(spec, index)) for t in trials for spec in (t.anchor, t.positive, t.negative)]
     specs = [spec for t in trials for spec in (t.anchor, t.positive, t.negative)]
     separated = {m.tobytes(): torch.from_numpy(src[::-1].copy()) for m, src in rendered}

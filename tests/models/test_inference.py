@@ -22,7 +22,7 @@ from ..conftest import REPO
 @pytest.fixture(scope="module")
 def mixtures(corpus):
     manifest = read_librispeech(corpus / "unseen")
-    index, rng = {u.id: u for u in manifest}, np.random.default_rng(0)
+    index, rng = manifest.index, np.random.default_rng(0)
     return torch.from_numpy(
         np.stack([mix(read_sources(draw_mixture(manifest, rng, MixingConfig()), index))[0] for _ in range(2)])
     )

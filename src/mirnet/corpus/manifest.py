@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,6 +82,11 @@ class Manifest:
     @property
     def speakers(self) -> list[str]:
         return list(self.by_speaker)
+
+    @cached_property
+    def index(self) -> dict[str, Utterance]:
+        """Utterances by id: what rendering a drawn mixture looks its sources up in."""
+        return {u.id: u for u in self.utterances}
 
     def __len__(self) -> int:
         return len(self.utterances)

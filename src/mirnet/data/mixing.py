@@ -226,7 +226,7 @@ class MixtureDataset(Dataset):
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
         self.attributes = speaker_attributes(manifest) if attributes is None else attributes
         self.read = read
-        self.index = {u.id: u for u in manifest}
+        self.index = manifest.index
         self.epoch = 0
         missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(
             speaker_to_label

@@ -31,7 +31,7 @@ def tsne_figures(
         names[i] for i in sorted(rng.choice(len(names), size=min(n_speakers, len(names)), replace=False))
     ]
     sub = manifest.filter(speakers=chosen)
-    index = {u.id: u for u in sub}
+    index = sub.index
     cfg = MixingConfig(max(model.n_speakers, 2), 3.0, (0.0, 0.0))
     specs = [draw_mixture(sub, rng, cfg) for _ in range(n_mixtures)]
     sources = np.stack([mix(read_sources(s, index))[1] for s in specs])  # (M, S, samples)
@@ -80,7 +80,7 @@ def attention_figure(exp, data, out, seed: int = 0, overlap: float = 0.6) -> Pat
         np.random.default_rng(seed),
         MixingConfig(model.n_speakers, 3.0, (0.0, 0.0), (overlap, overlap)),
     )
-    mixture, sources = mix(read_sources(spec, {u.id: u for u in manifest}))
+    mixture, sources = mix(read_sources(spec, manifest.index))
     feats = model.model.features
     with torch.inference_mode():
         wav = torch.from_numpy(np.concatenate([mixture[None], sources]))

@@ -106,7 +106,7 @@ def embed_specs(
     desc: str = "embedding",
 ) -> torch.Tensor:
     """Render each mixture and embed it: (len(specs), N, E)."""
-    index = {u.id: u for u in manifest}
+    index = manifest.index
     out = []
     for i in tqdm(range(0, len(specs), batch_size), disable=not progress, desc=desc, leave=False):
         wavs = [mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]]

@@ -50,7 +50,7 @@ def drawn_mixtures(
 ) -> Iterator[Item]:
     """Mixture i from rng (seed, i); its enrollment crops (``enroll_seconds`` > 0) from rng
     (seed, i, 1), so enrolling or not leaves the mixtures as they are."""
-    index = {u.id: u for u in manifest}
+    index = manifest.index
     for i in range(n):
         spec = draw_mixture(manifest, np.random.default_rng([seed, i]), cfg)
         mixture, sources = mix(read_sources(spec, index))
