@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mirnet.corpus.librispeech import SpeakerInfo, read_speakers_txt
 from mirnet.corpus.synth import Voice, available_voices, synthesize_corpus
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -54,15 +55,10 @@ def mtimes(corpus: pathlib.Path) -> dict[pathlib.Path, int]:
     return {path: path.stat().st_mtime_ns for path in corpus.rglob("*") if path.is_file()}
 
 
-def speakers_txt(corpus: pathlib.Path) -> dict[str, tuple[str, str, float, str]]:
-    """SPEAKERS.TXT parsed the way a LibriSpeech reader does: ';' comments, '|' columns."""
-    rows = {}
-    for line in (corpus / "SPEAKERS.TXT").read_text().splitlines():
-        if line.startswith(";"):
-            continue
-        speaker, sex, subset, minutes, name = (field.strip() for field in line.split("|"))
-        rows[speaker] = (sex, subset, float(minutes), name)
-    return rows
+def speakers_txt(corpus: pathlib.Path) -> dict[str, SpeakerInfo]:
+    """SPEAKERS.TXT as the project's LibriSpeech reader parses it: the writer is checked against
+    the one reader, not a second parser."""
+    return read_speakers_txt(corpus / "SPEAKERS.TXT")
 
 
 def test_layout_follows_librispeech(tiny_corpus):
