@@ -17,6 +17,7 @@ from pyannote.core import Annotation, Segment, Timeline
 from pyannote.database.util import load_rttm
 from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
+from ..atomic import write_text
 from ..errors import CorpusError
 from ..eval.evaluate import load_system, system_fingerprint
 from .conversation import INDEX, Turn
@@ -204,7 +205,7 @@ def report_section(
         )
         path = Path(out) / "diarization" / f"{label}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(r, indent=1) + "\n")
+        write_text(path, json.dumps(r, indent=1) + "\n")
         results.append((label, r))
     files = results[0][1]["files"] if results else 0
     tuned = f", settings tuned on `{tune_on}`" if tune_on else ", default settings"

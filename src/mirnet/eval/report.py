@@ -631,7 +631,7 @@ def write_report(
         for cond in ("mixture", "clean"):
             r = score(primary, setting, cond)
             name = f"eval_{Path(setting.data).name}{'' if cond == 'mixture' else '_' + cond}.json"
-            (out / name).write_text(json.dumps(r, indent=1) + "\n")  # the headline numbers, one file each
+            write_text(out / name, json.dumps(r, indent=1) + "\n")  # the headline numbers, one file each
             head_rows.append([where, cond, str(r["trials"]), str(r["speakers"]), _cell(r)])
     # all systems, all conditions, same trials
     compared = {(s.label, c): score(s, compare, c) for s in systems_ for c in conditions}

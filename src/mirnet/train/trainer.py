@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
 from tqdm import tqdm
 
+from ..atomic import atomic_path
 from ..checkpoint import (
     MODEL_FILE,
     STATE_FILE,
@@ -79,7 +80,7 @@ def _truncate_csv(path: Path, key: str, last: int) -> None:
         fields, rows = reader.fieldnames, list(reader)
     keep = [r for r in rows if int(r[key]) <= last]
     if len(keep) < len(rows):
-        with path.open("w", newline="") as f:
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:  # a crash keeps the old log
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             w.writerows(keep)
