@@ -83,7 +83,7 @@ def _corpus_cache(a):
     from .corpus import open_corpus
     from .corpus.audio_cache import build_cache
 
-    m = open_corpus(a.src[0] if len(a.src) == 1 else a.src)
+    m = open_corpus(a.src)
     out = build_cache(m, a.out, progress=not a.quiet)
     size = sum(f.stat().st_size for f in out.glob("shard-*.npy")) / 2**20
     print(f"{out}: {len(m)} utterances decoded, {size:.0f} MB; train with data.cache={out}")

@@ -123,8 +123,8 @@ class AudioCache:
             self._shards[i] = np.load(self.root / f"shard-{i:03d}.npy", mmap_mode="r")
         return self._shards[i]
 
-    def read(self, utt: Utterance, start: int = 0, frames: int = -1, min_seconds: float = 0.0) -> np.ndarray:
-        """``load_audio(utt.path, start=start, frames=frames)``, from the cache."""
+    def read(self, utt: Utterance, start: int = 0, frames: int = -1) -> np.ndarray:
+        """``load_audio(utt.path, start=start, frames=frames)``, from the cache (a ``mixing.Reader``)."""
         e = self.entries[utt.id]
         ch, total = e["channels"], e["frames"]
         start = min(max(start, 0), total)
@@ -132,4 +132,4 @@ class AudioCache:
         data = self._shard(e["shard"])[e["offset"] + start * ch : e["offset"] + stop * ch]
         wav = data.astype(np.float32).reshape(-1, ch) * _SCALE
         wav = to_mono_16k(wav[:, 0] if ch == 1 else wav, e["sample_rate"], utt.path)
-        return check_waveform(wav, utt.path, min_seconds=min_seconds)
+        return check_waveform(wav, utt.path)

@@ -50,19 +50,20 @@ def probe(
     """One attribute: fit on ``train`` (embeddings, labels), score on the ``test`` items whose
     label the probe has seen (a language no training voice speaks cannot be named)."""
     x, y = train
-    known = [i for i, label in enumerate(test[1]) if label in set(y)]
+    classes = set(y)
+    known = [i for i, label in enumerate(test[1]) if label in classes]
     tx, ty = test[0][known], [test[1][i] for i in known]
     clf = LogisticRegression(max_iter=2000).fit(x, y)
     pred = clf.predict(tx)
     with warnings.catch_warnings():  # a predicted class no test voice has is just a wrong answer
         warnings.simplefilter("ignore", UserWarning)
         balanced = float(balanced_accuracy_score(ty, pred))
-    majority = max(set(y), key=list(y).count)
+    majority = max(classes, key=list(y).count)
     return {
         "accuracy": float(np.mean(pred == np.array(ty))),
         "balanced_accuracy": balanced,
         "majority_accuracy": float(np.mean(np.array(ty) == majority)),  # always guessing the commonest
-        "classes": len(set(y)),
+        "classes": len(classes),
         "test_utterances": len(known),
         "test_speakers": len({speakers[i] for i in known}),
     }
@@ -87,9 +88,14 @@ def probe_attributes(
     emb = embed_utterances(embed, train, seconds, progress), embed_utterances(embed, test, seconds, progress)
     results = {}
     for name in wanted:
-        sides = []
-        for manifest, e in zip((train, test), emb):
-            keep = [i for i, u in enumerate(manifest) if name in u.meta]  # unknown: not probed
-            sides.append((e[keep], [manifest.utterances[i].meta[name] for i in keep]))
-        results[name] = probe(sides[0], sides[1], [u.speaker for u in test if name in u.meta])
+        (x, y, _), (tx, ty, speakers) = (_known(m, e, name) for m, e in zip((train, test), emb))
+        results[name] = probe((x, y), (tx, ty), speakers)
     return results
+
+
+def _known(manifest: Manifest, emb: np.ndarray, name: str) -> tuple[np.ndarray, list[str], list[str]]:
+    """The embeddings, labels and speakers of the utterances whose ``name`` is known: an unknown
+    one is not probed."""
+    rows = [i for i, u in enumerate(manifest) if name in u.meta]
+    utts = [manifest.utterances[i] for i in rows]
+    return emb[rows], [u.meta[name] for u in utts], [u.speaker for u in utts]

@@ -180,8 +180,8 @@ class Runner:
                 cached = json.loads(json_path.read_text())
             except json.JSONDecodeError:
                 cached = {}
-            key = ("system", "trial_list_sha1", "metric", "precision")
-            if tuple(cached.get(k, "fp32" if k == "precision" else None) for k in key) == (
+            found = ("system", "trial_list_sha1", "metric")
+            if (*(cached.get(k) for k in found), cached.get("precision", "fp32")) == (
                 cascade_fingerprint(self.fingerprint(system), separator),
                 trial_list_sha1(trials),
                 self.metric,

@@ -126,12 +126,12 @@ class MaskSeparator(nn.Module):
         """How ``name``'s dims are cut into units: an LSTM's rows into its four gates, a layer's
         input from a BLSTM into its two directions."""
         directions = 2 if self.rnn.bidirectional else 1
-        if name.startswith("rnn."):
-            reads_lstm = name.startswith("rnn.weight_hh") or (
-                name.startswith("rnn.weight_ih") and not name.startswith("rnn.weight_ih_l0")
-            )
-            columns = (directions if name.startswith("rnn.weight_ih") else 1,) if reads_lstm else (1,)
-            return (4, *columns) if "weight" in name else (4,)
+        if name.startswith(("rnn.weight_ih_l0", "rnn.weight_hh")):
+            return (4, 1)
+        if name.startswith("rnn.weight_ih"):  # a deeper layer reads both directions of the one below
+            return (4, directions)
+        if name.startswith("rnn."):  # biases
+            return (4,)
         if name == "fc.0.weight":
             return (1, directions)
         return (1, 1) if name.endswith("weight") else (1,)
