@@ -46,7 +46,7 @@ def _designing_resample(wav: np.ndarray, up: int, down: int) -> np.ndarray:
 
 
 def dataset(manifest, speeds: tuple[float, ...], size: int, read=read_file) -> MixtureDataset:
-    cfg = MixingConfig(2, 3.0, speeds=speeds)
+    cfg = MixingConfig(2, 3.0, speed_perturb=speeds)
     return MixtureDataset(manifest, cfg, size, seed=0, read=read)
 
 

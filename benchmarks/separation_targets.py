@@ -37,7 +37,7 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(1)
     manifest = open_corpus(a.data)
-    cfg = MixingConfig(speeds=tuple(a.speed_perturb) or (1.0,))
+    cfg = MixingConfig(speed_perturb=tuple(a.speed_perturb) or (1.0,))
     data = MixtureDataset(manifest, cfg, a.mixtures, seed=a.seed)
     batch = [data[i] for i in range(a.mixtures)]
     mixtures = torch.stack([b["mixture"] for b in batch]).float()

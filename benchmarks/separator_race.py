@@ -38,6 +38,9 @@ VARIANTS = {
         arch="band_separator", features=WIDE, band_widths_hz=[200.0, 500.0, 1000.0], dim=32, hidden=48
     ),
     "band30": dict(arch="band_separator", features=WIDE, dim=48, hidden=64),
+    # dilated convolutions over the frames (separation/tcn_separator.py): Conv-TasNet's sizes, and smaller
+    "tcn": dict(CPLX64, arch="tcn_separator"),
+    "tcn_small": dict(CPLX64, arch="tcn_separator", hidden=256, blocks=6, repeats=2),
 }
 TRAINING = ("arch", "crop", "lr")  # a variant's keys that are not the model's arguments
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from mirnet.config import load_config
-from mirnet.corpus.synth import MBROLA_DIR, synthesize_corpus
+from mirnet.corpus.synth import synthesize_corpus
+from mirnet.corpus.voices import MBROLA_DIR
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("MIRNET_TEST_CACHE", REPO / ".cache" / "tests"))

@@ -4,6 +4,7 @@ arguments too, is refused at load with its key named."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from collections.abc import Sequence
 
@@ -11,7 +12,9 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model, describe, model_args, model_from_config
-from mirnet.config import ConfigError, Size, coerce, load_config
+from mirnet.config import ConfigError, DataConfig, Size, coerce, load_config
+from mirnet.data.mixing import MixingConfig
+from mirnet.train.build import mixing_config
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
@@ -152,3 +155,21 @@ def test_a_bad_override_value_is_one_line():
         load_config(None, ["data.sir_db=[1, 2"])
     assert str(err.value).startswith("override data.sir_db: cannot read '[1, 2' as a YAML value (")
     assert "\n" not in str(err.value)
+
+
+def test_the_data_section_carries_every_mixing_option_under_its_own_name():
+    """`data.*` is where MixingConfig's options are set: a field added to one and not the other,
+    or a default that drifts, would train on other mixtures than the docs say."""
+    data_defaults = {f.name: f.default for f in dataclasses.fields(DataConfig)}
+    for f in dataclasses.fields(MixingConfig):
+        assert f.name in data_defaults and data_defaults[f.name] == f.default, f.name
+    cfg = load_config(
+        None,
+        [
+            "data.sir_db=[-2,2]",
+            "data.speed_perturb=[0.9,1.0]",
+            "data.enroll_seconds=1.5",
+            "data.n_speakers=3",
+        ],
+    )
+    assert mixing_config(cfg.data) == MixingConfig(3, 3.0, (-2.0, 2.0), (1.0, 1.0), (0.9, 1.0), 1.5)

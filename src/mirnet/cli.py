@@ -24,12 +24,14 @@ from .atomic import write_text
 from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
 from .eval import CONDITION_NAMES
+from .eval.setting import TrialSetting
 
 log = logging.getLogger("mirnet")
 
 
 def _corpus_synth(a):
-    from .corpus.synth import DEFAULT_ENGINES, synthesize_corpus
+    from .corpus.synth import synthesize_corpus
+    from .corpus.voices import DEFAULT_ENGINES
 
     print(
         synthesize_corpus(
@@ -167,17 +169,10 @@ def _eval(a):
 
     result = evaluate(
         a.exp,
-        a.data,
-        trials=a.trials,
-        sir_db=a.sir,
-        seed=a.seed,
+        TrialSetting(**{key: getattr(a, key) for key in TrialSetting.FLAGS}),
         metric=a.metric,
         condition=a.condition,
-        crop_seconds=a.crop,
-        n_speakers=a.speakers,
-        overlap=a.overlap,
         trial_list=a.trial_list,
-        heldout=a.heldout,
         scores_file=a.scores,
         progress=not a.quiet,
         separator=a.separator,
@@ -223,6 +218,45 @@ def _embed(a):
     if len(emb) > 1:
         cos = emb @ emb.T / np.outer(np.linalg.norm(emb, axis=1), np.linalg.norm(emb, axis=1))
         print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
+
+
+def _trial_setting_options(s) -> None:
+    """The options of a trial list, one per field of ``TrialSetting`` (under its name, so that
+    the parsed arguments build one)."""
+    flag, d = TrialSetting.FLAGS, TrialSetting
+    s.add_argument(flag["data"], dest="data", required=True, help="LibriSpeech-layout tree or manifest")
+    s.add_argument(flag["trials"], dest="trials", type=_typed(Size), default=d.trials)
+    s.add_argument(
+        flag["sir_db"], dest="sir_db", type=_typed(float), default=d.sir_db, help="SIR of every mixture, dB"
+    )
+    s.add_argument(flag["seed"], dest="seed", type=_typed(Seed), default=d.seed)
+    s.add_argument(
+        flag["overlap"],
+        dest="overlap",
+        type=_typed(Ratio),
+        default=d.overlap,
+        help="overlap ratio of the sources (1 = full overlap)",
+    )
+    s.add_argument(
+        flag["crop_seconds"],
+        dest="crop_seconds",
+        type=_typed(Positive),
+        default=d.crop_seconds,
+        help="seconds per mixture",
+    )
+    s.add_argument(
+        flag["n_speakers"],
+        dest="n_speakers",
+        type=_typed(Size),
+        default=d.n_speakers,
+        help="speakers per mixture",
+    )
+    s.add_argument(
+        flag["heldout"],
+        dest="heldout",
+        action="store_true",
+        help="only the utterances the model held out of training (seen-speaker evaluation)",
+    )
 
 
 def precision_option(s) -> None:
@@ -456,7 +490,8 @@ def _plot(a):
 
 
 def _report(a):
-    from .eval.report import parse_systems, write_report
+    from .eval.report import write_report
+    from .eval.report.systems import parse_systems
 
     sections = []
     if a.conversations:
@@ -616,10 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
     s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
-    s.add_argument("--data", required=True, help="LibriSpeech-layout tree or manifest")
-    s.add_argument("--trials", type=_typed(Size), default=1000)
-    s.add_argument("--sir", type=_typed(float), default=0.0, help="SIR of every mixture, dB")
-    s.add_argument("--seed", type=_typed(Seed), default=0)
+    _trial_setting_options(s)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument(
         "--condition",
@@ -630,16 +662,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--separator, every output embedded",
     )
     s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
-    s.add_argument(
-        "--overlap", type=_typed(Ratio), default=1.0, help="overlap ratio of the sources (1 = full overlap)"
-    )
-    s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per mixture")
-    s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per mixture")
-    s.add_argument(
-        "--heldout",
-        action="store_true",
-        help="only the utterances the model held out of training (seen-speaker evaluation)",
-    )
     s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
     s.add_argument("--json", help="write the result here")
     s.add_argument("--scores", help="write the trial scores and labels here (.npz), e.g. for DET curves")

@@ -18,6 +18,7 @@ from mirnet.data.mixing import MixtureSpec, mix, read_sources
 from mirnet.errors import InputError
 from mirnet.eval.evaluate import evaluate
 from mirnet.eval.protocol import condition_specs
+from mirnet.eval.setting import TrialSetting
 from mirnet.eval.trials import load_trials
 
 from ..conftest import REPO
@@ -34,9 +35,8 @@ def embedder():
 def calibrated(corpus, tmp_path_factory):
     """A 60-trial evaluation of the reference on the seen test voices, with its trial list."""
     out = tmp_path_factory.mktemp("calibration")
-    result = evaluate(
-        REFERENCE, corpus / "seen", trials=60, trial_list=out / "trials.json", progress=False, seed=3
-    )
+    setting = TrialSetting(corpus / "seen", trials=60, seed=3)
+    result = evaluate(REFERENCE, setting, trial_list=out / "trials.json", progress=False)
     (out / "eval.json").write_text(json.dumps(result))
     return out
 

@@ -50,7 +50,7 @@ def test_crops_and_mixtures_are_bit_identical_to_the_files(copied, tmp_path):
                 outcome(cache.read, utt, s, f),
                 outcome(lambda u, *a: load_audio(u.path, start=a[0], frames=a[1]), utt, s, f),
             )
-    cfg = MixingConfig(2, 2.0, speeds=(0.9, 1.0, 1.1), enroll_seconds=1.0)
+    cfg = MixingConfig(2, 2.0, speed_perturb=(0.9, 1.0, 1.1), enroll_seconds=1.0)
     files, cached = MixtureDataset(manifest, cfg, 8), MixtureDataset(manifest, cfg, 8, read=cache.read)
     cached = pickle.loads(pickle.dumps(cached))  # as a DataLoader worker gets it: no shards inside
     for i in range(8):

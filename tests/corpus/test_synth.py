@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from mirnet.corpus.librispeech import SpeakerInfo, read_speakers_txt
-from mirnet.corpus.synth import Voice, available_voices, synthesize_corpus
+from mirnet.corpus.synth import synthesize_corpus
+from mirnet.corpus.voices import Voice, available_voices
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = dict(

@@ -128,7 +128,7 @@ def test_speed_perturbation_makes_new_speakers_faster_and_higher(tmp_path):
     manifest = Manifest(utts)
     labels = speaker_labels(manifest.speakers, (0.9, 1.0, 1.1))
     assert labels == ["a", "b", "a-sp0.9", "b-sp0.9", "a-sp1.1", "b-sp1.1"]
-    cfg = MixingConfig(2, 2.0, (0, 0), speeds=(0.9, 1.0, 1.1))
+    cfg = MixingConfig(2, 2.0, (0, 0), speed_perturb=(0.9, 1.0, 1.1))
     data = MixtureDataset(
         manifest, cfg, epoch_size=12, seed=0, speaker_to_label={s: i for i, s in enumerate(labels)}
     )
@@ -151,7 +151,7 @@ def test_unperturbed_specs_keep_their_old_form(manifest):
 
 def test_speed_perturbed_mixtures_are_those_scipy_resample_poly_makes(manifest):
     """The cached-filter resampler must not change a drawn mixture by one bit."""
-    index, cfg = manifest.index, MixingConfig(2, 3.0, speeds=(0.9, 1.0, 1.1))
+    index, cfg = manifest.index, MixingConfig(2, 3.0, speed_perturb=(0.9, 1.0, 1.1))
     specs = [draw_mixture(manifest, np.random.default_rng(seed), cfg) for seed in range(6)]
     assert any(speed != 1.0 for spec in specs for speed in spec.speeds)
     designing = lambda wav, up, down: resample_poly(wav, up, down).astype(np.float32)  # noqa: E731

@@ -8,6 +8,7 @@ import csv
 import json
 import re
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +22,11 @@ from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig
 from mirnet.eval import report, separation
 from mirnet.eval.evaluate import system_fingerprint
-from mirnet.eval.report import Runner, Setting, System, epoch_models, parse_sweeps, parse_systems
+from mirnet.eval.report import cache
+from mirnet.eval.report.cache import Runner
+from mirnet.eval.report.separation_section import SEPARATION_COLUMNS
+from mirnet.eval.report.systems import SWEEPS, System, epoch_models, parse_sweeps, parse_systems
+from mirnet.eval.setting import TrialSetting
 from mirnet.eval.trials import trial_list_sha1
 
 from ..conftest import TINY_MODEL
@@ -40,7 +45,7 @@ def test_systems_are_labelled_by_folder_peer_or_name():
 @pytest.mark.parametrize(
     "specs, expected",
     [
-        (None, {k: v[1] for k, v in report.SWEEPS.items()}),
+        (None, {k: v[1] for k, v in SWEEPS.items()}),
         ([], {}),
         (["sir=-5,5", "speakers"], {"sir": (-5.0, 5.0), "speakers": (2, 3)}),
         (["speakers=3"], {"speakers": (3,)}),
@@ -59,7 +64,7 @@ def test_bad_sweep_axis_names_the_problem(spec, message):
 def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeypatch):
     calls = []
 
-    def fake_evaluate(exp, data, *, trial_list, scores_file, **kw):
+    def fake_evaluate(exp, setting, *, trial_list, scores_file, **kw):
         calls.append((exp, kw["condition"]))
         if not trial_list.exists():
             trial_list.parent.mkdir(parents=True, exist_ok=True)
@@ -76,9 +81,12 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
         }
 
     fingerprint = {"a": "sha-a", "b": "sha-b"}
-    monkeypatch.setattr(report, "evaluate", fake_evaluate)
-    monkeypatch.setattr(report, "system_fingerprint", lambda exp: fingerprint[exp])
-    setting, half = Setting("corpus/unseen", 10, overlap=0.25), Setting("corpus/unseen", 10, overlap=0.5)
+    monkeypatch.setattr(cache, "evaluate", fake_evaluate)
+    monkeypatch.setattr(cache, "system_fingerprint", lambda exp: fingerprint[exp])
+    loads = []
+    monkeypatch.setattr(cache, "load_system", lambda exp: loads.append(exp) or (None, None))
+    setting = TrialSetting("corpus/unseen", 10, overlap=0.25)
+    half = TrialSetting("corpus/unseen", 10, overlap=0.5)
     run = Runner(tmp_path)
     run.result(System("A", "a"), setting, "mixture")
     run.result(System("A", "a"), half, "mixture")  # another setting, whose name differs only after a dot
@@ -87,6 +95,7 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
     run.result(System("A", "a"), setting, "clean")  # another condition
     run.result(System("B", "b"), setting, "mixture")  # another system
     assert calls == [("a", "mixture"), ("a", "mixture"), ("a", "clean"), ("b", "mixture")]
+    assert loads == ["a", "b"]  # each system loaded once, however often it is scored
     run.trial_list(setting).write_text("other trials")  # the trial list changed under it
     Runner(tmp_path).result(System("A", "a"), setting, "mixture")
     assert len(calls) == 5
@@ -182,6 +191,37 @@ def commands(report_md: str) -> list[list[str]]:
     ]
 
 
+def test_every_printed_eval_command_draws_the_same_trials_and_gives_the_same_numbers(
+    embedder, corpus, tmp_path, capsys
+):
+    """The "Commands" section re-run by hand, each writing its trials afresh from its flags alone:
+    the trial lists must hash as the report's, and the scores must be the report's."""
+    seen, out = corpus / "seen", tmp_path / "report"
+    fast = {**FAST, "sweeps": ["overlap=0.5", "crop=2"], "separation_mixtures": None}
+    report.write_report(out, [str(embedder)], seen, seen=seen, **fast)
+    text = (out / "REPORT.md").read_text()
+    printed = [
+        shlex.split(line)[1:]
+        for line in text.split("## Commands")[1].splitlines()
+        if line.startswith("mirnet eval ")
+    ]
+    # the headline, mixture and clean, on all speakers and on held-out utterances (the comparison
+    # is the first of them), then two sweep points
+    assert len(printed) == 6 and sum("--heldout" in argv for argv in printed) == 2
+    capsys.readouterr()
+    for i, argv in enumerate(printed):
+        listed = Path(argv[argv.index("--trial-list") + 1])
+        fresh = [*argv[: argv.index("--trial-list")], "--trial-list", str(tmp_path / f"again{i}.json")]
+        assert main(["-q", *fresh]) == 0
+        again = json.loads(capsys.readouterr().out)
+        condition = argv[argv.index("--condition") + 1]
+        cached = json.loads((out / "evals" / "emb" / f"{listed.stem}_{condition}.json").read_text())
+        assert again["trial_list_sha1"] == cached["trial_list_sha1"] == trial_list_sha1(listed)
+        for key in ("eer", "eer_ci", "min_dcf", "overlap", "crop_seconds", "heldout"):
+            assert again[key] == cached[key], key
+        assert f"**{cached['eer']:.1f}**" in text
+
+
 @pytest.mark.slow
 def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(
     embedder, corpus, tmp_path, capsys
@@ -209,7 +249,7 @@ def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures
         assert main(["-q", *argv]) == 0
         result = json.loads(capsys.readouterr().out)
         assert table[label][0] == result["mode"] == "independent"
-        for (key, _, digits), cell in zip(report.SEPARATION_COLUMNS, table[label][1:]):
+        for (key, _, digits), cell in zip(SEPARATION_COLUMNS, table[label][1:]):
             if key in result["metrics"]:
                 m = result["metrics"][key]
                 assert interval(cell) == pytest.approx((m["mean"], *m["mean_ci"]), abs=0.6 * 10**-digits), key
@@ -269,7 +309,7 @@ def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_c
     sep = save_separator(tmp_path / "sep" / "model.pt")
     report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
     first = section_tables((out / "REPORT.md").read_text())
-    calls, real = [], report.evaluate_separation
+    calls, real = [], cache.evaluate_separation
 
     def counted(exp, data, **kw):
         calls.append(kw["n"])
@@ -278,10 +318,10 @@ def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_c
     def refuse(*a, **kw):
         raise AssertionError("scored again")
 
-    monkeypatch.setattr(report, "evaluate_separation", refuse)
+    monkeypatch.setattr(cache, "evaluate_separation", refuse)
     report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
     assert section_tables((out / "REPORT.md").read_text()) == first
-    monkeypatch.setattr(report, "evaluate_separation", counted)
+    monkeypatch.setattr(cache, "evaluate_separation", counted)
     report.write_report(
         out, [str(embedder)], seen, separators=[str(sep)], **{**FAST, "separation_mixtures": 3}
     )

@@ -79,21 +79,32 @@ def test_upit_training_logs_si_sdri_and_resumes_to_the_same_weights(separator_co
     assert model.kind == "separator" and bundle["model"]["args"]["n_outputs"] == 2
 
 
-def test_a_band_separator_trains_and_loads_through_the_same_trainer(separator_config, tmp_path):
-    cfg = separator_config("model.name=band_separator", "train.epochs=1", model=TINY_BAND)
-    Trainer(cfg, tmp_path / "band", progress=False).run()
-    sep = mirnet.load_separator(tmp_path / "band")
-    wav = torch.randn(8000, generator=torch.Generator().manual_seed(0))
-    assert type(sep.model).__name__ == "BandSeparator" and sep.separate(wav).shape == (2, 8000)
-
-
 TINY_BAND = {"dim": 16, "hidden": 16, "blocks": 1, "head_dim": 32}
+TINY_TCN = {"dim": 32, "hidden": 64, "blocks": 4, "repeats": 1}
+
+
+@pytest.mark.parametrize(
+    "name,args,cls",
+    [("band_separator", TINY_BAND, "BandSeparator"), ("tcn_separator", TINY_TCN, "TcnSeparator")],
+)
+def test_other_separators_train_and_load_through_the_same_trainer(
+    separator_config, tmp_path, name, args, cls
+):
+    cfg = separator_config(f"model.name={name}", "train.epochs=1", model=args)
+    Trainer(cfg, tmp_path / name, progress=False).run()
+    sep = mirnet.load_separator(tmp_path / name)
+    wav = torch.randn(8000, generator=torch.Generator().manual_seed(0))
+    assert type(sep.model).__name__ == cls and sep.separate(wav).shape == (2, 8000)
 
 
 @pytest.mark.parametrize(
     "name,args,lr,steps",
     # the band-split model starts slower, then passes the other (16 dB against 12 after 120 steps)
-    [("mask_separator", TINY_SEPARATOR, 3e-3, 60), ("band_separator", TINY_BAND, 1e-2, 80)],
+    [
+        ("mask_separator", TINY_SEPARATOR, 3e-3, 60),
+        ("band_separator", TINY_BAND, 1e-2, 80),
+        ("tcn_separator", TINY_TCN, 3e-3, 60),
+    ],
 )
 def test_upit_objective_learns_to_separate_a_fixed_batch(corpus, name, args, lr, steps):
     torch.manual_seed(0)

@@ -64,7 +64,7 @@ class MixingConfig:
     crop_seconds: float = 3.0
     sir_db: tuple[float, float] = (-5.0, 5.0)  # uniform range of source 0's level over each other source
     overlap: tuple[float, float] = (1.0, 1.0)  # uniform range of the overlap ratio (1 = full overlap)
-    speeds: tuple[float, ...] = (1.0,)  # speed perturbation factors drawn per source (tempo and pitch)
+    speed_perturb: tuple[float, ...] = (1.0,)  # factors drawn per source (tempo and pitch)
     enroll_seconds: float = 0.0  # > 0: a crop of another utterance of each source's speaker comes beside it
 
     @property
@@ -118,7 +118,9 @@ def draw_mixture(
     starts = [0] if n == 1 else [round(i * (samples - active) / (n - 1)) for i in range(n)]
     offsets = [int(rng.integers(max(1, u.num_samples - _file_samples(u, active) + 1))) for u in utts]
     gains = [0.0] + [-float(rng.uniform(*cfg.sir_db)) for _ in range(n - 1)]
-    speeds = tuple(float(x) for x in rng.choice(cfg.speeds, size=n)) if len(cfg.speeds) > 1 else ()
+    speeds = (
+        tuple(float(x) for x in rng.choice(cfg.speed_perturb, size=n)) if len(cfg.speed_perturb) > 1 else ()
+    )
     if speeds:  # a faster source reads more of its file for the same output length
         offsets = [
             int(rng.integers(max(1, u.num_samples - _file_samples(u, math.ceil(active * sp)) + 1)))
@@ -221,14 +223,16 @@ class MixtureDataset(Dataset):
         ``speaker_attributes(manifest)``. Pass one of each to datasets that must agree (training
         and validation). ``read``: where crops come from (a decoded-audio cache's ``read``)."""
         if speaker_to_label is None:
-            speaker_to_label = {s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speeds))}
+            speaker_to_label = {
+                s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speed_perturb))
+            }
         self.manifest, self.cfg, self.epoch_size = manifest, cfg, epoch_size
         self.speaker_to_label, self.seed, self.max_retries = speaker_to_label, seed, max_retries
         self.attributes = speaker_attributes(manifest) if attributes is None else attributes
         self.read = read
         self.index = manifest.index
         self.epoch = 0
-        missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speeds)} - set(
+        missing = {lab for s in manifest.speakers for lab in speaker_labels([s], cfg.speed_perturb)} - set(
             speaker_to_label
         )
         if missing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,10 @@ from ..atomic import atomic_path
 from ..checkpoint import model_fingerprint
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
-from ..data.mixing import MixingConfig
 from ..errors import CorpusError, InputError
 from .peers import PEERS
 from .protocol import EmbedFn, cascade_embed, summarize, trial_scores, trial_speakers
+from .setting import TrialSetting
 from .trials import load_trials, make_trials, save_trials
 
 
@@ -63,53 +64,40 @@ def cascade_fingerprint(system: str, separator: str | Path | None) -> str:
 
 def evaluate(
     exp: str | Path,
-    data: str | Path,
+    setting: TrialSetting,
     *,
-    trials: int = 1000,
-    sir_db: float = 0.0,
-    seed: int = 0,
     metric: str = "cosine",
     condition: str = "mixture",
-    crop_seconds: float = 3.0,
-    n_speakers: int = 2,
-    overlap: float = 1.0,
     trial_list: str | Path | None = None,
-    heldout: bool = False,
     scores_file: str | Path | None = None,
     progress: bool = True,
     system: str | None = None,
     separator: str | Path | None = None,
     precision: str = "auto",
+    loaded: tuple[EmbedFn, dict | None] | None = None,
 ) -> dict:
-    """Score one system; ``scores_file`` keeps the trial scores (``.npz``) for DET curves and
-    re-analysis without re-embedding. ``system`` is its fingerprint when the caller already has
-    it (a report scores one model under many settings; hashing the file each time is waste).
-    ``separator``: the separator the ``cascade`` condition puts in front of the system;
-    ``precision``: the system's, as ``mirnet.load``'s."""
-    embed, bundle = load_system(exp, precision)
+    """Score one system on the trials ``setting`` draws, or on ``trial_list`` if that file exists
+    (its recorded setting then wins, but for the corpus and ``heldout``, which choose the
+    utterances); the result records the setting it was scored on. ``scores_file`` keeps the trial
+    scores (``.npz``) for DET curves and re-analysis without re-embedding. ``system`` is its
+    fingerprint when the caller already has it (a report scores one model under many settings;
+    hashing the file each time is waste). ``separator``: the separator the ``cascade`` condition
+    puts in front of the system; ``precision``: the system's, as ``mirnet.load``'s. ``loaded``:
+    what ``load_system(exp, precision)`` returned, when the caller keeps systems loaded."""
+    embed, bundle = loaded or load_system(exp, precision)
     if (condition == "cascade") != (separator is not None):
         raise InputError(
             "--condition cascade needs --separator SEP (a separator's experiment dir), and only it takes one"
         )
     if separator is not None:
         embed = cascade_embed(load_separator(separator).separate_batch, embed)
-    manifest = evaluation_manifest(data, bundle, heldout)
+    manifest = evaluation_manifest(setting.data, bundle, setting.heldout)
     if trial_list and Path(trial_list).exists():
         trial_set, meta, checksum = load_trials(trial_list)
+        setting = TrialSetting.from_record(meta, data=setting.data, heldout=setting.heldout)
     else:
-        cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (overlap, overlap))
-        trial_set = make_trials(manifest, trials, cfg, seed)
-        meta = {
-            "data": str(data),
-            "trials": trials,
-            "sir_db": sir_db,
-            "overlap": overlap,
-            "seed": seed,
-            "crop_seconds": crop_seconds,
-            "n_speakers": n_speakers,
-            "heldout": heldout,
-            "fingerprint": manifest.fingerprint(),
-        }
+        trial_set = make_trials(manifest, setting.trials, setting.mixing(), setting.seed)
+        meta = {**setting.record(), "fingerprint": manifest.fingerprint()}
         checksum = save_trials(trial_set, trial_list, meta) if trial_list else None
     start = time.time()
     scores, labels = trial_scores(
@@ -119,22 +107,15 @@ def evaluate(
         with atomic_path(scores_file) as tmp, tmp.open("wb") as f:  # a file: savez would add ".npz"
             np.savez(f, scores=scores, labels=labels)
     return {
-        **summarize(scores, labels, seed=seed),
-        "trials": len(trial_set),
+        **summarize(scores, labels, seed=setting.seed),
+        **replace(setting, trials=len(trial_set)).record(),
         "speakers": trial_speakers(trial_set),
         "metric": metric,
         "condition": condition,
         "model": str(exp),
-        "data": str(data),
-        "heldout": heldout,
         "system": cascade_fingerprint(system or system_fingerprint(exp), separator),
         "separator": None if separator is None else str(separator),
         "precision": system_precision(exp, precision),
-        "sir_db": meta.get("sir_db"),
-        "overlap": meta.get("overlap", 1.0),
-        "crop_seconds": meta.get("crop_seconds"),
-        "n_speakers": meta.get("n_speakers", 2),
-        "seed": meta.get("seed"),
         "trial_list": str(trial_list) if trial_list else None,
         "trial_list_sha1": checksum,
         "seconds": round(time.time() - start, 1),

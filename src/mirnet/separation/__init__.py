@@ -3,7 +3,8 @@ by the same Trainer with the pairwise signal losses of ``losses/signal.py``."""
 
 from .band_separator import BandSeparator
 from .mask_separator import MaskSeparator
+from .tcn_separator import TcnSeparator
 
-SEPARATORS = {"mask_separator": MaskSeparator, "band_separator": BandSeparator}
+SEPARATORS = {"mask_separator": MaskSeparator, "band_separator": BandSeparator, "tcn_separator": TcnSeparator}
 
-__all__ = ["BandSeparator", "MaskSeparator", "SEPARATORS"]
+__all__ = ["BandSeparator", "MaskSeparator", "SEPARATORS", "TcnSeparator"]

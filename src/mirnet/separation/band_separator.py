@@ -28,9 +28,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
-from ..errors import InputError
-from ..features import Spectrogram
-from ..models.parts import build
+from .spectral import SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
 
 
@@ -72,10 +70,8 @@ class _Recurrence(nn.Module):
         return x + self.proj(self.rnn(self.norm(x))[0])
 
 
-class BandSeparator(nn.Module):
+class BandSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
-
-    kind, has_masks = "separator", False
 
     def __init__(
         self,
@@ -90,18 +86,14 @@ class BandSeparator(nn.Module):
         head_dim: int = 128,
         mask_bound: float = 2.0,
     ):
-        super().__init__()
-        if n_outputs < 1:
-            raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
-        self.n_outputs, self.embed_dim, self.mask_bound = n_outputs, embed_dim, mask_bound
-        self.features = build(Spectrogram, features, "features")
+        super().__init__(n_outputs, embed_dim, features)
+        self.mask_bound = mask_bound
         bins = self.features.n_bins
         self.edges = band_edges(
             bins, self.features.sample_rate / self.features.n_fft, band_splits_hz, band_widths_hz
         )
         widths = [hi - lo for lo, hi in zip(self.edges, self.edges[1:])]
         self.split = nn.ModuleList(nn.Sequential(nn.LayerNorm(2 * w), nn.Linear(2 * w, dim)) for w in widths)
-        self.embed_norm = nn.LayerNorm(embed_dim, elementwise_affine=False) if embed_dim else None
         self.embed_proj = nn.Linear(embed_dim, dim, bias=False) if embed_dim else None
         self.blocks = nn.ModuleList(
             nn.ModuleList([_Recurrence(dim, hidden), _Recurrence(dim, hidden)]) for _ in range(blocks)
@@ -114,10 +106,6 @@ class BandSeparator(nn.Module):
             )
             for w in widths
         )
-
-    @property
-    def n_speakers(self) -> int:
-        return self.n_outputs
 
     def start_from(self, state: dict[str, torch.Tensor]) -> list[str]:
         """Take another BandSeparator's weights as this one's start: equal shapes are copied, and
@@ -136,12 +124,7 @@ class BandSeparator(nn.Module):
             1,
         )  # (B, K, T, D)
         if self.embed_dim:
-            if embedding is None or embedding.shape != (b, self.embed_dim):
-                got = None if embedding is None else tuple(embedding.shape)
-                raise InputError(
-                    f"this separator is conditioned: it needs embeddings of shape ({b}, {self.embed_dim}), got {got}"
-                )
-            z = z + self.embed_proj(self.embed_norm(embedding.to(z.dtype)))[:, None, None, :]
+            z = z + self.embed_proj(self.target_embedding(embedding, b, z.dtype))[:, None, None, :]
         k, d = z.shape[1], z.shape[-1]
         for over_time, over_bands in self.blocks:
             z = over_time(z.reshape(b * k, t, d)).view(b, k, t, d)
@@ -149,11 +132,4 @@ class BandSeparator(nn.Module):
         m = torch.cat(
             [head(z[:, i]).float().view(b, t, self.n_outputs, 2, -1) for i, head in enumerate(self.heads)], -1
         )  # (B, T, N, 2, F)
-        m = self.mask_bound * torch.tanh(m.permute(0, 2, 3, 4, 1))  # (B, N, 2, F, T)
-        return torch.complex(m[:, :, 0], m[:, :, 1])
-
-    def forward(self, wav: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        if wav.dim() != 2:
-            raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
-        spec = self.features(wav)
-        return self.features.inverse(self.masks(spec, embedding) * spec.unsqueeze(1), wav.shape[-1])
+        return bounded_masks(m.permute(0, 2, 3, 4, 1), "complex", self.mask_bound)  # from (B, N, 2, F, T)

@@ -27,13 +27,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import ConfigError, choose
-from ..errors import InputError
-from ..features import Spectrogram
-from ..models.parts import build
+from ..config import choose
+from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state, widen
-
-MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
 
 
 class _Conv2dStack(nn.Sequential):
@@ -59,10 +55,8 @@ class _Conv2dStack(nn.Sequential):
         return y.permute(0, 1, 3, 2).flatten(1, 2)  # (B, C*F, T)
 
 
-class MaskSeparator(nn.Module):
+class MaskSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
-
-    kind, has_masks = "separator", False  # has_masks: the embedders' log-domain masks (loss.mask_weight)
 
     def __init__(
         self,
@@ -79,17 +73,11 @@ class MaskSeparator(nn.Module):
         mask: str = "magnitude",
         mask_bound: float = 2.0,
     ):
-        super().__init__()
-        if n_outputs < 1:
-            raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
+        super().__init__(n_outputs, embed_dim, features)
         choose("mask", mask, tuple(MASKS))
-        self.n_outputs, self.embed_dim, self.mask, self.mask_bound = n_outputs, embed_dim, mask, mask_bound
-        self.features = build(Spectrogram, features, "features")
+        self.mask, self.mask_bound = mask, mask_bound
         bins = self.features.n_bins
         self.norm = nn.LayerNorm(bins)
-        # the embedding at the scale of the normalised frames it joins (a unit vector's entries are
-        # ~D^-1/2): unscaled, a VoiceFilter on MIRNet's identities took 6x the steps to use it
-        self.embed_norm = nn.LayerNorm(embed_dim, elementwise_affine=False) if embed_dim else None
         self.cnn = _Conv2dStack(conv_channels, conv_out_channels, conv_dilations) if conv_channels else None
         frame_dim = (conv_out_channels * bins if conv_channels else bins) + embed_dim
         self.rnn = nn.LSTM(frame_dim, lstm_hidden, lstm_layers, batch_first=True, bidirectional=bidirectional)
@@ -98,10 +86,6 @@ class MaskSeparator(nn.Module):
             nn.ReLU(),
             nn.Linear(fc_dim, n_outputs * bins * MASKS[mask]),
         )
-
-    @property
-    def n_speakers(self) -> int:
-        return self.n_outputs
 
     def start_from(self, state: dict[str, torch.Tensor]) -> list[str]:
         """Take another MaskSeparator's weights (a uPIT separator's, say) as this one's start:
@@ -142,25 +126,9 @@ class MaskSeparator(nn.Module):
         if self.cnn is not None:
             x = self.cnn(x.unsqueeze(1)).transpose(1, 2)  # (B, T, C*F)
         if self.embed_dim:
-            if embedding is None or embedding.shape != (x.shape[0], self.embed_dim):
-                got = None if embedding is None else tuple(embedding.shape)
-                raise InputError(
-                    f"this separator is conditioned: it needs embeddings of shape "
-                    f"({x.shape[0]}, {self.embed_dim}), got {got}"
-                )
-            embedding = self.embed_norm(embedding.to(x.dtype))
+            embedding = self.target_embedding(embedding, x.shape[0], x.dtype)
             x = torch.cat([x, embedding[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)
         y = self.fc(self.rnn(x)[0]).float()  # (B, T, n_outputs * F * parts)
         b, t = y.shape[:2]
         y = y.view(b, t, self.n_outputs, MASKS[self.mask], -1).permute(0, 2, 3, 4, 1)  # (B, N, parts, F, T)
-        if self.mask == "magnitude":
-            return torch.sigmoid(y[:, :, 0])
-        y = self.mask_bound * torch.tanh(y)
-        return torch.complex(y[:, :, 0], y[:, :, 1])
-
-    def forward(self, wav: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        if wav.dim() != 2:
-            raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
-        spec = self.features(wav)
-        masks = self.masks(spec, embedding)
-        return self.features.inverse(masks * spec.unsqueeze(1), wav.shape[-1])
+        return bounded_masks(y, self.mask, self.mask_bound)

@@ -6,14 +6,14 @@ and keeps only the loop."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
 from ..architectures import model_from_config
 from ..checkpoint import CheckpointError, read_bundle
-from ..config import ConfigError, ExperimentConfig
+from ..config import ConfigError, DataConfig, ExperimentConfig
 from ..corpus import open_corpus
 from ..corpus.audio_cache import AudioCache
 from ..data.mixing import (
@@ -38,6 +38,12 @@ class RunData:
     provenance: dict  # what the checkpoint records of the data
 
 
+def mixing_config(d: DataConfig) -> MixingConfig:
+    """How ``data`` mixes: its keys of the same names as ``MixingConfig``'s fields (the config
+    declares them with their checked types and bounds; the mixing code takes them plain)."""
+    return MixingConfig(**{f.name: getattr(d, f.name) for f in fields(MixingConfig)})
+
+
 def build_data(cfg: ExperimentConfig) -> RunData:
     """Training and validation mixtures of held-apart utterances of the same speakers."""
     d = cfg.data
@@ -52,10 +58,8 @@ def build_data(cfg: ExperimentConfig) -> RunData:
                 f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
                 f"come from {len(part.speakers)} speaker(s)"
             )
-    mixing = MixingConfig(
-        d.n_speakers, d.crop_seconds, d.sir_db, d.overlap, d.speed_perturb, d.enroll_seconds
-    )
-    speakers = speaker_labels(corpus.speakers, mixing.speeds)
+    mixing = mixing_config(d)
+    speakers = speaker_labels(corpus.speakers, mixing.speed_perturb)
     label = {s: i for i, s in enumerate(speakers)}
     attributes = speaker_attributes(corpus)
     return RunData(

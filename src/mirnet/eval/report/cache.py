@@ -1,0 +1,170 @@
+"""The report's results, each cached under ``OUT/evals`` with what it measured (the system's
+fingerprint, the trial list's or the mixtures' settings, the metric and precision), and reused
+only for the very same system on the very same trials or mixtures: an interrupted report resumes
+where it stopped, and adding a system re-scores nothing else."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...atomic import write_text
+from ...corpus import open_corpus
+from ...corpus.manifest import Manifest
+from ...data.mixing import MixingConfig
+from ..evaluate import cascade_fingerprint, evaluate, load_system, system_fingerprint, system_precision
+from ..metrics import det_points
+from ..separation import evaluate_separation
+from ..setting import TrialSetting
+from ..trials import trial_list_sha1
+from .systems import System
+
+ENROLL_SECONDS = 3.0  # an enrolled separator's enrollment crops, as `mirnet eval-separation` takes them
+
+
+class Runner:
+    """Scores (system, setting, condition), or returns the cached result of the very same
+    system on the very same trial list."""
+
+    def __init__(
+        self, out: Path, metric: str = "cosine", progress: bool = True, separator: str | None = None
+    ):
+        self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
+        self._fingerprints: dict[str, str] = {}
+        self._loaded: dict[str, tuple] = {}  # path -> load_system's: a report scores one system many times
+
+    def trial_list(self, setting: TrialSetting) -> Path:
+        return self.out / "trials" / f"{setting.name}.json"
+
+    def fingerprint(self, system: System) -> str:
+        if system.path not in self._fingerprints:
+            self._fingerprints[system.path] = system_fingerprint(system.path)
+        return self._fingerprints[system.path]
+
+    def _paths(self, label: str, setting_name: str, condition: str) -> tuple[Path, Path]:
+        """Where a result (JSON) and its trial scores (``.npz``) live. Suffixes are appended, not
+        swapped in with ``with_suffix``: a setting name holds dots (``overlap0.25``)."""
+        stem = f"{setting_name}_{condition}"
+        return self.out / "evals" / label / f"{stem}.json", self.out / "evals" / label / f"{stem}.npz"
+
+    def result(self, system: System, setting: TrialSetting, condition: str) -> dict:
+        (json_path, npz_path), trials = (
+            self._paths(system.label, setting.name, condition),
+            self.trial_list(setting),
+        )
+        separator = self.separator if condition == "cascade" else None
+        if json_path.exists() and npz_path.exists() and trials.exists():
+            try:
+                cached = json.loads(json_path.read_text())
+            except json.JSONDecodeError:
+                cached = {}
+            found = ("system", "trial_list_sha1", "metric")
+            if (*(cached.get(k) for k in found), cached.get("precision", "fp32")) == (
+                cascade_fingerprint(self.fingerprint(system), separator),
+                trial_list_sha1(trials),
+                self.metric,
+                system_precision(system.path),  # a result of bf16 on an AMX machine is not fp32's
+            ):
+                return cached
+        if system.path not in self._loaded:
+            self._loaded[system.path] = load_system(system.path)
+        r = evaluate(
+            system.path,
+            setting,
+            loaded=self._loaded[system.path],
+            metric=self.metric,
+            condition=condition,
+            trial_list=trials,
+            scores_file=npz_path,
+            progress=self.progress,
+            system=self.fingerprint(system),
+            separator=separator,
+        )
+        r["label"] = system.label
+        write_text(json_path, json.dumps(r, indent=1) + "\n")
+        return r
+
+    def det(self, r: dict) -> tuple[np.ndarray, np.ndarray]:
+        """DET points of a result ``result`` returned, from its saved scores."""
+        with np.load(self._paths(r["label"], Path(r["trial_list"]).stem, r["condition"])[1]) as z:
+            return det_points(z["scores"], z["labels"])
+
+
+@dataclass(frozen=True)
+class SeparationSetting:
+    """How one list of mixtures is drawn: mixture i from rng (seed, i), so every separator scored
+    under a setting hears the very same mixtures."""
+
+    data: str
+    n: int
+    seed: int = 0
+    heldout: bool = False
+    sir_db: float = 0.0
+    crop_seconds: float = 3.0
+    n_speakers: int = 2
+    pesq_stoi: bool = True
+
+    @property
+    def name(self) -> str:
+        corpus = Path(self.data).name + ("-heldout" if self.heldout else "")
+        return f"{corpus}_n{self.n}_seed{self.seed}_sir{self.sir_db:g}_crop{self.crop_seconds:g}_spk{self.n_speakers}"
+
+    def mixing(self) -> MixingConfig:
+        """The mixing ``evaluate_separation`` draws with, to draw its mixtures again here."""
+        return MixingConfig(self.n_speakers, self.crop_seconds, (self.sir_db, self.sir_db), (1.0, 1.0))
+
+
+class SeparationRunner:
+    """Scores (separator, setting), or returns the cached result of the very same separator file
+    on the very same mixtures: same settings, and a corpus of the same utterances."""
+
+    def __init__(self, out: Path, progress: bool = True):
+        self.out, self.progress = out, progress
+        self._manifests: dict[str, Manifest] = {}
+        self._fingerprints: dict[str, str] = {}
+
+    def manifest(self, data: str) -> Manifest:
+        if data not in self._manifests:
+            self._manifests[data] = open_corpus(data)
+        return self._manifests[data]
+
+    def paths(self, label: str, setting: SeparationSetting) -> tuple[Path, Path]:
+        """Where a result (JSON) and its per-mixture scores (CSV) live."""
+        folder = self.out / "evals" / "separation" / label
+        return folder / f"{setting.name}.json", folder / f"{setting.name}.csv"
+
+    def result(self, system: System, setting: SeparationSetting) -> dict:
+        json_path, csv_path = self.paths(system.label, setting)
+        if system.path not in self._fingerprints:
+            self._fingerprints[system.path] = system_fingerprint(system.path)
+        key = {
+            "system": self._fingerprints[system.path],
+            "settings": {**asdict(setting), "corpus": self.manifest(setting.data).fingerprint()},
+        }
+        if json_path.exists() and csv_path.exists():
+            try:
+                cached = json.loads(json_path.read_text())
+            except json.JSONDecodeError:
+                cached = {}
+            if {k: cached.get(k) for k in key} == key:
+                return cached
+        r = evaluate_separation(
+            system.path,
+            setting.data,
+            n=setting.n,
+            n_speakers=setting.n_speakers,
+            sir_db=setting.sir_db,
+            crop_seconds=setting.crop_seconds,
+            seed=setting.seed,
+            heldout=setting.heldout,
+            enroll_seconds=ENROLL_SECONDS,
+            csv_file=csv_path,
+            pesq_stoi=setting.pesq_stoi,
+            progress=self.progress,
+        )
+        r.update(label=system.label, **key)
+        write_text(json_path, json.dumps(r, indent=1) + "\n")
+        return r
