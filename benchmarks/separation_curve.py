@@ -17,6 +17,7 @@ import yaml
 
 from _timing import REPO, add_common_args, conditions, table, write_json
 from mirnet.eval.separation import evaluate_separation
+from mirnet.eval.setting import MixtureSetting
 
 
 def main() -> None:
@@ -40,7 +41,9 @@ def main() -> None:
             continue
         row = {"epoch": epoch, "minutes": minutes.get(epoch)}
         for name, data, heldout in (("unseen", a.unseen, False), ("seen", a.seen, True)):
-            r = evaluate_separation(f, data, n=a.mixtures, heldout=heldout, pesq_stoi=False, progress=False)
+            r = evaluate_separation(
+                f, MixtureSetting(data, a.mixtures, heldout=heldout), pesq_stoi=False, progress=False
+            )
             row[f"si_sdri_{name}"] = r["metrics"]["si_sdri"]["mean"]
             row[f"ci_{name}"] = r["metrics"]["si_sdri"]["mean_ci"]
         rows.append(row)

@@ -24,7 +24,7 @@ from .atomic import write_text
 from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
 from .eval import CONDITION_NAMES
-from .eval.setting import TrialSetting
+from .eval.setting import MixtureSetting, TrialSetting
 
 log = logging.getLogger("mirnet")
 
@@ -220,43 +220,39 @@ def _embed(a):
         print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
 
 
-def _trial_setting_options(s) -> None:
-    """The options of a trial list, one per field of ``TrialSetting`` (under its name, so that
-    the parsed arguments build one)."""
-    flag, d = TrialSetting.FLAGS, TrialSetting
-    s.add_argument(flag["data"], dest="data", required=True, help="LibriSpeech-layout tree or manifest")
-    s.add_argument(flag["trials"], dest="trials", type=_typed(Size), default=d.trials)
-    s.add_argument(
-        flag["sir_db"], dest="sir_db", type=_typed(float), default=d.sir_db, help="SIR of every mixture, dB"
-    )
-    s.add_argument(flag["seed"], dest="seed", type=_typed(Seed), default=d.seed)
-    s.add_argument(
-        flag["overlap"],
-        dest="overlap",
-        type=_typed(Ratio),
-        default=d.overlap,
-        help="overlap ratio of the sources (1 = full overlap)",
-    )
-    s.add_argument(
-        flag["crop_seconds"],
-        dest="crop_seconds",
-        type=_typed(Positive),
-        default=d.crop_seconds,
-        help="seconds per mixture",
-    )
-    s.add_argument(
-        flag["n_speakers"],
-        dest="n_speakers",
-        type=_typed(Size),
-        default=d.n_speakers,
-        help="speakers per mixture",
-    )
-    s.add_argument(
-        flag["heldout"],
-        dest="heldout",
-        action="store_true",
-        help="only the utterances the model held out of training (seen-speaker evaluation)",
-    )
+# per setting field: (type, help); the option's name and default come from the setting itself
+_SETTING_OPTIONS = {
+    "trials": (Size, None),
+    "n": (Size, "mixtures drawn from --data"),
+    "sir_db": (float, "SIR of every mixture, dB"),
+    "overlap": (Ratio, "overlap ratio of the sources (1 = full overlap)"),
+    "crop_seconds": (Positive, "seconds per mixture"),
+    "n_speakers": (Size, "speakers per mixture"),
+    "seed": (Seed, None),
+}
+
+
+def _setting_options(s, setting: type, data_group=None) -> None:
+    """One option per field of ``setting`` (TrialSetting or MixtureSetting), under the field's
+    name, so that the parsed arguments build one; ``--data`` goes in ``data_group`` if given."""
+    for key, flag in setting.FLAGS.items():
+        if key == "data":
+            (data_group or s).add_argument(
+                flag,
+                dest=key,
+                required=data_group is None,
+                help="LibriSpeech-layout tree or manifest to draw from",
+            )
+        elif key == "heldout":
+            s.add_argument(
+                flag,
+                dest=key,
+                action="store_true",
+                help="only the utterances the model held out of training (seen-speaker evaluation)",
+            )
+        else:
+            kind, text = _SETTING_OPTIONS[key]
+            s.add_argument(flag, dest=key, type=_typed(kind), default=getattr(setting, key), help=text)
 
 
 def precision_option(s) -> None:
@@ -443,16 +439,11 @@ def _separate(a):
 def _eval_separation(a):
     from .eval.separation import evaluate_separation
 
+    drawn = None if a.data is None else MixtureSetting(**{k: getattr(a, k) for k in MixtureSetting.FLAGS})
     result = evaluate_separation(
         a.exp,
-        a.data,
+        drawn,
         a.mixtures,
-        n=a.n,
-        n_speakers=a.speakers,
-        sir_db=a.sir,
-        crop_seconds=a.crop,
-        seed=a.seed,
-        heldout=a.heldout,
         csv_file=a.csv,
         pesq_stoi=not a.no_pesq,
         conditioner=a.conditioner,
@@ -651,7 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
     s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
-    _trial_setting_options(s)
+    _setting_options(s, TrialSetting)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     s.add_argument(
         "--condition",
@@ -801,20 +792,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval-separation", help="SDRi, SI-SDRi, PESQ, STOI of a separator on fixed mixtures")
     s.add_argument("exp", help="a separator's experiment dir or model file")
     source = s.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="LibriSpeech-layout tree or manifest to draw mixtures from")
     source.add_argument(
         "--mixtures", help="a mixture list of mirnet prepare wsj0-2mix|libri2mix (.jsonl), scored whole"
     )
-    s.add_argument("--n", type=_typed(Size), default=200, help="mixtures drawn from --data")
-    s.add_argument("--speakers", type=_typed(Size), default=2, help="speakers per drawn mixture")
-    s.add_argument("--sir", type=_typed(float), default=0.0, help="SIR of every drawn mixture, dB")
-    s.add_argument("--crop", type=_typed(Positive), default=3.0, help="seconds per drawn mixture")
-    s.add_argument("--seed", type=_typed(Seed), default=0)
-    s.add_argument(
-        "--heldout",
-        action="store_true",
-        help="only the utterances the model held out of training (seen-speaker evaluation)",
-    )
+    _setting_options(s, MixtureSetting, data_group=source)
     s.add_argument("--json", help="write the result here")
     s.add_argument(
         "--csv", help="write one row per mixture here: its speakers, SIR, every metric and improvement"

@@ -311,9 +311,9 @@ def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_c
     first = section_tables((out / "REPORT.md").read_text())
     calls, real = [], cache.evaluate_separation
 
-    def counted(exp, data, **kw):
-        calls.append(kw["n"])
-        return real(exp, data, **kw)
+    def counted(exp, setting, **kw):
+        calls.append(setting.n)
+        return real(exp, setting, **kw)
 
     def refuse(*a, **kw):
         raise AssertionError("scored again")

@@ -22,12 +22,20 @@ from mirnet.corpus import PREPARERS, load_mixtures, open_corpus
 from mirnet.errors import CorpusError, InputError
 from mirnet.eval import separation
 from mirnet.eval.separation import evaluate_separation
+from mirnet.eval.setting import MixtureSetting
 
 from ..conftest import TINY_MODEL
 from ..corpus.conftest import libri2mix_root, wsj_root  # noqa: F401 (fixtures)
 
 UPIT = {"n_outputs": 2, "lstm_hidden": 16, "lstm_layers": 1, "fc_dim": 16}
-FAST = dict(n=3, crop_seconds=1.0, pesq_stoi=False, progress=False)
+FAST = dict(pesq_stoi=False, progress=False)
+
+
+def drawn(data, **kw) -> MixtureSetting:
+    """Three 1-s mixtures: enough to check what is scored, fast."""
+    return MixtureSetting(data, **{"n": 3, "crop_seconds": 1.0, **kw})
+
+
 COLUMNS = ["mixture", "speakers", "sir_db", "seconds", "sdr", "sdri", "si_sdr", "si_sdri"]
 
 
@@ -100,7 +108,9 @@ def read_csv(path) -> list[dict]:
 def test_an_oracle_in_any_order_is_scored_at_its_known_improvement(corpus, tmp_path, monkeypatch, leak, n):
     exp = save_separator(tmp_path / "sep" / "model.pt", {**UPIT, "n_outputs": n})
     rendered = oracle(monkeypatch, leak)
-    result = evaluate_separation(exp, corpus / "seen", n_speakers=n, csv_file=tmp_path / "m.csv", **FAST)
+    result = evaluate_separation(
+        exp, drawn(corpus / "seen", n_speakers=n), csv_file=tmp_path / "m.csv", **FAST
+    )
     rows = read_csv(tmp_path / "m.csv")
     assert len(rows) == len(rendered) == 3
     for row, (key, sources) in zip(rows, rendered.items()):
@@ -123,9 +133,9 @@ def test_an_oracle_in_any_order_is_scored_at_its_known_improvement(corpus, tmp_p
 def test_an_enrolled_separator_is_scored_in_enrollment_order_not_matched(enrolled, corpus, monkeypatch):
     """Output k is meant to be enrollment k's speaker: one that returns the other is wrong."""
     oracle(monkeypatch, 0.1, shift=1)
-    swapped = evaluate_separation(enrolled, corpus / "unseen", enroll_seconds=1.0, **FAST)
+    swapped = evaluate_separation(enrolled, drawn(corpus / "unseen"), enroll_seconds=1.0, **FAST)
     oracle(monkeypatch, 0.1, shift=0)
-    right = evaluate_separation(enrolled, corpus / "unseen", enroll_seconds=1.0, **FAST)
+    right = evaluate_separation(enrolled, drawn(corpus / "unseen"), enroll_seconds=1.0, **FAST)
     assert right["mode"] == "enrolled" and right["enroll_seconds"] == 1.0
     assert right["metrics"]["si_sdr"]["mean"] > 15 > 0 > swapped["metrics"]["si_sdr"]["mean"]
 
@@ -133,7 +143,7 @@ def test_an_enrolled_separator_is_scored_in_enrollment_order_not_matched(enrolle
 def test_every_separator_hears_the_same_mixtures_and_the_enrolled_one_its_targets(
     upit, enrolled, corpus, tmp_path, monkeypatch
 ):
-    plain = evaluate_separation(upit, corpus / "unseen", csv_file=tmp_path / "a.csv", **FAST)
+    plain = evaluate_separation(upit, drawn(corpus / "unseen"), csv_file=tmp_path / "a.csv", **FAST)
     seen = []
     real_embeddings = Separator.enrolled_embeddings
     monkeypatch.setattr(
@@ -142,14 +152,14 @@ def test_every_separator_hears_the_same_mixtures_and_the_enrolled_one_its_target
         lambda self, refs: seen.append(len(refs)) or real_embeddings(self, refs),
     )
     vf = evaluate_separation(
-        enrolled, corpus / "unseen", csv_file=tmp_path / "b.csv", enroll_seconds=1.0, **FAST
+        enrolled, drawn(corpus / "unseen"), csv_file=tmp_path / "b.csv", enroll_seconds=1.0, **FAST
     )
     first, second = read_csv(tmp_path / "a.csv"), read_csv(tmp_path / "b.csv")
     assert [(r["mixture"], r["speakers"], r["sir_db"]) for r in first] == [
         (r["mixture"], r["speakers"], r["sir_db"]) for r in second
     ]
     assert seen == [2, 2, 2] and (plain["mode"], vf["mode"]) == ("independent", "enrolled")
-    other = evaluate_separation(upit, corpus / "unseen", **{**FAST, "seed": 1})
+    other = evaluate_separation(upit, drawn(corpus / "unseen", seed=1), **FAST)
     assert other["metrics"]["si_sdri"] != plain["metrics"]["si_sdri"]
 
 
@@ -199,7 +209,7 @@ def test_heldout_draws_only_the_utterances_the_model_held_out(corpus, tmp_path):
         tmp_path / "held" / "model.pt",
         data={"heldout": [u.id for s in pair for u in manifest.by_speaker[s][:2]]},
     )
-    evaluate_separation(exp, corpus / "seen", heldout=True, csv_file=tmp_path / "m.csv", **FAST)
+    evaluate_separation(exp, drawn(corpus / "seen", heldout=True), csv_file=tmp_path / "m.csv", **FAST)
     assert {r["speakers"] for r in read_csv(tmp_path / "m.csv")} <= {" ".join(pair), " ".join(pair[::-1])}
 
 

@@ -29,6 +29,7 @@ from ..losses.pit import best_permutation
 from ..losses.signal import pairwise_neg_sisdr
 from ..separation.metrics import METRICS, score_separation, summarize
 from .evaluate import evaluation_manifest
+from .setting import MixtureSetting
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,9 @@ def _write_csv(path: str | Path, rows: list[dict]) -> None:
 
 def evaluate_separation(
     exp: str | Path,
-    data: str | Path | None = None,
+    setting: MixtureSetting | None = None,
     mixtures: str | Path | None = None,
     *,
-    n: int = 200,
-    n_speakers: int = 2,
-    sir_db: float = 0.0,
-    crop_seconds: float = 3.0,
-    seed: int = 0,
-    heldout: bool = False,
     enroll_seconds: float = 3.0,
     csv_file: str | Path | None = None,
     pesq_stoi: bool = True,
@@ -143,20 +138,20 @@ def evaluate_separation(
     conditioner: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Score one separator on ``n`` mixtures drawn from ``data`` (``n_speakers`` sources at
-    ``sir_db``, ``crop_seconds`` long) or on every mixture of the list ``mixtures``.
+    """Score one separator on the mixtures ``setting`` draws, or on every mixture of the list
+    ``mixtures``.
 
     Outputs are matched to the references by SI-SDR, except an enrolled separator's: output k
     is meant to be enrollment k's speaker, and matching would hide that it picked the other one.
     Each metric is averaged over a mixture's sources; intervals are over mixtures. ``csv_file``
     keeps one row per mixture; ``pesq_stoi=False`` skips the two slow metrics. ``conditioner``
     replaces a conditioned separator's embedder (the cost of a mismatched embedding space)."""
-    if (data is None) == (mixtures is None):
+    if (setting is None) == (mixtures is None):
         raise InputError(
             "give a corpus to draw mixtures from (--data) or a mixture list (--mixtures), not both"
         )
     sep = load_separator(exp, conditioner=conditioner)
-    outputs = sep.n_outputs
+    outputs, bootstrap_seed = sep.n_outputs, 0 if setting is None else setting.seed
     if mixtures is not None:
         if sep.mode == "enrolled":
             raise InputError(
@@ -175,8 +170,9 @@ def evaluate_separation(
                     f"{outputs} output(s)"
                 )
         items, total = listed_mixtures(listed, sep.shortest_seconds), len(listed)
-        setting = {"mixtures": str(mixtures)}
+        drawn = {"mixtures": str(mixtures)}
     else:
+        n_speakers, crop_seconds = setting.n_speakers, setting.crop_seconds
         if n_speakers < 2:
             raise InputError(
                 f"--speakers {n_speakers}: a mixture of one speaker is its own reference; "
@@ -191,26 +187,21 @@ def evaluate_separation(
             raise InputError(
                 f"--crop {crop_seconds:g}: shorter than the {sep.shortest_seconds:.3f} s {exp} takes"
             )
-        manifest = evaluation_manifest(data, sep.bundle, heldout)
+        manifest = evaluation_manifest(setting.data, sep.bundle, setting.heldout)
         enroll = enroll_seconds if sep.mode == "enrolled" else 0.0
         single = [s for s, utts in manifest.by_speaker.items() if len(utts) < 2]
         if enroll and single:
             log.warning(
                 "%s: %d speaker(s) have one utterance (e.g. %s): they are enrolled on another crop of the "
                 "utterance they speak in the mixture",
-                data,
+                setting.data,
                 len(single),
                 single[0],
             )
-        cfg = MixingConfig(n_speakers, crop_seconds, (sir_db, sir_db), (1.0, 1.0))
-        items, total = drawn_mixtures(manifest, n, cfg, seed, enroll), n
-        setting = {
-            "data": str(data),
-            "heldout": heldout,
-            "n_speakers": n_speakers,
-            "sir_db": sir_db,
-            "crop_seconds": crop_seconds,
-            "seed": seed,
+        items = drawn_mixtures(manifest, setting.n, setting.mixing(), setting.seed, enroll)
+        total = setting.n
+        drawn = {
+            **setting.record(),
             "fingerprint": manifest.fingerprint(),
             **({"enroll_seconds": enroll} if enroll else {}),
         }
@@ -242,9 +233,9 @@ def evaluate_separation(
         "separator": str(exp),
         "mode": sep.mode,
         "n": len(rows),
-        **setting,
+        **drawn,
         **({"conditioner": str(conditioner)} if conditioner is not None else {}),
-        "metrics": {k: summarize(np.array([r[k] for r in rows]), seed=seed) for k in names},
+        "metrics": {k: summarize(np.array([r[k] for r in rows]), seed=bootstrap_seed) for k in names},
         "csv": str(csv_file) if csv_file else None,
         "seconds": round(time.time() - start, 1),
     }

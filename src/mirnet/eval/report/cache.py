@@ -6,7 +6,7 @@ where it stopped, and adding a system re-scores nothing else."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,10 @@ import numpy as np
 from ...atomic import write_text
 from ...corpus import open_corpus
 from ...corpus.manifest import Manifest
-from ...data.mixing import MixingConfig
 from ..evaluate import cascade_fingerprint, evaluate, load_system, system_fingerprint, system_precision
 from ..metrics import det_points
 from ..separation import evaluate_separation
-from ..setting import TrialSetting
+from ..setting import MixtureSetting, TrialSetting
 from ..trials import trial_list_sha1
 from .systems import System
 
@@ -93,36 +92,13 @@ class Runner:
             return det_points(z["scores"], z["labels"])
 
 
-@dataclass(frozen=True)
-class SeparationSetting:
-    """How one list of mixtures is drawn: mixture i from rng (seed, i), so every separator scored
-    under a setting hears the very same mixtures."""
-
-    data: str
-    n: int
-    seed: int = 0
-    heldout: bool = False
-    sir_db: float = 0.0
-    crop_seconds: float = 3.0
-    n_speakers: int = 2
-    pesq_stoi: bool = True
-
-    @property
-    def name(self) -> str:
-        corpus = Path(self.data).name + ("-heldout" if self.heldout else "")
-        return f"{corpus}_n{self.n}_seed{self.seed}_sir{self.sir_db:g}_crop{self.crop_seconds:g}_spk{self.n_speakers}"
-
-    def mixing(self) -> MixingConfig:
-        """The mixing ``evaluate_separation`` draws with, to draw its mixtures again here."""
-        return MixingConfig(self.n_speakers, self.crop_seconds, (self.sir_db, self.sir_db), (1.0, 1.0))
-
-
 class SeparationRunner:
     """Scores (separator, setting), or returns the cached result of the very same separator file
-    on the very same mixtures: same settings, and a corpus of the same utterances."""
+    on the very same mixtures: same settings, and a corpus of the same utterances.
+    ``pesq_stoi=False`` skips the two slow metrics."""
 
-    def __init__(self, out: Path, progress: bool = True):
-        self.out, self.progress = out, progress
+    def __init__(self, out: Path, pesq_stoi: bool = True, progress: bool = True):
+        self.out, self.pesq_stoi, self.progress = out, pesq_stoi, progress
         self._manifests: dict[str, Manifest] = {}
         self._fingerprints: dict[str, str] = {}
 
@@ -131,18 +107,22 @@ class SeparationRunner:
             self._manifests[data] = open_corpus(data)
         return self._manifests[data]
 
-    def paths(self, label: str, setting: SeparationSetting) -> tuple[Path, Path]:
+    def paths(self, label: str, setting: MixtureSetting) -> tuple[Path, Path]:
         """Where a result (JSON) and its per-mixture scores (CSV) live."""
         folder = self.out / "evals" / "separation" / label
         return folder / f"{setting.name}.json", folder / f"{setting.name}.csv"
 
-    def result(self, system: System, setting: SeparationSetting) -> dict:
+    def result(self, system: System, setting: MixtureSetting) -> dict:
         json_path, csv_path = self.paths(system.label, setting)
         if system.path not in self._fingerprints:
             self._fingerprints[system.path] = system_fingerprint(system.path)
         key = {
             "system": self._fingerprints[system.path],
-            "settings": {**asdict(setting), "corpus": self.manifest(setting.data).fingerprint()},
+            "settings": {
+                **asdict(setting),
+                "pesq_stoi": self.pesq_stoi,
+                "corpus": self.manifest(setting.data).fingerprint(),
+            },
         }
         if json_path.exists() and csv_path.exists():
             try:
@@ -153,16 +133,10 @@ class SeparationRunner:
                 return cached
         r = evaluate_separation(
             system.path,
-            setting.data,
-            n=setting.n,
-            n_speakers=setting.n_speakers,
-            sir_db=setting.sir_db,
-            crop_seconds=setting.crop_seconds,
-            seed=setting.seed,
-            heldout=setting.heldout,
+            setting,
             enroll_seconds=ENROLL_SECONDS,
             csv_file=csv_path,
-            pesq_stoi=setting.pesq_stoi,
+            pesq_stoi=self.pesq_stoi,
             progress=self.progress,
         )
         r.update(label=system.label, **key)

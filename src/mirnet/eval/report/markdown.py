@@ -13,26 +13,15 @@ import torch
 
 from ... import __version__
 from ...checkpoint import git_commit, read_bundle
-from ..setting import TrialSetting
+from ..setting import MixtureSetting, TrialSetting
 from .cache import Runner
 from .systems import System
 
 
 def separation_command(r: dict) -> str:
     s = r["settings"]
-    parts = [
-        f"mirnet eval-separation {r['separator']} --data {s['data']}",
-        f"--n {s['n']}",
-        f"--speakers {s['n_speakers']}",
-        f"--sir {s['sir_db']:g}",
-        f"--crop {s['crop_seconds']:g}",
-        f"--seed {s['seed']}",
-    ]
-    if s["heldout"]:
-        parts.append("--heldout")
-    if not s["pesq_stoi"]:
-        parts.append("--no-pesq")
-    return " ".join(parts)
+    parts = [f"mirnet eval-separation {r['separator']}", *MixtureSetting.from_record(s).flags()]
+    return " ".join(parts + ([] if s["pesq_stoi"] else ["--no-pesq"]))
 
 
 def eval_command(r: dict) -> str:

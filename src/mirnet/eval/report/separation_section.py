@@ -12,7 +12,8 @@ import torch
 from ...audio import save_audio
 from ...corpus.manifest import Manifest
 from ..separation import drawn_mixtures, match, separate
-from .cache import ENROLL_SECONDS, SeparationRunner, SeparationSetting
+from ..setting import MixtureSetting
+from .cache import ENROLL_SECONDS, SeparationRunner
 from .markdown import interval, separation_command, table
 from .systems import System
 
@@ -30,7 +31,7 @@ SEPARATION_COLUMNS = (
 )
 
 
-def _examples(out: Path, loaded: dict, setting: SeparationSetting, manifest: Manifest) -> list[str]:
+def _examples(out: Path, loaded: dict, setting: MixtureSetting, manifest: Manifest) -> list[str]:
     """The first mixtures of ``setting`` as every separator hears them: WAVs to listen to, and the
     first as spectrograms, outputs matched to the references as they were scored."""
     from .. import plots
@@ -100,8 +101,8 @@ def separation_section(
 ) -> list[str]:
     """Every separator on the same mixtures of ``data`` (and of ``seen``'s utterances each held
     out of training), one table per corpus, with the command behind each row."""
-    run = SeparationRunner(out, progress)
-    base = SeparationSetting(data, n, seed, pesq_stoi=pesq_stoi)
+    run = SeparationRunner(out, pesq_stoi, progress)
+    base = MixtureSetting(data, n, seed)
     settings = [(f"{Path(data).name}: unseen speakers", base)]
     if seen is not None:
         settings.append(
