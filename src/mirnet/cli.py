@@ -252,7 +252,14 @@ def _setting_options(s, setting: type, data_group=None) -> None:
             )
         else:
             kind, text = _SETTING_OPTIONS[key]
-            s.add_argument(flag, dest=key, type=_typed(kind), default=getattr(setting, key), help=text)
+            s.add_argument(
+                flag,
+                dest=key,
+                metavar=flag[2:].upper(),
+                type=_typed(kind),
+                default=getattr(setting, key),
+                help=text,
+            )
 
 
 def precision_option(s) -> None:
