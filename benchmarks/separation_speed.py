@@ -52,6 +52,9 @@ def _separator(path: str | None, config: str, conditioner: str | None) -> Separa
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--upit", help="a trained uPIT separator (default: configs/separator_upit_compact.yaml)")
+    p.add_argument(
+        "--tcn", help="a trained convolutional uPIT separator (default: configs/separator_tcn_compact.yaml)"
+    )
     p.add_argument("--voicefilter", help="a trained VoiceFilter (default: configs/voicefilter_compact.yaml)")
     p.add_argument("--embedder", default=str(REPO / "models" / "reference"))
     p.add_argument("--data", default=str(REPO / "data" / "corpus" / "unseen"))
@@ -62,6 +65,7 @@ def main() -> None:
     torch.set_num_threads(1)
     mixtures = real_mixtures(a.data, a.rounds, SECONDS)
     upit = _separator(a.upit, "separator_upit_compact.yaml", None)
+    tcn = _separator(a.tcn, "separator_tcn_compact.yaml", None)
     vf = _separator(a.voicefilter, "voicefilter_compact.yaml", a.embedder)
     embedder = mirnet.load(a.embedder)
     state = {"i": 0}
@@ -84,6 +88,7 @@ def main() -> None:
         "embedder (2 embeddings)": one(embedder.embed_batch),
         "uPIT separator": one(upit.separate_batch),
         "uPIT separator, bf16": one(bf16(upit.separate_batch)),
+        "uPIT separator, convolutional (TCN)": one(tcn.separate_batch),
         "VoiceFilter + MIRNet identities": one(vf.separate_batch),
     }
     timed = interleaved(fns, a.rounds)
