@@ -85,6 +85,8 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
     monkeypatch.setattr(cache, "system_fingerprint", lambda exp: fingerprint[exp])
     loads = []
     monkeypatch.setattr(cache, "load_system", lambda exp: loads.append(exp) or (None, None))
+    opened = []
+    monkeypatch.setattr(cache, "open_corpus", lambda data: opened.append(data))
     setting = TrialSetting("corpus/unseen", 10, overlap=0.25)
     half = TrialSetting("corpus/unseen", 10, overlap=0.5)
     run = Runner(tmp_path)
@@ -95,7 +97,7 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
     run.result(System("A", "a"), setting, "clean")  # another condition
     run.result(System("B", "b"), setting, "mixture")  # another system
     assert calls == [("a", "mixture"), ("a", "mixture"), ("a", "clean"), ("b", "mixture")]
-    assert loads == ["a", "b"]  # each system loaded once, however often it is scored
+    assert loads == ["a", "b"] and opened == ["corpus/unseen"]  # each loaded once, however often scored
     run.trial_list(setting).write_text("other trials")  # the trial list changed under it
     Runner(tmp_path).result(System("A", "a"), setting, "mixture")
     assert len(calls) == 5

@@ -20,15 +20,21 @@ from .setting import TrialSetting
 from .trials import load_trials, make_trials, save_trials
 
 
-def evaluation_manifest(data: str | Path, bundle: dict | None = None, heldout: bool = False) -> Manifest:
-    manifest = open_corpus(data)
+def evaluation_manifest(
+    data: str | Path | Manifest, bundle: dict | None = None, heldout: bool = False
+) -> Manifest:
+    """The corpus (or an already opened one) that trials are drawn from: with ``heldout``, only the
+    utterances the model's bundle lists as held out of its training."""
+    manifest = data if isinstance(data, Manifest) else open_corpus(data)
     if heldout:
         ids = set((bundle or {}).get("data", {}).get("heldout", []))
         if not ids:
             raise InputError("--heldout: the model records no held-out utterances")
         manifest = Manifest([u for u in manifest if u.id in ids], manifest.source)
         if not len(manifest):
-            raise CorpusError(f"{data}: none of the model's held-out utterances are in this corpus")
+            raise CorpusError(
+                f"{manifest.source}: none of the model's held-out utterances are in this corpus"
+            )
     return manifest
 
 
@@ -75,6 +81,7 @@ def evaluate(
     separator: str | Path | None = None,
     precision: str = "auto",
     loaded: tuple[EmbedFn, dict | None] | None = None,
+    corpus: Manifest | None = None,
 ) -> dict:
     """Score one system on the trials ``setting`` draws, or on ``trial_list`` if that file exists
     (its recorded setting then wins, but for the corpus and ``heldout``, which choose the
@@ -83,7 +90,8 @@ def evaluate(
     fingerprint when the caller already has it (a report scores one model under many settings;
     hashing the file each time is waste). ``separator``: the separator the ``cascade`` condition
     puts in front of the system; ``precision``: the system's, as ``mirnet.load``'s. ``loaded``:
-    what ``load_system(exp, precision)`` returned, when the caller keeps systems loaded."""
+    what ``load_system(exp, precision)`` returned, and ``corpus`` ``setting.data`` opened, when the
+    caller keeps them."""
     embed, bundle = loaded or load_system(exp, precision)
     if (condition == "cascade") != (separator is not None):
         raise InputError(
@@ -91,7 +99,7 @@ def evaluate(
         )
     if separator is not None:
         embed = cascade_embed(load_separator(separator).separate_batch, embed)
-    manifest = evaluation_manifest(setting.data, bundle, setting.heldout)
+    manifest = evaluation_manifest(setting.data if corpus is None else corpus, bundle, setting.heldout)
     if trial_list and Path(trial_list).exists():
         trial_set, meta, checksum = load_trials(trial_list)
         setting = TrialSetting.from_record(meta, data=setting.data, heldout=setting.heldout)

@@ -33,7 +33,9 @@ class Runner:
     ):
         self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
         self._fingerprints: dict[str, str] = {}
-        self._loaded: dict[str, tuple] = {}  # path -> load_system's: a report scores one system many times
+        # a report scores each system on many settings, and each corpus under many settings
+        self._loaded: dict[str, tuple] = {}  # path -> load_system's
+        self._corpora: dict[str, Manifest] = {}
 
     def trial_list(self, setting: TrialSetting) -> Path:
         return self.out / "trials" / f"{setting.name}.json"
@@ -70,10 +72,13 @@ class Runner:
                 return cached
         if system.path not in self._loaded:
             self._loaded[system.path] = load_system(system.path)
+        if setting.data not in self._corpora:
+            self._corpora[setting.data] = open_corpus(setting.data)
         r = evaluate(
             system.path,
             setting,
             loaded=self._loaded[system.path],
+            corpus=self._corpora[setting.data],
             metric=self.metric,
             condition=condition,
             trial_list=trials,
