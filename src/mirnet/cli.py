@@ -451,6 +451,7 @@ def _eval_separation(a):
         a.exp,
         drawn,
         a.mixtures,
+        seed=a.seed,
         csv_file=a.csv,
         pesq_stoi=not a.no_pesq,
         conditioner=a.conditioner,

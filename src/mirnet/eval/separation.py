@@ -23,6 +23,7 @@ from ..api import load_separator
 from ..atomic import atomic_path
 from ..audio import SAMPLE_RATE, load_audio
 from ..corpus import load_mixtures
+from ..corpus.manifest import Manifest
 from ..data.mixing import MixingConfig, draw_mixture, mix, read_enrollment, read_sources
 from ..errors import CorpusError, InputError
 from ..losses.pit import best_permutation
@@ -131,6 +132,8 @@ def evaluate_separation(
     setting: MixtureSetting | None = None,
     mixtures: str | Path | None = None,
     *,
+    seed: int = 0,
+    corpus: Manifest | None = None,
     enroll_seconds: float = 3.0,
     csv_file: str | Path | None = None,
     pesq_stoi: bool = True,
@@ -139,7 +142,8 @@ def evaluate_separation(
     progress: bool = True,
 ) -> dict:
     """Score one separator on the mixtures ``setting`` draws, or on every mixture of the list
-    ``mixtures``.
+    ``mixtures``. ``seed``: the bootstrap's for a list (drawn mixtures use their setting's);
+    ``corpus``: ``setting.data`` already opened, when the caller keeps it.
 
     Outputs are matched to the references by SI-SDR, except an enrolled separator's: output k
     is meant to be enrollment k's speaker, and matching would hide that it picked the other one.
@@ -151,7 +155,7 @@ def evaluate_separation(
             "give a corpus to draw mixtures from (--data) or a mixture list (--mixtures), not both"
         )
     sep = load_separator(exp, conditioner=conditioner)
-    outputs, bootstrap_seed = sep.n_outputs, 0 if setting is None else setting.seed
+    outputs, bootstrap_seed = sep.n_outputs, seed if setting is None else setting.seed
     if mixtures is not None:
         if sep.mode == "enrolled":
             raise InputError(
@@ -187,7 +191,9 @@ def evaluate_separation(
             raise InputError(
                 f"--crop {crop_seconds:g}: shorter than the {sep.shortest_seconds:.3f} s {exp} takes"
             )
-        manifest = evaluation_manifest(setting.data, sep.bundle, setting.heldout)
+        manifest = evaluation_manifest(
+            setting.data if corpus is None else corpus, sep.bundle, setting.heldout
+        )
         enroll = enroll_seconds if sep.mode == "enrolled" else 0.0
         single = [s for s, utts in manifest.by_speaker.items() if len(utts) < 2]
         if enroll and single:

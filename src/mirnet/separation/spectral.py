@@ -4,6 +4,8 @@ inverse, so that the loss and every metric see waveforms."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
@@ -15,7 +17,7 @@ from ..models.parts import build
 MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
 
 
-class SpectralSeparator(nn.Module):
+class SpectralSeparator(nn.Module, ABC):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples).
     A subclass gives ``masks``: complex mixture STFT (B, F, T) -> (B, n_outputs, F, T)."""
 
@@ -46,8 +48,9 @@ class SpectralSeparator(nn.Module):
             )
         return self.embed_norm(embedding.to(dtype))
 
+    @abstractmethod
     def masks(self, spec: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        raise NotImplementedError
+        """Complex mixture STFT (B, F, T) -> masks (B, n_outputs, F, T): each architecture's own."""
 
     def forward(self, wav: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         if wav.dim() != 2:

@@ -24,26 +24,38 @@ from .systems import System
 ENROLL_SECONDS = 3.0  # an enrolled separator's enrollment crops, as `mirnet eval-separation` takes them
 
 
-class Runner:
+class _Opened:
+    """What a report reuses across its settings: each system's fingerprint and each corpus,
+    opened once (a report scores every system and every corpus under many settings)."""
+
+    def __init__(self):
+        self._fingerprints: dict[str, str] = {}
+        self._corpora: dict[str, Manifest] = {}
+
+    def fingerprint(self, system: System) -> str:
+        if system.path not in self._fingerprints:
+            self._fingerprints[system.path] = system_fingerprint(system.path)
+        return self._fingerprints[system.path]
+
+    def corpus(self, data: str) -> Manifest:
+        if data not in self._corpora:
+            self._corpora[data] = open_corpus(data)
+        return self._corpora[data]
+
+
+class Runner(_Opened):
     """Scores (system, setting, condition), or returns the cached result of the very same
     system on the very same trial list."""
 
     def __init__(
         self, out: Path, metric: str = "cosine", progress: bool = True, separator: str | None = None
     ):
+        super().__init__()
         self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
-        self._fingerprints: dict[str, str] = {}
-        # a report scores each system on many settings, and each corpus under many settings
-        self._loaded: dict[str, tuple] = {}  # path -> load_system's
-        self._corpora: dict[str, Manifest] = {}
+        self._loaded: dict[str, tuple] = {}  # path -> load_system's: each system loaded once
 
     def trial_list(self, setting: TrialSetting) -> Path:
         return self.out / "trials" / f"{setting.name}.json"
-
-    def fingerprint(self, system: System) -> str:
-        if system.path not in self._fingerprints:
-            self._fingerprints[system.path] = system_fingerprint(system.path)
-        return self._fingerprints[system.path]
 
     def _paths(self, label: str, setting_name: str, condition: str) -> tuple[Path, Path]:
         """Where a result (JSON) and its trial scores (``.npz``) live. Suffixes are appended, not
@@ -72,13 +84,11 @@ class Runner:
                 return cached
         if system.path not in self._loaded:
             self._loaded[system.path] = load_system(system.path)
-        if setting.data not in self._corpora:
-            self._corpora[setting.data] = open_corpus(setting.data)
         r = evaluate(
             system.path,
             setting,
             loaded=self._loaded[system.path],
-            corpus=self._corpora[setting.data],
+            corpus=self.corpus(setting.data),
             metric=self.metric,
             condition=condition,
             trial_list=trials,
@@ -97,20 +107,14 @@ class Runner:
             return det_points(z["scores"], z["labels"])
 
 
-class SeparationRunner:
+class SeparationRunner(_Opened):
     """Scores (separator, setting), or returns the cached result of the very same separator file
     on the very same mixtures: same settings, and a corpus of the same utterances.
     ``pesq_stoi=False`` skips the two slow metrics."""
 
     def __init__(self, out: Path, pesq_stoi: bool = True, progress: bool = True):
+        super().__init__()
         self.out, self.pesq_stoi, self.progress = out, pesq_stoi, progress
-        self._manifests: dict[str, Manifest] = {}
-        self._fingerprints: dict[str, str] = {}
-
-    def manifest(self, data: str) -> Manifest:
-        if data not in self._manifests:
-            self._manifests[data] = open_corpus(data)
-        return self._manifests[data]
 
     def paths(self, label: str, setting: MixtureSetting) -> tuple[Path, Path]:
         """Where a result (JSON) and its per-mixture scores (CSV) live."""
@@ -119,15 +123,10 @@ class SeparationRunner:
 
     def result(self, system: System, setting: MixtureSetting) -> dict:
         json_path, csv_path = self.paths(system.label, setting)
-        if system.path not in self._fingerprints:
-            self._fingerprints[system.path] = system_fingerprint(system.path)
+        corpus = self.corpus(setting.data)
         key = {
-            "system": self._fingerprints[system.path],
-            "settings": {
-                **asdict(setting),
-                "pesq_stoi": self.pesq_stoi,
-                "corpus": self.manifest(setting.data).fingerprint(),
-            },
+            "system": self.fingerprint(system),
+            "settings": {**asdict(setting), "pesq_stoi": self.pesq_stoi, "corpus": corpus.fingerprint()},
         }
         if json_path.exists() and csv_path.exists():
             try:
@@ -139,6 +138,7 @@ class SeparationRunner:
         r = evaluate_separation(
             system.path,
             setting,
+            corpus=corpus,
             enroll_seconds=ENROLL_SECONDS,
             csv_file=csv_path,
             pesq_stoi=self.pesq_stoi,

@@ -154,4 +154,4 @@ def separation_section(
                 f"Not scored here: {', '.join(unrecorded)} (the model file records no held-out utterances).",
                 "",
             ]
-    return lines + _examples(out, loaded, base, run.manifest(base.data))
+    return lines + _examples(out, loaded, base, run.corpus(base.data))
