@@ -1,7 +1,8 @@
 """Every trainable network by the name that configs and checkpoints use: the embedders of
 ``models/`` (``kind = "embedder"``: mixture -> N speaker embeddings) and the separators of
-``separation/`` (``kind = "separator"``: mixture -> N waveforms). It sits above both packages,
-so neither knows the other, and the trainer, checkpoints and the API build either through it.
+``separation/`` (``kind = "separator"``: mixture -> N waveforms), and ``separating_embedder``,
+which joins one of each. It sits above both packages, so neither knows the other, and the
+trainer, checkpoints and the API build any of them through it.
 
 A network built here describes itself (as Asteroid's ``get_model_args``): ``describe(model)``
 is the name and the arguments that rebuild it, which a checkpoint stores, so nothing beside the
@@ -16,9 +17,14 @@ from torch import nn
 from .config import ConfigError, ModelConfig
 from .models import MODELS
 from .models.parts import build
+from .separating_embedder import SeparatingEmbedder
 from .separation import SEPARATORS
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {**MODELS, **SEPARATORS}
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    **MODELS,
+    **SEPARATORS,
+    "separating_embedder": SeparatingEmbedder,
+}
 
 
 def architecture(name: str) -> type[nn.Module]:

@@ -22,8 +22,10 @@ from torch import nn
 from . import __version__
 from .architectures import build_model, describe
 from .atomic import atomic_path
+from .config import ConfigError
 from .errors import MirnetError
-from .models.resemblyzer import Resemblyzer
+from .models.resemblyzer import Resemblyzer, pretrained_state_dict
+from .separating_embedder import compose
 from .separation.conditioning import Conditioner
 
 FORMAT = "mirnet-model-1"
@@ -142,7 +144,21 @@ def model_fingerprint(path: str | Path) -> str:
     return hashlib.sha1(resolve(path).read_bytes()).hexdigest()[:12]
 
 
+PRETRAINED = "resemblyzer"  # a name train.init_from and train.teacher take in place of a path
+
+
+def pretrained_bundle() -> dict:
+    """resemblyzer's network and weights as a mirnet model file (``models.ge2e``), built from
+    the installed package: the start and the teacher of a GE2E fine-tuned in mirnet."""
+    model = build_model("ge2e")
+    model.load_state_dict(pretrained_state_dict())
+    return model_bundle(model, [], data={"source": "resemblyzer 0.1.4, pretrained.pt in its wheel"})
+
+
 def read_bundle(path: str | Path) -> dict:
+    """The bundle of an experiment dir or model file, or of ``PRETRAINED``."""
+    if str(path) == PRETRAINED:
+        return pretrained_bundle()
     path = resolve(path)
     bundle = load_file(path)
     if bundle.get("format") != FORMAT:
@@ -170,7 +186,31 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     return build_from_bundle(bundle, resolve(path)), bundle
 
 
-PEER_CONDITIONERS = {"resemblyzer": Resemblyzer}
+def compose_models(separator: str | Path, embedder: str | Path, out: str | Path) -> Path:
+    """OUT/model.pt: the separating embedder (``separating_embedder``) made of a trained
+    speaker-independent separator and a trained single-embedding embedder (an experiment, a
+    model file, or ``PRETRAINED``). It keeps the embedder's data provenance (its held-out
+    utterances) and records both parts' fingerprints."""
+    parts = {"separator": read_bundle(separator), "embedder": read_bundle(embedder)}
+    try:
+        model = compose(parts["separator"], parts["embedder"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{separator} + {embedder}: cannot compose them: {exc}") from None
+    sources = {"separator": separator, "embedder": embedder}
+    composed = {
+        key: {
+            "source": str(path),
+            "fingerprint": None if str(path) == PRETRAINED else model_fingerprint(path),
+        }
+        for key, path in sources.items()
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = model_bundle(model, [], data={**parts["embedder"]["data"], "composed_from": composed})
+    return save_atomic(bundle, out / MODEL_FILE)
+
+
+PEER_CONDITIONERS = {PRETRAINED: Resemblyzer}
 
 
 CONDITIONER_FILE = Path("conditioner") / MODEL_FILE

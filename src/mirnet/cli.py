@@ -474,6 +474,12 @@ def _export(a):
     )
 
 
+def _compose(a):
+    from .checkpoint import compose_models
+
+    print(compose_models(a.separator, a.embedder, a.out))
+
+
 def _plot(a):
     from .eval import figures
 
@@ -823,6 +829,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", required=True, help="onnx or torchscript")
     s.add_argument("--out", help="output file (default: beside the model file, .onnx or .torchscript.pt)")
     s.set_defaults(func=_export)
+
+    s = sub.add_parser(
+        "compose", help="one mixture embedder from a separator and a single-speaker embedder (the cascade)"
+    )
+    s.add_argument("separator", help="a speaker-independent separator: experiment dir or model file")
+    s.add_argument("embedder", help="a single-embedding embedder: experiment dir, model file, or resemblyzer")
+    s.add_argument("--out", required=True, help="the experiment dir to write (OUT/model.pt)")
+    s.set_defaults(func=_compose)
 
     s = sub.add_parser("plot", help="figures: t-SNE (paper Fig. 3), attention (Fig. 2), training curves")
     s.add_argument("kind", choices=("tsne", "attention", "curves"))

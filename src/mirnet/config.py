@@ -142,6 +142,9 @@ class LossConfig:
         0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
     )
     mask_floor_db: Positive = 30.0  # that ratio clipped to [-mask_floor_db, 0] dB
+    # PIT-aligned negative SI-SDR (dB) of a separating embedder's streams against the sources: keeps
+    # its separator separating while the identity loss trains it
+    signal_weight: NonNegative = 0.0
     masr: MasrConfig = field(default_factory=MasrConfig)  # metadata-aware hard mining (MASR)
 
     def __post_init__(self):
@@ -365,6 +368,11 @@ def _check_model(cfg: ExperimentConfig) -> None:
             f"data.crop_seconds={d.crop_seconds}: shorter than the model's shortest input, "
             f"{shortest / SAMPLE_RATE:.3f} s (n_fft/2 + 1 samples)"
         )
+    if loss.signal_weight and not getattr(model, "has_streams", False):
+        raise ConfigError(
+            f"loss.signal_weight={loss.signal_weight} needs a model with separated streams "
+            f"(model.name: separating_embedder)"
+        )
     if loss.mask_weight and not model.has_masks:
         raise ConfigError(
             f"loss.mask_weight={loss.mask_weight} needs a model with log-domain masks "
@@ -376,7 +384,7 @@ def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
     """A separator learns from the signal loss alone: the embedder's loss terms and teacher
     have nothing to act on, and its outputs must match the mixtures' sources."""
     name, d = cfg.model.name, cfg.data
-    for key in ("teacher_weight", "attention_weight", "mask_weight"):
+    for key in ("teacher_weight", "attention_weight", "mask_weight", "signal_weight"):
         if getattr(cfg.loss, key):
             raise ConfigError(
                 f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "

@@ -5,8 +5,8 @@ makes every term agree on a single assignment of outputs to speakers.
 Terms: speaker cross-entropy (paper eq. 3-5); optionally the cosine distance to a clean
 teacher's embedding of each source, a BCE pulling stream k's attention weights toward speaker
 j's share of each frame's power, and the mean squared error between stream k's log-domain mask
-and speaker j's clipped log ratio to the mixture (these need the sources, which on-the-fly
-mixing has).
+and speaker j's clipped log ratio to the mixture, and the negative SI-SDR of a separating
+embedder's stream k against source j (these need the sources, which on-the-fly mixing has).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..features import LogMagnitudeSpectrum
 from ..models import ModelOutput
 from .classification import SpeakerClassifier
 from .pit import pit_reduce
+from .signal import pairwise_neg_sisdr
 
 
 def pairwise_attention_bce(attention: torch.Tensor, share: torch.Tensor) -> torch.Tensor:
@@ -54,6 +55,7 @@ class MixtureLoss(nn.Module):
         attention_weight: float = 0.0,
         mask_weight: float = 0.0,
         mask_floor_db: float = 30.0,
+        signal_weight: float = 0.0,
     ):
         super().__init__()
         if teacher_weight and teacher is None:
@@ -61,6 +63,7 @@ class MixtureLoss(nn.Module):
         self.classifier, self.ce_weight = classifier, ce_weight
         self.teacher_weight, self.attention_weight = teacher_weight, attention_weight
         self.mask_weight, self.mask_floor_db = mask_weight, mask_floor_db
+        self.signal_weight = signal_weight
         self.teacher = (
             teacher.eval().requires_grad_(False) if teacher is not None and teacher_weight else None
         )
@@ -97,6 +100,13 @@ class MixtureLoss(nn.Module):
                 target = features.log_ratio_masks(sources, self.mask_floor_db)
             terms["mask"] = pairwise_mse(out.masks, target)
             total = total + self.mask_weight * terms["mask"]
+        if self.signal_weight:
+            if out.streams is None:
+                raise ValueError(
+                    "loss.signal_weight needs a model with separated streams (separating_embedder)"
+                )
+            terms["signal"] = pairwise_neg_sisdr(out.streams, sources)
+            total = total + self.signal_weight * terms["signal"]
         loss, perm = pit_reduce(total)
         idx = perm.unsqueeze(-1)
         logs = {k: v.detach().gather(2, idx).mean() for k, v in terms.items()}

@@ -27,6 +27,7 @@ class ModelOutput:
     masks: torch.Tensor | None = (
         None  # (B, N, F, frames): log-domain masks, MIRNet with output='residual' only
     )
+    streams: torch.Tensor | None = None  # (B, N, samples): a separating embedder's separated streams
 
 
 class MIRNet(nn.Module):

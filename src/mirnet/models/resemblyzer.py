@@ -1,16 +1,38 @@
 """resemblyzer, a pretrained embedder from outside mirnet, wrapped with the embedders' contract
 ((B, samples) at 16 kHz -> (B, N, E)): the protocol scores it as a peer (``eval.peers``) on the
 very trial list a mirnet model is scored on, and a conditioned separator can take its
-embeddings of enrolled references (``separation.conditioning``)."""
+embeddings of enrolled references (``separation.conditioning``). Its network and weights also
+exist as a mirnet model that can be fine-tuned (``models.ge2e``)."""
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import MissingDependency
+
+
+def _import():
+    try:
+        with warnings.catch_warnings():  # its own deprecated scipy import path, not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import resemblyzer
+    except ImportError as exc:
+        raise MissingDependency(
+            f"resemblyzer: cannot import it ({exc}); install it with pip install -e '.[peers]'"
+        ) from None
+    return resemblyzer
+
+
+def pretrained_state_dict() -> dict[str, torch.Tensor]:
+    """resemblyzer's GE2E weights, from the file its wheel ships, named as ``models.ge2e.GE2E``'s
+    parameters: what ``train.init_from: resemblyzer`` and ``train.teacher: resemblyzer`` load."""
+    path = Path(_import().__file__).parent / "pretrained.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+    return {f"speaker_net.{k}": v for k, v in state.items() if k.startswith(("lstm.", "linear."))}
 
 
 class Resemblyzer:
@@ -29,14 +51,7 @@ class Resemblyzer:
     n_speakers = 1
 
     def __init__(self, device: str = "cpu"):
-        try:
-            with warnings.catch_warnings():  # its own deprecated scipy import path, not ours to fix
-                warnings.simplefilter("ignore", DeprecationWarning)
-                import resemblyzer
-        except ImportError as exc:
-            raise MissingDependency(
-                f"resemblyzer: cannot import it ({exc}); install it with pip install -e '.[peers]'"
-            ) from None
+        resemblyzer = _import()
         self._preprocess, self._mel = resemblyzer.preprocess_wav, resemblyzer.audio.wav_to_mel_spectrogram
         self.encoder = resemblyzer.VoiceEncoder(device=device, verbose=False)
         self.embed_dim = self.encoder.linear.out_features

@@ -113,19 +113,21 @@ def trained_batchnorms(model: nn.Module, frozen: list[nn.Module] = ()) -> list[n
 
 def init_from(model: nn.Module, classifier: nn.Module | None, speakers: list[str], path: str) -> None:
     """Start an embedder's speaker network (and, when the speaker lists match, the classifier)
-    from another experiment, e.g. a single-speaker model trained on clean crops; or a separator
-    from another separator's body (a VoiceFilter from the uPIT separator's)."""
+    from another experiment, e.g. a single-speaker model trained on clean crops; or a model that
+    says how it starts (``start_from``) from another of its kind: a separator from another
+    separator's body (a VoiceFilter from the uPIT separator's), a separating embedder from a
+    composed one."""
     bundle = read_bundle(path)
-    if model.kind == "separator":
+    if hasattr(model, "start_from"):
         name = model.architecture["name"]
         if bundle["model"]["name"] != name:
             raise CheckpointError(
-                f"{path}: a {bundle['model']['name']!r} model cannot start a {name!r} separator"
+                f"{path}: a {bundle['model']['name']!r} model cannot start a {name!r} model"
             )
         missed = model.start_from(bundle["state_dict"])
         if missed:
-            raise CheckpointError(f"{path}: its weights do not fit this separator's {', '.join(missed[:4])}")
-        log.info("initialised separator from %s", path)
+            raise CheckpointError(f"{path}: its weights do not fit this {name}'s {', '.join(missed[:4])}")
+        log.info("initialised %s from %s", name, path)
         return
     prefix = "speaker_net."
     src = {k[len(prefix) :]: v for k, v in bundle["state_dict"].items() if k.startswith(prefix)}

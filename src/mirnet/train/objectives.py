@@ -3,7 +3,7 @@ network and its loss as one module, so that DDP sees every trained parameter (an
 speaker classifier belongs to its loss), and it names the values the loop logs.
 
 - ``EmbedderObjective``: mixture -> N embeddings, MixtureLoss (PIT cross-entropy and the
-  optional teacher, attention and mask terms); logs cross-entropy and PIT accuracy. With a
+  optional teacher, attention, mask and signal terms); logs cross-entropy and PIT accuracy. With a
   fixed ``separator`` in front (``train.separator``), a single-speaker embedder learns from the
   separator's outputs, each labelled with the source it is closest to (SI-SDR, the one
   permutation helper), the teacher seeing that clean source: the cascade's embedder, trained
@@ -48,6 +48,9 @@ class EmbedderObjective(nn.Module):
         self.model, self.loss, self.classifier_args = model, loss, classifier_args
         self.separator = None if separator is None else separator.eval().requires_grad_(False)
         self.masr, self.masr_weight = masr, masr_weight
+        if loss.signal_weight:  # a separating embedder's streams scored against the sources
+            self.step_keys = (*self.step_keys, "signal")
+            self.epoch_keys = (*self.epoch_keys, "signal")
         if masr is not None:
             self.step_keys = (*self.step_keys, "masr")
             self.epoch_keys = (*self.epoch_keys, "masr")
@@ -167,6 +170,7 @@ def build_objective(
         attention_weight=lc.attention_weight,
         mask_weight=lc.mask_weight,
         mask_floor_db=lc.mask_floor_db,
+        signal_weight=lc.signal_weight,
     )
     separator = None
     if cfg.train.separator:
