@@ -11,7 +11,8 @@
 #   4. VoiceFilter started from the uPIT separator's body, conditioned on stage 2's identities of
 #      the mixture (the paper's system), on stage 1's embeddings of enrolled references, and on
 #      resemblyzer's, on the same voices;
-#   5. the cascade's embedder: stage 1 fine-tuned on stage 3's outputs.
+#   5. the cascade's embedder: resemblyzer's GE2E network (weights from its installed wheel)
+#      fine-tuned on stage 3's outputs toward its own embeddings of the clean sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -49,8 +50,7 @@ if [[ $STAGES == *separators* ]]; then
     train.init_from="$SEP/upit" train.conditioner="$OUT/teacher" data.enroll_seconds=3.0
   $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_resemblyzer" --resume "$VOICES" \
     train.init_from="$SEP/upit" train.conditioner=resemblyzer data.enroll_seconds=3.0 model.args.embed_dim=256
-  $BIN/mirnet train configs/cascade_compact.yaml "$RUN/cascade" --resume \
-    train.separator="$SEP/upit" train.init_from="$OUT/teacher" train.teacher="$OUT/teacher"
+  $BIN/mirnet train configs/cascade_ge2e.yaml "$RUN/cascade" --resume train.separator="$SEP/upit"
   for name in voicefilter_mirnet voicefilter_enrolled voicefilter_resemblyzer cascade; do
     ship "$RUN/$name" "$SEP/$name"
   done
