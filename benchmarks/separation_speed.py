@@ -57,6 +57,10 @@ def main() -> None:
     )
     p.add_argument("--voicefilter", help="a trained VoiceFilter (default: configs/voicefilter_compact.yaml)")
     p.add_argument("--embedder", default=str(REPO / "models" / "reference"))
+    p.add_argument(
+        "--composed",
+        help="a separating embedder (mirnet compose SEP EMB) timed beside the rest (default: none)",
+    )
     p.add_argument("--data", default=str(REPO / "data" / "corpus" / "unseen"))
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--long-minutes", type=float, default=10.0, help="0: skip the long recording")
@@ -91,6 +95,8 @@ def main() -> None:
         "uPIT separator, convolutional (TCN)": one(tcn.separate_batch),
         "VoiceFilter + MIRNet identities": one(vf.separate_batch),
     }
+    if a.composed:
+        fns["separate, then embed each stream (2 embeddings)"] = one(mirnet.load(a.composed).embed_batch)
     timed = interleaved(fns, a.rounds)
     rows = [
         {
