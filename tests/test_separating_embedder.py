@@ -122,3 +122,6 @@ def test_joint_fine_tuning_scores_the_streams_on_the_identity_losss_permutation(
     assert not torch.equal(tuned["separator.fc.0.weight"], start["separator.fc.0.weight"])
     with pytest.raises(ConfigError, match="loss.signal_weight=1.0 needs a model with separated streams"):
         load_config(None, ["loss.signal_weight=1"])  # the paper's MIRNet has none
+    parts = [f"model.args.separator={json.dumps(SEPARATOR)}", f"model.args.embedder={json.dumps(EMBEDDER)}"]
+    with pytest.raises(ConfigError, match="data.n_speakers=3, but model 'separating_embedder' gives 2"):
+        load_config(None, ["model.name=separating_embedder", *parts, "data.n_speakers=3"])

@@ -28,9 +28,7 @@ class SeparatingEmbedder(nn.Module):
 
     kind, has_masks, has_streams = "embedder", False, True
 
-    def __init__(
-        self, separator: dict | None = None, embedder: dict | None = None, n_speakers: int | None = None
-    ):
+    def __init__(self, separator: dict | None = None, embedder: dict | None = None):
         super().__init__()
         from .architectures import build_model  # it registers this class, so import it late
 
@@ -51,10 +49,6 @@ class SeparatingEmbedder(nn.Module):
             raise ConfigError(
                 f"embedder: {embedder['name']!r} gives {self.embedder.n_speakers} embeddings per clip; "
                 "the streams need a single-embedding model"
-            )
-        if n_speakers is not None and n_speakers != self.separator.n_outputs:
-            raise ConfigError(
-                f"n_speakers={n_speakers}: the separator gives {self.separator.n_outputs} streams"
             )
         self.n_speakers = self.separator.n_outputs
         self.embed_dim = self.embedder.embed_dim
