@@ -27,6 +27,10 @@ from mirnet.config import ConfigError, load_config
 from mirnet.eval.protocol import cascade_embed
 from mirnet.train.trainer import Trainer
 
+from .conftest import REPO
+
+REFERENCE = REPO / "models" / "reference"
+
 SEPARATOR = {
     "name": "mask_separator",
     "args": {"n_outputs": 2, "lstm_hidden": 16, "lstm_layers": 1, "fc_dim": 16},
@@ -70,6 +74,26 @@ def test_composed_model_gives_the_cascades_embeddings(parts, mixtures, tmp_path,
     assert bundle["data"]["composed_from"]["separator"]["source"] == str(parts["separator"].parent)
     emb = mirnet.load(path.parent).embed(mixtures[0].numpy())
     assert emb.shape == (2, 8)
+
+
+def test_its_streams_reach_diarization_as_each_identitys_activity(parts, mixtures, tmp_path, one_thread):
+    import soundfile as sf
+
+    from mirnet.apps.diarization import DiarizationSettings, embed_windows, load_diarizer
+
+    path = compose_models(parts["separator"].parent, parts["embedder"], tmp_path / "sepfront")
+    model = mirnet.load(path.parent)
+    emb, streams = model.embed_streams_batch(mixtures)
+    separator = load_model(parts["separator"])[0]
+    with torch.no_grad():
+        torch.testing.assert_close(streams, separator(mixtures))
+    assert emb.shape == (3, 2, 8)
+    assert mirnet.load(REFERENCE).embed_streams_batch(mixtures)[1] is None  # MIRNet has no streams
+    wav = tmp_path / "long.wav"
+    sf.write(wav, torch.cat([*mixtures, mixtures[0, :8000]]).numpy(), 16000)  # 3.5 s
+    w = embed_windows(load_diarizer(path.parent), wav, DiarizationSettings(window=2.0, hop=1.0))
+    assert len(w.shares) == len(w.outputs) == 3
+    assert [s.shape for s in w.shares] == [(2, 200), (2, 200), (2, 150)]  # the last window: 1.5 s
 
 
 def test_parts_of_the_wrong_kind_are_refused_in_one_line(parts, tmp_path, capsys):

@@ -87,8 +87,15 @@ class Embedder:
 
     def embed_batch(self, wavs: torch.Tensor) -> torch.Tensor:
         """(B, samples) float at 16 kHz -> (B, N, D); no checks, for trusted pipelines."""
+        return self.embed_streams_batch(wavs)[0]
+
+    def embed_streams_batch(self, wavs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, samples) -> embeddings (B, N, D) and, from a model that separates before it embeds
+        (a separating embedder), its streams (B, N, samples), else None: what each identity heard,
+        which diarization reads as the identity's activity in time."""
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
-            return self._fast(wavs).embeddings.float()
+            out = self._fast(wavs)
+        return out.embeddings.float(), None if out.streams is None else out.streams.float()
 
     def embed(self, waveform, sample_rate: int = SAMPLE_RATE, min_seconds: float = 0.5) -> torch.Tensor:
         """One waveform, (samples,) or (samples, channels), at ``sample_rate`` -> (N, D).

@@ -23,7 +23,7 @@ import numpy as np
 from .atomic import write_text
 from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
-from .eval import CONDITION_NAMES
+from .eval import CONDITION_NAMES, TOP_K
 from .eval.setting import MixtureSetting, TrialSetting
 
 log = logging.getLogger("mirnet")
@@ -177,11 +177,22 @@ def _eval(a):
         progress=not a.quiet,
         separator=a.separator,
         precision=a.precision,
+        cohort=a.cohort,
+        top_k=a.top_k,
     )
     text = json.dumps(result, indent=1)
     if a.json:
         write_text(a.json, text + "\n")
     print(text)
+
+
+def _cohort(a):
+    from .eval.evaluate import write_cohort
+
+    path, n = write_cohort(
+        a.exp, MixtureSetting(**{key: getattr(a, key) for key in MixtureSetting.FLAGS}), a.out, a.precision
+    )
+    print(f"{path}: {n} embeddings of {a.n} mixtures of {a.data}")
 
 
 def _eval_probes(a):
@@ -337,10 +348,10 @@ def _diarization_settings(a, fingerprint: str):
 
 
 def _diarize(a):
-    from .apps.diarization import diarize
-    from .eval.evaluate import load_system, system_fingerprint
+    from .apps.diarization import diarize, load_diarizer
+    from .eval.evaluate import system_fingerprint
 
-    embed, _ = load_system(a.exp)
+    embed = load_diarizer(a.exp)
     settings = _diarization_settings(a, system_fingerprint(a.exp))
     result = diarize(
         embed, a.audio, settings, speakers=a.speakers, max_speakers=a.max_speakers, progress=not a.quiet
@@ -670,8 +681,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trial-list", help="read trials from this file if it exists, else write them there")
     s.add_argument("--json", help="write the result here")
     s.add_argument("--scores", help="write the trial scores and labels here (.npz), e.g. for DET curves")
+    s.add_argument(
+        "--cohort", help="AS-norm the scores against this cohort of the same model (mirnet cohort)"
+    )
+    s.add_argument(
+        "--top-k", type=_typed(Size), default=TOP_K, help="cohort scores each side is normalised by"
+    )
     precision_option(s)
     s.set_defaults(func=_eval)
+
+    s = sub.add_parser(
+        "cohort",
+        help="the embeddings a model gives mixtures of its training voices: the cohort of eval --cohort",
+    )
+    s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
+    _setting_options(s, MixtureSetting)
+    s.set_defaults(n=600)
+    s.add_argument("--out", required=True, help="the cohort file to write (.npz)")
+    precision_option(s)
+    s.set_defaults(func=_cohort)
 
     s = sub.add_parser(
         "eval-probes",

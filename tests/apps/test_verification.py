@@ -16,9 +16,9 @@ from mirnet.cli import main
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixtureSpec, mix, read_sources
 from mirnet.errors import InputError
-from mirnet.eval.evaluate import evaluate
+from mirnet.eval.evaluate import evaluate, write_cohort
 from mirnet.eval.protocol import condition_specs
-from mirnet.eval.setting import TrialSetting
+from mirnet.eval.setting import MixtureSetting, TrialSetting
 from mirnet.eval.trials import load_trials
 
 from ..conftest import REPO
@@ -38,6 +38,17 @@ def calibrated(corpus, tmp_path_factory):
     setting = TrialSetting(corpus / "seen", trials=60, seed=3)
     result = evaluate(REFERENCE, setting, trial_list=out / "trials.json", progress=False)
     (out / "eval.json").write_text(json.dumps(result))
+    # the same trials scored with AS-norm against a cohort of other mixtures of the same voices
+    write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=9), out / "cohort.npz")
+    result = evaluate(
+        REFERENCE,
+        setting,
+        trial_list=out / "trials.json",
+        progress=False,
+        cohort=out / "cohort.npz",
+        top_k=10,
+    )
+    (out / "eval_asnorm.json").write_text(json.dumps(result))
     return out
 
 
@@ -45,10 +56,11 @@ def _utterances(corpus, speaker):
     return sorted((corpus / "seen").glob(f"{speaker}/*/*.flac"))
 
 
+@pytest.mark.parametrize("calibration", ["eval.json", "eval_asnorm.json"])
 def test_verify_at_the_stored_threshold_reproduces_the_calibrations_operating_point(
-    corpus, calibrated, embedder
+    corpus, calibrated, embedder, calibration
 ):
-    result = json.loads((calibrated / "eval.json").read_text())
+    result = json.loads((calibrated / calibration).read_text())
     trials, _, _ = load_trials(calibrated / "trials.json")
     index = open_corpus(corpus / "seen").index
     clips = [mix(read_sources(s, index))[0] for s in condition_specs(trials, "mixture")]
@@ -56,8 +68,9 @@ def test_verify_at_the_stored_threshold_reproduces_the_calibrations_operating_po
     for k in range(len(trials)):
         anchor, positive, negative = clips[3 * k : 3 * k + 3]
         for other, target in ((positive, True), (negative, False)):
-            v = mirnet.verify(embedder, anchor, other, calibration=calibrated / "eval.json")
-            assert v.threshold == result["eer_threshold"] and v.metric == result["metric"]
+            v = mirnet.verify(embedder, anchor, other, calibration=calibrated / calibration)
+            assert v.threshold == result["eer_threshold"]
+            assert v.metric == result["metric"] + ("+asnorm" if result["score_norm"] else "")
             accepted[target].append(v.accepted)
     miss = 100 * (1 - np.mean(accepted[True]))
     false_alarm = 100 * np.mean(accepted[False])

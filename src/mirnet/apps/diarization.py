@@ -16,9 +16,14 @@ of each window -> clustering across windows -> a timeline -> RTTM.
 - Each window labels its core (the hop-long middle; the first and last windows reach the file's
   edges) with its identities' clusters, on its speech frames only: where a window holds two
   talkers, the timeline has overlap.
+- A system that separates before it embeds (a separating embedder) also says *when* each
+  identity talks: an identity is active in the 10-ms frames where its stream holds at least
+  ``stream_floor_db`` of the mixture's energy. Without streams an identity covers the whole core,
+  so a window where one talker pauses while the other speaks marks both.
 
-Attention weights are not used as frame activity: the reference MIRNet's attention streams stay
-near the symmetric solution (docs/model.md), so they do not tell its two talkers apart in time.
+MIRNet's attention weights are not used as frame activity: the reference model's attention
+streams stay near the symmetric solution (docs/model.md), so they do not tell its two talkers
+apart in time.
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ import torch.nn.functional as F
 from sklearn.cluster import SpectralClustering
 from tqdm import tqdm
 
+from ..api import load
 from ..audio import SAMPLE_RATE, audio_info, frame_db, load_audio
 from ..errors import InputError
 from ..eval.evaluate import load_system
+from ..eval.peers import PEERS
 from .conversation import Turn, write_rttm
 
-EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
+# (B, samples) at 16 kHz -> (B, N, E), or -> ((B, N, E), (B, N, samples) streams or None)
+EmbedFn = Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]]
 FRAME = 0.01  # seconds per activity frame
 
 
@@ -54,6 +62,7 @@ class DiarizationSettings:
     silence_dbfs: float = -60.0  # a window whose loudest frame is below this is silent
     fill_gap: float = 0.3  # a talker's pauses shorter than this (seconds) count as speech
     min_fit: float = 0.0  # a window's further identities closer than this to their cluster are dropped
+    stream_floor_db: float = -10.0  # a stream is active where it holds this share of the mixture's energy
     batch: int = 16
 
 
@@ -90,20 +99,28 @@ def _windows(path: Path, s: DiarizationSettings, progress: bool):
         yield float(start), wav, _speech_frames(wav, s)
 
 
-def _identities(emb: np.ndarray, same: float) -> np.ndarray:
-    """(N, D) unit outputs of one window -> (k, D): outputs closer than ``same`` merged."""
-    if len(emb) == 1:
-        return emb
+def _identities(emb: np.ndarray, same: float) -> tuple[np.ndarray, list[list[int]]]:
+    """(N, D) unit outputs of one window -> (k, D), outputs closer than ``same`` merged, and the
+    outputs each of the k identities stands for."""
     sim = emb @ emb.T
-    keep, taken = [], set()
+    keep, groups, taken = [], [], set()
     for i in range(len(emb)):
         if i in taken:
             continue
         group = [i] + [j for j in range(i + 1, len(emb)) if j not in taken and sim[i, j] >= same]
         taken.update(group)
+        groups.append(group)
         mean = emb[group].mean(0)
         keep.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-    return np.stack(keep)
+    return np.stack(keep), groups
+
+
+def stream_share_db(wav: np.ndarray, streams: np.ndarray) -> np.ndarray:
+    """A window's mixture (samples,) and its separated streams (N, samples) -> (N, frames): each
+    stream's energy relative to the mixture's, in dB per 10-ms frame."""
+    hop = round(FRAME * SAMPLE_RATE)
+    mixture = frame_db(wav, hop)
+    return np.stack([frame_db(s[: len(wav)], hop) for s in streams]) - mixture
 
 
 def affinity(identities: np.ndarray, neighbours: float) -> np.ndarray:
@@ -155,6 +172,8 @@ class WindowOutputs:
     speech: np.ndarray  # (frames,) bool at FRAME resolution over the whole file
     seconds: float
     windows: int  # all windows, silent ones included
+    # (N, frames) per window with speech, ``stream_share_db`` of each output, from a system with streams
+    shares: list[np.ndarray] | None = None
 
 
 def embed_windows(
@@ -166,16 +185,19 @@ def embed_windows(
     if s.hop > s.window:
         raise InputError(f"hop ({s.hop} s) longer than the window ({s.window} s) would skip audio")
     width = round(s.window * SAMPLE_RATE)
-    starts, outputs, speech, batch = [], [], [], []
+    starts, outputs, shares, speech, batch = [], [], [], [], []
     min_frames = round(0.3 / FRAME)
 
     def flush():
         if batch:
             wavs = torch.from_numpy(np.stack([np.pad(w, (0, width - len(w))) for _, w in batch]))
             with torch.inference_mode():
-                emb = F.normalize(embed(wavs).float(), dim=-1)
+                out = embed(wavs)
+            emb, streams = out if isinstance(out, tuple) else (out, None)
             starts.extend(start for start, _ in batch)
-            outputs.extend(emb.numpy())
+            outputs.extend(F.normalize(emb.float(), dim=-1).numpy())
+            if streams is not None:
+                shares.extend(stream_share_db(w, x) for (_, w), x in zip(batch, streams.float().numpy()))
             batch.clear()
 
     total = 0.0
@@ -192,7 +214,7 @@ def embed_windows(
     for start, frames in speech:
         at = round(start / FRAME)
         is_speech[at : at + len(frames)] |= frames[: n_frames - at]
-    return WindowOutputs(path.stem, starts, outputs, is_speech, total, len(speech))
+    return WindowOutputs(path.stem, starts, outputs, is_speech, total, len(speech), shares or None)
 
 
 def assemble(
@@ -208,7 +230,7 @@ def assemble(
         raise InputError("give the speaker count or its maximum, not both")
     if not w.outputs:
         return Diarization(w.uri, [], 0, w.windows, w.seconds)
-    found = [_identities(o, s.same_threshold) for o in w.outputs]
+    found, groups = zip(*(_identities(o, s.same_threshold) for o in w.outputs))
     owners = np.concatenate([np.full(len(f), i) for i, f in enumerate(found)])
     identities = np.concatenate(found)
     labels = cluster(identities, s, speakers, max_speakers)
@@ -227,10 +249,24 @@ def assemble(
         lo = 0 if start == 0 else round((start + margin) / FRAME)
         last = i == len(w.starts) - 1
         hi = n_frames if last else round((start + margin + s.hop) / FRAME)
-        for c in labels[(owners == i) & (labels >= 0)]:
-            active[c, lo:hi] = True
+        at = round(start / FRAME)
+        for c, group in zip(labels[owners == i], groups[i]):
+            if c < 0:
+                continue
+            if w.shares is None:
+                active[c, lo:hi] = True
+                continue
+            talks = (w.shares[i][group] >= s.stream_floor_db).any(0)  # over the window's frames
+            span = talks[max(lo - at, 0) : hi - at]
+            active[c, lo : lo + len(span)] |= span
     active &= w.speech
     return Diarization(w.uri, _turns(active, s.fill_gap), k, w.windows, w.seconds)
+
+
+def load_diarizer(exp: str | Path) -> EmbedFn:
+    """The embed function that diarizes with the system ``exp`` names: a mirnet model's gives its
+    separated streams beside its identities when it has them (a separating embedder)."""
+    return load_system(exp)[0] if str(exp) in PEERS else load(exp).embed_streams_batch
 
 
 def diarize(
@@ -245,7 +281,7 @@ def diarize(
     """Diarize the recording at ``path`` with an embed function, or with the system an experiment
     dir, model file or peer name (``resemblyzer``) names."""
     if not callable(embed):
-        embed = load_system(embed)[0]
+        embed = load_diarizer(embed)
     if speakers is not None and max_speakers is not None:
         raise InputError("give the speaker count or its maximum, not both")
     windows = embed_windows(embed, path, settings, progress)

@@ -19,9 +19,9 @@ from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
 from ..atomic import write_text
 from ..errors import CorpusError
-from ..eval.evaluate import load_system, system_fingerprint
+from ..eval.evaluate import system_fingerprint
 from .conversation import INDEX, Turn
-from .diarization import DiarizationSettings, EmbedFn, WindowOutputs, assemble, embed_windows
+from .diarization import DiarizationSettings, EmbedFn, WindowOutputs, assemble, embed_windows, load_diarizer
 
 
 def annotation(uri: str, turns: list[Turn]) -> Annotation:
@@ -97,12 +97,14 @@ def score(
 
 # the grid `tune` searches: a window's outputs merged at cosine similarity SAME (1.01: never), each
 # identity linked to its NEIGHBOURS share in the affinity, talkers' pauses shorter than FILL seconds
-# filled, a window's further identities fitting their cluster worse than FIT dropped
+# filled, a window's further identities fitting their cluster worse than FIT dropped, a separated
+# stream active where it holds STREAM_FLOOR dB of the mixture's energy (systems with streams only)
 GRID = {
     "same_threshold": (0.3, 0.4, 0.5, 0.7, 0.9, 1.01),
     "neighbours": (0.1, 0.2, 0.3),
     "fill_gap": (0.3, 0.6),
     "min_fit": (0.0, 0.7, 0.8),
+    "stream_floor_db": (-6.0, -10.0, -15.0),
 }
 
 
@@ -111,11 +113,13 @@ def tune(
 ) -> tuple[DiarizationSettings, list[dict]]:
     """The settings of lowest DER with the speaker count estimated, over ``GRID`` (on seen voices,
     so that unseen ones are scored at settings chosen without them); and every point tried. A
-    system of one output per window has nothing to merge or drop, and skips those axes."""
+    system of one output per window has nothing to merge or drop, and skips those axes; one without
+    streams skips the streams' floor."""
     multi = any(w.outputs and len(w.outputs[0]) > 1 for w, _ in conversations)
-    axes = {
-        k: v if multi or k in ("neighbours", "fill_gap") else (getattr(settings, k),) for k, v in GRID.items()
-    }
+    streams = any(w.shares for w, _ in conversations)
+    searched = {"neighbours", "fill_gap"} | ({"same_threshold", "min_fit"} if multi else set())
+    searched |= {"stream_floor_db"} if streams else set()
+    axes = {k: v if k in searched else (getattr(settings, k),) for k, v in GRID.items()}
     tried = []
     for point in itertools.product(*axes.values()):
         s = replace(settings, **dict(zip(axes, point)))
@@ -140,7 +144,7 @@ def evaluate_system(
     ``tune_on`` (seen voices), or on ``data`` itself (``tune_here``), else ``settings`` as given;
     scored with the speaker count estimated and with the oracle count. ``system`` is its
     fingerprint when the caller already has it (as in ``eval.evaluate``)."""
-    embed, _ = load_system(exp)
+    embed = load_diarizer(exp)
     tried = None
     if tune_on is not None:
         seen, _ = embed_conversations(embed, tune_on, settings, progress)

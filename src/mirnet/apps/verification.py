@@ -3,7 +3,9 @@ embedder, by the protocol's own distance (``distances``: min over output pairs, 
 so a decision here is the decision an evaluation scored.
 
 A threshold comes from a ``mirnet eval --json`` result (its ``eer_threshold``: the score, that
-is the negated distance, at its EER operating point) or is given. A calibration or a gallery made
+is the negated distance, at its EER operating point) or is given. A result scored with AS-norm
+(``eval --cohort``) has its threshold on AS-norm scores, so verify then scores against the same
+cohort (``eval.score_norm``). A calibration or a gallery made
 by another model file is refused: scores of two models do not share a scale.
 
 A gallery is a folder of two plain files: ``gallery.npz`` (one unit embedding per enrolled
@@ -27,6 +29,8 @@ from ..atomic import atomic_path, write_text
 from ..audio import SAMPLE_RATE
 from ..distances import pairwise_distance
 from ..errors import InputError
+from ..eval import TOP_K
+from ..eval.score_norm import Cohort, pairwise_asnorm_distance
 from ..losses.pit import best_permutation
 from .calibration import read_calibration
 
@@ -41,13 +45,22 @@ class Threshold:
     metric: str = "cosine"
     source: str = "given"
     condition: str | None = None  # the evaluation condition it was measured under
+    cohort: Cohort | None = None  # scores are AS-norm scores against it, over ``top_k``
+    top_k: int = TOP_K
 
     @classmethod
     def from_calibration(cls, path: str | Path, fingerprint: str) -> Threshold:
-        """The EER threshold of a ``mirnet eval --json`` result of the model ``fingerprint``."""
+        """The EER threshold of a ``mirnet eval --json`` result of the model ``fingerprint``, with
+        the cohort it was normalised by, if any."""
         result = read_calibration(path, fingerprint, "eer_threshold", "mirnet eval EXP --json FILE")
+        norm = result.get("score_norm") or {}
         return cls(
-            float(result["eer_threshold"]), result.get("metric", "cosine"), str(path), result.get("condition")
+            float(result["eer_threshold"]),
+            result.get("metric", "cosine"),
+            str(path),
+            result.get("condition"),
+            Cohort.load(norm["cohort"], fingerprint) if norm else None,
+            int(norm.get("top_k", TOP_K)),
         )
 
 
@@ -74,13 +87,26 @@ class Verification:
         return asdict(self)
 
 
+def _distances(
+    a: torch.Tensor, b: torch.Tensor, threshold: Threshold | None, metric: str
+) -> tuple[torch.Tensor, str]:
+    """(N, D), (M, D) -> (N, M) distances on the scale of ``threshold`` (its metric, AS-norm
+    against its cohort when it has one), and the metric's name."""
+    if threshold is None:
+        return pairwise_distance(a[None].float(), b[None].float(), metric)[0], metric
+    if threshold.cohort is None:
+        return pairwise_distance(a[None].float(), b[None].float(), threshold.metric)[0], threshold.metric
+    d = pairwise_asnorm_distance(
+        a[None].float(), b[None].float(), threshold.cohort.embeddings, threshold.top_k
+    )
+    return d[0], f"{threshold.metric}+asnorm"
+
+
 def verify_embeddings(
     a: torch.Tensor, b: torch.Tensor, threshold: Threshold | None, metric: str = "cosine"
 ) -> Verification:
     """(N, D) and (M, D) embeddings of two recordings -> the protocol's score and decision."""
-    if threshold is not None:
-        metric = threshold.metric
-    d = pairwise_distance(a[None].float(), b[None].float(), metric)[0]  # (N, M)
+    d, metric = _distances(a, b, threshold, metric)
     i, j = divmod(int(d.argmin()), d.shape[1])
     score = -float(d[i, j])
     return Verification(
@@ -192,9 +218,7 @@ class Gallery:
         threshold a name becomes ``unknown``."""
         if not self.names:
             raise InputError(f"{self.path}: the gallery is empty")
-        if threshold is not None:
-            metric = threshold.metric
-        d = pairwise_distance(identities[None].float(), self.centroids()[None], metric)[0]  # (N, names)
+        d = _distances(identities, self.centroids(), threshold, metric)[0]  # (N, names)
         n = d.shape[0]
         if len(self.names) >= n:
             # each identity's name in the best assignment is among its n closest names

@@ -3,3 +3,6 @@
 # The trial conditions (defined in ``protocol``), named here so that the CLI can offer them
 # without importing torch.
 CONDITION_NAMES = ("mixture", "clean", "enrolled", "separated", "cascade")
+# The cohort scores each side of a trial is normalised by (``score_norm``, AS-norm); WeSpeaker's
+# recipes take 300 of ~6,000 training speakers.
+TOP_K = 200

@@ -16,7 +16,8 @@ from ..corpus.manifest import Manifest
 from ..errors import CorpusError, InputError
 from .peers import PEERS
 from .protocol import EmbedFn, cascade_embed, summarize, trial_scores, trial_speakers
-from .setting import TrialSetting
+from .score_norm import TOP_K, Cohort, make_cohort
+from .setting import MixtureSetting, TrialSetting
 from .trials import load_trials, make_trials, save_trials
 
 
@@ -82,6 +83,8 @@ def evaluate(
     precision: str = "auto",
     loaded: tuple[EmbedFn, dict | None] | None = None,
     corpus: Manifest | None = None,
+    cohort: str | Path | None = None,
+    top_k: int = TOP_K,
 ) -> dict:
     """Score one system on the trials ``setting`` draws, or on ``trial_list`` if that file exists
     (its recorded setting then wins, but for the corpus and ``heldout``, which choose the
@@ -91,12 +94,19 @@ def evaluate(
     hashing the file each time is waste). ``separator``: the separator the ``cascade`` condition
     puts in front of the system; ``precision``: the system's, as ``mirnet.load``'s. ``loaded``:
     what ``load_system(exp, precision)`` returned, and ``corpus`` ``setting.data`` opened, when the
-    caller keeps them."""
+    caller keeps them. ``cohort``: a cohort file of this system (``mirnet cohort``); scores are
+    then AS-norm scores over its ``top_k`` closest embeddings (``score_norm``)."""
     embed, bundle = loaded or load_system(exp, precision)
     if (condition == "cascade") != (separator is not None):
         raise InputError(
             "--condition cascade needs --separator SEP (a separator's experiment dir), and only it takes one"
         )
+    system = system or system_fingerprint(exp)
+    if cohort is not None and separator is not None:
+        raise InputError(
+            "--cohort: a cascade's cohort needs the pair as one model; join them with mirnet compose"
+        )
+    normalise = None if cohort is None else Cohort.load(cohort, system)
     if separator is not None:
         embed = cascade_embed(load_separator(separator).separate_batch, embed)
     manifest = evaluation_manifest(setting.data if corpus is None else corpus, bundle, setting.heldout)
@@ -109,7 +119,14 @@ def evaluate(
         checksum = save_trials(trial_set, trial_list, meta) if trial_list else None
     start = time.time()
     scores, labels = trial_scores(
-        embed, trial_set, manifest, metric=metric, condition=condition, progress=progress
+        embed,
+        trial_set,
+        manifest,
+        metric=metric,
+        condition=condition,
+        progress=progress,
+        cohort=None if normalise is None else normalise.embeddings,
+        top_k=top_k,
     )
     if scores_file:
         with atomic_path(scores_file) as tmp, tmp.open("wb") as f:  # a file: savez would add ".npz"
@@ -121,10 +138,31 @@ def evaluate(
         "metric": metric,
         "condition": condition,
         "model": str(exp),
-        "system": cascade_fingerprint(system or system_fingerprint(exp), separator),
+        "system": cascade_fingerprint(system, separator),
         "separator": None if separator is None else str(separator),
         "precision": system_precision(exp, precision),
         "trial_list": str(trial_list) if trial_list else None,
         "trial_list_sha1": checksum,
+        "score_norm": None
+        if normalise is None
+        else {
+            "method": "asnorm",
+            "top_k": top_k,
+            "cohort": str(cohort),
+            "cohort_size": len(normalise.embeddings),
+        },
         "seconds": round(time.time() - start, 1),
     }
+
+
+def write_cohort(
+    exp: str | Path, setting: MixtureSetting, out: str | Path, precision: str = "auto"
+) -> tuple[Path, int]:
+    """``mirnet cohort``: every output of ``setting``'s mixtures embedded by the system ``exp``,
+    written to ``out`` with the system's fingerprint (``score_norm``). Returns the path and how
+    many embeddings it holds."""
+    embed, bundle = load_system(exp, precision)
+    manifest = evaluation_manifest(setting.data, bundle, setting.heldout)
+    embeddings = make_cohort(embed, manifest, setting)
+    meta = {**setting.record(), "n": setting.n, "fingerprint": manifest.fingerprint()}
+    return Cohort(embeddings, system_fingerprint(exp), meta).save(out), len(embeddings)

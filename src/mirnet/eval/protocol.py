@@ -33,8 +33,10 @@ from tqdm import tqdm
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixtureSpec, mix, read_sources
 from ..distances import closest_pair_distance, pairwise_distance
+from ..errors import InputError
 from . import CONDITION_NAMES
 from .metrics import bootstrap_ci, eer, eer_threshold, min_dcf
+from .score_norm import TOP_K, pairwise_asnorm_distance
 from .trials import Trial
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
@@ -137,15 +139,26 @@ def trial_scores(
     condition: str = "mixture",
     batch_size: int = 32,
     progress: bool = False,
+    cohort: np.ndarray | None = None,
+    top_k: int = TOP_K,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (higher = same speaker) and labels: one target and one non-target per trial."""
+    """Scores (higher = same speaker) and labels: one target and one non-target per trial. With a
+    ``cohort`` (``score_norm``), output pairs are compared by their AS-norm scores."""
+    if cohort is not None and metric != "cosine":
+        raise InputError(f"--cohort: AS-norm normalises cosine scores, not {metric} distances")
     emb = embed_specs(
         embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials"
     )
     emb = emb.reshape(3 * len(trials), -1, emb.shape[-1])  # one row per side: its clips' outputs pooled
     anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
-    d_p = closest_pair_distance(pairwise_distance(anchor, positive, metric))
-    d_n = closest_pair_distance(pairwise_distance(anchor, negative, metric))
+
+    def pairwise(a, b):
+        if cohort is None:
+            return pairwise_distance(a, b, metric)
+        return pairwise_asnorm_distance(a.float(), b.float(), cohort, top_k)
+
+    d_p = closest_pair_distance(pairwise(anchor, positive))
+    d_n = closest_pair_distance(pairwise(anchor, negative))
     scores = -torch.cat([d_p, d_n]).numpy().astype(np.float64)
     labels = np.concatenate([np.ones(len(trials)), np.zeros(len(trials))]).astype(int)
     return scores, labels

@@ -85,7 +85,7 @@ class Service:
                 item.update(name=match.best, score=round(match.score, 4))
         result = {"name": name, "seconds": round(len(wav) / SAMPLE_RATE, 2), "identities": identities}
         if result["seconds"] > self.limits.long_seconds:
-            d = diarize(self.embedder.embed_batch, path)
+            d = diarize(self.embedder.embed_streams_batch, path)
             turns = [(t.speaker, t.start, t.end) for t in d.turns]
             picture = plot_timeline(turns, d.seconds, workdir / "timeline.png")
             result["diarization"] = {

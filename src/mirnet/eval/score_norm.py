@@ -1,0 +1,98 @@
+"""Adaptive score normalisation (AS-norm) against a cohort: the embeddings a system gives mixtures
+of voices it was trained on, kept in a file (``mirnet cohort``) and used by ``mirnet eval
+--cohort``.
+
+Why: a raw cosine carries each side's own offset. A separated stream with the other talker's
+residue, or a voice far from the training voices, sits close to many voices at once, and one
+threshold cannot serve every side. AS-norm (Cumani et al. 2011; Matejka et al. 2017) scores each
+side against the ``top_k`` cohort embeddings closest to it and normalises by their mean and spread:
+
+    z(a, b) = ((s - mu_a) / sigma_a + (s - mu_b) / sigma_b) / 2,    s = cos(a, b)
+
+where mu_a, sigma_a are the mean and standard deviation of a's ``top_k`` highest cosines to the
+cohort. WeSpeaker's recipes score this way (top 300 of per-speaker means of the training set).
+Here a cohort holds every output of mixtures drawn from the training voices, so it is scored in
+the condition the trials are; the trial's score is still the closest output pair (paper eq. 6/7),
+now of normalised scores. The cohort must never hold the trials' speakers: it is drawn from
+the seen voices, and the trials from others."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..atomic import atomic_path
+from ..corpus.manifest import Manifest
+from ..data.mixing import draw_mixture, mix, read_sources
+from ..errors import InputError
+from . import TOP_K
+from .setting import MixtureSetting
+
+
+@dataclass
+class Cohort:
+    embeddings: np.ndarray  # (C, E) unit vectors
+    system: str  # the fingerprint of the system that embedded them (``evaluate.system_fingerprint``)
+    meta: dict = field(default_factory=dict)  # how the mixtures were drawn
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({**self.meta, "system": self.system})
+        with atomic_path(path) as tmp, tmp.open("wb") as f:  # a file: savez would add ".npz"
+            np.savez(f, embeddings=self.embeddings.astype(np.float32), meta=np.array(meta))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, system: str | None = None) -> Cohort:
+        """The cohort at ``path``; refused in one line unless made by the system ``system``."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                embeddings, meta = f["embeddings"], json.loads(str(f["meta"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"{path}: not a cohort ({exc}); write one with mirnet cohort") from None
+        if system is not None and meta.get("system") != system:
+            raise InputError(f"{path}: a cohort of model {meta.get('system')}, this model is {system}")
+        return cls(embeddings, meta.pop("system"), meta)
+
+
+def make_cohort(embed, manifest: Manifest, setting: MixtureSetting, batch_size: int = 32) -> np.ndarray:
+    """Every output of ``setting.n`` mixtures drawn from ``manifest`` (mixture i from rng
+    (seed, i), as ``eval-separation`` draws them): (n * N, E) unit embeddings."""
+    index, cfg = manifest.index, setting.mixing()
+    specs = [draw_mixture(manifest, np.random.default_rng([setting.seed, i]), cfg) for i in range(setting.n)]
+    out = []
+    for i in range(0, len(specs), batch_size):
+        wavs = np.stack([mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]])
+        with torch.inference_mode():
+            out.append(embed(torch.from_numpy(wavs)).float())
+    emb = torch.cat(out)
+    return F.normalize(emb.reshape(-1, emb.shape[-1]), dim=-1).numpy()
+
+
+def cohort_stats(emb: torch.Tensor, cohort: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., E) embeddings, (C, E) unit cohort -> mean and standard deviation (...,) of each
+    embedding's ``top_k`` highest cosines to the cohort."""
+    scores = F.normalize(emb, dim=-1) @ cohort.T
+    top = scores.topk(min(top_k, cohort.shape[0]), dim=-1).values
+    return top.mean(-1), top.std(-1, correction=0).clamp_min(1e-6)
+
+
+def pairwise_asnorm_distance(
+    a: torch.Tensor, b: torch.Tensor, cohort: np.ndarray | torch.Tensor, top_k: int = TOP_K
+) -> torch.Tensor:
+    """(B, N, E), (B, M, E) -> (B, N, M) minus the AS-norm score of each output pair, a distance
+    that ``distances.closest_pair_distance`` reduces as it reduces the raw ones."""
+    cohort = torch.as_tensor(cohort, dtype=a.dtype)
+    if top_k < 2:
+        raise InputError(f"--top-k: AS-norm needs at least 2 cohort scores per side, got {top_k}")
+    s = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).transpose(-1, -2)
+    mu_a, sd_a = cohort_stats(a, cohort, top_k)
+    mu_b, sd_b = cohort_stats(b, cohort, top_k)
+    z = ((s - mu_a[..., :, None]) / sd_a[..., :, None] + (s - mu_b[..., None, :]) / sd_b[..., None, :]) / 2
+    return -z
