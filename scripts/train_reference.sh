@@ -13,14 +13,18 @@
 #      resemblyzer's, on the same voices;
 #   5. the cascade's embedder: resemblyzer's GE2E network (weights from its installed wheel)
 #      fine-tuned on stage 3's outputs toward its own embeddings of the clean sources.
+# STAGES picks stages (embedders, separators = 3, voicefilters = 4, cascade = 5); SEEN and
+# VOICES replace the training voices (scripts/train_cross_engine.sh trains the same recipe without
+# a held-out family of voices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 RUN=${RUN:-runs/reference}
 OUT=${OUT:-models/reference}
 SEP=${SEP:-models/separators}
-STAGES=${STAGES:-"embedders separators"}
-VOICES="data.train=[data/corpus/seen,data/transformed/manifest.jsonl]"  # the separators' voices
+STAGES=${STAGES:-"embedders separators voicefilters cascade"}
+SEEN="data.train=${SEEN:-data/corpus/seen}"  # the training voices
+VOICES="data.train=${VOICES:-[data/corpus/seen,data/transformed/manifest.jsonl]}"  # + their copies
 
 ship() {  # ship RUN_DIR OUT_DIR: the files a user needs, the conditioner's model file included
   mkdir -p "$2"
@@ -31,28 +35,33 @@ ship() {  # ship RUN_DIR OUT_DIR: the files a user needs, the conditioner's mode
 
 $BIN/mirnet corpus synth data/corpus
 if [[ $STAGES == *embedders* ]]; then
-  $BIN/mirnet train configs/single_compact.yaml "$RUN/teacher" --resume
-  $BIN/mirnet train configs/mirnet_compact.yaml "$RUN/mirnet" --resume \
+  $BIN/mirnet train configs/single_compact.yaml "$RUN/teacher" --resume "$SEEN"
+  $BIN/mirnet train configs/mirnet_compact.yaml "$RUN/mirnet" --resume "$SEEN" \
     train.init_from="$RUN/teacher" train.teacher="$RUN/teacher"
   ship "$RUN/mirnet" "$OUT"
   ship "$RUN/teacher" "$OUT/teacher"
   echo "reference model written to $OUT"
 fi
 if [[ $STAGES == *separators* ]]; then
-  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit_seen" --resume
+  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit_seen" --resume "$SEEN"
   $BIN/mirnet corpus transform data/corpus/seen data/transformed --copies 2
   $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit" --resume "$VOICES" \
     train.init_from="$RUN/upit_seen" optim.lr=5e-4 optim.warmup_steps=100 train.epochs=10
   ship "$RUN/upit" "$SEP/upit"
+fi
+if [[ $STAGES == *voicefilters* ]]; then
   $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_mirnet" --resume "$VOICES" \
     train.init_from="$SEP/upit" train.conditioner="$OUT"
   $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_enrolled" --resume "$VOICES" \
     train.init_from="$SEP/upit" train.conditioner="$OUT/teacher" data.enroll_seconds=3.0
   $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_resemblyzer" --resume "$VOICES" \
     train.init_from="$SEP/upit" train.conditioner=resemblyzer data.enroll_seconds=3.0 model.args.embed_dim=256
-  $BIN/mirnet train configs/cascade_ge2e.yaml "$RUN/cascade" --resume train.separator="$SEP/upit"
-  for name in voicefilter_mirnet voicefilter_enrolled voicefilter_resemblyzer cascade; do
+  for name in voicefilter_mirnet voicefilter_enrolled voicefilter_resemblyzer; do
     ship "$RUN/$name" "$SEP/$name"
   done
+fi
+if [[ $STAGES == *cascade* ]]; then
+  $BIN/mirnet train configs/cascade_ge2e.yaml "$RUN/cascade" --resume "$VOICES" train.separator="$SEP/upit"
+  ship "$RUN/cascade" "$SEP/cascade"
   echo "separators written to $SEP"
 fi

@@ -55,6 +55,17 @@ def _corpus_transform(a):
     print(f"{a.out}: {len(m.speakers)} voices, {len(m)} utterances; train on them with {m.source}")
 
 
+def _corpus_split(a):
+    from .corpus import open_corpus
+    from .corpus.family_split import family_split, parse_rule, write_split
+
+    key, values = parse_rule(a.hold_out)
+    parts = family_split(open_corpus(a.train), open_corpus(a.unseen), key, values)
+    out = write_split(parts, a.out, a.hold_out)
+    for name, m in parts.items():
+        print(f"{out / name}.jsonl: {len(m.speakers)} voices, {len(m)} utterances")
+
+
 def _speaker_range(text: str) -> tuple[int, int]:
     """``2..4`` or ``3`` -> (low, high)."""
     lo, _, hi = text.partition("..")
@@ -584,6 +595,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--jobs", type=int, default=2)
     s.set_defaults(func=_corpus_transform)
+    s = corpus.add_parser(
+        "split",
+        help="hold a family of voices (a language family, an engine) out of training: the cross-engine split",
+    )
+    s.add_argument("--train", nargs="+", required=True, help="the training corpora (seen voices, their copies)")
+    s.add_argument("--unseen", required=True, help="the unseen voices' corpus")
+    s.add_argument("--hold-out", required=True, metavar="KEY=V,...", help="e.g. language=de,nl or engine=flite")
+    s.add_argument("--out", required=True, help="writes train.jsonl, family.jsonl, unseen.jsonl, split.json")
+    s.set_defaults(func=_corpus_split)
     s = corpus.add_parser(
         "cache",
         help="decode a corpus once into memory-mapped int16 shards (data.cache: same mixtures, faster)",
