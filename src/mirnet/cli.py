@@ -599,9 +599,13 @@ def build_parser() -> argparse.ArgumentParser:
         "split",
         help="hold a family of voices (a language family, an engine) out of training: the cross-engine split",
     )
-    s.add_argument("--train", nargs="+", required=True, help="the training corpora (seen voices, their copies)")
+    s.add_argument(
+        "--train", nargs="+", required=True, help="the training corpora (seen voices, their copies)"
+    )
     s.add_argument("--unseen", required=True, help="the unseen voices' corpus")
-    s.add_argument("--hold-out", required=True, metavar="KEY=V,...", help="e.g. language=de,nl or engine=flite")
+    s.add_argument(
+        "--hold-out", required=True, metavar="KEY=V,...", help="e.g. language=de,nl or engine=flite"
+    )
     s.add_argument("--out", required=True, help="writes train.jsonl, family.jsonl, unseen.jsonl, split.json")
     s.set_defaults(func=_corpus_split)
     s = corpus.add_parser(

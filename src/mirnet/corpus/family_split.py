@@ -34,9 +34,7 @@ def parse_rule(text: str) -> tuple[str, frozenset[str]]:
     return key.strip(), chosen
 
 
-def family_split(
-    train: Manifest, unseen: Manifest, key: str, values: frozenset[str]
-) -> dict[str, Manifest]:
+def family_split(train: Manifest, unseen: Manifest, key: str, values: frozenset[str]) -> dict[str, Manifest]:
     """``train`` (seen voices, and any copies of them) and ``unseen`` -> the three manifests above.
     Refused in one line when no voice, or every voice, matches the rule."""
     sources = {u.id: u for u in [*train, *unseen]}
