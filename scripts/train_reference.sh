@@ -15,7 +15,8 @@
 #      fine-tuned on stage 3's outputs toward its own embeddings of the clean sources.
 # STAGES picks stages (embedders, separators = 3, voicefilters = 4, cascade = 5); SEEN and
 # VOICES replace the training voices (scripts/train_cross_engine.sh trains the same recipe without
-# a held-out family of voices).
+# a held-out family of voices); TRAIN_ARGS are overrides for every stage (on a shared machine, or
+# one without AMX: TRAIN_ARGS="train.threads=1 train.precision=fp32").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -25,6 +26,7 @@ SEP=${SEP:-models/separators}
 STAGES=${STAGES:-"embedders separators voicefilters cascade"}
 SEEN="data.train=${SEEN:-data/corpus/seen}"  # the training voices
 VOICES="data.train=${VOICES:-[data/corpus/seen,data/transformed/manifest.jsonl]}"  # + their copies
+read -r -a EXTRA <<<"${TRAIN_ARGS:-}"
 
 ship() {  # ship RUN_DIR OUT_DIR: the files a user needs, the conditioner's model file included
   mkdir -p "$2"
@@ -35,33 +37,33 @@ ship() {  # ship RUN_DIR OUT_DIR: the files a user needs, the conditioner's mode
 
 $BIN/mirnet corpus synth data/corpus
 if [[ $STAGES == *embedders* ]]; then
-  $BIN/mirnet train configs/single_compact.yaml "$RUN/teacher" --resume "$SEEN"
-  $BIN/mirnet train configs/mirnet_compact.yaml "$RUN/mirnet" --resume "$SEEN" \
+  $BIN/mirnet train configs/single_compact.yaml "$RUN/teacher" --resume "$SEEN" "${EXTRA[@]}"
+  $BIN/mirnet train configs/mirnet_compact.yaml "$RUN/mirnet" --resume "$SEEN" "${EXTRA[@]}" \
     train.init_from="$RUN/teacher" train.teacher="$RUN/teacher"
   ship "$RUN/mirnet" "$OUT"
   ship "$RUN/teacher" "$OUT/teacher"
   echo "reference model written to $OUT"
 fi
 if [[ $STAGES == *separators* ]]; then
-  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit_seen" --resume "$SEEN"
+  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit_seen" --resume "$SEEN" "${EXTRA[@]}"
   $BIN/mirnet corpus transform data/corpus/seen data/transformed --copies 2
-  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit" --resume "$VOICES" \
+  $BIN/mirnet train configs/separator_upit_compact.yaml "$RUN/upit" --resume "$VOICES" "${EXTRA[@]}" \
     train.init_from="$RUN/upit_seen" optim.lr=5e-4 optim.warmup_steps=100 train.epochs=10
   ship "$RUN/upit" "$SEP/upit"
 fi
 if [[ $STAGES == *voicefilters* ]]; then
-  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_mirnet" --resume "$VOICES" \
+  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_mirnet" --resume "$VOICES" "${EXTRA[@]}" \
     train.init_from="$SEP/upit" train.conditioner="$OUT"
-  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_enrolled" --resume "$VOICES" \
+  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_enrolled" --resume "$VOICES" "${EXTRA[@]}" \
     train.init_from="$SEP/upit" train.conditioner="$OUT/teacher" data.enroll_seconds=3.0
-  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_resemblyzer" --resume "$VOICES" \
+  $BIN/mirnet train configs/voicefilter_compact.yaml "$RUN/voicefilter_resemblyzer" --resume "$VOICES" "${EXTRA[@]}" \
     train.init_from="$SEP/upit" train.conditioner=resemblyzer data.enroll_seconds=3.0 model.args.embed_dim=256
   for name in voicefilter_mirnet voicefilter_enrolled voicefilter_resemblyzer; do
     ship "$RUN/$name" "$SEP/$name"
   done
 fi
 if [[ $STAGES == *cascade* ]]; then
-  $BIN/mirnet train configs/cascade_ge2e.yaml "$RUN/cascade" --resume "$VOICES" train.separator="$SEP/upit"
+  $BIN/mirnet train configs/cascade_ge2e.yaml "$RUN/cascade" --resume "$VOICES" "${EXTRA[@]}" train.separator="$SEP/upit"
   ship "$RUN/cascade" "$SEP/cascade"
   echo "separators written to $SEP"
 fi
