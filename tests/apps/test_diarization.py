@@ -78,19 +78,23 @@ def test_windows_with_two_talkers_give_overlap_and_one_talker_windows_merge_thei
 
 
 def test_separated_streams_say_when_each_identity_talks():
-    """A talks 0-2 s, B 2-4 s; windows of 2 s, hop 1 s, each with both identities. Without
-    streams every window's core is marked for both (overlap everywhere); with each stream's share
-    of the mixture's energy, A and B get their own times and no overlap."""
-    a, b = _unit(0), _unit(1)
-    outputs = [np.stack([a, b])] * 3
+    """A talks 0-2 s, B 2-4 s; windows of 2 s, hop 1 s. The middle window's two streams are A then
+    B; the outer windows' second stream is residue (-30 dB against the mixture) whose embedding, c,
+    is like no talker. Without streams c is clustered as a third talker and every core is marked
+    for everyone in its window; with each stream's share of the mixture's energy, the residue
+    gives no identity, and A and B get their own times, with no overlap."""
+    a, b, c = _unit(0), _unit(1), _unit(2)
+    outputs = [np.stack([a, c]), np.stack([a, b]), np.stack([c, b])]
     loud, quiet = np.zeros(200), np.full(200, -30.0)
     halves = np.r_[np.zeros(100), np.full(100, -30.0)]
     shares = [np.stack([loud, quiet]), np.stack([halves, halves[::-1]]), np.stack([quiet, loud])]
     speech = np.ones(401, bool)
     s = DiarizationSettings(window=2.0, hop=1.0, stream_floor_db=-10.0)
-    plain = assemble(WindowOutputs("x", [0.0, 1.0, 2.0], outputs, speech, 4.0, 3), s, speakers=2)
+    plain = assemble(WindowOutputs("x", [0.0, 1.0, 2.0], outputs, speech, 4.0, 3), s)
+    assert plain.speakers == 3
     assert annotation("x", plain.turns).get_overlap().duration() == pytest.approx(4.0, abs=0.02)
-    timed = assemble(WindowOutputs("x", [0.0, 1.0, 2.0], outputs, speech, 4.0, 3, shares), s, speakers=2)
+    timed = assemble(WindowOutputs("x", [0.0, 1.0, 2.0], outputs, speech, 4.0, 3, shares), s)
+    assert timed.speakers == 2
     assert sorted((t.start, t.end) for t in timed.turns) == [(0.0, 2.0), (2.0, 4.0)]
     assert annotation("x", timed.turns).get_overlap().duration() == 0.0
 

@@ -18,8 +18,10 @@ of each window -> clustering across windows -> a timeline -> RTTM.
   talkers, the timeline has overlap.
 - A system that separates before it embeds (a separating embedder) also says *when* each
   identity talks: an identity is active in the 10-ms frames where its stream holds at least
-  ``stream_floor_db`` of the mixture's energy. Without streams an identity covers the whole core,
-  so a window where one talker pauses while the other speaks marks both.
+  ``stream_floor_db`` of the mixture's energy, and a stream active for less than 0.3 s of the
+  window's speech gives no identity (where one person talks, the second stream holds only
+  residue, and its embedding would be clustered as a talker). Without streams an identity covers
+  the whole core, so a window where one talker pauses while the other speaks marks both.
 
 MIRNet's attention weights are not used as frame activity: the reference model's attention
 streams stay near the symmetric solution (docs/model.md), so they do not tell its two talkers
@@ -49,6 +51,7 @@ from .conversation import Turn, write_rttm
 # (B, samples) at 16 kHz -> (B, N, E), or -> ((B, N, E), (B, N, samples) streams or None)
 EmbedFn = Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]]
 FRAME = 0.01  # seconds per activity frame
+MIN_SPEECH = 0.3  # seconds of speech a window (or a separated stream in it) needs to give an identity
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,27 @@ def _windows(path: Path, s: DiarizationSettings, progress: bool):
         yield float(start), wav, _speech_frames(wav, s)
 
 
-def _identities(emb: np.ndarray, same: float) -> tuple[np.ndarray, list[list[int]]]:
+def _talking(w: WindowOutputs, s: DiarizationSettings) -> list[np.ndarray]:
+    """For each window, the outputs that give an identity: all of them, or with streams those
+    active for ``MIN_SPEECH`` of the window's speech (at least the most active one)."""
+    if w.shares is None:
+        return [np.arange(len(o)) for o in w.outputs]
+    kept = []
+    for start, share in zip(w.starts, w.shares):
+        at = round(start / FRAME)
+        speech = w.speech[at : at + share.shape[1]]
+        talks = ((share[:, : len(speech)] >= s.stream_floor_db) & speech).sum(1)
+        keep = np.flatnonzero(talks >= round(MIN_SPEECH / FRAME))
+        kept.append(keep if len(keep) else talks.argmax(keepdims=True))
+    return kept
+
+
+def _identities(
+    emb: np.ndarray, same: float, outputs: np.ndarray | None = None
+) -> tuple[np.ndarray, list[list[int]]]:
     """(N, D) unit outputs of one window -> (k, D), outputs closer than ``same`` merged, and the
-    outputs each of the k identities stands for."""
+    outputs each of the k identities stands for (indices into ``outputs``, when given)."""
+    outputs = np.arange(len(emb)) if outputs is None else outputs
     sim = emb @ emb.T
     keep, groups, taken = [], [], set()
     for i in range(len(emb)):
@@ -109,7 +130,7 @@ def _identities(emb: np.ndarray, same: float) -> tuple[np.ndarray, list[list[int
             continue
         group = [i] + [j for j in range(i + 1, len(emb)) if j not in taken and sim[i, j] >= same]
         taken.update(group)
-        groups.append(group)
+        groups.append([int(outputs[j]) for j in group])
         mean = emb[group].mean(0)
         keep.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
     return np.stack(keep), groups
@@ -186,7 +207,7 @@ def embed_windows(
         raise InputError(f"hop ({s.hop} s) longer than the window ({s.window} s) would skip audio")
     width = round(s.window * SAMPLE_RATE)
     starts, outputs, shares, speech, batch = [], [], [], [], []
-    min_frames = round(0.3 / FRAME)
+    min_frames = round(MIN_SPEECH / FRAME)
 
     def flush():
         if batch:
@@ -230,7 +251,7 @@ def assemble(
         raise InputError("give the speaker count or its maximum, not both")
     if not w.outputs:
         return Diarization(w.uri, [], 0, w.windows, w.seconds)
-    found, groups = zip(*(_identities(o, s.same_threshold) for o in w.outputs))
+    found, groups = zip(*(_identities(o[k], s.same_threshold, k) for o, k in zip(w.outputs, _talking(w, s))))
     owners = np.concatenate([np.full(len(f), i) for i, f in enumerate(found)])
     identities = np.concatenate(found)
     labels = cluster(identities, s, speakers, max_speakers)

@@ -104,7 +104,7 @@ GRID = {
     "neighbours": (0.1, 0.2, 0.3),
     "fill_gap": (0.3, 0.6),
     "min_fit": (0.0, 0.7, 0.8),
-    "stream_floor_db": (-6.0, -10.0, -15.0),
+    "stream_floor_db": (-3.0, -6.0, -10.0),
 }
 
 
