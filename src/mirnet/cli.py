@@ -23,7 +23,7 @@ import numpy as np
 from .atomic import write_text
 from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
-from .eval import CONDITION_NAMES, TOP_K
+from .eval import CONDITION_NAMES, SCORE_NORMS, TOP_K
 from .eval.setting import MixtureSetting, TrialSetting
 
 log = logging.getLogger("mirnet")
@@ -190,6 +190,7 @@ def _eval(a):
         precision=a.precision,
         cohort=a.cohort,
         top_k=a.top_k,
+        score_norm=a.score_norm,
     )
     text = json.dumps(result, indent=1)
     if a.json:
@@ -709,7 +710,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--cohort", help="AS-norm the scores against this cohort of the same model (mirnet cohort)"
     )
     s.add_argument(
-        "--top-k", type=_typed(Size), default=TOP_K, help="cohort scores each side is normalised by"
+        "--score-norm",
+        choices=SCORE_NORMS,
+        default="asnorm",
+        help="with --cohort: AS-norm over each side's closest cohort scores, or cosine after "
+        "subtracting the cohort's mean embedding",
+    )
+    s.add_argument(
+        "--top-k", type=_typed(Size), default=TOP_K, help="cohort scores each side is normalised by (asnorm)"
     )
     precision_option(s)
     s.set_defaults(func=_eval)

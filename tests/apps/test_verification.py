@@ -49,6 +49,15 @@ def calibrated(corpus, tmp_path_factory):
         top_k=10,
     )
     (out / "eval_asnorm.json").write_text(json.dumps(result))
+    result = evaluate(
+        REFERENCE,
+        setting,
+        trial_list=out / "trials.json",
+        progress=False,
+        cohort=out / "cohort.npz",
+        score_norm="mean",
+    )
+    (out / "eval_mean.json").write_text(json.dumps(result))
     return out
 
 
@@ -56,7 +65,7 @@ def _utterances(corpus, speaker):
     return sorted((corpus / "seen").glob(f"{speaker}/*/*.flac"))
 
 
-@pytest.mark.parametrize("calibration", ["eval.json", "eval_asnorm.json"])
+@pytest.mark.parametrize("calibration", ["eval.json", "eval_asnorm.json", "eval_mean.json"])
 def test_verify_at_the_stored_threshold_reproduces_the_calibrations_operating_point(
     corpus, calibrated, embedder, calibration
 ):
@@ -70,7 +79,8 @@ def test_verify_at_the_stored_threshold_reproduces_the_calibrations_operating_po
         for other, target in ((positive, True), (negative, False)):
             v = mirnet.verify(embedder, anchor, other, calibration=calibrated / calibration)
             assert v.threshold == result["eer_threshold"]
-            assert v.metric == result["metric"] + ("+asnorm" if result["score_norm"] else "")
+            norm = result["score_norm"]
+            assert v.metric == result["metric"] + (f"+{norm['method']}" if norm else "")
             accepted[target].append(v.accepted)
     miss = 100 * (1 - np.mean(accepted[True]))
     false_alarm = 100 * np.mean(accepted[False])

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from mirnet.cli import main
 from mirnet.distances import closest_pair_distance
 from mirnet.eval.metrics import eer
-from mirnet.eval.score_norm import Cohort, pairwise_asnorm_distance
+from mirnet.eval.score_norm import Cohort, ScoreNorm, pairwise_asnorm_distance
 
 from ..conftest import REPO
 
@@ -60,9 +60,18 @@ def test_asnorm_takes_out_the_offset_of_embeddings_close_to_many_voices():
         return -torch.cat([closest_pair_distance(distance(x[:, None], y[:, None])) for x, y in pairs]).numpy()
 
     raw = scores(lambda x, y: 1 - x @ y.transpose(-1, -2))
-    normed = scores(lambda x, y: pairwise_asnorm_distance(x, y, cohort, top_k=20))
     assert eer(raw, labels) >= 40.0
-    assert eer(normed, labels) <= 15.0
+    assert eer(scores(ScoreNorm("asnorm", cohort, top_k=20).pairwise), labels) <= 15.0
+    assert eer(scores(ScoreNorm("mean", cohort).pairwise), labels) <= 15.0
+
+
+def test_mean_normalisation_is_the_cosine_of_both_sides_less_the_cohorts_mean():
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(2, 3, 5, generator=g), torch.randn(2, 2, 5, generator=g)
+    cohort = _unit(torch.randn(30, 5, generator=g))
+    centre = cohort.mean(0)
+    want = 1 - _unit(_unit(a) - centre) @ _unit(_unit(b) - centre).transpose(-1, -2)
+    torch.testing.assert_close(ScoreNorm("mean", cohort.numpy()).pairwise(a, b), want)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +96,11 @@ def test_eval_with_a_cohort_records_the_normalisation_and_scores_the_same_trials
     assert raw["score_norm"] is None and raw["trial_list_sha1"] == norm["trial_list_sha1"]
     assert norm["score_norm"] == {"method": "asnorm", "top_k": 8, "cohort": str(cohort), "cohort_size": 24}
     assert 0.0 <= norm["eer"] <= 100.0
+    assert (
+        main([*base, "--cohort", str(cohort), "--score-norm", "mean", "--json", str(tmp_path / "m.json")])
+        == 0
+    )
+    assert json.loads((tmp_path / "m.json").read_text())["score_norm"]["method"] == "mean"
 
 
 def test_a_cohort_of_another_model_or_a_euclidean_metric_is_refused_in_one_line(corpus, cohort, capsys):
@@ -97,6 +111,8 @@ def test_a_cohort_of_another_model_or_a_euclidean_metric_is_refused_in_one_line(
     assert "\n" not in err and f"{cohort}: a cohort of model " in err and ", this model is " in err
     args = ["-q", "eval", str(REFERENCE), "--data", str(corpus / "seen"), "--trials", "4"]
     assert main([*args, "--cohort", str(cohort), "--metric", "euclidean"]) == 2
-    assert "AS-norm normalises cosine scores, not euclidean distances" in capsys.readouterr().err
+    assert "score normalisation takes cosine scores, not euclidean distances" in capsys.readouterr().err
+    assert main([*args, "--cohort", str(cohort), "--top-k", "1"]) == 2
+    assert "--top-k: AS-norm needs at least 2 cohort scores per side, got 1" in capsys.readouterr().err
     assert main([*args, "--cohort", str(corpus / "SPEAKERS.TXT")]) == 2
     assert "not a cohort" in capsys.readouterr().err

@@ -3,9 +3,9 @@ embedder, by the protocol's own distance (``distances``: min over output pairs, 
 so a decision here is the decision an evaluation scored.
 
 A threshold comes from a ``mirnet eval --json`` result (its ``eer_threshold``: the score, that
-is the negated distance, at its EER operating point) or is given. A result scored with AS-norm
-(``eval --cohort``) has its threshold on AS-norm scores, so verify then scores against the same
-cohort (``eval.score_norm``). A calibration or a gallery made
+is the negated distance, at its EER operating point) or is given. A result scored against a cohort
+(``eval --cohort``) has its threshold on normalised scores, so verify then scores against the
+same cohort the same way (``eval.score_norm``). A calibration or a gallery made
 by another model file is refused: scores of two models do not share a scale.
 
 A gallery is a folder of two plain files: ``gallery.npz`` (one unit embedding per enrolled
@@ -29,8 +29,7 @@ from ..atomic import atomic_path, write_text
 from ..audio import SAMPLE_RATE
 from ..distances import pairwise_distance
 from ..errors import InputError
-from ..eval import TOP_K
-from ..eval.score_norm import Cohort, pairwise_asnorm_distance
+from ..eval.score_norm import Cohort, ScoreNorm
 from ..losses.pit import best_permutation
 from .calibration import read_calibration
 
@@ -45,22 +44,23 @@ class Threshold:
     metric: str = "cosine"
     source: str = "given"
     condition: str | None = None  # the evaluation condition it was measured under
-    cohort: Cohort | None = None  # scores are AS-norm scores against it, over ``top_k``
-    top_k: int = TOP_K
+    norm: ScoreNorm | None = None  # output pairs compared against a cohort (``eval.score_norm``)
 
     @classmethod
     def from_calibration(cls, path: str | Path, fingerprint: str) -> Threshold:
         """The EER threshold of a ``mirnet eval --json`` result of the model ``fingerprint``, with
         the cohort it was normalised by, if any."""
         result = read_calibration(path, fingerprint, "eer_threshold", "mirnet eval EXP --json FILE")
-        norm = result.get("score_norm") or {}
+        norm = result.get("score_norm")
+        if norm:
+            cohort = Cohort.load(norm["cohort"], fingerprint)
+            norm = ScoreNorm(norm["method"], cohort.embeddings, norm["top_k"])
         return cls(
             float(result["eer_threshold"]),
             result.get("metric", "cosine"),
             str(path),
             result.get("condition"),
-            Cohort.load(norm["cohort"], fingerprint) if norm else None,
-            int(norm.get("top_k", TOP_K)),
+            norm or None,
         )
 
 
@@ -90,16 +90,13 @@ class Verification:
 def _distances(
     a: torch.Tensor, b: torch.Tensor, threshold: Threshold | None, metric: str
 ) -> tuple[torch.Tensor, str]:
-    """(N, D), (M, D) -> (N, M) distances on the scale of ``threshold`` (its metric, AS-norm
+    """(N, D), (M, D) -> (N, M) distances on the scale of ``threshold`` (its metric, normalised
     against its cohort when it has one), and the metric's name."""
     if threshold is None:
         return pairwise_distance(a[None].float(), b[None].float(), metric)[0], metric
-    if threshold.cohort is None:
+    if threshold.norm is None:
         return pairwise_distance(a[None].float(), b[None].float(), threshold.metric)[0], threshold.metric
-    d = pairwise_asnorm_distance(
-        a[None].float(), b[None].float(), threshold.cohort.embeddings, threshold.top_k
-    )
-    return d[0], f"{threshold.metric}+asnorm"
+    return threshold.norm.pairwise(a[None], b[None])[0], f"{threshold.metric}+{threshold.norm.method}"
 
 
 def verify_embeddings(

@@ -6,3 +6,5 @@ CONDITION_NAMES = ("mixture", "clean", "enrolled", "separated", "cascade")
 # The cohort scores each side of a trial is normalised by (``score_norm``, AS-norm); WeSpeaker's
 # recipes take 300 of ~6,000 training speakers.
 TOP_K = 200
+# How output pairs are compared against a cohort (``score_norm.ScoreNorm``)
+SCORE_NORMS = ("asnorm", "mean")

@@ -14,9 +14,10 @@ from ..checkpoint import model_fingerprint
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..errors import CorpusError, InputError
+from . import TOP_K
 from .peers import PEERS
 from .protocol import EmbedFn, cascade_embed, summarize, trial_scores, trial_speakers
-from .score_norm import TOP_K, Cohort, make_cohort
+from .score_norm import Cohort, ScoreNorm, make_cohort
 from .setting import MixtureSetting, TrialSetting
 from .trials import load_trials, make_trials, save_trials
 
@@ -85,6 +86,7 @@ def evaluate(
     corpus: Manifest | None = None,
     cohort: str | Path | None = None,
     top_k: int = TOP_K,
+    score_norm: str = "asnorm",
 ) -> dict:
     """Score one system on the trials ``setting`` draws, or on ``trial_list`` if that file exists
     (its recorded setting then wins, but for the corpus and ``heldout``, which choose the
@@ -94,8 +96,9 @@ def evaluate(
     hashing the file each time is waste). ``separator``: the separator the ``cascade`` condition
     puts in front of the system; ``precision``: the system's, as ``mirnet.load``'s. ``loaded``:
     what ``load_system(exp, precision)`` returned, and ``corpus`` ``setting.data`` opened, when the
-    caller keeps them. ``cohort``: a cohort file of this system (``mirnet cohort``); scores are
-    then AS-norm scores over its ``top_k`` closest embeddings (``score_norm``)."""
+    caller keeps them. ``cohort``: a cohort file of this system (``mirnet cohort``); output pairs
+    are then compared by ``score_norm`` against it: AS-norm over each side's ``top_k`` closest
+    cohort embeddings, or cosine after subtracting the cohort's mean (``eval.score_norm``)."""
     embed, bundle = loaded or load_system(exp, precision)
     if (condition == "cascade") != (separator is not None):
         raise InputError(
@@ -106,7 +109,7 @@ def evaluate(
         raise InputError(
             "--cohort: a cascade's cohort needs the pair as one model; join them with mirnet compose"
         )
-    normalise = None if cohort is None else Cohort.load(cohort, system)
+    norm = None if cohort is None else ScoreNorm(score_norm, Cohort.load(cohort, system).embeddings, top_k)
     if separator is not None:
         embed = cascade_embed(load_separator(separator).separate_batch, embed)
     manifest = evaluation_manifest(setting.data if corpus is None else corpus, bundle, setting.heldout)
@@ -125,8 +128,7 @@ def evaluate(
         metric=metric,
         condition=condition,
         progress=progress,
-        cohort=None if normalise is None else normalise.embeddings,
-        top_k=top_k,
+        norm=norm,
     )
     if scores_file:
         with atomic_path(scores_file) as tmp, tmp.open("wb") as f:  # a file: savez would add ".npz"
@@ -143,14 +145,7 @@ def evaluate(
         "precision": system_precision(exp, precision),
         "trial_list": str(trial_list) if trial_list else None,
         "trial_list_sha1": checksum,
-        "score_norm": None
-        if normalise is None
-        else {
-            "method": "asnorm",
-            "top_k": top_k,
-            "cohort": str(cohort),
-            "cohort_size": len(normalise.embeddings),
-        },
+        "score_norm": None if norm is None else norm.record(cohort),
         "seconds": round(time.time() - start, 1),
     }
 

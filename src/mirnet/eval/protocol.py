@@ -36,7 +36,7 @@ from ..distances import closest_pair_distance, pairwise_distance
 from ..errors import InputError
 from . import CONDITION_NAMES
 from .metrics import bootstrap_ci, eer, eer_threshold, min_dcf
-from .score_norm import TOP_K, pairwise_asnorm_distance
+from .score_norm import ScoreNorm
 from .trials import Trial
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]  # (B, samples) at 16 kHz -> (B, N, E)
@@ -139,13 +139,12 @@ def trial_scores(
     condition: str = "mixture",
     batch_size: int = 32,
     progress: bool = False,
-    cohort: np.ndarray | None = None,
-    top_k: int = TOP_K,
+    norm: ScoreNorm | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (higher = same speaker) and labels: one target and one non-target per trial. With a
-    ``cohort`` (``score_norm``), output pairs are compared by their AS-norm scores."""
-    if cohort is not None and metric != "cosine":
-        raise InputError(f"--cohort: AS-norm normalises cosine scores, not {metric} distances")
+    """Scores (higher = same speaker) and labels: one target and one non-target per trial. With
+    ``norm``, output pairs are compared against its cohort (``score_norm``)."""
+    if norm is not None and metric != "cosine":
+        raise InputError(f"--cohort: score normalisation takes cosine scores, not {metric} distances")
     emb = embed_specs(
         embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials"
     )
@@ -153,9 +152,7 @@ def trial_scores(
     anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
 
     def pairwise(a, b):
-        if cohort is None:
-            return pairwise_distance(a, b, metric)
-        return pairwise_asnorm_distance(a.float(), b.float(), cohort, top_k)
+        return pairwise_distance(a, b, metric) if norm is None else norm.pairwise(a, b)
 
     d_p = closest_pair_distance(pairwise(anchor, positive))
     d_n = closest_pair_distance(pairwise(anchor, negative))

@@ -1,6 +1,6 @@
-"""Adaptive score normalisation (AS-norm) against a cohort: the embeddings a system gives mixtures
-of voices it was trained on, kept in a file (``mirnet cohort``) and used by ``mirnet eval
---cohort``.
+"""Score normalisation against a cohort: the embeddings a system gives mixtures of voices it was
+trained on, kept in a file (``mirnet cohort``) and used by ``mirnet eval --cohort
+[--score-norm asnorm|mean]``.
 
 Why: a raw cosine carries each side's own offset. A separated stream with the other talker's
 residue, or a voice far from the training voices, sits close to many voices at once, and one
@@ -14,7 +14,12 @@ cohort. WeSpeaker's recipes score this way (top 300 of per-speaker means of the 
 Here a cohort holds every output of mixtures drawn from the training voices, so it is scored in
 the condition the trials are; the trial's score is still the closest output pair (paper eq. 6/7),
 now of normalised scores. The cohort must never hold the trials' speakers: it is drawn from
-the seen voices, and the trials from others."""
+the seen voices, and the trials from others.
+
+``mean`` is the simpler way, WeSpeaker's default cosine scoring: the cohort's mean unit
+embedding is subtracted from both sides before the cosine. An embedding network with a ReLU
+before its output (GE2E's) puts every embedding in one orthant, where all cosines are high; the
+common offset goes, and what tells voices apart stays."""
 
 from __future__ import annotations
 
@@ -29,8 +34,9 @@ import torch.nn.functional as F
 from ..atomic import atomic_path
 from ..corpus.manifest import Manifest
 from ..data.mixing import draw_mixture, mix, read_sources
+from ..distances import pairwise_cosine_distance
 from ..errors import InputError
-from . import TOP_K
+from . import SCORE_NORMS, TOP_K
 from .setting import MixtureSetting
 
 
@@ -75,6 +81,41 @@ def make_cohort(embed, manifest: Manifest, setting: MixtureSetting, batch_size: 
     return F.normalize(emb.reshape(-1, emb.shape[-1]), dim=-1).numpy()
 
 
+@dataclass(frozen=True)
+class ScoreNorm:
+    """How output pairs are compared against a cohort: ``method`` (``SCORE_NORMS``), the cohort's
+    unit embeddings, and the cohort scores AS-norm takes per side."""
+
+    method: str
+    cohort: np.ndarray  # (C, E)
+    top_k: int = TOP_K
+
+    def __post_init__(self):
+        if self.method not in SCORE_NORMS:
+            raise InputError(f"--score-norm: expected one of {', '.join(SCORE_NORMS)}, got {self.method!r}")
+        if self.method == "asnorm" and self.top_k < 2:
+            raise InputError(f"--top-k: AS-norm needs at least 2 cohort scores per side, got {self.top_k}")
+
+    def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(B, N, E), (B, M, E) -> (B, N, M) distances that ``distances.closest_pair_distance``
+        reduces as it reduces the raw ones."""
+        cohort = torch.as_tensor(self.cohort, dtype=torch.float32)
+        a, b = a.float(), b.float()
+        if self.method == "mean":
+            centre = cohort.mean(0)
+            return pairwise_cosine_distance(F.normalize(a, dim=-1) - centre, F.normalize(b, dim=-1) - centre)
+        return pairwise_asnorm_distance(a, b, cohort, self.top_k)
+
+    def record(self, path: str | Path) -> dict:
+        """What a result records of it (``mirnet verify`` reads it back from a calibration)."""
+        return {
+            "method": self.method,
+            "top_k": self.top_k,
+            "cohort": str(path),
+            "cohort_size": len(self.cohort),
+        }
+
+
 def cohort_stats(emb: torch.Tensor, cohort: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(..., E) embeddings, (C, E) unit cohort -> mean and standard deviation (...,) of each
     embedding's ``top_k`` highest cosines to the cohort."""
@@ -89,8 +130,6 @@ def pairwise_asnorm_distance(
     """(B, N, E), (B, M, E) -> (B, N, M) minus the AS-norm score of each output pair, a distance
     that ``distances.closest_pair_distance`` reduces as it reduces the raw ones."""
     cohort = torch.as_tensor(cohort, dtype=a.dtype)
-    if top_k < 2:
-        raise InputError(f"--top-k: AS-norm needs at least 2 cohort scores per side, got {top_k}")
     s = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).transpose(-1, -2)
     mu_a, sd_a = cohort_stats(a, cohort, top_k)
     mu_b, sd_b = cohort_stats(b, cohort, top_k)
