@@ -115,11 +115,11 @@ def tune(
 ) -> tuple[DiarizationSettings, list[dict]]:
     """The settings of lowest DER with the speaker count estimated, over ``GRID`` (on seen voices,
     so that unseen ones are scored at settings chosen without them); and every point tried. A
-    system of one output per window has nothing to merge, centre or drop, and skips those axes; one
-    without streams skips the streams' floor."""
+    system of one output per window has nothing to merge or drop, and skips those axes; one without
+    streams skips the streams' floor."""
     multi = any(w.outputs and len(w.outputs[0]) > 1 for w, _ in conversations)
     streams = any(w.shares for w, _ in conversations)
-    searched = {"neighbours", "fill_gap"} | ({"same_threshold", "min_fit", "centre"} if multi else set())
+    searched = {"neighbours", "fill_gap", "centre"} | ({"same_threshold", "min_fit"} if multi else set())
     searched |= {"stream_floor_db"} if streams else set()
     axes = {k: v if k in searched else (getattr(settings, k),) for k, v in GRID.items()}
     tried = []
