@@ -66,7 +66,7 @@ class DiarizationSettings:
     fill_gap: float = 0.3  # a talker's pauses shorter than this (seconds) count as speech
     min_fit: float = 0.0  # a window's further identities closer than this to their cluster are dropped
     stream_floor_db: float = -10.0  # a stream is active where it holds this share of the mixture's energy
-    centre: bool = False  # a window's outputs compared less the recording's mean output when merged
+    centre: bool = False  # subtract the recording's mean identity before comparing identities
     batch: int = 16
 
 
@@ -119,26 +119,22 @@ def _talking(w: WindowOutputs, s: DiarizationSettings) -> list[np.ndarray]:
 
 
 def _centred(outputs: list[np.ndarray]) -> list[np.ndarray]:
-    """Each window's unit outputs less the recording's mean output, made unit again: what a
-    window's outputs are compared on when deciding whether they are one talker. An embedding
+    """Each window's unit outputs less the recording's mean output, made unit again. An embedding
     network with a ReLU before its output (GE2E) puts every embedding in one orthant, where two
     different talkers often score a cosine above any useful merge threshold; without the common
-    part they do not. Clustering keeps the outputs as they are: on the seen-voice conversations,
-    clustering centred identities too lowered the DER but counted the speakers right on 5 of 12."""
+    part they do not."""
     mean = np.concatenate(outputs).mean(0)
     centred = [o - mean for o in outputs]
     return [c / np.linalg.norm(c, axis=1, keepdims=True).clip(1e-12) for c in centred]
 
 
 def _identities(
-    emb: np.ndarray, same: float, outputs: np.ndarray | None = None, compared: np.ndarray | None = None
+    emb: np.ndarray, same: float, outputs: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[list[int]]]:
     """(N, D) unit outputs of one window -> (k, D), outputs closer than ``same`` merged, and the
-    outputs each of the k identities stands for (indices into ``outputs``, when given). Closeness
-    is measured on ``compared`` (the outputs centred, say) when given."""
+    outputs each of the k identities stands for (indices into ``outputs``, when given)."""
     outputs = np.arange(len(emb)) if outputs is None else outputs
-    compared = emb if compared is None else compared
-    sim = compared @ compared.T
+    sim = emb @ emb.T
     keep, groups, taken = [], [], set()
     for i in range(len(emb)):
         if i in taken:
@@ -266,13 +262,8 @@ def assemble(
         raise InputError("give the speaker count or its maximum, not both")
     if not w.outputs:
         return Diarization(w.uri, [], 0, w.windows, w.seconds)
-    compared = _centred(w.outputs) if s.centre else w.outputs
-    found, groups = zip(
-        *(
-            _identities(o[k], s.same_threshold, k, c[k])
-            for o, c, k in zip(w.outputs, compared, _talking(w, s))
-        )
-    )
+    outputs = _centred(w.outputs) if s.centre else w.outputs
+    found, groups = zip(*(_identities(o[k], s.same_threshold, k) for o, k in zip(outputs, _talking(w, s))))
     owners = np.concatenate([np.full(len(f), i) for i, f in enumerate(found)])
     identities = np.concatenate(found)
     labels = cluster(identities, s, speakers, max_speakers)

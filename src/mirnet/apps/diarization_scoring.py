@@ -99,7 +99,7 @@ def score(
 # identity linked to its NEIGHBOURS share in the affinity, talkers' pauses shorter than FILL seconds
 # filled, a window's further identities fitting their cluster worse than FIT dropped, a separated
 # stream active where it holds STREAM_FLOOR dB of the mixture's energy (systems with streams only),
-# a window's outputs compared for merging with the recording's mean output subtracted or not (CENTRE)
+# identities compared with the recording's mean identity subtracted or not (CENTRE)
 GRID = {
     "same_threshold": (0.3, 0.4, 0.5, 0.7, 0.9, 1.01),
     "neighbours": (0.1, 0.2, 0.3),
