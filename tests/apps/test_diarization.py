@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -98,27 +97,6 @@ def test_separated_streams_say_when_each_identity_talks():
     assert timed.speakers == 2
     assert sorted((t.start, t.end) for t in timed.turns) == [(0.0, 2.0), (2.0, 4.0)]
     assert annotation("x", timed.turns).get_overlap().duration() == 0.0
-
-
-def test_centring_keeps_two_talkers_whose_embeddings_share_a_common_part_apart():
-    """Every embedding is mostly one common direction (as a ReLU output puts them in one orthant):
-    A and B score a cosine of 0.9, so a window of both merges them at a threshold of 0.8 and the
-    overlap is lost; less the recording's mean identity, A and B are opposite and stay two."""
-    common = _unit(7)
-
-    def voice(i):
-        v = 3.0 * common + _unit(i)
-        return v / np.linalg.norm(v)
-
-    a, b = voice(0), voice(1)
-    assert a @ b > 0.8
-    outputs = [np.stack([a, a]), np.stack([a, b]), np.stack([b, b])]
-    w = WindowOutputs("x", [0.0, 1.0, 2.0], outputs, np.ones(401, bool), 4.0, 3)
-    s = DiarizationSettings(window=2.0, hop=1.0, same_threshold=0.8)
-    merged = assemble(w, s, speakers=2)
-    assert annotation("x", merged.turns).get_overlap().duration() == 0.0
-    centred = assemble(w, replace(s, centre=True), speakers=2)
-    assert annotation("x", centred.turns).get_overlap().duration() == pytest.approx(1.0)
 
 
 def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys):

@@ -66,7 +66,6 @@ class DiarizationSettings:
     fill_gap: float = 0.3  # a talker's pauses shorter than this (seconds) count as speech
     min_fit: float = 0.0  # a window's further identities closer than this to their cluster are dropped
     stream_floor_db: float = -10.0  # a stream is active where it holds this share of the mixture's energy
-    centre: bool = False  # subtract the recording's mean identity before comparing identities
     batch: int = 16
 
 
@@ -116,16 +115,6 @@ def _talking(w: WindowOutputs, s: DiarizationSettings) -> list[np.ndarray]:
         keep = np.flatnonzero(talks >= round(MIN_SPEECH / FRAME))
         kept.append(keep if len(keep) else talks.argmax(keepdims=True))
     return kept
-
-
-def _centred(outputs: list[np.ndarray]) -> list[np.ndarray]:
-    """Each window's unit outputs less the recording's mean output, made unit again. An embedding
-    network with a ReLU before its output (GE2E) puts every embedding in one orthant, where two
-    different talkers often score a cosine above any useful merge threshold; without the common
-    part they do not."""
-    mean = np.concatenate(outputs).mean(0)
-    centred = [o - mean for o in outputs]
-    return [c / np.linalg.norm(c, axis=1, keepdims=True).clip(1e-12) for c in centred]
 
 
 def _identities(
@@ -262,8 +251,7 @@ def assemble(
         raise InputError("give the speaker count or its maximum, not both")
     if not w.outputs:
         return Diarization(w.uri, [], 0, w.windows, w.seconds)
-    outputs = _centred(w.outputs) if s.centre else w.outputs
-    found, groups = zip(*(_identities(o[k], s.same_threshold, k) for o, k in zip(outputs, _talking(w, s))))
+    found, groups = zip(*(_identities(o[k], s.same_threshold, k) for o, k in zip(w.outputs, _talking(w, s))))
     owners = np.concatenate([np.full(len(f), i) for i, f in enumerate(found)])
     identities = np.concatenate(found)
     labels = cluster(identities, s, speakers, max_speakers)

@@ -98,15 +98,13 @@ def score(
 # the grid `tune` searches: a window's outputs merged at cosine similarity SAME (1.01: never), each
 # identity linked to its NEIGHBOURS share in the affinity, talkers' pauses shorter than FILL seconds
 # filled, a window's further identities fitting their cluster worse than FIT dropped, a separated
-# stream active where it holds STREAM_FLOOR dB of the mixture's energy (systems with streams only),
-# identities compared with the recording's mean identity subtracted or not (CENTRE)
+# stream active where it holds STREAM_FLOOR dB of the mixture's energy (systems with streams only)
 GRID = {
     "same_threshold": (0.3, 0.4, 0.5, 0.7, 0.9, 1.01),
     "neighbours": (0.1, 0.2, 0.3),
     "fill_gap": (0.3, 0.6),
     "min_fit": (0.0, 0.7, 0.8),
     "stream_floor_db": (-3.0, -6.0, -10.0),
-    "centre": (False, True),
 }
 
 
@@ -119,7 +117,7 @@ def tune(
     streams skips the streams' floor."""
     multi = any(w.outputs and len(w.outputs[0]) > 1 for w, _ in conversations)
     streams = any(w.shares for w, _ in conversations)
-    searched = {"neighbours", "fill_gap", "centre"} | ({"same_threshold", "min_fit"} if multi else set())
+    searched = {"neighbours", "fill_gap"} | ({"same_threshold", "min_fit"} if multi else set())
     searched |= {"stream_floor_db"} if streams else set()
     axes = {k: v if k in searched else (getattr(settings, k),) for k, v in GRID.items()}
     tried = []
