@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from mirnet.distances import closest_pair_distance, pairwise_distance
-from mirnet.eval.evaluate import evaluation_manifest, load_system
+from mirnet.eval.evaluate import evaluation_manifest, load_system, make_cohort
 from mirnet.eval.metrics import eer, min_dcf
 from mirnet.eval.protocol import condition_specs, embed_specs
-from mirnet.eval.score_norm import make_cohort, pairwise_asnorm_distance
+from mirnet.eval.score_norm import pairwise_asnorm_distance
 from mirnet.eval.setting import MixtureSetting, TrialSetting
 from mirnet.eval.trials import make_trials
 

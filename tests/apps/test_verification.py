@@ -36,28 +36,16 @@ def calibrated(corpus, tmp_path_factory):
     """A 60-trial evaluation of the reference on the seen test voices, with its trial list."""
     out = tmp_path_factory.mktemp("calibration")
     setting = TrialSetting(corpus / "seen", trials=60, seed=3)
-    result = evaluate(REFERENCE, setting, trial_list=out / "trials.json", progress=False)
-    (out / "eval.json").write_text(json.dumps(result))
-    # the same trials scored with AS-norm against a cohort of other mixtures of the same voices
+    # the same trials raw, and normalised against a cohort of other mixtures of the same voices
     write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=9), out / "cohort.npz")
-    result = evaluate(
-        REFERENCE,
-        setting,
-        trial_list=out / "trials.json",
-        progress=False,
-        cohort=out / "cohort.npz",
-        top_k=10,
-    )
-    (out / "eval_asnorm.json").write_text(json.dumps(result))
-    result = evaluate(
-        REFERENCE,
-        setting,
-        trial_list=out / "trials.json",
-        progress=False,
-        cohort=out / "cohort.npz",
-        score_norm="mean",
-    )
-    (out / "eval_mean.json").write_text(json.dumps(result))
+    normalised = dict(cohort=out / "cohort.npz", top_k=10)
+    for name, norm in (
+        ("eval", {}),
+        ("eval_asnorm", normalised),
+        ("eval_mean", {**normalised, "score_norm": "mean"}),
+    ):
+        result = evaluate(REFERENCE, setting, trial_list=out / "trials.json", progress=False, **norm)
+        (out / f"{name}.json").write_text(json.dumps(result))
     return out
 
 

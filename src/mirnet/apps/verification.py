@@ -29,7 +29,7 @@ from ..atomic import atomic_path, write_text
 from ..audio import SAMPLE_RATE
 from ..distances import pairwise_distance
 from ..errors import InputError
-from ..eval.score_norm import Cohort, ScoreNorm
+from ..eval.score_norm import ScoreNorm
 from ..losses.pit import best_permutation
 from .calibration import read_calibration
 
@@ -52,15 +52,12 @@ class Threshold:
         the cohort it was normalised by, if any."""
         result = read_calibration(path, fingerprint, "eer_threshold", "mirnet eval EXP --json FILE")
         norm = result.get("score_norm")
-        if norm:
-            cohort = Cohort.load(norm["cohort"], fingerprint)
-            norm = ScoreNorm(norm["method"], cohort.embeddings, norm["top_k"])
         return cls(
             float(result["eer_threshold"]),
             result.get("metric", "cosine"),
             str(path),
             result.get("condition"),
-            norm or None,
+            ScoreNorm.from_file(norm["method"], norm["cohort"], fingerprint, norm["top_k"]) if norm else None,
         )
 
 

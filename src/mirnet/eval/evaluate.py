@@ -7,17 +7,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch.nn.functional as F
 
 from ..api import inference_precision, load, load_separator
 from ..atomic import atomic_path
 from ..checkpoint import model_fingerprint
 from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
+from ..data.mixing import draw_mixture
 from ..errors import CorpusError, InputError
 from . import TOP_K
 from .peers import PEERS
-from .protocol import EmbedFn, cascade_embed, summarize, trial_scores, trial_speakers
-from .score_norm import Cohort, ScoreNorm, make_cohort
+from .protocol import EmbedFn, cascade_embed, embed_specs, summarize, trial_scores, trial_speakers
+from .score_norm import Cohort, ScoreNorm
 from .setting import MixtureSetting, TrialSetting
 from .trials import load_trials, make_trials, save_trials
 
@@ -109,7 +111,7 @@ def evaluate(
         raise InputError(
             "--cohort: a cascade's cohort needs the pair as one model; join them with mirnet compose"
         )
-    norm = None if cohort is None else ScoreNorm(score_norm, Cohort.load(cohort, system).embeddings, top_k)
+    norm = None if cohort is None else ScoreNorm.from_file(score_norm, cohort, system, top_k)
     if separator is not None:
         embed = cascade_embed(load_separator(separator).separate_batch, embed)
     manifest = evaluation_manifest(setting.data if corpus is None else corpus, bundle, setting.heldout)
@@ -148,6 +150,15 @@ def evaluate(
         "score_norm": None if norm is None else norm.record(cohort),
         "seconds": round(time.time() - start, 1),
     }
+
+
+def make_cohort(embed: EmbedFn, manifest: Manifest, setting: MixtureSetting) -> np.ndarray:
+    """Every output of ``setting.n`` mixtures drawn from ``manifest`` (mixture i from rng
+    (seed, i), as ``eval-separation`` draws them): (n * N, E) unit embeddings, a cohort."""
+    cfg = setting.mixing()
+    specs = [draw_mixture(manifest, np.random.default_rng([setting.seed, i]), cfg) for i in range(setting.n)]
+    emb = embed_specs(embed, specs, manifest).float()
+    return F.normalize(emb.reshape(-1, emb.shape[-1]), dim=-1).numpy()
 
 
 def write_cohort(

@@ -32,12 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_path
-from ..corpus.manifest import Manifest
-from ..data.mixing import draw_mixture, mix, read_sources
 from ..distances import pairwise_cosine_distance
 from ..errors import InputError
 from . import SCORE_NORMS, TOP_K
-from .setting import MixtureSetting
 
 
 @dataclass
@@ -67,20 +64,6 @@ class Cohort:
         return cls(embeddings, meta.pop("system"), meta)
 
 
-def make_cohort(embed, manifest: Manifest, setting: MixtureSetting, batch_size: int = 32) -> np.ndarray:
-    """Every output of ``setting.n`` mixtures drawn from ``manifest`` (mixture i from rng
-    (seed, i), as ``eval-separation`` draws them): (n * N, E) unit embeddings."""
-    index, cfg = manifest.index, setting.mixing()
-    specs = [draw_mixture(manifest, np.random.default_rng([setting.seed, i]), cfg) for i in range(setting.n)]
-    out = []
-    for i in range(0, len(specs), batch_size):
-        wavs = np.stack([mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]])
-        with torch.inference_mode():
-            out.append(embed(torch.from_numpy(wavs)).float())
-    emb = torch.cat(out)
-    return F.normalize(emb.reshape(-1, emb.shape[-1]), dim=-1).numpy()
-
-
 @dataclass(frozen=True)
 class ScoreNorm:
     """How output pairs are compared against a cohort: ``method`` (``SCORE_NORMS``), the cohort's
@@ -95,6 +78,11 @@ class ScoreNorm:
             raise InputError(f"--score-norm: expected one of {', '.join(SCORE_NORMS)}, got {self.method!r}")
         if self.method == "asnorm" and self.top_k < 2:
             raise InputError(f"--top-k: AS-norm needs at least 2 cohort scores per side, got {self.top_k}")
+
+    @classmethod
+    def from_file(cls, method: str, path: str | Path, system: str, top_k: int = TOP_K) -> ScoreNorm:
+        """Against the cohort at ``path``, which the system ``system`` must have made."""
+        return cls(method, Cohort.load(path, system).embeddings, top_k)
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(B, N, E), (B, M, E) -> (B, N, M) distances that ``distances.closest_pair_distance``
