@@ -23,7 +23,7 @@ import numpy as np
 from .atomic import write_text
 from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
-from .eval import CONDITION_NAMES, SCORE_NORMS, TOP_K
+from .eval import COHORT_MIXTURES, CONDITION_NAMES, SCORE_NORMS, TOP_K
 from .eval.setting import MixtureSetting, TrialSetting
 
 log = logging.getLogger("mirnet")
@@ -201,9 +201,8 @@ def _eval(a):
 def _cohort(a):
     from .eval.evaluate import write_cohort
 
-    path, n = write_cohort(
-        a.exp, MixtureSetting(**{key: getattr(a, key) for key in MixtureSetting.FLAGS}), a.out, a.precision
-    )
+    setting = MixtureSetting(**{key: getattr(a, key) for key in MixtureSetting.FLAGS})
+    path, n = write_cohort(a.exp, setting, a.out, a.precision, a.training_only)
     print(f"{path}: {n} embeddings of {a.n} mixtures of {a.data}")
 
 
@@ -549,6 +548,8 @@ def _report(a):
             sweeps=a.sweep,
             seed=a.seed,
             metric=a.metric,
+            score_norm=a.score_norm,
+            top_k=a.top_k,
             train_run=a.train_run,
             curves=a.curve,
             paper_figures=not a.no_paper_figures,
@@ -728,7 +729,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
     _setting_options(s, MixtureSetting)
-    s.set_defaults(n=600)
+    s.set_defaults(n=COHORT_MIXTURES)
+    s.add_argument(
+        "--training-only",
+        action="store_true",
+        help="draw only from the utterances the model did not hold out, so that a cohort never holds "
+        "a held-out trial's utterance",
+    )
     s.add_argument("--out", required=True, help="the cohort file to write (.npz)")
     precision_option(s)
     s.set_defaults(func=_cohort)
@@ -939,6 +946,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
     s.add_argument("--seed", type=_typed(Seed), default=0)
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    s.add_argument(
+        "--score-norm",
+        choices=SCORE_NORMS,
+        help="normalise every score against each system's cohort, drawn from --seen's utterances the "
+        "system did not hold out (as mirnet cohort --training-only): AS-norm, or the cohort's mean",
+    )
+    s.add_argument(
+        "--top-k", type=_typed(Size), default=TOP_K, help="cohort scores each side is normalised by (asnorm)"
+    )
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
     s.add_argument(
         "--curve",

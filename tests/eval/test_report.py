@@ -20,6 +20,7 @@ from mirnet.checkpoint import model_bundle, save_atomic
 from mirnet.cli import main
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig
+from mirnet.errors import InputError
 from mirnet.eval import report, separation
 from mirnet.eval.evaluate import system_fingerprint
 from mirnet.eval.report import cache
@@ -225,6 +226,91 @@ def test_every_printed_eval_command_draws_the_same_trials_and_gives_the_same_num
 
 
 @pytest.mark.slow
+def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbers(
+    corpus, tmp_path, capsys, monkeypatch, one_thread
+):
+    """``--score-norm``: each system's cohort is drawn from the utterances it did not hold out, kept
+    beside the results and reused; the printed ``mirnet cohort`` and ``mirnet eval --cohort``
+    commands, re-run by hand, give the very cohort and the very numbers."""
+    seen, out = corpus / "seen", tmp_path / "report"
+    utterances = open_corpus(seen)
+    heldout = [u.id for s in utterances.speakers for u in utterances.by_speaker[s][:3]]
+    torch.manual_seed(0)
+    model = build_model("single", speaker_net=TINY_MODEL["speaker_net"]).eval()
+    emb = save_atomic(
+        model_bundle(model, [], data={"heldout": heldout}), tmp_path / "emb" / "model.pt"
+    ).parent
+    monkeypatch.setattr(cache, "COHORT_MIXTURES", 8)
+    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, **FAST)
+    text = (out / "REPORT.md").read_text()
+    assert "AS-norm: each side z-normalised by its 3 highest cosines to the cohort" in text
+    printed = [shlex.split(line)[1:] for line in text.split("## Commands")[1].splitlines()]
+    cohort_cmds = [argv for argv in printed if argv[:1] == ["cohort"]]
+    eval_cmds = [argv for argv in printed if argv[:1] == ["eval"]]
+    assert len(cohort_cmds) == 1 and len(eval_cmds) == 4  # mixture and clean, all and held-out
+    kept = out / "cohorts" / "emb.npz"
+    with np.load(kept) as z:
+        cohort = z["embeddings"]
+        meta = json.loads(str(z["meta"]))
+    assert cohort.shape[0] == 8 and meta["training"] and meta["system"] == system_fingerprint(emb)
+
+    argv = cohort_cmds[0]
+    again = tmp_path / "again.npz"
+    assert main(["-q", *argv[: argv.index("--out")], "--out", str(again)]) == 0
+    with np.load(again) as z:
+        np.testing.assert_array_equal(z["embeddings"], cohort)
+    capsys.readouterr()
+    for argv in eval_cmds:
+        assert (
+            main(
+                [
+                    "-q",
+                    *argv[: argv.index("--cohort")],
+                    "--cohort",
+                    str(again),
+                    *argv[argv.index("--cohort") + 2 :],
+                ]
+            )
+            == 0
+        )
+        result = json.loads(capsys.readouterr().out)
+        listed = Path(argv[argv.index("--trial-list") + 1])
+        condition = argv[argv.index("--condition") + 1]
+        cached = json.loads((out / "evals" / "emb" / f"{listed.stem}_{condition}.json").read_text())
+        assert cached["score_norm"]["method"] == result["score_norm"]["method"] == "asnorm"
+        assert cached["score_norm"]["top_k"] == 3
+        for key in ("eer", "eer_ci", "min_dcf"):
+            assert result[key] == cached[key], key
+
+    # a second report reuses the cohort and the results; another normalisation re-scores
+    stamp = kept.stat().st_mtime_ns
+    scored = []
+    original = cache.evaluate
+    monkeypatch.setattr(
+        cache, "evaluate", lambda *a, **kw: scored.append(kw["score_norm"]) or original(*a, **kw)
+    )
+    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, **FAST)
+    assert scored == [] and kept.stat().st_mtime_ns == stamp
+    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="mean", **FAST)
+    assert scored == ["mean"] * 4 and kept.stat().st_mtime_ns == stamp
+
+
+def test_a_normalised_report_needs_the_seen_voices_and_no_cascade(embedder, corpus, tmp_path):
+    with pytest.raises(InputError, match="--score-norm needs --seen"):
+        report.write_report(tmp_path / "r", [str(embedder)], corpus / "seen", score_norm="asnorm", **FAST)
+    sep = save_separator(tmp_path / "sep" / "model.pt")
+    with pytest.raises(InputError, match="a cascade has no cohort of its own"):
+        report.write_report(
+            tmp_path / "r",
+            [str(embedder)],
+            corpus / "seen",
+            seen=corpus / "seen",
+            score_norm="asnorm",
+            separator=sep,
+            **{**FAST, "conditions": ["cascade"]},
+        )
+
+
 def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(
     embedder, corpus, tmp_path, capsys
 ):

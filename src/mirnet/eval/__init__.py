@@ -8,3 +8,6 @@ CONDITION_NAMES = ("mixture", "clean", "enrolled", "separated", "cascade")
 TOP_K = 200
 # How output pairs are compared against a cohort (``score_norm.ScoreNorm``)
 SCORE_NORMS = ("asnorm", "mean")
+# Mixtures of the training voices a cohort is drawn from (``mirnet cohort``, ``mirnet report
+# --score-norm``): two outputs each, 1,200 cohort embeddings at N = 2.
+COHORT_MIXTURES = 600

@@ -25,13 +25,23 @@ from .trials import load_trials, make_trials, save_trials
 
 
 def evaluation_manifest(
-    data: str | Path | Manifest, bundle: dict | None = None, heldout: bool = False
+    data: str | Path | Manifest, bundle: dict | None = None, heldout: bool = False, training: bool = False
 ) -> Manifest:
     """The corpus (or an already opened one) that trials are drawn from: with ``heldout``, only the
-    utterances the model's bundle lists as held out of its training."""
+    utterances the model's bundle lists as held out of its training; with ``training``, all but
+    those (a cohort that must not hold the held-out trials' utterances; a peer has none)."""
     manifest = data if isinstance(data, Manifest) else open_corpus(data)
+    ids = set((bundle or {}).get("data", {}).get("heldout", []))
+    if training:
+        if heldout:
+            raise InputError("--heldout and --training-only choose opposite utterances: give one")
+        kept = Manifest([u for u in manifest if u.id not in ids], manifest.source)
+        if not len(kept):
+            raise CorpusError(
+                f"{manifest.source}: the model held out every utterance; none is left to draw from"
+            )
+        return kept
     if heldout:
-        ids = set((bundle or {}).get("data", {}).get("heldout", []))
         if not ids:
             raise InputError("--heldout: the model records no held-out utterances")
         manifest = Manifest([u for u in manifest if u.id in ids], manifest.source)
@@ -162,13 +172,20 @@ def make_cohort(embed: EmbedFn, manifest: Manifest, setting: MixtureSetting) -> 
 
 
 def write_cohort(
-    exp: str | Path, setting: MixtureSetting, out: str | Path, precision: str = "auto"
+    exp: str | Path,
+    setting: MixtureSetting,
+    out: str | Path,
+    precision: str = "auto",
+    training: bool = False,
+    loaded: tuple[EmbedFn, dict | None] | None = None,
+    system: str | None = None,
 ) -> tuple[Path, int]:
     """``mirnet cohort``: every output of ``setting``'s mixtures embedded by the system ``exp``,
-    written to ``out`` with the system's fingerprint (``score_norm``). Returns the path and how
-    many embeddings it holds."""
-    embed, bundle = load_system(exp, precision)
-    manifest = evaluation_manifest(setting.data, bundle, setting.heldout)
+    written to ``out`` with the system's fingerprint (``score_norm``). ``training``: drawn from the
+    utterances the model did not hold out (``evaluation_manifest``). ``loaded`` and ``system`` as
+    ``evaluate``'s. Returns the path and how many embeddings it holds."""
+    embed, bundle = loaded or load_system(exp, precision)
+    manifest = evaluation_manifest(setting.data, bundle, setting.heldout, training)
     embeddings = make_cohort(embed, manifest, setting)
-    meta = {**setting.record(), "n": setting.n, "fingerprint": manifest.fingerprint()}
-    return Cohort(embeddings, system_fingerprint(exp), meta).save(out), len(embeddings)
+    meta = {**setting.record(), "n": setting.n, "training": training, "fingerprint": manifest.fingerprint()}
+    return Cohort(embeddings, system or system_fingerprint(exp), meta).save(out), len(embeddings)

@@ -14,8 +14,18 @@ import numpy as np
 from ...atomic import write_text
 from ...corpus import open_corpus
 from ...corpus.manifest import Manifest
-from ..evaluate import cascade_fingerprint, evaluate, load_system, system_fingerprint, system_precision
+from ...errors import InputError
+from .. import COHORT_MIXTURES, TOP_K
+from ..evaluate import (
+    cascade_fingerprint,
+    evaluate,
+    load_system,
+    system_fingerprint,
+    system_precision,
+    write_cohort,
+)
 from ..metrics import det_points
+from ..score_norm import Cohort
 from ..separation import evaluate_separation
 from ..setting import MixtureSetting, TrialSetting
 from ..trials import trial_list_sha1
@@ -45,14 +55,68 @@ class _Opened:
 
 class Runner(_Opened):
     """Scores (system, setting, condition), or returns the cached result of the very same
-    system on the very same trial list."""
+    system on the very same trial list. With ``score_norm``, every score is normalised against the
+    system's cohort (``score_norm``): ``COHORT_MIXTURES`` mixtures of ``cohort_data``'s utterances
+    that the system did not hold out, drawn with the report's ``seed`` and kept in
+    ``OUT/cohorts``."""
 
     def __init__(
-        self, out: Path, metric: str = "cosine", progress: bool = True, separator: str | None = None
+        self,
+        out: Path,
+        metric: str = "cosine",
+        progress: bool = True,
+        separator: str | None = None,
+        score_norm: str | None = None,
+        cohort_data: str | None = None,
+        top_k: int = TOP_K,
+        seed: int = 0,
     ):
         super().__init__()
         self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
+        if score_norm is not None and cohort_data is None:
+            raise InputError(
+                "--score-norm needs --seen: each system's cohort is drawn from the training voices"
+            )
+        self.score_norm, self.top_k = score_norm, top_k
+        self.cohort_setting = (
+            None if score_norm is None else MixtureSetting(str(cohort_data), n=COHORT_MIXTURES, seed=seed)
+        )
         self._loaded: dict[str, tuple] = {}  # path -> load_system's: each system loaded once
+
+    def _load(self, system: System) -> tuple:
+        if system.path not in self._loaded:
+            self._loaded[system.path] = load_system(system.path)
+        return self._loaded[system.path]
+
+    def cohort(self, system: System) -> Path | None:
+        """The system's cohort file (None without ``score_norm``), drawn unless the file there
+        was drawn by this very system under this very setting."""
+        if self.score_norm is None:
+            return None
+        path = self.out / "cohorts" / f"{system.label}.npz"
+        wanted = {**self.cohort_setting.record(), "n": self.cohort_setting.n, "training": True}
+        if path.exists():
+            try:
+                kept = Cohort.load(path, self.fingerprint(system))
+                if {k: kept.meta.get(k) for k in wanted} == wanted:
+                    return path
+            except InputError:
+                pass  # another system's, or not a cohort: drawn again below
+        write_cohort(
+            system.path,
+            self.cohort_setting,
+            path,
+            training=True,
+            loaded=self._load(system),
+            system=self.fingerprint(system),
+        )
+        return path
+
+    def norm_record(self, system: System) -> dict | None:
+        """What a result normalised as this runner normalises records of it (``ScoreNorm.record``),
+        but the cohort's size."""
+        path = self.cohort(system)
+        return None if path is None else {"method": self.score_norm, "top_k": self.top_k, "cohort": str(path)}
 
     def trial_list(self, setting: TrialSetting) -> Path:
         return self.out / "trials" / f"{setting.name}.json"
@@ -75,19 +139,23 @@ class Runner(_Opened):
             except json.JSONDecodeError:
                 cached = {}
             found = ("system", "trial_list_sha1", "metric")
-            if (*(cached.get(k) for k in found), cached.get("precision", "fp32")) == (
+            norm = cached.get("score_norm")
+            if (
+                *(cached.get(k) for k in found),
+                cached.get("precision", "fp32"),
+                norm and {k: norm[k] for k in ("method", "top_k", "cohort")},
+            ) == (
                 cascade_fingerprint(self.fingerprint(system), separator),
                 trial_list_sha1(trials),
                 self.metric,
                 system_precision(system.path),  # a result of bf16 on an AMX machine is not fp32's
+                self.norm_record(system),
             ):
                 return cached
-        if system.path not in self._loaded:
-            self._loaded[system.path] = load_system(system.path)
         r = evaluate(
             system.path,
             setting,
-            loaded=self._loaded[system.path],
+            loaded=self._load(system),
             corpus=self.corpus(setting.data),
             metric=self.metric,
             condition=condition,
@@ -96,6 +164,9 @@ class Runner(_Opened):
             progress=self.progress,
             system=self.fingerprint(system),
             separator=separator,
+            cohort=self.cohort(system),
+            top_k=self.top_k,
+            score_norm=self.score_norm or "asnorm",
         )
         r["label"] = system.label
         write_text(json_path, json.dumps(r, indent=1) + "\n")

@@ -35,7 +35,22 @@ def eval_command(r: dict) -> str:
         parts.append(f"--separator {r['separator']}")
     if r.get("trial_list"):
         parts.append(f"--trial-list {r['trial_list']}")
+    norm = r.get("score_norm")
+    if norm:
+        parts.append(f"--cohort {norm['cohort']} --score-norm {norm['method']} --top-k {norm['top_k']}")
     return " ".join(parts)
+
+
+def cohort_command(r: dict, setting: MixtureSetting) -> str:
+    """The ``mirnet cohort`` command that drew the cohort of a normalised result."""
+    return " ".join(
+        [
+            f"mirnet cohort {r['model']}",
+            *setting.flags(),
+            "--training-only",
+            f"--out {r['score_norm']['cohort']}",
+        ]
+    )
 
 
 def cell(r: dict | None, ci: bool = True) -> str:

@@ -21,11 +21,22 @@ from ...api import load_separator
 from ...atomic import write_text
 from ...checkpoint import read_bundle
 from ...errors import InputError
+from .. import TOP_K
 from ..protocol import CONDITIONS
 from ..setting import TrialSetting
 from ..trials import trial_list_sha1
 from .cache import Runner
-from .markdown import CONDITION_TEXT, cell, eval_command, last_row, ratios, system_rows, table, versions
+from .markdown import (
+    CONDITION_TEXT,
+    cell,
+    cohort_command,
+    eval_command,
+    last_row,
+    ratios,
+    system_rows,
+    table,
+    versions,
+)
 from .separation_section import SEPARATION_MIXTURES, separation_section
 from .systems import SWEEPS, System, epoch_models, parse_sweeps, parse_systems
 
@@ -44,6 +55,8 @@ def write_report(
     sweeps: Sequence[str] | None = None,
     seed: int = 0,
     metric: str = "cosine",
+    score_norm: str | None = None,
+    top_k: int = TOP_K,
     train_run: str | Path | None = None,
     curves: Sequence[str] = (),
     paper_figures: bool = True,
@@ -69,6 +82,9 @@ def write_report(
       slow metrics;
     - each of ``sections``, called with ``out``: markdown lines of a section composed above this
       layer (the diarization section of ``apps.diarization_scoring.report_section``).
+
+    ``score_norm`` (``SCORE_NORMS``) normalises every score against each system's own cohort,
+    drawn from ``seen``'s utterances that the system did not hold out (``cache.Runner``).
     """
 
     out = Path(out_dir)
@@ -81,8 +97,22 @@ def write_report(
         raise InputError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}")
     if ("cascade" in conditions) != (separator is not None):
         raise InputError("the cascade condition needs --separator SEP, and --separator is only for it")
+    if score_norm is not None and separator is not None:
+        raise InputError(
+            "--score-norm: a cascade has no cohort of its own; join the pair with mirnet compose"
+        )
     primary = systems_[0]
-    score = _Scorer(Runner(out, metric, progress, None if separator is None else str(separator)))
+    runner = Runner(
+        out,
+        metric,
+        progress,
+        None if separator is None else str(separator),
+        score_norm,
+        None if seen is None else str(seen),
+        top_k,
+        seed,
+    )
+    score = _Scorer(runner)
     data = str(data)
     # separators first: a wrong file is refused, and their scores computed, before hours of embedding
     separators_ = parse_systems(separators, "separator") if separators else []
@@ -122,6 +152,7 @@ def write_report(
         "interval, 1000 stratified resamples) / minDCF (p_target 0.01). Every system in a table was scored on "
         "the same trial list (checksums below).",
         "",
+        *_normalisation(runner, seen),
         "## Systems",
         "",
         *table(["label", "system", "outputs", "trained", "commit"], system_rows(systems_, score.run)),
@@ -345,6 +376,21 @@ def _short_run(train_run) -> list[str]:
     ]
 
 
+def _normalisation(run: Runner, seen) -> list[str]:
+    if run.score_norm is None:
+        return []
+    how = {
+        "asnorm": f"AS-norm: each side z-normalised by its {run.top_k} highest cosines to the cohort",
+        "mean": "the cosine after subtracting the cohort's mean embedding",
+    }[run.score_norm]
+    return [
+        f"Scores are normalised against each system's own cohort ({how}). A cohort holds every output "
+        f"of {run.cohort_setting.n} mixtures of `{seen}` drawn from the utterances the system did not "
+        "hold out, so no held-out trial's utterance is in it (commands below).",
+        "",
+    ]
+
+
 def _provenance(score: _Scorer, systems) -> list[str]:
     """Every trial list with its checksum, every number's command, and the versions."""
     return [
@@ -370,6 +416,9 @@ def _provenance(score: _Scorer, systems) -> list[str]:
         "and mixing options are those it was drawn with):",
         "",
         "```",
+        *dict.fromkeys(
+            cohort_command(r, score.run.cohort_setting) for r in score.results if r.get("score_norm")
+        ),
         *dict.fromkeys(eval_command(r) for r in score.results),
         "```",
         "",
