@@ -11,10 +11,12 @@ import onnxruntime
 import pytest
 import torch
 
+import mirnet
 from mirnet import export
 from mirnet.architectures import build_model
-from mirnet.checkpoint import load_model, model_bundle, save_atomic
+from mirnet.checkpoint import load_model, model_bundle, model_fingerprint, save_atomic
 from mirnet.cli import main
+from mirnet.errors import InputError
 
 from .conftest import TINY_MODEL
 
@@ -116,3 +118,38 @@ def test_bad_format_unreadable_checkpoint_and_missing_packages_are_one_line_erro
         assert main(["export", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("mirnet: error: ") and message in err and "\n" not in err, argv
+
+
+@pytest.mark.slow
+def test_the_onnx_runtime_embeds_as_torch_does_and_only_for_the_model_it_was_exported_from(
+    tmp_path, corpus, capsys
+):
+    """``mirnet.load(EXP, runtime="onnx")`` and ``mirnet embed --runtime onnx`` run the export
+    beside the model file: the torch embeddings of a real utterance to 1e-4. A missing export,
+    an export of another model file, and bf16 are each refused in one line."""
+    exp = tiny_exp(tmp_path, 2)
+    audio = next((corpus / "seen").rglob("*.flac"))
+    assert main(["embed", str(exp), str(audio), "--runtime", "onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{exp / 'model.onnx'}: no ONNX export of this model; write it with mirnet export {exp}" in err
+    assert "\n" not in err
+    assert main(["export", str(exp), "--format", "onnx"]) == 0
+    want = mirnet.load(exp, "fp32").embed_file(audio).numpy()
+    onnx_model = mirnet.load(exp, runtime="onnx")
+    got = onnx_model.embed_file(audio).numpy()
+    assert onnx_model.precision == "fp32" and got.shape == want.shape == (2, 32) and want.std() > 0.1
+    assert np.abs(got - want).max() <= 1e-4
+    out = tmp_path / "emb.npy"
+    assert main(["-q", "embed", str(exp), str(audio), "--runtime", "onnx", "--out", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out), got)
+
+    with pytest.raises(InputError, match="precision bf16 runs in torch only"):
+        mirnet.load(exp, "bf16", runtime="onnx")
+    exported = model_fingerprint(exp)
+    torch.manual_seed(9)  # the model file is trained on (here: replaced) after its export
+    save_atomic(model_bundle(build_model("mirnet", n_speakers=2, **TINY_MODEL).eval(), []), exp / "model.pt")
+    assert main(["embed", str(exp), str(audio), "--runtime", "onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        f"exported from model {exported}, this model is {model_fingerprint(exp)}" in err and "\n" not in err
+    )

@@ -15,6 +15,7 @@ import torch
 from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
 from .checkpoint import conditioner_spec, load_conditioner, load_model, model_fingerprint, resolve
 from .errors import InputError
+from .export import onnx_embedder
 from .models.inference import for_inference
 from .separation.chunking import separate_in_chunks
 
@@ -36,6 +37,7 @@ def _load_kind(path: str | Path, kind: str, loader: str) -> tuple[torch.nn.Modul
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
+RUNTIMES = ("torch", "onnx")
 
 
 def inference_precision(precision: str = "auto") -> str:
@@ -62,12 +64,29 @@ class Embedder:
     ``model`` is the model as trained; embeddings come from a copy of it made here, with BatchNorm
     folded into the convolutions and channels-last 2-D convolutions (same embeddings to float
     rounding, faster: docs/benchmarks.md), so a later change to ``model``'s weights does not reach them.
-    ``precision`` (``inference_precision``) chooses fp32 or bf16 autocast for that copy."""
+    ``precision`` (``inference_precision``) chooses fp32 or bf16 autocast for that copy.
+    ``runtime="onnx"`` runs the model's ONNX export (``mirnet export``) in ONNX Runtime instead, in
+    fp32; it gives embeddings only (no streams)."""
 
-    def __init__(self, model: torch.nn.Module, bundle: dict, source: str = "", precision: str = "auto"):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        bundle: dict,
+        source: str = "",
+        precision: str = "auto",
+        runtime: str = "torch",
+    ):
         self.model, self.bundle, self.source = model.eval(), bundle, source
-        self.precision = inference_precision(precision)
-        self._fast = for_inference(self.model)
+        if runtime not in RUNTIMES:
+            raise InputError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if runtime == "onnx" and not source:
+            raise InputError("runtime onnx runs the export beside a model file; this model has none")
+        if runtime == "onnx" and precision == "bf16":
+            raise InputError("precision bf16 runs in torch only; the ONNX runtime runs the fp32 export")
+        self.runtime = runtime
+        self.precision = "fp32" if runtime == "onnx" else inference_precision(precision)
+        self._fast = for_inference(self.model) if runtime == "torch" else None
+        self._onnx = onnx_embedder(source, self.fingerprint) if runtime == "onnx" else None
         self.n_speakers = getattr(model, "n_speakers", 1)
         self.embed_dim = model.embed_dim
         self.speakers = bundle.get("speakers", [])
@@ -75,9 +94,9 @@ class Embedder:
         self.shortest_seconds = (model.features.n_fft // 2 + 1) / SAMPLE_RATE
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, precision: str = "auto") -> Embedder:
+    def from_pretrained(cls, path: str | Path, precision: str = "auto", runtime: str = "torch") -> Embedder:
         model, bundle = _load_kind(path, "embedder", "mirnet.load")
-        return cls(model, bundle, str(path), precision)
+        return cls(model, bundle, str(path), precision, runtime)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -93,6 +112,8 @@ class Embedder:
         """(B, samples) -> embeddings (B, N, D) and, from a model that separates before it embeds
         (a separating embedder), its streams (B, N, samples), else None: what each identity heard,
         which diarization reads as the identity's activity in time."""
+        if self._onnx is not None:
+            return self._onnx(wavs.float().contiguous()), None
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
             out = self._fast(wavs)
         return out.embeddings.float(), None if out.streams is None else out.streams.float()
@@ -224,10 +245,11 @@ class Separator:
         return self.separate_long(wav, self.enrolled_embeddings(refs))
 
 
-def load(path: str | Path, precision: str = "auto") -> Embedder:
+def load(path: str | Path, precision: str = "auto", runtime: str = "torch") -> Embedder:
     """A trained embedder (experiment dir or model file); ``precision``: auto (bf16 autocast where
-    the CPU has AMX, else fp32), fp32 or bf16."""
-    return Embedder.from_pretrained(path, precision)
+    the CPU has AMX, else fp32), fp32 or bf16; ``runtime``: torch, or onnx (its ``mirnet export``
+    file in ONNX Runtime)."""
+    return Embedder.from_pretrained(path, precision, runtime)
 
 
 def load_separator(path: str | Path, **kwargs) -> Separator:

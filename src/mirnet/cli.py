@@ -225,7 +225,7 @@ def _eval_probes(a):
 def _embed(a):
     import mirnet
 
-    model = mirnet.load(a.exp, a.precision)
+    model = mirnet.load(a.exp, a.precision, a.runtime)
     if a.speakers is not None and a.speakers != model.n_speakers:
         raise InputError(
             f"{a.exp}: this model gives {model.n_speakers} embeddings per mixture; "
@@ -759,6 +759,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speakers", type=_typed(Size))
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
     precision_option(s)
+    s.add_argument(
+        "--runtime",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="onnx: run the model's ONNX export (mirnet export EXP --format onnx) in ONNX Runtime, fp32",
+    )
     s.set_defaults(func=_embed)
 
     def threshold_options(s, calibration_help: str) -> None:

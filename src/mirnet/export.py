@@ -27,11 +27,12 @@ from torch import nn
 
 from .atomic import atomic_path
 from .audio import SAMPLE_RATE
-from .checkpoint import load_model, resolve
+from .checkpoint import load_model, model_fingerprint, resolve
 from .errors import MirnetError, MissingDependency
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 TOLERANCE = 1e-4  # max abs difference from PyTorch, on embeddings
+FINGERPRINT_KEY = "mirnet_model_sha1"  # the ONNX metadata that names the model file exported
 CHECKS = ((1, 16000), (2, 12345), (4, 48000))  # (batch, samples); 12345 is no whole number of hops
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 
@@ -95,7 +96,9 @@ def _quiet_exporters():
                 logger.setLevel(level)
 
 
-def _write_onnx(graph: EmbeddingGraph, example: torch.Tensor, path: Path) -> None:
+def _write_onnx(graph: EmbeddingGraph, example: torch.Tensor, path: Path, fingerprint: str) -> None:
+    """``fingerprint``, the model file's, goes into the graph's metadata: ``onnx_embedder`` runs
+    an export only for the very model file it came from."""
     _require_onnx()
     min_samples = graph.model.features.n_fft // 2 + 1  # the STFT's reflect padding needs more than n_fft/2
     dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("samples", min=min_samples)}
@@ -109,26 +112,56 @@ def _write_onnx(graph: EmbeddingGraph, example: torch.Tensor, path: Path) -> Non
         output_names=["embeddings"],
     )
     program.save(str(path), external_data=False)
+    import onnx
+
+    saved = onnx.load(str(path))
+    onnx.helper.set_model_props(saved, {FINGERPRINT_KEY: fingerprint})
+    onnx.save(saved, str(path))
 
 
-def _write_torchscript(graph: EmbeddingGraph, example: torch.Tensor, path: Path) -> None:
+def _write_torchscript(graph: EmbeddingGraph, example: torch.Tensor, path: Path, fingerprint: str) -> None:
     """Tracing records sizes as graph operations, so batch and length stay free. Its own check
     (re-tracing on the same input) is skipped: it costs more than the export and proves less than
-    the check of the saved file at other shapes that follows."""
-    torch.jit.save(torch.jit.trace(graph, example, check_trace=False), str(path))
+    the check of the saved file at other shapes that follows. ``fingerprint`` as ``_write_onnx``'s,
+    as an extra file."""
+    traced = torch.jit.trace(graph, example, check_trace=False)
+    torch.jit.save(traced, str(path), _extra_files={FINGERPRINT_KEY: fingerprint})
+
+
+def _onnx_session(path: Path):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # as many as torch may use, not one per core
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def load_exported(path: Path, fmt: str):
     """The written file, loaded by its own runtime, as a function numpy (B, samples) -> (B, N, D)."""
     if fmt == "onnx":
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()  # as many as torch may use, not one per core
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = _onnx_session(path)
         return lambda wav: session.run(None, {"waveform": wav})[0]
     module = torch.jit.load(str(path), map_location="cpu")
     return lambda wav: module(torch.from_numpy(wav)).numpy()
+
+
+def onnx_embedder(exp: str | Path, fingerprint: str):
+    """The ONNX export beside ``exp``'s model file (``mirnet export EXP --format onnx``) in ONNX
+    Runtime, as a function torch (B, samples) -> (B, N, D); refused in one line when missing, or
+    when exported from another model file than the one whose SHA-1 is ``fingerprint``."""
+    path = resolve(exp).with_suffix(FORMATS["onnx"])
+    again = f"mirnet export {exp} --format onnx"
+    if not path.exists():
+        raise ExportError(f"{path}: no ONNX export of this model; write it with {again}")
+    _require_onnx()
+    session = _onnx_session(path)
+    exported = session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+    if exported != fingerprint:
+        origin = f"model {exported}" if exported else "an unrecorded model"
+        raise ExportError(
+            f"{path}: exported from {origin}, this model is {fingerprint}; export again with {again}"
+        )
+    return lambda wav: torch.from_numpy(session.run(None, {"waveform": wav.numpy()})[0])
 
 
 @torch.inference_mode()
@@ -163,7 +196,9 @@ def export_model(
     try:
         with atomic_path(out) as tmp:
             with _quiet_exporters():
-                (_write_onnx if fmt == "onnx" else _write_torchscript)(graph, example, tmp)
+                (_write_onnx if fmt == "onnx" else _write_torchscript)(
+                    graph, example, tmp, model_fingerprint(exp)
+                )
                 diff = max_difference(graph, tmp, fmt, seed)
             if not diff <= TOLERANCE:
                 raise ExportError(f"{fmt} export differs from PyTorch by {diff:.2e} (> {TOLERANCE:g})")
