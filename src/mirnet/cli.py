@@ -338,39 +338,49 @@ def _identify(a):
 
 
 def _diarization_settings(a, fingerprint: str):
-    """Defaults, then a tuned calibration's thresholds, then the options given."""
+    """Defaults, then a tuned calibration's thresholds, then the options given; and the cohort the
+    identities are centred on: the calibration's, which ``--cohort`` may repeat but not change
+    (settings tuned on centred identities hold for those only)."""
     from dataclasses import fields
 
     from .apps.calibration import read_calibration
     from .apps.diarization import DiarizationSettings
 
-    base = {}
+    base, cohort = {}, a.cohort
     if a.calibration:
         how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
-        base = read_calibration(a.calibration, fingerprint, "settings", how)["settings"]
+        tuned = read_calibration(a.calibration, fingerprint, "settings", how)
+        base = tuned["settings"]
+        if a.cohort is not None and str(a.cohort) != str(tuned.get("cohort")):
+            raise InputError(
+                f"--cohort {a.cohort}: {a.calibration} was tuned "
+                + (f"with the cohort {tuned['cohort']}" if tuned.get("cohort") else "without a cohort")
+            )
+        cohort = tuned.get("cohort")
     given = {k: getattr(a, k) for k in ("window", "hop", "same_threshold", "neighbours")}
     names = {f.name for f in fields(DiarizationSettings)}
-    return DiarizationSettings(
+    settings = DiarizationSettings(
         **{
             **{k: v for k, v in base.items() if k in names},
             **{k: v for k, v in given.items() if v is not None},
         }
     )
+    return settings, cohort
 
 
 def _diarize(a):
     from .apps.diarization import diarize, load_diarizer
     from .eval.evaluate import system_fingerprint
 
-    embed = load_diarizer(a.exp)
-    settings = _diarization_settings(a, system_fingerprint(a.exp))
+    settings, cohort = _diarization_settings(a, system_fingerprint(a.exp))
+    embed = load_diarizer(a.exp, cohort)
     result = diarize(
         embed, a.audio, settings, speakers=a.speakers, max_speakers=a.max_speakers, progress=not a.quiet
     )
     result.write(a.out)
     _print_result(
         a,
-        {"rttm": a.out, **result.to_dict()},
+        {"rttm": a.out, "cohort": cohort, **result.to_dict()},
         [f"{a.out}: {result.speakers} speakers, {len(result.turns)} turns in {result.seconds:.1f} s"],
     )
 
@@ -379,22 +389,26 @@ def _eval_diarization(a):
     from .apps.diarization_scoring import evaluate_system, table
     from .eval.evaluate import system_fingerprint
 
-    if a.calibration and len(a.exp) > 1:
-        raise InputError("--calibration holds one model's settings: give one system with it, or --tune-on")
+    for option in ("calibration", "cohort"):
+        if getattr(a, option) and len(a.exp) > 1:
+            raise InputError(f"--{option} is one model's: give one system with it")
     fingerprints = {exp: system_fingerprint(exp) for exp in a.exp}
-    results = [
-        evaluate_system(
-            exp,
-            a.data,
-            _diarization_settings(a, fingerprints[exp]),
-            tune_on=a.tune_on,
-            tune_here=a.tune,
-            collar=a.collar,
-            progress=not a.quiet,
-            system=fingerprints[exp],
+    results = []
+    for exp in a.exp:
+        settings, cohort = _diarization_settings(a, fingerprints[exp])
+        results.append(
+            evaluate_system(
+                exp,
+                a.data,
+                settings,
+                tune_on=a.tune_on,
+                tune_here=a.tune,
+                collar=a.collar,
+                progress=not a.quiet,
+                system=fingerprints[exp],
+                cohort=cohort,
+            )
         )
-        for exp in a.exp
-    ]
     if a.json:
         write_text(
             a.json, json.dumps(results[0] if len(results) == 1 else {"systems": results}, indent=1) + "\n"
@@ -813,7 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(
             "--calibration",
             metavar="TUNED.json",
-            help="settings of `mirnet eval-diarization --tune` (seen voices)",
+            help="settings of `mirnet eval-diarization --tune` (seen voices), and the cohort they were tuned with",
+        )
+        s.add_argument(
+            "--cohort",
+            metavar="C.npz",
+            help="centre each identity on this cohort of the same model (mirnet cohort) before merging "
+            "and clustering",
         )
         s.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -6,14 +6,19 @@ import json
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from pyannote.database.util import load_rttm
 
 import mirnet
 from mirnet.apps.conversation import Turn, make_conversations, talking_seconds
-from mirnet.apps.diarization import DiarizationSettings, WindowOutputs, assemble
+from mirnet.apps.diarization import DiarizationSettings, WindowOutputs, assemble, load_diarizer
 from mirnet.apps.diarization_scoring import annotation
+from mirnet.audio import load_audio
 from mirnet.cli import main
 from mirnet.corpus import open_corpus
+from mirnet.eval.evaluate import write_cohort
+from mirnet.eval.setting import MixtureSetting
 
 from ..conftest import REPO
 
@@ -149,6 +154,60 @@ def test_eval_diarization_scores_systems_side_by_side_each_tuned_on_other_files(
     ]
     assert main([*args, "--calibration", str(out)]) == 2
     assert "give one system with it" in capsys.readouterr().err
+
+
+def test_a_cohort_centres_each_identity_and_travels_with_the_tuned_settings(
+    conversations, corpus, tmp_path, capsys
+):
+    """``--cohort``: every identity less the cohort's mean unit embedding, renormalised, before
+    merging and clustering; the tuned result records the cohort, ``diarize --calibration`` takes it
+    from there, and another cohort than the tuned one, or another model's, is refused."""
+    cohort = tmp_path / "cohort.npz"
+    write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=3), cohort)
+    wav = conversations / "conv001.wav"
+    windows = torch.from_numpy(load_audio(wav)[: 2 * 48000].reshape(2, 48000))
+    raw, _ = load_diarizer(REFERENCE)(windows)
+    centred, _ = load_diarizer(REFERENCE, cohort)(windows)
+    centre = torch.from_numpy(np.load(cohort)["embeddings"]).mean(0)
+    want = F.normalize(F.normalize(raw, dim=-1) - centre, dim=-1)
+    torch.testing.assert_close(centred, want, atol=1e-6, rtol=0)
+    assert (centred - F.normalize(raw, dim=-1)).abs().max() > 0.05
+
+    tuned = tmp_path / "tuned.json"
+    args = ["eval-diarization", str(REFERENCE), "--data", str(conversations), "--quiet"]
+    assert main([*args, "--tune", "--cohort", str(cohort), "--json", str(tuned)]) == 0
+    assert json.loads(tuned.read_text())["cohort"] == str(cohort)
+    rttm = tmp_path / "out.rttm"
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "diarize",
+                str(REFERENCE),
+                str(wav),
+                "--out",
+                str(rttm),
+                "--calibration",
+                str(tuned),
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["cohort"] == str(cohort)
+
+    other = tmp_path / "other.npz"
+    write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=4), other)
+    argv = ["diarize", str(REFERENCE), str(wav), "--out", str(rttm), "--quiet"]
+    assert main([*argv, "--calibration", str(tuned), "--cohort", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--cohort {other}: {tuned} was tuned with the cohort {cohort}" in err and "\n" not in err
+    teacher = REFERENCE / "teacher"
+    assert (
+        main(["diarize", str(teacher), str(wav), "--out", str(rttm), "--cohort", str(cohort), "--quiet"]) == 2
+    )
+    assert f"{cohort}: a cohort of model" in capsys.readouterr().err
 
 
 def _rttm_turns(path):

@@ -44,8 +44,9 @@ from tqdm import tqdm
 from ..api import load
 from ..audio import SAMPLE_RATE, audio_info, frame_db, load_audio
 from ..errors import InputError
-from ..eval.evaluate import load_system
+from ..eval.evaluate import load_system, system_fingerprint
 from ..eval.peers import PEERS
+from ..eval.score_norm import Cohort, subtract_mean
 from .conversation import Turn, write_rttm
 
 # (B, samples) at 16 kHz -> (B, N, E), or -> ((B, N, E), (B, N, samples) streams or None)
@@ -284,10 +285,24 @@ def assemble(
     return Diarization(w.uri, _turns(active, s.fill_gap), k, w.windows, w.seconds)
 
 
-def load_diarizer(exp: str | Path) -> EmbedFn:
+def load_diarizer(exp: str | Path, cohort: str | Path | None = None) -> EmbedFn:
     """The embed function that diarizes with the system ``exp`` names: a mirnet model's gives its
-    separated streams beside its identities when it has them (a separating embedder)."""
-    return load_system(exp)[0] if str(exp) in PEERS else load(exp).embed_streams_batch
+    separated streams beside its identities when it has them (a separating embedder). With a
+    ``cohort`` of the same system (``mirnet cohort``), each identity is taken less the cohort's mean
+    embedding before a window's outputs are merged and the file's identities clustered: GE2E's
+    embeddings pass a ReLU, so any two talkers' raw cosines share a large common part, and a fixed
+    threshold merges two talkers into one (docs/applications.md measures what this changes)."""
+    embed = load_system(exp)[0] if str(exp) in PEERS else load(exp).embed_streams_batch
+    if cohort is None:
+        return embed
+    embeddings = Cohort.load(cohort, system_fingerprint(exp)).embeddings
+
+    def centred(wavs: torch.Tensor):
+        out = embed(wavs)
+        emb, streams = out if isinstance(out, tuple) else (out, None)
+        return subtract_mean(emb, embeddings), streams
+
+    return centred
 
 
 def diarize(
@@ -298,11 +313,15 @@ def diarize(
     speakers: int | None = None,
     max_speakers: int | None = None,
     progress: bool = False,
+    cohort: str | Path | None = None,
 ) -> Diarization:
     """Diarize the recording at ``path`` with an embed function, or with the system an experiment
-    dir, model file or peer name (``resemblyzer``) names."""
+    dir, model file or peer name (``resemblyzer``) names, its identities centred on ``cohort``
+    (``load_diarizer``)."""
     if not callable(embed):
-        embed = load_diarizer(embed)
+        embed = load_diarizer(embed, cohort)
+    elif cohort is not None:
+        raise InputError("a cohort centres the identities of a system loaded here: give the system's path")
     if speakers is not None and max_speakers is not None:
         raise InputError("give the speaker count or its maximum, not both")
     windows = embed_windows(embed, path, settings, progress)

@@ -139,12 +139,14 @@ def evaluate_system(
     collar: float = 0.25,
     progress: bool = False,
     system: str | None = None,
+    cohort: str | Path | None = None,
 ) -> dict:
     """One system on the conversations of ``data``: its settings tuned first on the conversations of
     ``tune_on`` (seen voices), or on ``data`` itself (``tune_here``), else ``settings`` as given;
     scored with the speaker count estimated and with the oracle count. ``system`` is its
-    fingerprint when the caller already has it (as in ``eval.evaluate``)."""
-    embed = load_diarizer(exp)
+    fingerprint when the caller already has it (as in ``eval.evaluate``); ``cohort`` as
+    ``load_diarizer``'s, recorded so that ``mirnet diarize --calibration`` centres the same way."""
+    embed = load_diarizer(exp, cohort)
     tried = None
     if tune_on is not None:
         seen, _ = embed_conversations(embed, tune_on, settings, progress)
@@ -159,6 +161,7 @@ def evaluate_system(
         "data": str(data),
         "tuned_on": str(tune_on or (data if tune_here else "")) or None,
         "settings": asdict(settings),
+        "cohort": None if cohort is None else str(cohort),
         "files": len(conversations),
         "x_real_time_cpu": round(audio / cpu, 1),
         "estimated_count": score(conversations, settings, collar=collar),

@@ -90,8 +90,7 @@ class ScoreNorm:
         cohort = torch.as_tensor(self.cohort, dtype=torch.float32)
         a, b = a.float(), b.float()
         if self.method == "mean":
-            centre = cohort.mean(0)
-            return pairwise_cosine_distance(F.normalize(a, dim=-1) - centre, F.normalize(b, dim=-1) - centre)
+            return pairwise_cosine_distance(subtract_mean(a, cohort), subtract_mean(b, cohort))
         return pairwise_asnorm_distance(a, b, cohort, self.top_k)
 
     def record(self, path: str | Path) -> dict:
@@ -102,6 +101,13 @@ class ScoreNorm:
             "cohort": str(path),
             "cohort_size": len(self.cohort),
         }
+
+
+def subtract_mean(emb: torch.Tensor, cohort: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(..., E) embeddings -> (..., E) unit vectors of each unit embedding less the cohort's mean
+    unit embedding: their cosines are ``mean`` normalisation's scores."""
+    centre = torch.as_tensor(cohort, dtype=torch.float32).mean(0)
+    return F.normalize(F.normalize(emb.float(), dim=-1) - centre, dim=-1)
 
 
 def cohort_stats(emb: torch.Tensor, cohort: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
