@@ -542,8 +542,8 @@ def _report(a):
             read_conversations(folder)  # a wrong folder is refused now, not after hours of scoring
         systems = [(s.label, s.path) for s in parse_systems(a.systems)]
         sections.append(
-            lambda out: report_section(
-                out, systems, a.conversations, a.conversations_tune, progress=not a.quiet
+            lambda out, cohorts: report_section(
+                out, systems, a.conversations, a.conversations_tune, progress=not a.quiet, cohorts=cohorts
             )
         )
     elif a.conversations_tune:

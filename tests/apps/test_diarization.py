@@ -13,7 +13,7 @@ from pyannote.database.util import load_rttm
 import mirnet
 from mirnet.apps.conversation import Turn, make_conversations, talking_seconds
 from mirnet.apps.diarization import DiarizationSettings, WindowOutputs, assemble, load_diarizer
-from mirnet.apps.diarization_scoring import annotation
+from mirnet.apps.diarization_scoring import annotation, report_section
 from mirnet.audio import load_audio
 from mirnet.cli import main
 from mirnet.corpus import open_corpus
@@ -208,6 +208,17 @@ def test_a_cohort_centres_each_identity_and_travels_with_the_tuned_settings(
         main(["diarize", str(teacher), str(wav), "--out", str(rttm), "--cohort", str(cohort), "--quiet"]) == 2
     )
     assert f"{cohort}: a cohort of model" in capsys.readouterr().err
+
+    # the report's section, given the report's cohort of a system, centres on it and says how
+    lines = report_section(
+        tmp_path / "report", [("mirnet", str(REFERENCE))], conversations, cohorts={"mirnet": cohort}
+    )
+    kept = json.loads((tmp_path / "report" / "diarization" / "mirnet.json").read_text())
+    text = "\n".join(lines)
+    assert kept["cohort"] == str(cohort)
+    assert f"| mirnet | estimated | {kept['estimated_count']['der']:.1f} |" in text
+    command = f"mirnet eval-diarization {REFERENCE} --data {conversations} --cohort {cohort}"
+    assert f"identities centred on each system's cohort (the report's); the same rows: `{command}`" in text
 
 
 def _rttm_turns(path):

@@ -241,7 +241,12 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
         model_bundle(model, [], data={"heldout": heldout}), tmp_path / "emb" / "model.pt"
     ).parent
     monkeypatch.setattr(cache, "COHORT_MIXTURES", 8)
-    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, **FAST)
+    handed = []  # what a section composed above the report (diarization) is given
+    section = lambda out, cohorts: handed.append(cohorts) or []  # noqa: E731
+    report.write_report(
+        out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, sections=[section], **FAST
+    )
+    assert handed == [{"emb": out / "cohorts" / "emb.npz"}]
     text = (out / "REPORT.md").read_text()
     assert "AS-norm: each side z-normalised by its 3 highest cosines to the cohort" in text
     printed = [shlex.split(line)[1:] for line in text.split("## Commands")[1].splitlines()]

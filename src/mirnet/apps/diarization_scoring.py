@@ -201,14 +201,23 @@ def report_section(
     tune_on: str | Path | None = None,
     collar: float = 0.25,
     progress: bool = False,
+    cohorts: dict[str, Path | None] | None = None,
 ) -> list[str]:
     """``mirnet report``'s diarization section: every (label, system) on the conversations of
-    ``data``, settings tuned on ``tune_on`` (seen voices) when given, each result kept as
+    ``data``, settings tuned on ``tune_on`` (seen voices) when given, identities centred on
+    ``cohorts[label]`` when the report has one (``load_diarizer``), each result kept as
     ``OUT/diarization/LABEL.json``; the section's markdown lines."""
+    cohorts = cohorts or {}
     results = []
     for label, exp in systems:
         r = evaluate_system(
-            exp, data, DiarizationSettings(), tune_on=tune_on, collar=collar, progress=progress
+            exp,
+            data,
+            DiarizationSettings(),
+            tune_on=tune_on,
+            collar=collar,
+            progress=progress,
+            cohort=cohorts.get(label),
         )
         path = Path(out) / "diarization" / f"{label}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,15 +225,25 @@ def report_section(
         results.append((label, r))
     files = results[0][1]["files"] if results else 0
     tuned = f", settings tuned on `{tune_on}`" if tune_on else ", default settings"
-    command = " ".join(
-        ["mirnet eval-diarization", *(exp for _, exp in systems), f"--data {data}"]
-        + ([f"--tune-on {tune_on}"] if tune_on else [])
-    )
+    options = [f"--data {data}"] + ([f"--tune-on {tune_on}"] if tune_on else [])
+    if any(cohorts.values()):  # a cohort is one system's: a command per system
+        commands = [
+            " ".join(["mirnet eval-diarization", exp, *options, f"--cohort {cohorts[label]}"])
+            for label, exp in systems
+        ]
+        how = "identities centred on each system's cohort (the report's); the same rows: " + "; ".join(
+            f"`{c}`" for c in commands
+        )
+    else:
+        how = (
+            "the same table: `"
+            + " ".join(["mirnet eval-diarization", *(exp for _, exp in systems), *options])
+            + "`"
+        )
     lines = [
         f"## Diarization: who spoke when ({files} conversations of `{data}`{tuned})",
         "",
-        f"pyannote.metrics, collar {collar:g} s, in %; the speaker count estimated, then given (oracle). "
-        f"The same table: `{command}`.",
+        f"pyannote.metrics, collar {collar:g} s, in %; the speaker count estimated, then given (oracle); {how}.",
         "",
         "| system | count | " + " | ".join(name for _, name in SECTION_COLUMNS) + " | x real time (CPU) |",
         "|---" * (len(SECTION_COLUMNS) + 3) + "|",

@@ -63,7 +63,7 @@ def write_report(
     separators: Sequence[str] = (),
     separation_mixtures: int | None = None,
     separation_pesq_stoi: bool = True,
-    sections: Sequence[Callable[[Path], list[str]]] = (),
+    sections: Sequence[Callable[[Path, dict], list[str]]] = (),
     command: str = "",
     progress: bool = True,
 ) -> Path:
@@ -80,8 +80,9 @@ def write_report(
       mixtures (default 100) of ``data`` (and of ``seen``'s held-out utterances), with
       spectrograms and WAVs of the first mixtures; ``separation_pesq_stoi=False`` skips the two
       slow metrics;
-    - each of ``sections``, called with ``out``: markdown lines of a section composed above this
-      layer (the diarization section of ``apps.diarization_scoring.report_section``).
+    - each of ``sections``, called with ``out`` and each system's cohort by label (None without
+      ``score_norm``): markdown lines of a section composed above this layer (the diarization
+      section of ``apps.diarization_scoring.report_section``).
 
     ``score_norm`` (``SCORE_NORMS``) normalises every score against each system's own cohort,
     drawn from ``seen``'s utterances that the system did not hold out (``cache.Runner``).
@@ -175,8 +176,9 @@ def write_report(
         *curve_lines,
         *separation,
     ]
+    cohorts = {s.label: runner.cohort(s) for s in systems_}
     for section in sections:
-        lines += section(out)
+        lines += section(out, cohorts)
     lines += ["## Figures", ""]
     for caption, path in figs:
         lines += [f"**{caption}**", "", f"![{path.stem}]({path.resolve().relative_to(out.resolve())})", ""]
