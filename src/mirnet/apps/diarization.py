@@ -295,12 +295,12 @@ def load_diarizer(exp: str | Path, cohort: str | Path | None = None) -> EmbedFn:
     embed = load_system(exp)[0] if str(exp) in PEERS else load(exp).embed_streams_batch
     if cohort is None:
         return embed
-    embeddings = Cohort.load(cohort, system_fingerprint(exp)).embeddings
+    centre = torch.as_tensor(Cohort.load(cohort, system_fingerprint(exp)).embeddings).float().mean(0)
 
     def centred(wavs: torch.Tensor):
         out = embed(wavs)
         emb, streams = out if isinstance(out, tuple) else (out, None)
-        return subtract_mean(emb, embeddings), streams
+        return subtract_mean(emb, centre), streams
 
     return centred
 

@@ -171,6 +171,12 @@ def make_cohort(embed: EmbedFn, manifest: Manifest, setting: MixtureSetting) -> 
     return F.normalize(emb.reshape(-1, emb.shape[-1]), dim=-1).numpy()
 
 
+def cohort_meta(setting: MixtureSetting, training: bool) -> dict:
+    """How a cohort's mixtures were drawn, as its file records it (``write_cohort``): what a
+    cached cohort is checked against before reuse."""
+    return {**setting.record(), "n": setting.n, "training": training}
+
+
 def write_cohort(
     exp: str | Path,
     setting: MixtureSetting,
@@ -187,5 +193,5 @@ def write_cohort(
     embed, bundle = loaded or load_system(exp, precision)
     manifest = evaluation_manifest(setting.data, bundle, setting.heldout, training)
     embeddings = make_cohort(embed, manifest, setting)
-    meta = {**setting.record(), "n": setting.n, "training": training, "fingerprint": manifest.fingerprint()}
+    meta = {**cohort_meta(setting, training), "fingerprint": manifest.fingerprint()}
     return Cohort(embeddings, system or system_fingerprint(exp), meta).save(out), len(embeddings)

@@ -90,7 +90,8 @@ class ScoreNorm:
         cohort = torch.as_tensor(self.cohort, dtype=torch.float32)
         a, b = a.float(), b.float()
         if self.method == "mean":
-            return pairwise_cosine_distance(subtract_mean(a, cohort), subtract_mean(b, cohort))
+            centre = cohort.mean(0)
+            return pairwise_cosine_distance(subtract_mean(a, centre), subtract_mean(b, centre))
         return pairwise_asnorm_distance(a, b, cohort, self.top_k)
 
     def record(self, path: str | Path) -> dict:
@@ -103,10 +104,9 @@ class ScoreNorm:
         }
 
 
-def subtract_mean(emb: torch.Tensor, cohort: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(..., E) embeddings -> (..., E) unit vectors of each unit embedding less the cohort's mean
-    unit embedding: their cosines are ``mean`` normalisation's scores."""
-    centre = torch.as_tensor(cohort, dtype=torch.float32).mean(0)
+def subtract_mean(emb: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """(..., E) embeddings, (E,) a cohort's mean unit embedding -> (..., E) unit vectors of each unit
+    embedding less the centre: their cosines are ``mean`` normalisation's scores."""
     return F.normalize(F.normalize(emb.float(), dim=-1) - centre, dim=-1)
 
 

@@ -18,6 +18,7 @@ from ...errors import InputError
 from .. import COHORT_MIXTURES, TOP_K
 from ..evaluate import (
     cascade_fingerprint,
+    cohort_meta,
     evaluate,
     load_system,
     system_fingerprint,
@@ -82,6 +83,7 @@ class Runner(_Opened):
             None if score_norm is None else MixtureSetting(str(cohort_data), n=COHORT_MIXTURES, seed=seed)
         )
         self._loaded: dict[str, tuple] = {}  # path -> load_system's: each system loaded once
+        self._cohorts: dict[str, Path] = {}  # label -> its cohort file, checked or drawn once
 
     def _load(self, system: System) -> tuple:
         if system.path not in self._loaded:
@@ -93,8 +95,13 @@ class Runner(_Opened):
         was drawn by this very system under this very setting."""
         if self.score_norm is None:
             return None
+        if system.label not in self._cohorts:
+            self._cohorts[system.label] = self._checked_cohort(system)
+        return self._cohorts[system.label]
+
+    def _checked_cohort(self, system: System) -> Path:
         path = self.out / "cohorts" / f"{system.label}.npz"
-        wanted = {**self.cohort_setting.record(), "n": self.cohort_setting.n, "training": True}
+        wanted = cohort_meta(self.cohort_setting, training=True)
         if path.exists():
             try:
                 kept = Cohort.load(path, self.fingerprint(system))
