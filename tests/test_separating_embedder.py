@@ -17,6 +17,7 @@ from mirnet.audio import load_audio
 from mirnet.checkpoint import (
     CheckpointError,
     compose_models,
+    load_file,
     load_model,
     model_bundle,
     read_bundle,
@@ -94,6 +95,41 @@ def test_its_streams_reach_diarization_as_each_identitys_activity(parts, mixture
     w = embed_windows(load_diarizer(path.parent), wav, DiarizationSettings(window=2.0, hop=1.0))
     assert len(w.shares) == len(w.outputs) == 3
     assert [s.shape for s in w.shares] == [(2, 200), (2, 200), (2, 150)]  # the last window: 1.5 s
+
+
+def test_a_linked_composition_holds_no_weights_and_refuses_changed_parts(parts, mixtures, tmp_path, capsys):
+    import shutil
+
+    import soundfile as sf
+
+    full = compose_models(parts["separator"], parts["embedder"], tmp_path / "full")
+    args = [str(parts["separator"]), str(parts["embedder"]), "--out", str(tmp_path / "linked"), "--link"]
+    assert main(["compose", *args]) == 0
+    assert (tmp_path / "linked" / "model.pt").stat().st_size < full.stat().st_size / 2
+    assert not load_file(tmp_path / "linked" / "model.pt")["state_dict"]
+    moved = (
+        tmp_path / "moved"
+    )  # the parts and the link move together: each part is found relative to the link
+    moved.mkdir()
+    for name in ("separator", "embedder", "linked"):
+        shutil.move(tmp_path / name, moved / name)
+    with torch.no_grad():
+        got = load_model(moved / "linked")[0](mixtures).embeddings
+        torch.testing.assert_close(got, load_model(full)[0](mixtures).embeddings)
+    separator = moved / "separator" / "model.pt"
+    bundle = read_bundle(separator)
+    bundle["state_dict"] = {k: v + 1 for k, v in bundle["state_dict"].items()}
+    save_atomic(bundle, separator)  # retrained after the composition: the link no longer holds
+    sf.write(tmp_path / "mix.wav", mixtures[0].numpy(), 16000)
+    assert main(["embed", str(moved / "linked"), str(tmp_path / "mix.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        f"{moved / 'linked' / 'model.pt'}: its separator {separator} has changed since it was composed" in err
+    )
+    assert err.endswith("compose it again") and "\n" not in err
+    separator.unlink()
+    with pytest.raises(CheckpointError, match="its separator .* is missing; compose it again"):
+        read_bundle(moved / "linked")
 
 
 def test_parts_of_the_wrong_kind_are_refused_in_one_line(parts, tmp_path, capsys):

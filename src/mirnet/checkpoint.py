@@ -165,6 +165,8 @@ def read_bundle(path: str | Path) -> dict:
         raise CheckpointError(
             f"{path}: not a mirnet model file (format {bundle.get('format')!r}, expected {FORMAT!r})"
         )
+    if LINKS in bundle:
+        bundle["state_dict"] = _linked_weights(bundle, path)
     return bundle
 
 
@@ -186,11 +188,15 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     return build_from_bundle(bundle, resolve(path)), bundle
 
 
-def compose_models(separator: str | Path, embedder: str | Path, out: str | Path) -> Path:
+def compose_models(
+    separator: str | Path, embedder: str | Path, out: str | Path, *, link: bool = False
+) -> Path:
     """OUT/model.pt: the separating embedder (``separating_embedder``) made of a trained
     speaker-independent separator and a trained single-embedding embedder (an experiment, a
     model file, or ``PRETRAINED``). It keeps the embedder's data provenance (its held-out
-    utterances) and records both parts' fingerprints."""
+    utterances) and records both parts' fingerprints. With ``link``, the file holds no weights:
+    it names each part's model file relative to itself (``LINKS``), so a composition of shipped
+    models costs a few kilobytes, and it loads only while the parts are unchanged."""
     parts = {"separator": read_bundle(separator), "embedder": read_bundle(embedder)}
     try:
         model = compose(parts["separator"], parts["embedder"])
@@ -207,7 +213,40 @@ def compose_models(separator: str | Path, embedder: str | Path, out: str | Path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     bundle = model_bundle(model, [], data={**parts["embedder"]["data"], "composed_from": composed})
+    if link:
+        bundle["state_dict"] = {}
+        bundle[LINKS] = {
+            key: {
+                "file": path if path == PRETRAINED else os.path.relpath(resolve(path), out.resolve()),
+                "fingerprint": composed[key]["fingerprint"],
+            }
+            for key, path in ((k, str(v)) for k, v in sources.items())
+        }
     return save_atomic(bundle, out / MODEL_FILE)
+
+
+LINKS = "weights_from"  # a linked composition's parts: {part: {"file", "fingerprint"}}
+
+
+def _linked_weights(bundle: dict, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict of a linked composition, from its parts' files, each checked against the
+    fingerprint it had when composed."""
+    state = {}
+    for key, link in bundle[LINKS].items():
+        if link["file"] == PRETRAINED:
+            part = pretrained_bundle()
+        else:
+            file = Path(os.path.normpath(path.parent / link["file"]))
+            if not file.is_file():
+                raise CheckpointError(f"{path}: its {key} {file} is missing; compose it again")
+            if model_fingerprint(file) != link["fingerprint"]:
+                raise CheckpointError(
+                    f"{path}: its {key} {file} has changed since it was composed "
+                    f"(SHA-1 {model_fingerprint(file)}, composed with {link['fingerprint']}); compose it again"
+                )
+            part = read_bundle(file)
+        state.update({f"{key}.{name}": value for name, value in part["state_dict"].items()})
+    return state
 
 
 PEER_CONDITIONERS = {PRETRAINED: Resemblyzer}

@@ -513,7 +513,7 @@ def _export(a):
 def _compose(a):
     from .checkpoint import compose_models
 
-    print(compose_models(a.separator, a.embedder, a.out))
+    print(compose_models(a.separator, a.embedder, a.out, link=a.link))
 
 
 def _plot(a):
@@ -929,6 +929,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("separator", help="a speaker-independent separator: experiment dir or model file")
     s.add_argument("embedder", help="a single-embedding embedder: experiment dir, model file, or resemblyzer")
     s.add_argument("--out", required=True, help="the experiment dir to write (OUT/model.pt)")
+    s.add_argument(
+        "--link",
+        action="store_true",
+        help="write no weights: name the parts' model files relative to OUT (a few KB; loads while they are unchanged)",
+    )
     s.set_defaults(func=_compose)
 
     s = sub.add_parser("plot", help="figures: t-SNE (paper Fig. 3), attention (Fig. 2), training curves")
