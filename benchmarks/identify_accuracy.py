@@ -3,7 +3,7 @@ mixtures of two of them, drawn from the other utterances, are identified against
 Prints the share of the mixtures' talkers named right, for each system on the very same gallery
 utterances and mixtures (a single-embedding system names one talker per clip, at most half).
 
-    python benchmarks/identify_accuracy.py models/reference models/reference/teacher --data data/corpus/unseen
+    python benchmarks/identify_accuracy.py models/mirnet models/mirnet/teacher --data data/corpus/unseen
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ def check_targets(rows: list[dict]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--compact", default=str(REPO / "models" / "reference"), help="trained compact model")
+    p.add_argument("--compact", default=str(REPO / "models" / "mirnet"), help="trained compact model")
     p.add_argument("--paper-config", default=str(REPO / "configs" / "mirnet_paper.yaml"))
     p.add_argument(
         "--data", default=str(REPO / "data" / "corpus" / "unseen"), help="corpus to mix clips from"

@@ -2,7 +2,7 @@
 features, encoder, attention, speaker network) and in the heaviest operators, on one thread at
 batch 1, through the path ``mirnet.load(EXP).embed`` runs, for each precision this CPU offers.
 
-    python benchmarks/profile_embedder.py models/reference --data data/corpus/unseen [--mixtures 16] [--rounds 5]
+    python benchmarks/profile_embedder.py models/mirnet --data data/corpus/unseen [--mixtures 16] [--rounds 5]
 
 Every thread pool is pinned to one thread before torch loads (OpenBLAS, OpenMP, MKL), so idle
 pool threads cannot spin between calls and count as CPU time. A part's time is the CPU time of

@@ -56,7 +56,7 @@ def main() -> None:
         "--tcn", help="a trained convolutional uPIT separator (default: configs/separator_tcn_compact.yaml)"
     )
     p.add_argument("--voicefilter", help="a trained VoiceFilter (default: configs/voicefilter_compact.yaml)")
-    p.add_argument("--embedder", default=str(REPO / "models" / "reference"))
+    p.add_argument("--embedder", default=str(REPO / "models" / "mirnet"))
     p.add_argument(
         "--composed",
         help="a separating embedder (mirnet compose SEP EMB) timed beside the rest (default: none)",

@@ -5,7 +5,7 @@ with its 4xx, and still be up afterwards. Prints each kind's statuses, p50/p95 l
 server's peak RSS.
 
     mirnet corpus mix data/corpus/unseen mix.wav --seed 1
-    python benchmarks/serve_load.py models/reference mix.wav --requests 50
+    python benchmarks/serve_load.py models/mirnet mix.wav --requests 50
 """
 
 from __future__ import annotations

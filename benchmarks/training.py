@@ -97,7 +97,7 @@ def main() -> None:
     p.add_argument("--paper-batch", type=int, default=2)
     p.add_argument(
         "--teacher",
-        default=str(REPO / "models" / "reference" / "teacher"),
+        default=str(REPO / "models" / "mirnet" / "teacher"),
         help="clean teacher of the compact recipe; 'none' to train without one",
     )
     add_common_args(p, "training")

@@ -61,7 +61,7 @@ def main() -> None:
     p.add_argument("--data", default=str(REPO / "data" / "corpus" / "seen"))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--teacher", default=str(REPO / "models" / "reference" / "teacher"))
+    p.add_argument("--teacher", default=str(REPO / "models" / "mirnet" / "teacher"))
     add_common_args(p, "training_levers")
     a = p.parse_args()
     overrides = [

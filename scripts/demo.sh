@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # make demo: corpus -> an example mixture embedded -> a short from-scratch training run ->
-# `mirnet report`: the reference model, the single-embedding baseline, resemblyzer and the cascade
-# scored side by side on the same trials (conditions, the cascade behind the uPIT separator, sweeps,
-# DET, paper figures), and the shipped separators on the same mixtures -> runs/demo/REPORT.md.
+# `mirnet report`: the reference (the separate-then-embed pair), the paper's MIRNet, the
+# single-embedding baseline and resemblyzer scored side by side on the same trials, each score
+# AS-normalised against the system's own cohort of training voices (conditions, sweeps, DET, paper
+# figures), and the shipped separators on the same mixtures -> runs/demo/REPORT.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=.venv/bin/mirnet
 OUT=${OUT:-runs/demo}
 REF=${REF:-models/reference}
-TRIALS=${TRIALS:-1000}                # headline: the reference model, unseen and seen speakers
+MIRNET=${MIRNET:-models/mirnet}
+TRIALS=${TRIALS:-1000}                # headline: the reference, unseen and seen speakers
 COMPARE_TRIALS=${COMPARE_TRIALS:-200} # every system x every condition, one trial list
 SWEEP_TRIALS=${SWEEP_TRIALS:-100}     # every system per SIR / overlap / crop / speakers point
 SEP=${SEP:-models/separators}
@@ -29,11 +31,11 @@ rm -rf "$OUT/train"
 $M train configs/mirnet_compact.yaml "$OUT/train" train.epochs=3 data.epoch_size=960 data.val_size=160 \
   loss.teacher_weight=0 train.keep_epoch_models=true >/dev/null
 
-stage "4/4 report: reference, single-embedding baseline, resemblyzer, the cascade; the separators"
-$M report "reference=$REF" "single=$REF/teacher" resemblyzer "cascade=$SEP/cascade" \
-  --data data/corpus/unseen --seen data/corpus/seen \
+stage "4/4 report: reference, MIRNet, single-embedding baseline, resemblyzer; the separators"
+$M report "reference=$REF" "mirnet=$MIRNET" "single=$MIRNET/teacher" resemblyzer \
+  --data data/corpus/unseen --seen data/corpus/seen --score-norm asnorm \
   --trials "$TRIALS" --compare-trials "$COMPARE_TRIALS" --sweep-trials "$SWEEP_TRIALS" \
-  --separator "$SEP/upit" --separation-mixtures "$SEPARATION_MIXTURES" \
+  --separation-mixtures "$SEPARATION_MIXTURES" \
   --separator-systems "upit=$SEP/upit" "voicefilter_mirnet=$SEP/voicefilter_mirnet" \
   "voicefilter_enrolled=$SEP/voicefilter_enrolled" \
   --train-run "$OUT/train" --curve "short_run=$OUT/train" --out "$OUT"

@@ -30,7 +30,7 @@ from mirnet.train.trainer import Trainer
 
 from .conftest import REPO
 
-REFERENCE = REPO / "models" / "reference"
+MIRNET = REPO / "models" / "mirnet"
 
 SEPARATOR = {
     "name": "mask_separator",
@@ -89,7 +89,7 @@ def test_its_streams_reach_diarization_as_each_identitys_activity(parts, mixture
     with torch.no_grad():
         torch.testing.assert_close(streams, separator(mixtures))
     assert emb.shape == (3, 2, 8)
-    assert mirnet.load(REFERENCE).embed_streams_batch(mixtures)[1] is None  # MIRNet has no streams
+    assert mirnet.load(MIRNET).embed_streams_batch(mixtures)[1] is None  # MIRNet has no streams
     wav = tmp_path / "long.wav"
     sf.write(wav, torch.cat([*mixtures, mixtures[0, :8000]]).numpy(), 16000)  # 3.5 s
     w = embed_windows(load_diarizer(path.parent), wav, DiarizationSettings(window=2.0, hop=1.0))

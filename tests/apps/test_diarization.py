@@ -22,7 +22,7 @@ from mirnet.eval.setting import MixtureSetting
 
 from ..conftest import REPO
 
-REFERENCE = REPO / "models" / "reference"
+MIRNET = REPO / "models" / "mirnet"
 
 
 def _make(corpus, out):
@@ -107,13 +107,13 @@ def test_separated_streams_say_when_each_identity_talks():
 def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys):
     rttm = tmp_path / "out.rttm"
     wav = conversations / "conv001.wav"
-    assert main(["diarize", str(REFERENCE), str(wav), "--out", str(rttm), "--speakers", "3", "--quiet"]) == 0
+    assert main(["diarize", str(MIRNET), str(wav), "--out", str(rttm), "--speakers", "3", "--quiet"]) == 0
     hypothesis = load_rttm(rttm)["conv001"]
     assert len(hypothesis.labels()) == 3 and hypothesis.get_timeline().duration() > 10
-    api = mirnet.diarize(REFERENCE, wav, speakers=3)  # the same through the API, by the model's path
+    api = mirnet.diarize(MIRNET, wav, speakers=3)  # the same through the API, by the model's path
     assert api.turns == [Turn(*t) for t in _rttm_turns(rttm)]
     tuned = tmp_path / "tuned.json"
-    args = ["eval-diarization", str(REFERENCE), "--data", str(conversations), "--quiet"]
+    args = ["eval-diarization", str(MIRNET), "--data", str(conversations), "--quiet"]
     assert main([*args, "--tune", "--json", str(tuned)]) == 0
     result = json.loads(tuned.read_text())
     for row in ("estimated_count", "oracle_count"):
@@ -130,7 +130,7 @@ def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys
     settings = result["settings"]
     text = capsys.readouterr().out
     assert f"same_threshold={settings['same_threshold']} neighbours={settings['neighbours']}" in text
-    teacher = str(REFERENCE / "teacher")
+    teacher = str(MIRNET / "teacher")
     assert main(["diarize", teacher, str(wav), "--out", str(rttm), "--calibration", str(tuned)]) == 2
     assert f"calibrated on model {result['system']}, this model is" in capsys.readouterr().err
 
@@ -139,16 +139,16 @@ def test_eval_diarization_scores_systems_side_by_side_each_tuned_on_other_files(
     conversations, tmp_path, capsys
 ):
     out = tmp_path / "both.json"
-    teacher = str(REFERENCE / "teacher")
-    args = ["eval-diarization", str(REFERENCE), teacher, "--data", str(conversations), "--quiet"]
+    teacher = str(MIRNET / "teacher")
+    args = ["eval-diarization", str(MIRNET), teacher, "--data", str(conversations), "--quiet"]
     assert main([*args, "--tune-on", str(conversations), "--json", str(out)]) == 0
     systems = json.loads(out.read_text())["systems"]
-    assert [s["model"] for s in systems] == [str(REFERENCE), teacher]
+    assert [s["model"] for s in systems] == [str(MIRNET), teacher]
     assert all(s["tuned_on"] == str(conversations) and len(s["tuned"]) > 1 for s in systems)
     rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[-4:]]
     assert rows == [
-        [str(REFERENCE), "estimated"],
-        [str(REFERENCE), "oracle"],
+        [str(MIRNET), "estimated"],
+        [str(MIRNET), "oracle"],
         [teacher, "estimated"],
         [teacher, "oracle"],
     ]
@@ -163,18 +163,18 @@ def test_a_cohort_centres_each_identity_and_travels_with_the_tuned_settings(
     merging and clustering; the tuned result records the cohort, ``diarize --calibration`` takes it
     from there, and another cohort than the tuned one, or another model's, is refused."""
     cohort = tmp_path / "cohort.npz"
-    write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=3), cohort)
+    write_cohort(MIRNET, MixtureSetting(corpus / "seen", n=12, seed=3), cohort)
     wav = conversations / "conv001.wav"
     windows = torch.from_numpy(load_audio(wav)[: 2 * 48000].reshape(2, 48000))
-    raw, _ = load_diarizer(REFERENCE)(windows)
-    centred, _ = load_diarizer(REFERENCE, cohort)(windows)
+    raw, _ = load_diarizer(MIRNET)(windows)
+    centred, _ = load_diarizer(MIRNET, cohort)(windows)
     centre = torch.from_numpy(np.load(cohort)["embeddings"]).mean(0)
     want = F.normalize(F.normalize(raw, dim=-1) - centre, dim=-1)
     torch.testing.assert_close(centred, want, atol=1e-6, rtol=0)
     assert (centred - F.normalize(raw, dim=-1)).abs().max() > 0.05
 
     tuned = tmp_path / "tuned.json"
-    args = ["eval-diarization", str(REFERENCE), "--data", str(conversations), "--quiet"]
+    args = ["eval-diarization", str(MIRNET), "--data", str(conversations), "--quiet"]
     assert main([*args, "--tune", "--cohort", str(cohort), "--json", str(tuned)]) == 0
     assert json.loads(tuned.read_text())["cohort"] == str(cohort)
     rttm = tmp_path / "out.rttm"
@@ -183,7 +183,7 @@ def test_a_cohort_centres_each_identity_and_travels_with_the_tuned_settings(
         main(
             [
                 "diarize",
-                str(REFERENCE),
+                str(MIRNET),
                 str(wav),
                 "--out",
                 str(rttm),
@@ -198,12 +198,12 @@ def test_a_cohort_centres_each_identity_and_travels_with_the_tuned_settings(
     assert json.loads(capsys.readouterr().out)["cohort"] == str(cohort)
 
     other = tmp_path / "other.npz"
-    write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=4), other)
-    argv = ["diarize", str(REFERENCE), str(wav), "--out", str(rttm), "--quiet"]
+    write_cohort(MIRNET, MixtureSetting(corpus / "seen", n=12, seed=4), other)
+    argv = ["diarize", str(MIRNET), str(wav), "--out", str(rttm), "--quiet"]
     assert main([*argv, "--calibration", str(tuned), "--cohort", str(other)]) == 2
     err = capsys.readouterr().err.strip()
     assert f"--cohort {other}: {tuned} was tuned with the cohort {cohort}" in err and "\n" not in err
-    teacher = REFERENCE / "teacher"
+    teacher = MIRNET / "teacher"
     assert (
         main(["diarize", str(teacher), str(wav), "--out", str(rttm), "--cohort", str(cohort), "--quiet"]) == 2
     )
@@ -211,13 +211,13 @@ def test_a_cohort_centres_each_identity_and_travels_with_the_tuned_settings(
 
     # the report's section, given the report's cohort of a system, centres on it and says how
     lines = report_section(
-        tmp_path / "report", [("mirnet", str(REFERENCE))], conversations, cohorts={"mirnet": cohort}
+        tmp_path / "report", [("mirnet", str(MIRNET))], conversations, cohorts={"mirnet": cohort}
     )
     kept = json.loads((tmp_path / "report" / "diarization" / "mirnet.json").read_text())
     text = "\n".join(lines)
     assert kept["cohort"] == str(cohort)
     assert f"| mirnet | estimated | {kept['estimated_count']['der']:.1f} |" in text
-    command = f"mirnet eval-diarization {REFERENCE} --data {conversations} --cohort {cohort}"
+    command = f"mirnet eval-diarization {MIRNET} --data {conversations} --cohort {cohort}"
     assert f"identities centred on each system's cohort (the report's); the same rows: `{command}`" in text
 
 
@@ -229,7 +229,7 @@ def _rttm_turns(path):
 def test_a_hop_longer_than_the_window_is_refused(conversations, tmp_path, capsys):
     wav = str(conversations / "conv000.wav")
     assert (
-        main(["diarize", str(REFERENCE), wav, "--out", str(tmp_path / "o.rttm"), "--hop", "4", "--quiet"])
+        main(["diarize", str(MIRNET), wav, "--out", str(tmp_path / "o.rttm"), "--hop", "4", "--quiet"])
         == 2
     )
     assert "hop (4.0 s) longer than the window (3.0 s)" in capsys.readouterr().err
@@ -241,8 +241,8 @@ def test_overlap_and_speech_seconds_count_each_moment_once():
 
 
 def test_report_gains_a_diarization_section_of_every_system(conversations, corpus, tmp_path, capsys):
-    out, teacher = tmp_path / "report", str(REFERENCE / "teacher")
-    args = ["-q", "report", f"mirnet={REFERENCE}", f"single={teacher}", "--data", str(corpus / "seen")]
+    out, teacher = tmp_path / "report", str(MIRNET / "teacher")
+    args = ["-q", "report", f"mirnet={MIRNET}", f"single={teacher}", "--data", str(corpus / "seen")]
     args += ["--out", str(out), "--trials", "4", "--conditions", "mixture", "--sweep", "--no-paper-figures"]
     assert main([*args, "--conversations", str(tmp_path / "none")]) == 2  # refused before any scoring
     assert "no conversations.jsonl" in capsys.readouterr().err and not (out / "REPORT.md").exists()

@@ -1,4 +1,4 @@
-"""verify / enroll / identify on the shipped reference models and synthesized voices: the score is
+"""verify / enroll / identify on the shipped MIRNet, its clean model and synthesized voices: the score is
 the protocol's, the stored threshold reproduces its calibration's operating point, a gallery or
 calibration of another model is refused."""
 
@@ -23,28 +23,28 @@ from mirnet.eval.trials import load_trials
 
 from ..conftest import REPO
 
-REFERENCE, TEACHER = REPO / "models" / "reference", REPO / "models" / "reference" / "teacher"
+MIRNET, TEACHER = REPO / "models" / "mirnet", REPO / "models" / "mirnet" / "teacher"
 
 
 @pytest.fixture(scope="module")
 def embedder():
-    return mirnet.load(REFERENCE)
+    return mirnet.load(MIRNET)
 
 
 @pytest.fixture(scope="module")
 def calibrated(corpus, tmp_path_factory):
-    """A 60-trial evaluation of the reference on the seen test voices, with its trial list."""
+    """A 60-trial evaluation of the shipped MIRNet on the seen test voices, with its trial list."""
     out = tmp_path_factory.mktemp("calibration")
     setting = TrialSetting(corpus / "seen", trials=60, seed=3)
     # the same trials raw, and normalised against a cohort of other mixtures of the same voices
-    write_cohort(REFERENCE, MixtureSetting(corpus / "seen", n=12, seed=9), out / "cohort.npz")
+    write_cohort(MIRNET, MixtureSetting(corpus / "seen", n=12, seed=9), out / "cohort.npz")
     normalised = dict(cohort=out / "cohort.npz", top_k=10)
     for name, norm in (
         ("eval", {}),
         ("eval_asnorm", normalised),
         ("eval_mean", {**normalised, "score_norm": "mean"}),
     ):
-        result = evaluate(REFERENCE, setting, trial_list=out / "trials.json", progress=False, **norm)
+        result = evaluate(MIRNET, setting, trial_list=out / "trials.json", progress=False, **norm)
         (out / f"{name}.json").write_text(json.dumps(result))
     return out
 
@@ -87,7 +87,7 @@ def test_verify_cli_prints_score_threshold_decision_and_matched_pair(corpus, cal
         main(
             [
                 "verify",
-                str(REFERENCE),
+                str(MIRNET),
                 str(a),
                 str(b),
                 "--calibration",
@@ -102,7 +102,7 @@ def test_verify_cli_prints_score_threshold_decision_and_matched_pair(corpus, cal
         same["accepted"] is True and len(same["pair"]) == 2 and same["threshold_source"].endswith("eval.json")
     )
     c = _utterances(corpus, other)[0]
-    assert main(["verify", str(REFERENCE), str(a), str(c), "--threshold", str(same["score"])]) == 0
+    assert main(["verify", str(MIRNET), str(a), str(c), "--threshold", str(same["score"])]) == 0
     text = capsys.readouterr().out
     assert "decision: different speakers" in text and f"threshold: {same['score']:.4f} (given)" in text
 
@@ -115,7 +115,7 @@ def test_a_calibration_of_another_model_or_without_threshold_is_refused(corpus, 
     assert err.count("\n") == 0 and f"calibrated on model {fingerprint}, this model is " in err
     (tmp_path / "bad.json").write_text('{"eer": 3.0}')
     with pytest.raises(InputError, match="bad.json: not a calibration: no eer_threshold"):
-        mirnet.verify(REFERENCE, a, a, calibration=tmp_path / "bad.json")
+        mirnet.verify(MIRNET, a, a, calibration=tmp_path / "bad.json")
 
 
 def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder, tmp_path, capsys):
@@ -123,7 +123,7 @@ def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder,
     gallery = tmp_path / "gallery"
     for s in speakers:
         files = [str(f) for f in _utterances(corpus, s)[1:4]]
-        assert main(["enroll", str(REFERENCE), "--gallery", str(gallery), f"name-{s}", *files]) == 0
+        assert main(["enroll", str(MIRNET), "--gallery", str(gallery), f"name-{s}", *files]) == 0
     reopened = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
     assert reopened.names == [f"name-{s}" for s in speakers]
     assert reopened.embeddings.shape == (4 * 3 * embedder.n_speakers, embedder.embed_dim)
@@ -134,7 +134,7 @@ def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder,
     spec = MixtureSpec(tuple(first), tuple(speakers[:2]), (0, 0), (0.0, 0.0), (0, 0), 48000)
     mixture = save_audio(tmp_path / "mix.wav", mix(read_sources(spec, index))[0])
     capsys.readouterr()
-    assert main(["identify", str(REFERENCE), str(mixture), "--gallery", str(gallery), "--json"]) == 0
+    assert main(["identify", str(MIRNET), str(mixture), "--gallery", str(gallery), "--json"]) == 0
     matches = json.loads(capsys.readouterr().out)["matches"]
     assert sorted(m["name"] for m in matches) == [f"name-{s}" for s in speakers[:2]]
     high = max(m["score"] for m in matches) + 1e-3

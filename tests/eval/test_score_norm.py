@@ -17,7 +17,7 @@ from mirnet.eval.score_norm import Cohort, ScoreNorm, pairwise_asnorm_distance
 
 from ..conftest import REPO
 
-REFERENCE = REPO / "models" / "reference"
+MIRNET = REPO / "models" / "mirnet"
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +77,7 @@ def test_mean_normalisation_is_the_cosine_of_both_sides_less_the_cohorts_mean():
 @pytest.fixture(scope="module")
 def cohort(corpus, tmp_path_factory):
     path = tmp_path_factory.mktemp("cohort") / "reference.npz"
-    args = ["-q", "cohort", str(REFERENCE), "--data", str(corpus / "seen"), "--n", "12", "--out", str(path)]
+    args = ["-q", "cohort", str(MIRNET), "--data", str(corpus / "seen"), "--n", "12", "--out", str(path)]
     assert main(args) == 0
     return path
 
@@ -88,7 +88,7 @@ def test_eval_with_a_cohort_records_the_normalisation_and_scores_the_same_trials
     np.testing.assert_allclose(np.linalg.norm(c.embeddings, axis=1), 1.0, rtol=1e-5)
     # the test corpus's 2 unseen voices cannot make trials (4 speakers each): the trials draw on
     # the 6 seen ones, other mixtures of them than the cohort's
-    base = ["-q", "eval", str(REFERENCE), "--data", str(corpus / "seen"), "--trials", "12", "--seed", "5"]
+    base = ["-q", "eval", str(MIRNET), "--data", str(corpus / "seen"), "--trials", "12", "--seed", "5"]
     base += ["--trial-list", str(tmp_path / "trials.json")]
     assert main([*base, "--json", str(tmp_path / "raw.json")]) == 0
     assert main([*base, "--cohort", str(cohort), "--top-k", "8", "--json", str(tmp_path / "norm.json")]) == 0
@@ -104,12 +104,12 @@ def test_eval_with_a_cohort_records_the_normalisation_and_scores_the_same_trials
 
 
 def test_a_cohort_of_another_model_or_a_euclidean_metric_is_refused_in_one_line(corpus, cohort, capsys):
-    teacher = str(REFERENCE / "teacher")
+    teacher = str(MIRNET / "teacher")
     args = ["-q", "eval", teacher, "--data", str(corpus / "seen"), "--trials", "4", "--cohort", str(cohort)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"{cohort}: a cohort of model " in err and ", this model is " in err
-    args = ["-q", "eval", str(REFERENCE), "--data", str(corpus / "seen"), "--trials", "4"]
+    args = ["-q", "eval", str(MIRNET), "--data", str(corpus / "seen"), "--trials", "4"]
     assert main([*args, "--cohort", str(cohort), "--metric", "euclidean"]) == 2
     assert "score normalisation takes cosine scores, not euclidean distances" in capsys.readouterr().err
     assert main([*args, "--cohort", str(cohort), "--top-k", "1"]) == 2

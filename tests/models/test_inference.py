@@ -55,8 +55,8 @@ def _paper_shaped():
 @pytest.mark.parametrize("rewrite", [fold_batchnorm, for_inference])
 @pytest.mark.parametrize(
     "make",
-    [lambda: load_model(REPO / "models" / "reference")[0], _paper_shaped],
-    ids=["reference-compact", "resnet18"],
+    [lambda: load_model(REPO / "models" / "mirnet")[0], _paper_shaped],
+    ids=["mirnet-compact", "resnet18"],
 )
 def test_inference_copy_gives_the_same_embeddings(make, rewrite, mixtures):
     torch.set_num_threads(1)
@@ -90,7 +90,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_amx(amx, expect, monkeypa
 
 
 def test_bf16_embeddings_stay_close_to_fp32_on_real_mixtures(mixtures):
-    model = load_model(REPO / "models" / "reference")[0]
+    model = load_model(REPO / "models" / "mirnet")[0]
     fp32, bf16 = (Embedder(model, {}, precision=p).embed_batch(mixtures) for p in ("fp32", "bf16"))
     assert bf16.dtype == torch.float32 and not torch.equal(fp32, bf16)  # autocast did run
     assert torch.nn.functional.cosine_similarity(fp32, bf16, dim=-1).min() > 0.999

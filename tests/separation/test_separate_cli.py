@@ -87,7 +87,7 @@ def test_each_verb_refuses_the_other_kind_in_one_line(halving_separator, tmp_pat
         (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32),
         16000,
     )
-    teacher = REPO / "models" / "reference" / "teacher"
+    teacher = REPO / "models" / "mirnet" / "teacher"
     assert (
         main(["-q", "separate", str(teacher), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "o")]) == 2
     )

@@ -23,7 +23,7 @@ from mirnet.train.trainer import Trainer
 from ..conftest import REPO
 
 TINY_SEPARATOR = {"lstm_hidden": 32, "lstm_layers": 1, "fc_dim": 32}
-TEACHER = REPO / "models" / "reference" / "teacher"  # the shipped clean single-speaker model
+TEACHER = REPO / "models" / "mirnet" / "teacher"  # the shipped clean single-speaker model
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
     assert out.shape == (2, batch["mixture"].shape[-1]) and torch.isfinite(out).all()
     with pytest.raises(InputError, match="give one clean recording of each target"):
         sep.separate(batch["mixture"][0])
-    swapped = mirnet.load_separator(tmp_path / "vf", conditioner=REPO / "models" / "reference")  # mismatch
+    swapped = mirnet.load_separator(tmp_path / "vf", conditioner=REPO / "models" / "mirnet")  # mismatch
     assert swapped.mode == "mixture" and swapped.separate(batch["mixture"][0]).shape == out.shape
     with pytest.raises(InputError, match="gives 256-dimensional embeddings"):
         mirnet.load_separator(tmp_path / "vf", conditioner="resemblyzer")
@@ -322,7 +322,7 @@ def test_voicefilter_on_mirnets_identities_separates_from_the_mixture_alone(
 
     from mirnet.cli import main
 
-    mirnet_dir = REPO / "models" / "reference"
+    mirnet_dir = REPO / "models" / "mirnet"
     cfg = separator_config(
         "train.epochs=1",
         f"train.conditioner={mirnet_dir}",

@@ -1,4 +1,4 @@
-"""The demo server's fixtures: the reference model, a mixture, a long clip and a silent one of the
+"""The demo server's fixtures: the shipped MIRNet, a mixture, a long clip and a silent one of the
 test voices, and a gallery of both voices of the mixture."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from mirnet.audio import load_audio, save_audio
 
 from ..conftest import REPO
 
-REFERENCE = REPO / "models" / "reference"
+MIRNET = REPO / "models" / "mirnet"
 
 
 @pytest.fixture(scope="module")
 def embedder():
-    return mirnet.load(REFERENCE)
+    return mirnet.load(MIRNET)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from mirnet.serve.server import Limits, Service, create_app
 
 from ..conftest import REPO
 
-REFERENCE = REPO / "models" / "reference"
+MIRNET = REPO / "models" / "mirnet"
 
 
 def _client(embedder, clips, **limits) -> TestClient:

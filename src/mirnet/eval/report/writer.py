@@ -141,7 +141,7 @@ def write_report(
     figs = _det_figures(out, score.run, primary, systems_, conditions, compared)
     sweep_lines, sweep_figs = _sweeps(out, score, systems_, sweep_base, axes)
     curve_lines, curve_figs = _curves(out, score, compare, curves)
-    figs += sweep_figs + curve_figs + _paper_figures(out, primary, data, seed, paper_figures, train_run)
+    figs += sweep_figs + curve_figs + _paper_figures(out, systems_, data, seed, paper_figures, train_run)
 
     lines = [
         f"# mirnet report: {', '.join(s.label for s in systems_)}",
@@ -321,11 +321,13 @@ def _curves(
     ], [("mixture EER against training time", figure)]
 
 
-def _paper_figures(out: Path, primary: System, data: str, seed: int, paper: bool, train_run) -> Figures:
-    """The paper's figures of the first system (t-SNE, attention), and training curves."""
+def _paper_figures(out: Path, systems: Sequence[System], data: str, seed: int, paper: bool, train_run) -> Figures:
+    """The paper's figures: t-SNE of the first system, the attention of the first system that
+    has one (MIRNet's, behind a separating reference), and training curves."""
     from .. import figures
 
     figs = []
+    primary = systems[0]
     if paper and not primary.is_peer:
         prefix = out / "figures" / f"tsne_{primary.label}"
         by_speaker, by_output = figures.tsne_figures(primary.path, data, prefix, seed=seed)
@@ -333,24 +335,23 @@ def _paper_figures(out: Path, primary: System, data: str, seed: int, paper: bool
             (f"t-SNE of {primary.label}'s mixture embeddings, colour = speaker (paper Fig. 3a)", by_speaker),
             ("the same, marker = output stream (paper Fig. 3b)", by_output),
         ]
-        if read_bundle(primary.path)["model"]["args"].get("n_speakers", 1) > 1:
-            figs.append(
-                (
-                    "attention vs source power (paper Fig. 2)",
-                    figures.attention_figure(
-                        primary.path, data, out / "figures" / "attention.png", seed=seed
-                    ),
-                )
+    attending = [
+        s for s in systems if not s.is_peer and read_bundle(s.path)["model"]["args"].get("n_speakers", 1) > 1
+    ]
+    if paper and attending:
+        figs.append(
+            (
+                f"attention of {attending[0].label} vs source power (paper Fig. 2)",
+                figures.attention_figure(attending[0].path, data, out / "figures" / "attention.png", seed=seed),
             )
-        if (Path(primary.path) / "steps.csv").exists():
-            figs.append(
-                (
-                    f"training curves of {primary.label}",
-                    figures.training_curve_figure(
-                        primary.path, out / "figures" / f"curves_{primary.label}.png"
-                    ),
-                )
+        )
+    if paper and not primary.is_peer and (Path(primary.path) / "steps.csv").exists():
+        figs.append(
+            (
+                f"training curves of {primary.label}",
+                figures.training_curve_figure(primary.path, out / "figures" / f"curves_{primary.label}.png"),
             )
+        )
     if train_run and (Path(train_run) / "steps.csv").exists():
         figs.append(
             (
