@@ -229,8 +229,7 @@ def _rttm_turns(path):
 def test_a_hop_longer_than_the_window_is_refused(conversations, tmp_path, capsys):
     wav = str(conversations / "conv000.wav")
     assert (
-        main(["diarize", str(MIRNET), wav, "--out", str(tmp_path / "o.rttm"), "--hop", "4", "--quiet"])
-        == 2
+        main(["diarize", str(MIRNET), wav, "--out", str(tmp_path / "o.rttm"), "--hop", "4", "--quiet"]) == 2
     )
     assert "hop (4.0 s) longer than the window (3.0 s)" in capsys.readouterr().err
 

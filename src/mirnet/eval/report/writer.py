@@ -321,7 +321,9 @@ def _curves(
     ], [("mixture EER against training time", figure)]
 
 
-def _paper_figures(out: Path, systems: Sequence[System], data: str, seed: int, paper: bool, train_run) -> Figures:
+def _paper_figures(
+    out: Path, systems: Sequence[System], data: str, seed: int, paper: bool, train_run
+) -> Figures:
     """The paper's figures: t-SNE of the first system, the attention of the first system that
     has one (MIRNet's, behind a separating reference), and training curves."""
     from .. import figures
@@ -342,7 +344,9 @@ def _paper_figures(out: Path, systems: Sequence[System], data: str, seed: int, p
         figs.append(
             (
                 f"attention of {attending[0].label} vs source power (paper Fig. 2)",
-                figures.attention_figure(attending[0].path, data, out / "figures" / "attention.png", seed=seed),
+                figures.attention_figure(
+                    attending[0].path, data, out / "figures" / "attention.png", seed=seed
+                ),
             )
         )
     if paper and not primary.is_peer and (Path(primary.path) / "steps.csv").exists():
