@@ -85,8 +85,9 @@ class BandSeparator(SpectralSeparator):
         blocks: int = 3,
         head_dim: int = 128,
         mask_bound: float = 2.0,
+        consistency: str = "none",
     ):
-        super().__init__(n_outputs, embed_dim, features)
+        super().__init__(n_outputs, embed_dim, features, consistency)
         self.mask_bound = mask_bound
         bins = self.features.n_bins
         self.edges = band_edges(

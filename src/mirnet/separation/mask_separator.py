@@ -72,8 +72,9 @@ class MaskSeparator(SpectralSeparator):
         fc_dim: int = 512,
         mask: str = "magnitude",
         mask_bound: float = 2.0,
+        consistency: str = "none",
     ):
-        super().__init__(n_outputs, embed_dim, features)
+        super().__init__(n_outputs, embed_dim, features, consistency)
         choose("mask", mask, tuple(MASKS))
         self.mask, self.mask_bound = mask, mask_bound
         bins = self.features.n_bins

@@ -15,6 +15,7 @@ from ..features import Spectrogram
 from ..models.parts import build
 
 MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
+CONSISTENCY = ("none", "uniform", "power")  # how the outputs are made to sum to the mixture
 
 
 class SpectralSeparator(nn.Module, ABC):
@@ -23,10 +24,17 @@ class SpectralSeparator(nn.Module, ABC):
 
     kind, has_masks = "separator", False  # has_masks: the embedders' log-domain masks (loss.mask_weight)
 
-    def __init__(self, n_outputs: int, embed_dim: int, features: dict | None):
+    def __init__(self, n_outputs: int, embed_dim: int, features: dict | None, consistency: str = "none"):
         super().__init__()
         if n_outputs < 1:
             raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
+        if consistency not in CONSISTENCY:
+            raise ConfigError(f"consistency: expected one of {', '.join(CONSISTENCY)}, got {consistency!r}")
+        if consistency != "none" and embed_dim:
+            raise ConfigError(
+                "consistency: a conditioned separator's one output is not meant to sum to the mixture"
+            )
+        self.consistency = consistency
         self.n_outputs, self.embed_dim = n_outputs, embed_dim
         self.features = build(Spectrogram, features, "features")
         # the embedding at the scale of the normalised frames it joins (a unit vector's entries are
@@ -56,7 +64,27 @@ class SpectralSeparator(nn.Module, ABC):
         if wav.dim() != 2:
             raise ValueError(f"expected waveforms of shape (batch, samples), got {tuple(wav.shape)}")
         spec = self.features(wav)
-        return self.features.inverse(self.masks(spec, embedding) * spec.unsqueeze(1), wav.shape[-1])
+        est = self.features.inverse(self.masks(spec, embedding) * spec.unsqueeze(1), wav.shape[-1])
+        return est if self.consistency == "none" else mixture_consistency(est, wav, self.consistency)
+
+
+def mixture_consistency(est: torch.Tensor, mixture: torch.Tensor, weighting: str) -> torch.Tensor:
+    """(B, N, samples) estimates, (B, samples) mixture -> estimates that sum to the mixture
+    (Wisdom et al., ICASSP 2019): each output's scale first, fitted by least squares, since a
+    scale-invariant loss leaves it free; then the remainder shared equally (``uniform``) or by
+    each output's share of the power (``power``)."""
+    est, mixture = est.float(), mixture.float()
+    gram = torch.einsum("bns,bms->bnm", est, est)
+    ridge = 1e-6 * gram.diagonal(dim1=1, dim2=2).mean(-1) + 1e-8  # silent outputs stay solvable
+    gram = gram + ridge[:, None, None] * torch.eye(est.shape[1])
+    scale = torch.linalg.solve(gram, torch.einsum("bns,bs->bn", est, mixture).unsqueeze(-1))
+    est = est * scale
+    if weighting == "uniform":
+        share = torch.full_like(est[..., :1], 1.0 / est.shape[1])
+    else:
+        power = est.pow(2).mean(-1, keepdim=True)
+        share = power / power.sum(1, keepdim=True).clamp_min(1e-12)
+    return est + share * (mixture.unsqueeze(1) - est.sum(1, keepdim=True))
 
 
 def bounded_masks(y: torch.Tensor, mask: str, bound: float) -> torch.Tensor:

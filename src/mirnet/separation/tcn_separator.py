@@ -70,8 +70,9 @@ class TcnSeparator(SpectralSeparator):
         repeats: int = 3,
         mask: str = "complex",
         mask_bound: float = 2.0,
+        consistency: str = "none",
     ):
-        super().__init__(n_outputs, embed_dim, features)
+        super().__init__(n_outputs, embed_dim, features, consistency)
         if kernel < 1 or kernel % 2 == 0:
             raise ConfigError(f"kernel: expected an odd number of frames (centred), got {kernel}")
         choose("mask", mask, tuple(MASKS))
