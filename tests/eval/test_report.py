@@ -299,6 +299,14 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
     report.write_report(out, [str(emb)], seen, seen=seen, score_norm="mean", **FAST)
     assert scored == ["mean"] * 4 and kept.stat().st_mtime_ns == stamp
 
+    # a cohort shipped beside the model, drawn under the report's setting, is taken, not drawn again
+    (emb / "cohort.npz").write_bytes(kept.read_bytes())
+    monkeypatch.setattr(
+        cache, "write_cohort", lambda *a, **kw: pytest.fail("the shipped cohort was drawn again")
+    )
+    report.write_report(tmp_path / "fresh", [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, **FAST)
+    assert (tmp_path / "fresh" / "cohorts" / "emb.npz").read_bytes() == kept.read_bytes()
+
 
 def test_a_normalised_report_needs_the_seen_voices_and_no_cascade(embedder, corpus, tmp_path):
     with pytest.raises(InputError, match="--score-norm needs --seen"):

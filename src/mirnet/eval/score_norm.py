@@ -37,6 +37,9 @@ from ..errors import InputError
 from . import SCORE_NORMS, TOP_K
 
 
+SHIPPED_COHORT = "cohort.npz"  # a shipped model's own cohort, beside its model file
+
+
 @dataclass
 class Cohort:
     embeddings: np.ndarray  # (C, E) unit vectors

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ...atomic import write_text
+from ...checkpoint import resolve, save_atomic
 from ...corpus import open_corpus
 from ...corpus.manifest import Manifest
 from ...errors import InputError
@@ -26,7 +27,7 @@ from ..evaluate import (
     write_cohort,
 )
 from ..metrics import det_points
-from ..score_norm import Cohort
+from ..score_norm import SHIPPED_COHORT, Cohort
 from ..separation import evaluate_separation
 from ..setting import MixtureSetting, TrialSetting
 from ..trials import trial_list_sha1
@@ -100,15 +101,17 @@ class Runner(_Opened):
         return self._cohorts[system.label]
 
     def _checked_cohort(self, system: System) -> Path:
+        """OUT/cohorts/LABEL.npz: kept if this system drew it under this setting, else a copy of
+        the cohort shipped beside the system's model file (``SHIPPED_COHORT``) if that one was,
+        else drawn."""
         path = self.out / "cohorts" / f"{system.label}.npz"
-        wanted = cohort_meta(self.cohort_setting, training=True)
-        if path.exists():
-            try:
-                kept = Cohort.load(path, self.fingerprint(system))
-                if {k: kept.meta.get(k) for k in wanted} == wanted:
-                    return path
-            except InputError:
-                pass  # another system's, or not a cohort: drawn again below
+        shipped = None if system.is_peer else resolve(system.path).parent / SHIPPED_COHORT
+        for candidate in (path, shipped):
+            if candidate is not None and self._drawn_here(candidate, system):
+                if candidate != path:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    save_atomic(candidate, path)
+                return path
         write_cohort(
             system.path,
             self.cohort_setting,
@@ -118,6 +121,17 @@ class Runner(_Opened):
             system=self.fingerprint(system),
         )
         return path
+
+    def _drawn_here(self, path: Path, system: System) -> bool:
+        """Whether the cohort at ``path`` was drawn by ``system`` under this runner's setting."""
+        if not path.exists():
+            return False
+        wanted = cohort_meta(self.cohort_setting, training=True)
+        try:
+            kept = Cohort.load(path, self.fingerprint(system))
+        except InputError:
+            return False  # another system's, or not a cohort
+        return {k: kept.meta.get(k) for k in wanted} == wanted
 
     def norm_record(self, system: System) -> dict | None:
         """What a result normalised as this runner normalises records of it (``ScoreNorm.record``),
