@@ -36,7 +36,6 @@ from ..distances import pairwise_cosine_distance
 from ..errors import InputError
 from . import SCORE_NORMS, TOP_K
 
-
 SHIPPED_COHORT = "cohort.npz"  # a shipped model's own cohort, beside its model file
 
 
