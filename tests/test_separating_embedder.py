@@ -132,6 +132,17 @@ def test_a_linked_composition_holds_no_weights_and_refuses_changed_parts(parts, 
         read_bundle(moved / "linked")
 
 
+def test_the_reports_systems_table_gives_a_composition_its_outputs_and_its_parts(parts, tmp_path):
+    from mirnet.eval.report.markdown import system_rows
+    from mirnet.eval.report.systems import parse_systems
+
+    linked = compose_models(parts["separator"], parts["embedder"], tmp_path / "linked", link=True)
+    (row,) = system_rows(parse_systems([f"pair={linked.parent}"]), None)  # no peer: no runner needed
+    assert row[2] == "2"  # the separator's outputs, though the embedder gives one embedding per input
+    assert row[3].startswith(f"composed of separator `{parts['separator']}`: ? epochs")
+    assert f"; embedder `{parts['embedder']}`: ? epochs" in row[3]
+
+
 def test_parts_of_the_wrong_kind_are_refused_in_one_line(parts, tmp_path, capsys):
     assert (
         main(["compose", str(parts["embedder"]), str(parts["embedder"]), "--out", str(tmp_path / "x")]) == 2

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ... import __version__
-from ...checkpoint import git_commit, read_bundle
+from ...checkpoint import PRETRAINED, build_from_bundle, git_commit, read_bundle, resolve
 from ..setting import MixtureSetting, TrialSetting
 from .cache import Runner
 from .systems import System
@@ -70,6 +70,25 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
+def _trained(bundle: dict) -> str:
+    prog, data = bundle.get("progress", {}), bundle.get("data", {})
+    return (
+        f"{prog.get('epoch', '?')} epochs, {float(prog.get('elapsed_s', 0)) / 60:.0f} min "
+        f"on `{data.get('source')}` "
+        f"({data.get('speakers')} speakers, fingerprint `{data.get('fingerprint')}`)"
+    )
+
+
+def _composed(bundle: dict) -> str:
+    """How a composed model's parts were trained (``mirnet compose``), read from their files."""
+    parts = []
+    for key, part in bundle["data"]["composed_from"].items():
+        source = part["source"]
+        known = source == PRETRAINED or resolve(source).is_file()
+        parts.append(f"{key} `{source}`" + (f": {_trained(read_bundle(source))}" if known else ""))
+    return "composed of " + "; ".join(parts)
+
+
 def system_rows(systems: Sequence[System], run: Runner) -> list[list[str]]:
     rows = []
     for s in systems:
@@ -80,18 +99,12 @@ def system_rows(systems: Sequence[System], run: Runner) -> list[list[str]]:
         params = sum(
             v.numel() for k, v in b["state_dict"].items() if v.dtype.is_floating_point and "running" not in k
         )
-        prog, data = b.get("progress", {}), b.get("data", {})
-        trained = (
-            f"{prog.get('epoch', '?')} epochs, {float(prog.get('elapsed_s', 0)) / 60:.0f} min "
-            f"on `{data.get('source')}` "
-            f"({data.get('speakers')} speakers, fingerprint `{data.get('fingerprint')}`)"
-        )
         rows.append(
             [
                 s.label,
                 f"`{s.path}`: {b['model']['name']}, {params / 1e6:.2f} M parameters",
-                str(b["model"]["args"].get("n_speakers", 1)),
-                trained,
+                str(build_from_bundle(b, s.path).n_speakers),
+                _composed(b) if "composed_from" in b.get("data", {}) else _trained(b),
                 f"`{(b.get('git_commit') or '?')[:10]}`",
             ]
         )
