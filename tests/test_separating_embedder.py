@@ -107,9 +107,8 @@ def test_a_linked_composition_holds_no_weights_and_refuses_changed_parts(parts, 
     assert main(["compose", *args]) == 0
     assert (tmp_path / "linked" / "model.pt").stat().st_size < full.stat().st_size / 2
     assert not load_file(tmp_path / "linked" / "model.pt")["state_dict"]
-    moved = (
-        tmp_path / "moved"
-    )  # the parts and the link move together: each part is found relative to the link
+    # the parts and the link move together: each part is found relative to the link
+    moved = tmp_path / "moved"
     moved.mkdir()
     for name in ("separator", "embedder", "linked"):
         shutil.move(tmp_path / name, moved / name)

@@ -239,10 +239,11 @@ def _linked_weights(bundle: dict, path: Path) -> dict[str, torch.Tensor]:
             file = Path(os.path.normpath(path.parent / link["file"]))
             if not file.is_file():
                 raise CheckpointError(f"{path}: its {key} {file} is missing; compose it again")
-            if model_fingerprint(file) != link["fingerprint"]:
+            fingerprint = model_fingerprint(file)
+            if fingerprint != link["fingerprint"]:
                 raise CheckpointError(
                     f"{path}: its {key} {file} has changed since it was composed "
-                    f"(SHA-1 {model_fingerprint(file)}, composed with {link['fingerprint']}); compose it again"
+                    f"(SHA-1 {fingerprint}, composed with {link['fingerprint']}); compose it again"
                 )
             part = read_bundle(file)
         state.update({f"{key}.{name}": value for name, value in part["state_dict"].items()})
