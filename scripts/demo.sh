@@ -11,6 +11,7 @@ OUT=${OUT:-runs/demo}
 REF=${REF:-models/reference}
 MIRNET=${MIRNET:-models/mirnet}
 TRIALS=${TRIALS:-1000}                # headline: the reference, unseen and seen speakers
+CLEAN_TRIALS=${CLEAN_TRIALS:-200}     # its clean bound (near 1%): the comparison's trials, scored once
 COMPARE_TRIALS=${COMPARE_TRIALS:-200} # every system x every condition, one trial list
 SWEEP_TRIALS=${SWEEP_TRIALS:-100}     # every system per SIR / overlap / crop / speakers point
 SEP=${SEP:-models/separators}
@@ -35,6 +36,7 @@ stage "4/4 report: reference, MIRNet, single-embedding baseline, resemblyzer; th
 $M report "reference=$REF" "mirnet=$MIRNET" "single=$MIRNET/teacher" resemblyzer \
   --data data/corpus/unseen --seen data/corpus/seen --score-norm asnorm \
   --trials "$TRIALS" --compare-trials "$COMPARE_TRIALS" --sweep-trials "$SWEEP_TRIALS" \
+  --clean-trials "$CLEAN_TRIALS" \
   --separation-mixtures "$SEPARATION_MIXTURES" \
   --separator-systems "upit=$SEP/upit" "voicefilter_mirnet=$SEP/voicefilter_mirnet" \
   "voicefilter_enrolled=$SEP/voicefilter_enrolled" \

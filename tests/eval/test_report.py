@@ -198,9 +198,10 @@ def test_every_printed_eval_command_draws_the_same_trials_and_gives_the_same_num
     embedder, corpus, tmp_path, capsys
 ):
     """The "Commands" section re-run by hand, each writing its trials afresh from its flags alone:
-    the trial lists must hash as the report's, and the scores must be the report's."""
+    the trial lists must hash as the report's, and the scores must be the report's. The headline's
+    clean rows take their own, smaller number of trials."""
     seen, out = corpus / "seen", tmp_path / "report"
-    fast = {**FAST, "sweeps": ["overlap=0.5", "crop=2"], "separation_mixtures": None}
+    fast = {**FAST, "sweeps": ["overlap=0.5", "crop=2"], "separation_mixtures": None, "clean_trials": 3}
     report.write_report(out, [str(embedder)], seen, seen=seen, **fast)
     text = (out / "REPORT.md").read_text()
     printed = [
@@ -220,6 +221,7 @@ def test_every_printed_eval_command_draws_the_same_trials_and_gives_the_same_num
         condition = argv[argv.index("--condition") + 1]
         cached = json.loads((out / "evals" / "emb" / f"{listed.stem}_{condition}.json").read_text())
         assert again["trial_list_sha1"] == cached["trial_list_sha1"] == trial_list_sha1(listed)
+        assert cached["trials"] == (3 if condition == "clean" else 4)
         for key in ("eer", "eer_ci", "min_dcf", "overlap", "crop_seconds", "heldout"):
             assert again[key] == cached[key], key
         assert f"**{cached['eer']:.1f}**" in text
