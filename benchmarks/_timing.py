@@ -118,6 +118,12 @@ def write_json(path: Path, payload: dict) -> None:
     print(f"wrote {path}")
 
 
+def write_results(a: argparse.Namespace, name: str, start: dict, **sections) -> None:
+    """``a.json``: which benchmark, its arguments, the machine at start and end, then ``sections``."""
+    meta = {"benchmark": name, "args": {k: str(v) for k, v in vars(a).items()}}
+    write_json(a.json, {**meta, "conditions_start": start, "conditions_end": conditions(), **sections})
+
+
 def config_model(path: str | Path, seed: int = 0) -> tuple[ExperimentConfig, torch.nn.Module]:
     """A config's model, randomly initialised as training starts it: enough for speed."""
     cfg = load_config(path)

@@ -25,7 +25,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 
-from _timing import REPO, add_common_args, conditions, table, write_json  # noqa: E402
+from _timing import REPO, add_common_args, conditions, table, write_results  # noqa: E402
 
 
 def _pair(data: str):
@@ -162,16 +162,7 @@ def main() -> None:
     print(
         table(rows, ["workload", "malloc", "cpu_s", "user_s", "sys_s", "faults", "peak_rss_mb", "speed_up"])
     )
-    write_json(
-        a.json,
-        {
-            "benchmark": "allocator",
-            "args": {k: str(v) for k, v in vars(a).items()},
-            "start": start,
-            "end": conditions(),
-            "rows": rows,
-        },
-    )
+    write_results(a, "allocator", start, rows=rows)
 
 
 if __name__ == "__main__":

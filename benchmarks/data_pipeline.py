@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy.signal import resample_poly
 
-from _timing import REPO, add_common_args, conditions, interleaved, table, write_json
+from _timing import REPO, add_common_args, conditions, interleaved, table, write_results
 from mirnet.corpus import open_corpus
 from mirnet.corpus.audio_cache import AudioCache
 from mirnet.data import mixing
@@ -149,16 +149,12 @@ def main() -> None:
             f"{prefix or 'files: '}target >= 500 mixtures/s per core (3-s crops, speed perturbation): "
             f"{e2e:.0f} ({'met' if e2e >= 500 else 'not met'}); without speed perturbation {plain_rate:.0f}"
         )
-    write_json(
-        a.json,
-        {
-            "benchmark": "data_pipeline",
-            "args": {k: str(v) for k, v in vars(a).items()},
-            "conditions_start": start,
-            "conditions_end": conditions(),
-            "stages": rows,
-            "speed_perturbed_sources": sum(sp != 1.0 for s in specs for sp in s.speeds),
-        },
+    write_results(
+        a,
+        "data_pipeline",
+        start,
+        stages=rows,
+        speed_perturbed_sources=sum(sp != 1.0 for s in specs for sp in s.speeds),
     )
 
 

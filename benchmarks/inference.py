@@ -30,7 +30,7 @@ from _timing import (
     interleaved,
     real_mixtures,
     table,
-    write_json,
+    write_results,
 )
 from mirnet.checkpoint import load_model
 from mirnet.eval.peers import Resemblyzer
@@ -313,19 +313,7 @@ def main() -> None:
                 ],
             )
         )
-    write_json(
-        a.json,
-        {
-            "benchmark": "inference",
-            "args": {k: str(v) for k, v in vars(a).items()},
-            "conditions_start": start,
-            "conditions_end": conditions(),
-            "clip_seconds": SECONDS,
-            "speed": rows,
-            "optimisations": opt,
-            "targets": targets,
-        },
-    )
+    write_results(a, "inference", start, clip_seconds=SECONDS, speed=rows, optimisations=opt, targets=targets)
 
 
 if __name__ == "__main__":

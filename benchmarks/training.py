@@ -22,7 +22,7 @@ from multiprocessing import get_context
 
 import torch
 
-from _timing import REPO, add_common_args, conditions, table, write_json
+from _timing import REPO, add_common_args, conditions, table, write_results
 from mirnet.config import load_config
 from mirnet.train.build import set_train_mode
 from mirnet.train.trainer import Trainer
@@ -144,16 +144,7 @@ def main() -> None:
             ],
         )
     )
-    write_json(
-        a.json,
-        {
-            "benchmark": "training",
-            "args": {k: str(v) for k, v in vars(a).items()},
-            "conditions_start": start,
-            "conditions_end": conditions(),
-            "rows": rows,
-        },
-    )
+    write_results(a, "training", start, rows=rows)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import tempfile  # noqa: E402
 
 import torch  # noqa: E402
 
-from _timing import REPO, add_common_args, conditions, interleaved, table, write_json  # noqa: E402
+from _timing import REPO, add_common_args, conditions, interleaved, table, write_results  # noqa: E402
 from mirnet.config import load_config  # noqa: E402
 from mirnet.train.build import set_train_mode  # noqa: E402
 from mirnet.train.trainer import Trainer  # noqa: E402
@@ -99,16 +99,7 @@ def main() -> None:
         for name, t in times.items()
     ]
     print(table(rows, ["variant", "cpu_s_per_step", "samples_per_cpu_s", "speed_up_vs_plain"]))
-    write_json(
-        a.json,
-        {
-            "benchmark": "training_levers",
-            "args": {k: str(v) for k, v in vars(a).items()},
-            "start": start,
-            "end": conditions(),
-            "rows": rows,
-        },
-    )
+    write_results(a, "training_levers", start, rows=rows)
 
 
 if __name__ == "__main__":
