@@ -3,7 +3,7 @@ autocast, and Adam's fused and foreach implementations, on the compact recipe's 
 (forward, loss with the teacher's distillation, backward, clipping, Adam) through
 ``Trainer.optimizer_step``.
 
-    python benchmarks/training_levers.py --data data/corpus/seen [--rounds 6] [--batch 32]
+    python benchmarks/training_levers.py --data data/corpus/seen [--rounds 6] [--batch 32] [--keep-freed-memory]
 
 Every thread pool is pinned to one thread before torch loads, so CPU time is the step's own.
 Each variant is its own Trainer (same seed, same initial weights) and takes the very same
@@ -62,8 +62,18 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--teacher", default=str(REPO / "models" / "mirnet" / "teacher"))
+    p.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="glibc's thresholds as every mirnet command sets them (benchmarks/allocator.py); "
+        "process-wide, so compare against a run without it",
+    )
     add_common_args(p, "training_levers")
     a = p.parse_args()
+    if a.keep_freed_memory:
+        from mirnet.allocator import keep_freed_memory
+
+        assert keep_freed_memory(), "glibc's malloc, with no MALLOC_* settings in the environment"
     overrides = [
         f"data.train={a.data}",
         "train.threads=1",
