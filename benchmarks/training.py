@@ -3,11 +3,14 @@ and paper configurations, with the batches made beforehand (model cost alone) an
 compact one, drawn by the DataLoader during the steps (data loading included).
 
     python benchmarks/training.py --data data/corpus/seen [--threads 2] [--steps 4] [--paper-batch 2]
+    python benchmarks/training.py --threads 1 2 --workers 0 1 2 --paper-steps 0   # workers against threads
 
 Each configuration runs in a fresh process, so its peak RSS (getrusage) is its own. The compact
 model trains as the reference recipe does, with the clean teacher's distillation term
 (``--teacher``); the paper model as configs/mirnet_paper.yaml says, at a small batch: on CPU
-one step of 32 takes minutes.
+one step of 32 takes minutes. With several ``--threads`` and ``--workers`` the compact model
+is measured at each pair: on 2 cores, torch's threads and the DataLoader's worker processes
+compete for the same cores, and only samples per wall second on idle cores says which split pays.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def measure(name: str, config: str, overrides: list[str], steps: int, with_loadi
         if with_loading:
             rows.append(
                 (
-                    f"DataLoader during the steps ({cfg.data.workers} worker)",
+                    f"DataLoader during the steps (workers={cfg.data.workers})",
                     _steps(trainer, itertools.islice(loader, steps)),
                 )
             )
@@ -88,7 +91,8 @@ def measure(name: str, config: str, overrides: list[str], steps: int, with_loadi
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(REPO / "data" / "corpus" / "seen"))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, nargs="+", default=[2])
+    p.add_argument("--workers", type=int, nargs="+", default=[1], help="DataLoader worker processes")
     p.add_argument(
         "--steps", type=int, default=4, help="timed steps of the compact model (after one warm-up)"
     )
@@ -102,24 +106,30 @@ def main() -> None:
     )
     add_common_args(p, "training")
     a = p.parse_args()
-    common = [f"data.train={a.data}", f"train.threads={a.threads}", "data.workers=1"]
     teacher = [] if a.teacher == "none" else [f"train.teacher={a.teacher}"]
     runs = [
         (
             "compact",
             str(REPO / "configs" / "mirnet_compact.yaml"),
-            common + teacher + [f"data.batch_size={a.batch}"],
+            [f"data.train={a.data}", f"train.threads={t}", f"data.workers={w}", *teacher]
+            + [f"data.batch_size={a.batch}"],
             a.steps,
             True,
-        ),
-        (
-            "paper",
-            str(REPO / "configs" / "mirnet_paper.yaml"),
-            common + [f"data.batch_size={a.paper_batch}"],
-            a.paper_steps,
-            False,
-        ),
+        )
+        for t in a.threads
+        for w in a.workers
     ]
+    if a.paper_steps:
+        runs.append(
+            (
+                "paper",
+                str(REPO / "configs" / "mirnet_paper.yaml"),
+                [f"data.train={a.data}", f"train.threads={a.threads[0]}", "data.workers=1"]
+                + [f"data.batch_size={a.paper_batch}"],
+                a.paper_steps,
+                False,
+            )
+        )
     start = conditions()
     rows = []
     for run in runs:
