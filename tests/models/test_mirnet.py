@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model
+from mirnet.config import ConfigError
 from mirnet.models.attention import rotate_blocks
 from mirnet.models.encoder import SpeechEncoder
 from mirnet.models.speaker_nets import build_speaker_net
@@ -34,11 +35,24 @@ def test_one_embedding_per_speaker(batch, n_speakers, seconds):
         ("tdnn", {"channels": 16, "pool_channels": 32}),
         ("tdnn", {"channels": 16, "pool_channels": 32, "stride": 2}),
         ("resnet18", {"widths": (8, 8, 16, 16)}),
+        ("resnet18", {"widths": (8, 8, 16, 16), "stem": "imagenet"}),
     ],
 )
 def test_speaker_nets_pool_over_time(name, kwargs):
     net = build_speaker_net(name, in_dim=40, embed_dim=24, **kwargs).eval()
     assert net(torch.randn(2, 40, 57)).shape == (2, 24) and net(torch.randn(2, 40, 301)).shape == (2, 24)
+
+
+@pytest.mark.parametrize("stem, plane", [("3x3", (257, 301)), ("3x3/2", (129, 151)), ("imagenet", (65, 76))])
+def test_the_resnet_stem_sets_the_first_stage_resolution(stem, plane):
+    """The paper leaves ResNet-18's stem open; each reading keeps a different (F, T) plane."""
+    net = build_speaker_net("resnet18", in_dim=257, embed_dim=8, widths=(8, 8, 8, 8), stem=stem)
+    assert net.stem(torch.randn(1, 1, 257, 301)).shape[-2:] == plane
+
+
+def test_an_unknown_resnet_stem_is_named():
+    with pytest.raises(ConfigError, match="stem: expected one of 3x3, 3x3/2, imagenet, got '5x5'"):
+        build_speaker_net("resnet18", in_dim=257, embed_dim=8, stem="5x5")
 
 
 def test_paper_configuration_matches_table_1():

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import ConfigError, Size
+from ..config import ConfigError, Size, choose
 
 
 class _BasicBlock(nn.Module):
@@ -36,6 +36,13 @@ class _BasicBlock(nn.Module):
         return self.act(self.body(x) + self.skip(x))
 
 
+# ResNet-18's stem, which the paper does not give: ``3x3`` keeps the full (F, T) plane through the
+# first stage, as speaker-verification ResNets do; ``3x3/2`` halves both axes; ``imagenet`` is
+# He et al.'s 7x7 convolution at stride 2 and 3x3 max-pool at stride 2 (a quarter of each axis).
+# Stage 1 holds most of the FLOPs, so the choice sets the model's cost (docs/benchmarks.md).
+STEMS = {"3x3": (3, 1, False), "3x3/2": (3, 2, False), "imagenet": (7, 2, True)}  # kernel, stride, pool
+
+
 class ResNet18(nn.Module):
     """The paper's speaker network: ResNet-18 (2-2-2-2 basic blocks) over the (F, T) plane,
     frequency averaged, then temporal average pooling (TAP) and a linear embedding layer."""
@@ -46,8 +53,11 @@ class ResNet18(nn.Module):
         embed_dim: Size = 512,
         widths: Sequence[Size] = (64, 128, 256, 512),
         blocks: Sequence[Size] = (2, 2, 2, 2),
+        stem: str = "3x3",
     ):
         super().__init__()
+        choose("stem", stem, tuple(STEMS))
+        kernel, stride, pool = STEMS[stem]
         if not widths:
             raise ConfigError("widths: expected a non-empty list (one width per stage)")
         if len(blocks) != len(widths):
@@ -55,7 +65,10 @@ class ResNet18(nn.Module):
                 f"blocks: need one block count per stage: {len(widths)} widths, got {len(blocks)} counts"
             )
         self.stem = nn.Sequential(
-            nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
+            nn.Conv2d(1, widths[0], kernel, stride, kernel // 2, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+            *([nn.MaxPool2d(3, 2, 1)] if pool else []),
         )
         layers, c_in = [], widths[0]
         for i, (c_out, n) in enumerate(zip(widths, blocks)):
