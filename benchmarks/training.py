@@ -68,6 +68,7 @@ def measure(name: str, config: str, overrides: list[str], steps: int, with_loadi
         out.append(
             {
                 "config": name,
+                "precision": cfg.train.precision,
                 "batch": cfg.data.batch_size,
                 "threads": cfg.train.threads,
                 "data": data,
@@ -94,6 +95,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[2])
     p.add_argument("--workers", type=int, nargs="+", default=[1], help="DataLoader worker processes")
     p.add_argument(
+        "--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32"], help="train.precision"
+    )
+    p.add_argument(
         "--steps", type=int, default=4, help="timed steps of the compact model (after one warm-up)"
     )
     p.add_argument("--paper-steps", type=int, default=2)
@@ -112,10 +116,11 @@ def main() -> None:
             "compact",
             str(REPO / "configs" / "mirnet_compact.yaml"),
             [f"data.train={a.data}", f"train.threads={t}", f"data.workers={w}", *teacher]
-            + [f"data.batch_size={a.batch}"],
+            + [f"data.batch_size={a.batch}", f"train.precision={precision}"],
             a.steps,
             True,
         )
+        for precision in a.precisions
         for t in a.threads
         for w in a.workers
     ]
@@ -141,6 +146,7 @@ def main() -> None:
             rows,
             [
                 "config",
+                "precision",
                 "batch",
                 "threads",
                 "data",
