@@ -71,8 +71,8 @@ def write_report(
     """Score ``systems`` (first = the system the report is about) and write ``OUT/REPORT.md``.
 
     - headline: the first system on ``trials`` trials of ``data`` (and of ``seen`` held-out
-      utterances), mixture, and clean on ``clean_trials`` (default ``trials``: equal to
-      ``compare_trials``, the unseen clean row is the comparison's, scored once);
+      utterances), mixture, and clean on ``clean_trials`` (default ``trials``; equal to
+      ``compare_trials``, the unseen clean row is the comparison's own result, scored once);
     - all systems x ``conditions`` on one ``compare_trials`` list, with DET curves (default: every
       condition; ``cascade``, behind ``separator``, only when one is given);
     - all systems, mixture condition, along each sweep axis on ``sweep_trials`` lists;
