@@ -4,6 +4,7 @@ compact one, drawn by the DataLoader during the steps (data loading included).
 
     python benchmarks/training.py --data data/corpus/seen [--threads 2] [--steps 4] [--paper-batch 2]
     python benchmarks/training.py --threads 1 2 --workers 0 1 2 --paper-steps 0   # workers against threads
+    python benchmarks/training.py --config separator_upit_compact.yaml --teacher none --batch 8 ...
 
 Each configuration runs in a fresh process, so its peak RSS (getrusage) is its own. The compact
 model trains as the reference recipe does, with the clean teacher's distillation term
@@ -22,6 +23,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import torch
 
@@ -102,6 +104,11 @@ def main() -> None:
     )
     p.add_argument("--paper-steps", type=int, default=2)
     p.add_argument("--batch", type=int, default=32, help="compact batch (its config's)")
+    p.add_argument(
+        "--config",
+        default="mirnet_compact.yaml",
+        help="the compact run's config in configs/ (with --teacher none for a separator)",
+    )
     p.add_argument("--paper-batch", type=int, default=2)
     p.add_argument(
         "--teacher",
@@ -113,8 +120,8 @@ def main() -> None:
     teacher = [] if a.teacher == "none" else [f"train.teacher={a.teacher}"]
     runs = [
         (
-            "compact",
-            str(REPO / "configs" / "mirnet_compact.yaml"),
+            Path(a.config).stem,
+            str(REPO / "configs" / a.config),
             [f"data.train={a.data}", f"train.threads={t}", f"data.workers={w}", *teacher]
             + [f"data.batch_size={a.batch}", f"train.precision={precision}"],
             a.steps,
