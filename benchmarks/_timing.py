@@ -124,8 +124,11 @@ def write_results(a: argparse.Namespace, name: str, start: dict, **sections) -> 
     write_json(a.json, {**meta, "conditions_start": start, "conditions_end": conditions(), **sections})
 
 
-def config_model(path: str | Path, seed: int = 0) -> tuple[ExperimentConfig, torch.nn.Module]:
-    """A config's model, randomly initialised as training starts it: enough for speed."""
-    cfg = load_config(path)
+def config_model(
+    path: str | Path, seed: int = 0, overrides: list[str] | None = None
+) -> tuple[ExperimentConfig, torch.nn.Module]:
+    """A config's model (with ``key=value`` overrides), randomly initialised as training starts
+    it: enough for speed."""
+    cfg = load_config(path, overrides or [])
     torch.manual_seed(seed)
     return cfg, model_from_config(cfg.model, cfg.data.n_speakers)

@@ -28,27 +28,18 @@ import tempfile  # noqa: E402
 from _timing import REPO, add_common_args, conditions, table, write_results  # noqa: E402
 
 
-def _pair(data: str):
-    import torch
+def _embed(model: str):
+    def build(data: str):
+        import mirnet
+        from _timing import real_mixtures
 
-    import mirnet
-    from _timing import real_mixtures
+        embedder, wavs = mirnet.load(REPO / "models" / model, "fp32"), real_mixtures(data, 32)
+        return lambda: embedder.embed_batch(wavs)
 
-    model, wavs = mirnet.load(REPO / "models" / "reference", "fp32"), real_mixtures(data, 32)
-    return lambda: model.embed_batch(wavs), "32 mixtures embedded by the pair (models/reference)", torch
-
-
-def _mirnet(data: str):
-    import torch
-
-    import mirnet
-    from _timing import real_mixtures
-
-    model, wavs = mirnet.load(REPO / "models" / "mirnet", "fp32"), real_mixtures(data, 32)
-    return lambda: model.embed_batch(wavs), "32 mixtures embedded by compact MIRNet", torch
+    return build
 
 
-def _step(config: str, overrides: list[str], what: str):
+def _step(config: str, overrides: list[str]):
     def build(data: str):
         import itertools
 
@@ -59,29 +50,34 @@ def _step(config: str, overrides: list[str], what: str):
         from mirnet.train.trainer import Trainer
 
         torch.manual_seed(0)
-        exp = tempfile.mkdtemp()
         cfg = load_config(
             REPO / "configs" / config,
             [f"data.train={data}", "train.threads=1", "data.workers=0", "train.precision=fp32", *overrides],
         )
-        t = Trainer(cfg, exp, progress=False)
+        t = Trainer(cfg, tempfile.mkdtemp(), progress=False)
         set_train_mode(t.model, t.frozen)
         batches = itertools.cycle(list(itertools.islice(t.loader(t.train_data, True), 2)))
-        return lambda: t.optimizer_step((next(batches),)), what, torch
+        return lambda: t.optimizer_step((next(batches),))
 
     return build
 
 
+# name -> (what it is, a builder of its call from the corpus, whether it runs under inference_mode)
 WORKLOADS = {
-    "pair": _pair,
-    "mirnet": _mirnet,
-    "upit_step": _step("separator_upit_compact.yaml", [], "uPIT training step, 8 mixtures of 3 s"),
-    "mirnet_step": _step(
-        "mirnet_compact.yaml",
-        [f"train.teacher={REPO / 'models' / 'mirnet' / 'teacher'}"],
+    "pair": ("32 mixtures embedded by the pair (models/reference)", _embed("reference"), True),
+    "mirnet": ("32 mixtures embedded by compact MIRNet", _embed("mirnet"), True),
+    "upit_step": (
+        "uPIT training step, 8 mixtures of 3 s",
+        _step("separator_upit_compact.yaml", []),
+        False,
+    ),
+    "mirnet_step": (
         "compact MIRNet training step, 32 mixtures, with the teacher",
+        _step("mirnet_compact.yaml", [f"train.teacher={REPO / 'models' / 'mirnet' / 'teacher'}"]),
+        False,
     ),
 }
+COLUMNS = ["workload", "malloc", "cpu_s", "user_s", "sys_s", "faults", "peak_rss_mb", "speed_up"]
 
 
 def child(workload: str, keep: bool, data: str, steps: int) -> None:
@@ -89,9 +85,12 @@ def child(workload: str, keep: bool, data: str, steps: int) -> None:
         from mirnet.allocator import keep_freed_memory
 
         assert keep_freed_memory(), "glibc's malloc, with no MALLOC_* settings in the environment"
-    fn, what, torch = WORKLOADS[workload](data)
+    import torch
+
+    what, build, inference = WORKLOADS[workload]
+    fn = build(data)
     torch.set_num_threads(1)
-    with torch.inference_mode(workload in ("pair", "mirnet")):
+    with torch.inference_mode(inference):
         for _ in range(2):
             fn()
         before = resource.getrusage(resource.RUSAGE_SELF)
@@ -152,16 +151,9 @@ def main() -> None:
                     "speed_up": 1 / ratio if keep else 1.0,
                 }
             )
-        print(
-            table(
-                rows[-2:],
-                ["workload", "malloc", "cpu_s", "user_s", "sys_s", "faults", "peak_rss_mb", "speed_up"],
-            )
-        )
+        print(table(rows[-2:], COLUMNS))
     print()
-    print(
-        table(rows, ["workload", "malloc", "cpu_s", "user_s", "sys_s", "faults", "peak_rss_mb", "speed_up"])
-    )
+    print(table(rows, COLUMNS))
     write_results(a, "allocator", start, rows=rows)
 
 

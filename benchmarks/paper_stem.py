@@ -15,19 +15,20 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from _timing import REPO, add_common_args, conditions, interleaved, real_mixtures, table, write_results
+from _timing import (
+    REPO,
+    add_common_args,
+    conditions,
+    config_model,
+    interleaved,
+    real_mixtures,
+    table,
+    write_results,
+)
 from mirnet.api import Embedder
-from mirnet.architectures import model_from_config
-from mirnet.config import load_config
 from mirnet.models.speaker_nets import STEMS
 
 SECONDS = 3.0
-
-
-def paper_model(stem: str) -> torch.nn.Module:
-    cfg = load_config(REPO / "configs" / "mirnet_paper.yaml", [f"model.args.speaker_net.stem={stem}"])
-    torch.manual_seed(0)
-    return model_from_config(cfg.model, cfg.data.n_speakers).eval()
 
 
 def main() -> None:
@@ -39,7 +40,10 @@ def main() -> None:
     add_common_args(p, "paper_stem")
     a = p.parse_args()
     start, clip = conditions(), real_mixtures(a.data, 1)
-    models = {stem: paper_model(stem) for stem in STEMS}
+    config = REPO / "configs" / "mirnet_paper.yaml"
+    models = {
+        stem: config_model(config, 0, [f"model.args.speaker_net.stem={stem}"])[1].eval() for stem in STEMS
+    }
     gflop = {}
     for stem, model in models.items():
         with FlopCounterMode(display=False) as counter, torch.inference_mode():

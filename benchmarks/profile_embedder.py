@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import mirnet  # noqa: E402
-from _timing import add_common_args, conditions, real_mixtures, table, write_json  # noqa: E402
+from _timing import add_common_args, conditions, real_mixtures, table, write_results  # noqa: E402
 
 
 def part_times(model: mirnet.Embedder, mixtures: torch.Tensor, rounds: int) -> dict[str, float]:
@@ -135,10 +135,7 @@ def main() -> None:
     for precision, rows in ops.items():
         print(f"\nheaviest operators, {precision}:")
         print(table(rows, ["operator", "calls_per_mixture", "self_cpu_ms_per_mixture", "share_%"]))
-    write_json(
-        a.json,
-        {"exp": a.exp, "start": start, "end": conditions(), "threads": 1, "parts": parts, "operators": ops},
-    )
+    write_results(a, "profile_embedder", start, threads=1, parts=parts, operators=ops)
 
 
 if __name__ == "__main__":

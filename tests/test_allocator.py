@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from mirnet.allocator import USER_SETTINGS
+
 # a step that makes and frees 64-MB tensors (above glibc's largest mmap threshold, 32 MB), run
 # until the heap has settled; prints the page faults of four more steps
 PROBE = """
@@ -23,7 +25,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def faults(mode: str, env: dict | None = None) -> tuple[str, int]:
+def faults(mode: str, **settings: str) -> tuple[str, int]:
+    """The probe run with the caller's environment, less any malloc settings of its own, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in USER_SETTINGS} | settings
     out = subprocess.run(
         [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
@@ -41,5 +45,5 @@ def test_kept_memory_is_reused_without_faulting_every_page_again():
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_malloc_settings_from_the_environment_are_left_alone():
-    applied, _ = faults("keep", {**os.environ, "MALLOC_TRIM_THRESHOLD_": "131072"})
+    applied, _ = faults("keep", MALLOC_TRIM_THRESHOLD_="131072")
     assert applied == "False"
