@@ -16,6 +16,9 @@ COMPARE_TRIALS=${COMPARE_TRIALS:-200} # every system x every condition, one tria
 SWEEP_TRIALS=${SWEEP_TRIALS:-100}     # every system per SIR / overlap / crop / speakers point
 SEP=${SEP:-models/separators}
 SEPARATION_MIXTURES=${SEPARATION_MIXTURES:-50}  # per separation table (unseen; seen held-out)
+# bf16 where the CPU computes it natively (1.5x on the pair; EER within 0.1 point on the headline's
+# 1000 trials, docs/benchmarks.md), else fp32; PRECISION=fp32 gives the published fp32 figures exactly
+PRECISION=${PRECISION:-$(.venv/bin/python -c 'from mirnet.api import native_bf16; print("bf16" if native_bf16() else "fp32")')}
 mkdir -p "$OUT"
 stage() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 
@@ -30,13 +33,13 @@ $M separate "$SEP/voicefilter_mirnet" "$OUT/example_mix.wav" --out "$OUT/example
 stage "3/4 short from-scratch training of the compact MIRNet (the training path)"
 rm -rf "$OUT/train"
 $M train configs/mirnet_compact.yaml "$OUT/train" train.epochs=3 data.epoch_size=960 data.val_size=160 \
-  loss.teacher_weight=0 train.keep_epoch_models=true >/dev/null
+  loss.teacher_weight=0 train.keep_epoch_models=true train.precision="$PRECISION" >/dev/null
 
-stage "4/4 report: reference, MIRNet, single-embedding baseline, resemblyzer; the separators"
+stage "4/4 report ($PRECISION): reference, MIRNet, single-embedding baseline, resemblyzer; the separators"
 $M report "reference=$REF" "mirnet=$MIRNET" "single=$MIRNET/teacher" resemblyzer \
   --data data/corpus/unseen --seen data/corpus/seen --score-norm asnorm \
   --trials "$TRIALS" --compare-trials "$COMPARE_TRIALS" --sweep-trials "$SWEEP_TRIALS" \
-  --clean-trials "$CLEAN_TRIALS" \
+  --clean-trials "$CLEAN_TRIALS" --precision "$PRECISION" \
   --separation-mixtures "$SEPARATION_MIXTURES" \
   --separator-systems "upit=$SEP/upit" "voicefilter_mirnet=$SEP/voicefilter_mirnet" \
   "voicefilter_enrolled=$SEP/voicefilter_enrolled" \

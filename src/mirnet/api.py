@@ -52,6 +52,13 @@ def inference_precision(precision: str = "auto") -> str:
     return precision
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where ``bf16`` pays (1.5x on
+    the separate-then-embed pair on AVX512-BF16, docs/benchmarks.md); elsewhere it is emulated and
+    slower. ``make demo`` reads it to choose its precision."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def _mono_16k(waveform, sample_rate: int, min_seconds: float) -> np.ndarray:
     wav = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
     return check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate), min_seconds=min_seconds)

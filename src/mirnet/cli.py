@@ -566,6 +566,7 @@ def _report(a):
             metric=a.metric,
             score_norm=a.score_norm,
             top_k=a.top_k,
+            precision=a.precision,
             train_run=a.train_run,
             curves=a.curve,
             paper_figures=not a.no_paper_figures,
@@ -991,6 +992,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--top-k", type=_typed(Size), default=TOP_K, help="cohort scores each side is normalised by (asnorm)"
     )
+    precision_option(s)
     s.add_argument("--train-run", help="experiment dir of a training run to chart")
     s.add_argument(
         "--curve",

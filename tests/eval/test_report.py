@@ -62,11 +62,12 @@ def test_bad_sweep_axis_names_the_problem(spec, message):
         parse_sweeps([spec])
 
 
-def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeypatch):
+def test_runner_reuses_only_the_same_system_on_the_same_trials_at_the_same_precision(tmp_path, monkeypatch):
     calls = []
 
     def fake_evaluate(exp, setting, *, trial_list, scores_file, **kw):
         calls.append((exp, kw["condition"]))
+        precision = {"auto": "fp32"}.get(kw["precision"], kw["precision"])
         if not trial_list.exists():
             trial_list.parent.mkdir(parents=True, exist_ok=True)
             trial_list.write_text("trials")
@@ -79,13 +80,15 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
             "trial_list": str(trial_list),
             "trial_list_sha1": trial_list_sha1(trial_list),
             "condition": kw["condition"],
+            "precision": precision,
         }
 
+    monkeypatch.setattr(cache, "system_precision", lambda exp, p: {"auto": "fp32"}.get(p, p))
     fingerprint = {"a": "sha-a", "b": "sha-b"}
     monkeypatch.setattr(cache, "evaluate", fake_evaluate)
     monkeypatch.setattr(cache, "system_fingerprint", lambda exp: fingerprint[exp])
     loads = []
-    monkeypatch.setattr(cache, "load_system", lambda exp: loads.append(exp) or (None, None))
+    monkeypatch.setattr(cache, "load_system", lambda exp, precision: loads.append(exp) or (None, None))
     opened = []
     monkeypatch.setattr(cache, "open_corpus", lambda data: opened.append(data))
     setting = TrialSetting("corpus/unseen", 10, overlap=0.25)
@@ -107,6 +110,15 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials(tmp_path, monkeyp
     assert calls[-1] == ("a", "mixture") and len(calls) == 6
     cached = json.loads((tmp_path / "evals" / "A" / f"{setting.name}_mixture.json").read_text())
     assert cached["system"] == "sha-a2" and cached["label"] == "A"
+    Runner(tmp_path, precision="fp32").result(System("A", "a"), setting, "mixture")  # auto is fp32 here
+    assert len(calls) == 6
+    Runner(tmp_path, precision="bf16").result(System("A", "a"), setting, "mixture")  # not fp32's result
+    Runner(tmp_path, precision="bf16").result(System("A", "a"), setting, "mixture")
+    assert len(calls) == 7
+    assert (
+        json.loads((tmp_path / "evals" / "A" / f"{setting.name}_mixture.json").read_text())["precision"]
+        == "bf16"
+    )
 
 
 def test_epoch_models_pair_each_kept_epoch_with_its_training_time(tmp_path):

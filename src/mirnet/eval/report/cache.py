@@ -60,7 +60,8 @@ class Runner(_Opened):
     system on the very same trial list. With ``score_norm``, every score is normalised against the
     system's cohort (``score_norm``): ``COHORT_MIXTURES`` mixtures of ``cohort_data``'s utterances
     that the system did not hold out, drawn with the report's ``seed`` and kept in
-    ``OUT/cohorts``."""
+    ``OUT/cohorts``. ``precision``: every mirnet system's, as ``mirnet.load``'s (a peer runs as
+    it ships); a cached result is reused only at the same precision, a cohort at any."""
 
     def __init__(
         self,
@@ -72,6 +73,7 @@ class Runner(_Opened):
         cohort_data: str | None = None,
         top_k: int = TOP_K,
         seed: int = 0,
+        precision: str = "auto",
     ):
         super().__init__()
         self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
@@ -79,7 +81,7 @@ class Runner(_Opened):
             raise InputError(
                 "--score-norm needs --seen: each system's cohort is drawn from the training voices"
             )
-        self.score_norm, self.top_k = score_norm, top_k
+        self.score_norm, self.top_k, self.precision = score_norm, top_k, precision
         self.cohort_setting = (
             None if score_norm is None else MixtureSetting(str(cohort_data), n=COHORT_MIXTURES, seed=seed)
         )
@@ -88,7 +90,7 @@ class Runner(_Opened):
 
     def _load(self, system: System) -> tuple:
         if system.path not in self._loaded:
-            self._loaded[system.path] = load_system(system.path)
+            self._loaded[system.path] = load_system(system.path, self.precision)
         return self._loaded[system.path]
 
     def cohort(self, system: System) -> Path | None:
@@ -169,7 +171,7 @@ class Runner(_Opened):
                 cascade_fingerprint(self.fingerprint(system), separator),
                 trial_list_sha1(trials),
                 self.metric,
-                system_precision(system.path),  # a result of bf16 on an AMX machine is not fp32's
+                system_precision(system.path, self.precision),  # a bf16 result is not fp32's
                 self.norm_record(system),
             ):
                 return cached
@@ -185,6 +187,7 @@ class Runner(_Opened):
             progress=self.progress,
             system=self.fingerprint(system),
             separator=separator,
+            precision=self.precision,
             cohort=self.cohort(system),
             top_k=self.top_k,
             score_norm=self.score_norm or "asnorm",

@@ -30,6 +30,7 @@ def eval_command(r: dict) -> str:
         *TrialSetting.from_record(r).flags(),
         f"--metric {r['metric']}",
         f"--condition {r['condition']}",
+        f"--precision {r.get('precision', 'fp32')}",
     ]
     if r.get("separator"):
         parts.append(f"--separator {r['separator']}")

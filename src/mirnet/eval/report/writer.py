@@ -58,6 +58,7 @@ def write_report(
     metric: str = "cosine",
     score_norm: str | None = None,
     top_k: int = TOP_K,
+    precision: str = "auto",
     train_run: str | Path | None = None,
     curves: Sequence[str] = (),
     paper_figures: bool = True,
@@ -88,6 +89,8 @@ def write_report(
 
     ``score_norm`` (``SCORE_NORMS``) normalises every score against each system's own cohort,
     drawn from ``seen``'s utterances that the system did not hold out (``cache.Runner``).
+    ``precision``: every mirnet system's embeddings, as ``mirnet.load``'s (``auto``, ``fp32``,
+    ``bf16``); the separators, figures and peers run as they ship.
     """
 
     out = Path(out_dir)
@@ -114,6 +117,7 @@ def write_report(
         None if seen is None else str(seen),
         top_k,
         seed,
+        precision,
     )
     score = _Scorer(runner)
     data = str(data)
