@@ -1,6 +1,7 @@
 """Inference speed: ms per 3-s mixture (two embeddings out) and real-time factor of the compact
-(committed reference) and paper configurations, beside resemblyzer on the same clips in the
-same rounds; then every candidate inference optimisation against the plain path, timed in the
+(committed reference) and paper configurations and of the separate-then-embed pair (fp32 and
+bf16: what `mirnet report` spends its time on), beside resemblyzer on the same clips in the same
+rounds; then every candidate inference optimisation against the plain path, timed in the
 same rounds and checked against it on real mixtures.
 
     python benchmarks/inference.py [--threads 1 2] [--batch 16] [--rounds 8] [--paper-rounds 2]
@@ -208,6 +209,9 @@ def check_targets(rows: list[dict]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--compact", default=str(REPO / "models" / "mirnet"), help="trained compact model")
+    p.add_argument(
+        "--reference", default=str(REPO / "models" / "reference"), help="the separate-then-embed pair"
+    )
     p.add_argument("--paper-config", default=str(REPO / "configs" / "mirnet_paper.yaml"))
     p.add_argument(
         "--data", default=str(REPO / "data" / "corpus" / "unseen"), help="corpus to mix clips from"
@@ -227,7 +231,7 @@ def main() -> None:
     from mirnet.api import Embedder
 
     start = conditions()
-    compact = load_model(a.compact)[0]
+    compact, pair = load_model(a.compact)[0], load_model(a.reference)[0]
     paper = config_model(a.paper_config)[1].eval()
     clips = real_mixtures(a.data, a.batch)
     with warnings.catch_warnings():
@@ -240,6 +244,8 @@ def main() -> None:
         "compact": Embedder(compact, {}).embed_batch,
         "compact bf16": Embedder(compact, {}, precision="bf16").embed_batch,
         "paper": Embedder(paper, {}).embed_batch,
+        "pair": Embedder(pair, {}).embed_batch,
+        "pair bf16": Embedder(pair, {}, precision="bf16").embed_batch,
     }
     resemblyzer_full = (
         lambda: [peer.encoder.embed_utterance(resemblyzer.preprocess_wav(w)) for w in wavs],
@@ -262,6 +268,9 @@ def main() -> None:
                 # --precision bf16: auto's choice where AMX exists, an opt-in on other bf16 CPUs
                 "mirnet compact, bf16": (lambda: embedders["compact bf16"](clips[:1]), 1),
                 f"mirnet compact, batch {a.batch}": (lambda: embedders["compact"](clips), a.batch),
+                # what `mirnet report` spends most of its time on; make demo takes bf16 where native
+                f"reference pair, batch {a.batch}": (lambda: embedders["pair"](clips), a.batch),
+                f"reference pair, bf16, batch {a.batch}": (lambda: embedders["pair bf16"](clips), a.batch),
             },
             a.rounds,
             threads,
