@@ -240,12 +240,14 @@ def test_every_printed_eval_command_draws_the_same_trials_and_gives_the_same_num
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbers(
-    corpus, tmp_path, capsys, monkeypatch, one_thread
+    precision, corpus, tmp_path, capsys, monkeypatch, one_thread
 ):
     """``--score-norm``: each system's cohort is drawn from the utterances it did not hold out, kept
     beside the results and reused; the printed ``mirnet cohort`` and ``mirnet eval --cohort``
-    commands, re-run by hand, give the very cohort and the very numbers."""
+    commands, re-run by hand, give the very cohort and the very numbers, at the report's
+    precision."""
     seen, out = corpus / "seen", tmp_path / "report"
     utterances = open_corpus(seen)
     heldout = [u.id for s in utterances.speakers for u in utterances.by_speaker[s][:3]]
@@ -258,7 +260,15 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
     handed = []  # what a section composed above the report (diarization) is given
     section = lambda out, cohorts: handed.append(cohorts) or []  # noqa: E731
     report.write_report(
-        out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, sections=[section], **FAST
+        out,
+        [str(emb)],
+        seen,
+        seen=seen,
+        score_norm="asnorm",
+        top_k=3,
+        precision=precision,
+        sections=[section],
+        **FAST,
     )
     assert handed == [{"emb": out / "cohorts" / "emb.npz"}]
     text = (out / "REPORT.md").read_text()
@@ -272,6 +282,8 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
         cohort = z["embeddings"]
         meta = json.loads(str(z["meta"]))
     assert cohort.shape[0] == 8 and meta["training"] and meta["system"] == system_fingerprint(emb)
+    assert meta["precision"] == precision
+    assert all(f"--precision {precision}" in " ".join(argv) for argv in cohort_cmds + eval_cmds)
 
     argv = cohort_cmds[0]
     again = tmp_path / "again.npz"
@@ -308,9 +320,11 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
     monkeypatch.setattr(
         cache, "evaluate", lambda *a, **kw: scored.append(kw["score_norm"]) or original(*a, **kw)
     )
-    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, **FAST)
+    report.write_report(
+        out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, precision=precision, **FAST
+    )
     assert scored == [] and kept.stat().st_mtime_ns == stamp
-    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="mean", **FAST)
+    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="mean", precision=precision, **FAST)
     assert scored == ["mean"] * 4 and kept.stat().st_mtime_ns == stamp
 
     # a cohort shipped beside the model, drawn under the report's setting, is taken, not drawn again

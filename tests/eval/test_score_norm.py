@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mirnet.api import inference_precision
 from mirnet.cli import main
 from mirnet.distances import closest_pair_distance
 from mirnet.eval.metrics import eer
@@ -94,7 +95,13 @@ def test_eval_with_a_cohort_records_the_normalisation_and_scores_the_same_trials
     assert main([*base, "--cohort", str(cohort), "--top-k", "8", "--json", str(tmp_path / "norm.json")]) == 0
     raw, norm = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("raw", "norm"))
     assert raw["score_norm"] is None and raw["trial_list_sha1"] == norm["trial_list_sha1"]
-    assert norm["score_norm"] == {"method": "asnorm", "top_k": 8, "cohort": str(cohort), "cohort_size": 24}
+    assert norm["score_norm"] == {
+        "method": "asnorm",
+        "top_k": 8,
+        "cohort": str(cohort),
+        "cohort_size": 24,
+        "cohort_precision": inference_precision("auto"),  # what `mirnet cohort` embedded it at
+    }
     assert 0.0 <= norm["eer"] <= 100.0
     assert (
         main([*base, "--cohort", str(cohort), "--score-norm", "mean", "--json", str(tmp_path / "m.json")])

@@ -193,5 +193,9 @@ def write_cohort(
     embed, bundle = loaded or load_system(exp, precision)
     manifest = evaluation_manifest(setting.data, bundle, setting.heldout, training)
     embeddings = make_cohort(embed, manifest, setting)
-    meta = {**cohort_meta(setting, training), "fingerprint": manifest.fingerprint()}
+    meta = {
+        **cohort_meta(setting, training),
+        "fingerprint": manifest.fingerprint(),
+        "precision": system_precision(exp, precision),  # recorded, not checked: see report.cache
+    }
     return Cohort(embeddings, system or system_fingerprint(exp), meta).save(out), len(embeddings)

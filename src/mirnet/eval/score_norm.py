@@ -69,11 +69,13 @@ class Cohort:
 @dataclass(frozen=True)
 class ScoreNorm:
     """How output pairs are compared against a cohort: ``method`` (``SCORE_NORMS``), the cohort's
-    unit embeddings, and the cohort scores AS-norm takes per side."""
+    unit embeddings, and the cohort scores AS-norm takes per side. ``precision``: the one the
+    cohort was embedded at, where its file records it (older cohorts do not)."""
 
     method: str
     cohort: np.ndarray  # (C, E)
     top_k: int = TOP_K
+    precision: str | None = None
 
     def __post_init__(self):
         if self.method not in SCORE_NORMS:
@@ -84,7 +86,8 @@ class ScoreNorm:
     @classmethod
     def from_file(cls, method: str, path: str | Path, system: str, top_k: int = TOP_K) -> ScoreNorm:
         """Against the cohort at ``path``, which the system ``system`` must have made."""
-        return cls(method, Cohort.load(path, system).embeddings, top_k)
+        cohort = Cohort.load(path, system)
+        return cls(method, cohort.embeddings, top_k, cohort.meta.get("precision"))
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(B, N, E), (B, M, E) -> (B, N, M) distances that ``distances.closest_pair_distance``
@@ -103,6 +106,7 @@ class ScoreNorm:
             "top_k": self.top_k,
             "cohort": str(path),
             "cohort_size": len(self.cohort),
+            **({"cohort_precision": self.precision} if self.precision else {}),
         }
 
 

@@ -118,6 +118,7 @@ class Runner(_Opened):
             system.path,
             self.cohort_setting,
             path,
+            precision=self.precision,
             training=True,
             loaded=self._load(system),
             system=self.fingerprint(system),

@@ -49,6 +49,11 @@ def cohort_command(r: dict, setting: MixtureSetting) -> str:
             f"mirnet cohort {r['model']}",
             *setting.flags(),
             "--training-only",
+            *(
+                [f"--precision {r['score_norm']['cohort_precision']}"]
+                if "cohort_precision" in r["score_norm"]
+                else []
+            ),
             f"--out {r['score_norm']['cohort']}",
         ]
     )
