@@ -41,6 +41,10 @@ VARIANTS = {
     # dilated convolutions over the frames (separation/tcn_separator.py): Conv-TasNet's sizes, and smaller
     "tcn": dict(CPLX64, arch="tcn_separator"),
     "tcn_small": dict(CPLX64, arch="tcn_separator", hidden=256, blocks=6, repeats=2),
+    # dual-path recurrence over chunks of 24 frames (separation/dprnn_separator.py)
+    "dprnn": dict(CPLX64, arch="dprnn_separator"),
+    # fewer bins: a 32-ms window at the 16-ms hop, 257 bins and the recipe's frame count
+    "cplx32h16": dict(mask="complex", features=dict(n_fft=512, win_ms=32.0, hop_ms=16.0)),
 }
 TRAINING = ("arch", "crop", "lr")  # a variant's keys that are not the model's arguments
 

@@ -81,11 +81,16 @@ def test_upit_training_logs_si_sdri_and_resumes_to_the_same_weights(separator_co
 
 TINY_BAND = {"dim": 16, "hidden": 16, "blocks": 1, "head_dim": 32}
 TINY_TCN = {"dim": 32, "hidden": 64, "blocks": 4, "repeats": 1}
+TINY_DPRNN = {"dim": 32, "hidden": 32, "blocks": 1, "chunk": 12}
 
 
 @pytest.mark.parametrize(
     "name,args,cls",
-    [("band_separator", TINY_BAND, "BandSeparator"), ("tcn_separator", TINY_TCN, "TcnSeparator")],
+    [
+        ("band_separator", TINY_BAND, "BandSeparator"),
+        ("tcn_separator", TINY_TCN, "TcnSeparator"),
+        ("dprnn_separator", TINY_DPRNN, "DprnnSeparator"),
+    ],
 )
 def test_other_separators_train_and_load_through_the_same_trainer(
     separator_config, tmp_path, name, args, cls
@@ -104,6 +109,7 @@ def test_other_separators_train_and_load_through_the_same_trainer(
         ("mask_separator", TINY_SEPARATOR, 3e-3, 60),
         ("band_separator", TINY_BAND, 1e-2, 80),
         ("tcn_separator", TINY_TCN, 3e-3, 60),
+        ("dprnn_separator", TINY_DPRNN, 3e-3, 60),
     ],
 )
 def test_upit_objective_learns_to_separate_a_fixed_batch(corpus, name, args, lr, steps):

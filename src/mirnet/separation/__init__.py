@@ -2,9 +2,15 @@
 by the same Trainer with the pairwise signal losses of ``losses/signal.py``."""
 
 from .band_separator import BandSeparator
+from .dprnn_separator import DprnnSeparator
 from .mask_separator import MaskSeparator
 from .tcn_separator import TcnSeparator
 
-SEPARATORS = {"mask_separator": MaskSeparator, "band_separator": BandSeparator, "tcn_separator": TcnSeparator}
+SEPARATORS = {
+    "mask_separator": MaskSeparator,
+    "band_separator": BandSeparator,
+    "tcn_separator": TcnSeparator,
+    "dprnn_separator": DprnnSeparator,
+}
 
-__all__ = ["BandSeparator", "MaskSeparator", "SEPARATORS", "TcnSeparator"]
+__all__ = ["BandSeparator", "DprnnSeparator", "MaskSeparator", "SEPARATORS", "TcnSeparator"]

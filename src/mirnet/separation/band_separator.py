@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
+from .recurrence import ResidualBLSTM
 from .spectral import SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
 
@@ -57,19 +58,6 @@ def band_edges(
     return edges
 
 
-class _Recurrence(nn.Module):
-    """Residual BLSTM over the middle axis of (batch, length, D)."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.rnn = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-        self.proj = nn.Linear(2 * hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.proj(self.rnn(self.norm(x))[0])
-
-
 class BandSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
 
@@ -97,7 +85,7 @@ class BandSeparator(SpectralSeparator):
         self.split = nn.ModuleList(nn.Sequential(nn.LayerNorm(2 * w), nn.Linear(2 * w, dim)) for w in widths)
         self.embed_proj = nn.Linear(embed_dim, dim, bias=False) if embed_dim else None
         self.blocks = nn.ModuleList(
-            nn.ModuleList([_Recurrence(dim, hidden), _Recurrence(dim, hidden)]) for _ in range(blocks)
+            nn.ModuleList([ResidualBLSTM(dim, hidden), ResidualBLSTM(dim, hidden)]) for _ in range(blocks)
         )
         # per band: outputs-major rows (N, re/im, width), so a one-output model can take the first
         # output's rows of a uPIT model's head (start_from)
