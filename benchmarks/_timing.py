@@ -118,6 +118,14 @@ def write_json(path: Path, payload: dict) -> None:
     print(f"wrote {path}")
 
 
+def keep_freed_memory() -> None:
+    """glibc's malloc thresholds as every mirnet command sets them (``mirnet.allocator``); a
+    benchmark comparing against them must not run silently without them."""
+    from mirnet.allocator import keep_freed_memory as keep
+
+    assert keep(), "glibc's malloc, with no MALLOC_* settings in the environment"
+
+
 def write_results(a: argparse.Namespace, name: str, start: dict, **sections) -> None:
     """``a.json``: which benchmark, its arguments, the machine at start and end, then ``sections``."""
     meta = {"benchmark": name, "args": {k: str(v) for k, v in vars(a).items()}}
