@@ -163,6 +163,27 @@ def test_every_separator_hears_the_same_mixtures_and_the_enrolled_one_its_target
     assert other["metrics"]["si_sdri"] != plain["metrics"]["si_sdri"]
 
 
+def test_separators_on_the_same_mixtures_share_each_mixtures_own_scores(upit, enrolled, corpus, monkeypatch):
+    """What the improvements are over, kept across separators (as the report keeps it): the very
+    figures of scoring each separator alone, and each mixture's own scores computed once."""
+    alone = [
+        evaluate_separation(upit, drawn(corpus / "unseen"), **FAST),
+        evaluate_separation(enrolled, drawn(corpus / "unseen"), enroll_seconds=1.0, **FAST),
+    ]
+    computed = []
+    real = separation.unprocessed_scores
+    monkeypatch.setattr(separation, "unprocessed_scores", lambda *a: computed.append(1) or real(*a))
+    kept = {}
+    shared = [
+        evaluate_separation(upit, drawn(corpus / "unseen"), unprocessed=kept, **FAST),
+        evaluate_separation(enrolled, drawn(corpus / "unseen"), enroll_seconds=1.0, unprocessed=kept, **FAST),
+    ]
+    assert [r["metrics"] for r in shared] == [r["metrics"] for r in alone]
+    assert len(computed) == len(kept) == shared[0]["n"] == 3
+    evaluate_separation(upit, drawn(corpus / "unseen", seed=1), unprocessed=kept, **FAST)  # other mixtures
+    assert len(computed) == len(kept) == 6
+
+
 def test_cli_writes_the_json_it_prints_and_a_row_per_mixture_with_every_metric(
     upit, corpus, tmp_path, capsys
 ):

@@ -9,6 +9,7 @@ mixtures the literature reports on."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,7 @@ from ..data.mixing import MixingConfig, draw_mixture, mix, read_enrollment, read
 from ..errors import CorpusError, InputError
 from ..losses.pit import best_permutation
 from ..losses.signal import pairwise_neg_sisdr
-from ..separation.metrics import METRICS, score_separation, summarize
+from ..separation.metrics import METRICS, score_separation, summarize, unprocessed_scores
 from .evaluate import evaluation_manifest
 from .setting import MixtureSetting
 
@@ -112,6 +113,16 @@ def match(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     return estimates[torch.argsort(perm)]
 
 
+def _unprocessed(kept: dict[str, dict], item: Item, metrics: tuple[str, ...]) -> dict:
+    """The mixture's own scores from ``kept``, computed and kept the first time its audio is seen."""
+    key = hashlib.sha1(
+        item.mixture.tobytes() + item.references.tobytes() + " ".join(metrics).encode()
+    ).hexdigest()
+    if key not in kept:
+        kept[key] = unprocessed_scores(item.references, item.mixture, metrics)
+    return kept[key]
+
+
 def _sir_db(references: np.ndarray) -> float | None:
     """Source 1's level over the other sources', measured on the references as scored."""
     if len(references) < 2:
@@ -140,10 +151,14 @@ def evaluate_separation(
     batch_size: int = 8,
     conditioner: str | Path | None = None,
     progress: bool = True,
+    unprocessed: dict[str, dict] | None = None,
 ) -> dict:
     """Score one separator on the mixtures ``setting`` draws, or on every mixture of the list
     ``mixtures``. ``seed``: the bootstrap's for a list (drawn mixtures use their setting's);
-    ``corpus``: ``setting.data`` already opened, when the caller keeps it.
+    ``corpus``: ``setting.data`` already opened, when the caller keeps it. ``unprocessed``: a dict
+    the caller keeps while it scores several separators, holding each mixture's own scores (what
+    the improvements are over) under a digest of its audio, so a mixture heard again is not
+    scored again.
 
     Outputs are matched to the references by SI-SDR, except an enrolled separator's: output k
     is meant to be enrollment k's speaker, and matching would hide that it picked the other one.
@@ -220,7 +235,13 @@ def evaluate_separation(
             estimates = (
                 estimates if sep.mode == "enrolled" else match(estimates, torch.from_numpy(item.references))
             )
-            scores = score_separation(estimates.numpy(), item.references, item.mixture, metrics)
+            scores = score_separation(
+                estimates.numpy(),
+                item.references,
+                item.mixture,
+                metrics,
+                None if unprocessed is None else _unprocessed(unprocessed, item, metrics),
+            )
             rows.append(
                 {
                     "mixture": item.id,

@@ -52,17 +52,32 @@ def _stoi(estimates: np.ndarray, references: np.ndarray) -> np.ndarray:
 SCORERS = {"sdr": _sdr, "si_sdr": _si_sdr, "pesq": _pesq, "stoi": _stoi}
 
 
+def unprocessed_scores(
+    references: np.ndarray, mixture: np.ndarray, metrics: tuple[str, ...] = METRICS
+) -> dict[str, np.ndarray]:
+    """The mixture itself scored against each of the (N, samples) references: what an improvement
+    is over. The same for every separator on the same mixture, so callers scoring several keep it."""
+    references = np.asarray(references, np.float32)
+    unprocessed = np.broadcast_to(np.asarray(mixture, np.float32), references.shape).copy()
+    return {name: SCORERS[name](unprocessed, references) for name in metrics}
+
+
 def score_separation(
-    estimates: np.ndarray, references: np.ndarray, mixture: np.ndarray, metrics: tuple[str, ...] = METRICS
+    estimates: np.ndarray,
+    references: np.ndarray,
+    mixture: np.ndarray,
+    metrics: tuple[str, ...] = METRICS,
+    unprocessed: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """(N, samples) estimates already matched to (N, samples) references, (samples,) mixture at
-    16 kHz -> {metric: (N,), metric + "i": (N,) improvement over scoring the mixture itself}."""
+    16 kHz -> {metric: (N,), metric + "i": (N,) improvement over scoring the mixture itself}.
+    ``unprocessed``: ``unprocessed_scores`` of these references and mixture, when already known."""
     estimates, references = np.asarray(estimates, np.float32), np.asarray(references, np.float32)
-    unprocessed = np.broadcast_to(np.asarray(mixture, np.float32), references.shape).copy()
+    unprocessed = unprocessed or unprocessed_scores(references, mixture, metrics)
     out = {}
     for name in metrics:
-        scored, baseline = SCORERS[name](estimates, references), SCORERS[name](unprocessed, references)
-        out[name], out[name + "i"] = scored, scored - baseline
+        scored = SCORERS[name](estimates, references)
+        out[name], out[name + "i"] = scored, scored - unprocessed[name]
     return out
 
 

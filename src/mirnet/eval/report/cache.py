@@ -211,6 +211,7 @@ class SeparationRunner(_Opened):
     def __init__(self, out: Path, pesq_stoi: bool = True, progress: bool = True):
         super().__init__()
         self.out, self.pesq_stoi, self.progress = out, pesq_stoi, progress
+        self._unprocessed: dict[str, dict] = {}  # each mixture's own scores, shared by the separators
 
     def paths(self, label: str, setting: MixtureSetting) -> tuple[Path, Path]:
         """Where a result (JSON) and its per-mixture scores (CSV) live."""
@@ -239,6 +240,7 @@ class SeparationRunner(_Opened):
             csv_file=csv_path,
             pesq_stoi=self.pesq_stoi,
             progress=self.progress,
+            unprocessed=self._unprocessed,
         )
         r.update(label=system.label, **key)
         write_text(json_path, json.dumps(r, indent=1) + "\n")
