@@ -1,5 +1,5 @@
-"""The band-split separator: bands tile the spectrum, outputs and gradients reach every part,
-conditioning keeps the contract of the mask separator, and a one-output model started from a
+"""The band-split separator (its shapes, gradients and mask bounds: test_separator_contract.py):
+bands tile the spectrum, conditioning keeps the contract of the mask separator, and a one-output model started from a
 uPIT one is that model's first output for a zero embedding."""
 
 from __future__ import annotations
@@ -21,23 +21,6 @@ def test_bands_tile_the_spectrum_narrow_below_and_wide_above():
     assert len(edges) - 1 == 10 + 12 + 8 and max(widths[:10]) <= 7 and min(widths[-8:]) >= 32
     with pytest.raises(ConfigError, match="same, non-zero length"):
         band_edges(513, 15.625, (1000.0,), (100.0, 200.0))
-
-
-def test_n_outputs_of_the_input_length_with_gradients_everywhere():
-    model = build_model("band_separator", n_outputs=3, **TINY)
-    wav = torch.randn(2, 8000, generator=torch.Generator().manual_seed(1))
-    out = model(wav)
-    assert out.shape == (2, 3, 8000) and torch.isfinite(out).all()
-    out.square().mean().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
-
-
-def test_complex_masks_stay_within_their_bound():
-    model = build_model("band_separator", mask_bound=1.5, **TINY)
-    spec = model.features(torch.randn(1, 8000) * 100)
-    masks = model.masks(spec)
-    assert masks.shape == (1, 2, 257, spec.shape[-1]) and masks.is_complex()
-    assert masks.real.abs().max() <= 1.5 and masks.imag.abs().max() <= 1.5
 
 
 def test_a_conditioned_band_separator_starts_as_the_upit_ones_first_output():

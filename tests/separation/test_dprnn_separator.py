@@ -1,7 +1,6 @@
-"""The dual-path separator: outputs of the input's length whatever it is against the chunks,
-gradients reach every part, masks keep their bound, every frame hears the whole clip (the
-recurrence across chunks), and a conditioned one started from a uPIT one is that model's first
-output for a zero embedding."""
+"""The dual-path separator (its shapes, gradients and mask bounds: test_separator_contract.py):
+every frame hears the whole clip (the recurrence across chunks), and a conditioned one started
+from a uPIT one is that model's first output for a zero embedding."""
 
 from __future__ import annotations
 
@@ -12,28 +11,6 @@ from mirnet.architectures import build_model
 from mirnet.config import ConfigError
 
 TINY = dict(dim=8, hidden=8, blocks=1, chunk=6)
-
-
-@pytest.mark.parametrize("samples", [1600, 8000, 8160])  # shorter than a chunk; whole chunks; a ragged end
-def test_n_outputs_of_the_input_length_with_gradients_everywhere(samples):
-    model = build_model("dprnn_separator", n_outputs=3, **TINY)
-    wav = torch.randn(2, samples, generator=torch.Generator().manual_seed(1))
-    out = model(wav)
-    assert out.shape == (2, 3, samples) and torch.isfinite(out).all()
-    out.square().mean().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
-
-
-@pytest.mark.parametrize("mask", ["complex", "magnitude"])
-def test_masks_stay_within_their_bound(mask):
-    model = build_model("dprnn_separator", mask=mask, mask_bound=1.5, **TINY)
-    spec = model.features(torch.randn(1, 8000) * 100)
-    masks = model.masks(spec)
-    assert masks.shape == (1, 2, 257, spec.shape[-1]) and masks.is_complex() == (mask == "complex")
-    if mask == "complex":
-        assert masks.real.abs().max() <= 1.5 and masks.imag.abs().max() <= 1.5
-    else:
-        assert masks.min() >= 0 and masks.max() <= 1
 
 
 def test_every_frame_hears_the_whole_clip():

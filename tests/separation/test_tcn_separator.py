@@ -1,4 +1,4 @@
-"""The convolutional separator: outputs and gradients reach every part, masks keep their bound,
+"""The convolutional separator (its shapes, gradients and mask bounds: test_separator_contract.py):
 a frame hears only its receptive field (per-frame norms, so chunks of a long file are processed as
 the same frames inside it), and a conditioned one started from a uPIT one is that model's first
 output for a zero embedding."""
@@ -12,27 +12,6 @@ from mirnet.architectures import build_model
 from mirnet.config import ConfigError
 
 TINY = dict(dim=8, hidden=16, blocks=2, repeats=1)  # kernel 3, dilations 1, 2: 7 frames of context
-
-
-def test_n_outputs_of_the_input_length_with_gradients_everywhere():
-    model = build_model("tcn_separator", n_outputs=3, **TINY)
-    wav = torch.randn(2, 8000, generator=torch.Generator().manual_seed(1))
-    out = model(wav)
-    assert out.shape == (2, 3, 8000) and torch.isfinite(out).all()
-    out.square().mean().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
-
-
-@pytest.mark.parametrize("mask", ["complex", "magnitude"])
-def test_masks_stay_within_their_bound(mask):
-    model = build_model("tcn_separator", mask=mask, mask_bound=1.5, **TINY)
-    spec = model.features(torch.randn(1, 8000) * 100)
-    masks = model.masks(spec)
-    assert masks.shape == (1, 2, 257, spec.shape[-1]) and masks.is_complex() == (mask == "complex")
-    if mask == "complex":
-        assert masks.real.abs().max() <= 1.5 and masks.imag.abs().max() <= 1.5
-    else:
-        assert masks.min() >= 0 and masks.max() <= 1
 
 
 def test_a_frame_hears_its_receptive_field_and_nothing_beyond():
