@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import subprocess
 from pathlib import Path
@@ -73,12 +74,13 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def load_file(path: str | Path) -> dict:
+def load_file(path: str | Path, data: bytes | None = None) -> dict:
+    """The checkpoint at ``path``; ``data``, when given, is its bytes already read (and hashed)."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path if data is None else io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(
             f"{path}: unreadable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})"
@@ -141,7 +143,11 @@ def resolve(path: str | Path) -> Path:
 def model_fingerprint(path: str | Path) -> str:
     """The model file's SHA-1 (12 hex digits): what evaluation results, calibrations and galleries
     record, so that each is used only with the very model that made it."""
-    return hashlib.sha1(resolve(path).read_bytes()).hexdigest()[:12]
+    return _sha1(resolve(path).read_bytes())
+
+
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()[:12]
 
 
 PRETRAINED = "resemblyzer"  # a name train.init_from and train.teacher take in place of a path
@@ -155,12 +161,13 @@ def pretrained_bundle() -> dict:
     return model_bundle(model, [], data={"source": "resemblyzer 0.1.4, pretrained.pt in its wheel"})
 
 
-def read_bundle(path: str | Path) -> dict:
-    """The bundle of an experiment dir or model file, or of ``PRETRAINED``."""
+def read_bundle(path: str | Path, data: bytes | None = None) -> dict:
+    """The bundle of an experiment dir or model file (``data``: the file's bytes, already read),
+    or of ``PRETRAINED``."""
     if str(path) == PRETRAINED:
         return pretrained_bundle()
     path = resolve(path)
-    bundle = load_file(path)
+    bundle = load_file(path, data)
     if bundle.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a mirnet model file (format {bundle.get('format')!r}, expected {FORMAT!r})"
@@ -239,13 +246,14 @@ def _linked_weights(bundle: dict, path: Path) -> dict[str, torch.Tensor]:
             file = Path(os.path.normpath(path.parent / link["file"]))
             if not file.is_file():
                 raise CheckpointError(f"{path}: its {key} {file} is missing; compose it again")
-            fingerprint = model_fingerprint(file)
+            data = file.read_bytes()  # once: hashed, then loaded
+            fingerprint = _sha1(data)
             if fingerprint != link["fingerprint"]:
                 raise CheckpointError(
                     f"{path}: its {key} {file} has changed since it was composed "
                     f"(SHA-1 {fingerprint}, composed with {link['fingerprint']}); compose it again"
                 )
-            part = read_bundle(file)
+            part = read_bundle(file, data)
         state.update({f"{key}.{name}": value for name, value in part["state_dict"].items()})
     return state
 
