@@ -34,7 +34,8 @@ def test_the_reference_links_the_shipped_separator_and_embedder(corpus, one_thre
     assert emb.shape == (2, 256) and np.isfinite(emb.numpy()).all()
 
 
-def test_its_cohort_was_drawn_by_it_from_training_voices_only():
+def test_its_cohort_was_drawn_by_it_from_training_voices_only_in_fp32():
     cohort = Cohort.load(REFERENCE / "cohort.npz", system_fingerprint(REFERENCE))  # refused if not its own
     assert cohort.embeddings.shape == (1200, 256)
     assert cohort.meta["training"] and cohort.meta["data"] == "data/corpus/seen"
+    assert cohort.meta["precision"] == "fp32"  # what the report's printed cohort command passes
