@@ -131,6 +131,31 @@ def test_a_linked_composition_holds_no_weights_and_refuses_changed_parts(parts, 
         read_bundle(moved / "linked")
 
 
+def test_a_linked_part_is_loaded_from_the_very_bytes_its_fingerprint_was_checked_on(
+    parts, mixtures, tmp_path, monkeypatch
+):
+    from pathlib import Path
+
+    full = compose_models(parts["separator"], parts["embedder"], tmp_path / "full")
+    linked = compose_models(parts["separator"], parts["embedder"], tmp_path / "linked", link=True)
+    with torch.no_grad():
+        expected = load_model(full)[0](mixtures).embeddings
+    separator = parts["separator"].resolve()
+    retrained = read_bundle(separator)
+    retrained["state_dict"] = {k: v + 1 for k, v in retrained["state_dict"].items()}
+    read_bytes = Path.read_bytes
+
+    def retrained_right_after_reading(self: Path) -> bytes:
+        data = read_bytes(self)
+        if self.resolve() == separator:
+            save_atomic(retrained, separator)  # a retrain lands between the check and the load
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", retrained_right_after_reading)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(linked)[0](mixtures).embeddings, expected)
+
+
 def test_the_reports_systems_table_gives_a_composition_its_outputs_and_its_parts(parts, tmp_path):
     from mirnet.eval.report.markdown import system_rows
     from mirnet.eval.report.systems import parse_systems
