@@ -145,19 +145,41 @@ def trial_scores(
     ``norm``, output pairs are compared against its cohort (``score_norm``)."""
     if norm is not None and metric != "cosine":
         raise InputError(f"--cohort: score normalisation takes cosine scores, not {metric} distances")
+    sides = trial_embeddings(
+        embed, trials, manifest, condition=condition, batch_size=batch_size, progress=progress
+    )
+    return side_scores(
+        *sides, lambda a, b: pairwise_distance(a, b, metric) if norm is None else norm.pairwise(a, b)
+    )
+
+
+def trial_embeddings(
+    embed: EmbedFn,
+    trials: Sequence[Trial],
+    manifest: Manifest,
+    *,
+    condition: str = "mixture",
+    batch_size: int = 32,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(T, N, E) outputs of each trial's anchor, positive and negative side (a side's clips'
+    outputs pooled): what every way of comparing them (``side_scores``) is computed from."""
     emb = embed_specs(
         embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials"
     )
-    emb = emb.reshape(3 * len(trials), -1, emb.shape[-1])  # one row per side: its clips' outputs pooled
-    anchor, positive, negative = emb[0::3], emb[1::3], emb[2::3]
+    emb = emb.reshape(3 * len(trials), -1, emb.shape[-1])  # one row per side
+    return emb[0::3], emb[1::3], emb[2::3]
 
-    def pairwise(a, b):
-        return pairwise_distance(a, b, metric) if norm is None else norm.pairwise(a, b)
 
+def side_scores(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, pairwise: Callable
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (higher = same speaker) and labels, one target and one non-target per trial: minus
+    the closest output pair's distance under ``pairwise`` ((B, N, E), (B, M, E) -> (B, N, M))."""
     d_p = closest_pair_distance(pairwise(anchor, positive))
     d_n = closest_pair_distance(pairwise(anchor, negative))
     scores = -torch.cat([d_p, d_n]).numpy().astype(np.float64)
-    labels = np.concatenate([np.ones(len(trials)), np.zeros(len(trials))]).astype(int)
+    labels = np.concatenate([np.ones(len(anchor)), np.zeros(len(anchor))]).astype(int)
     return scores, labels
 
 
