@@ -1,12 +1,18 @@
 """Every writer goes through ``atomic_path``: an interrupted write keeps the previous file
-byte for byte and leaves no temporary file, whichever library was writing."""
+byte for byte and leaves no temporary file, whichever library was writing; a writer killed
+mid-write leaves one, which the next save of that file removes, and only then: a live writer's
+temporary is kept."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from mirnet import atomic
 from mirnet.atomic import atomic_path, write_text
 from mirnet.audio import save_audio
 from mirnet.corpus.manifest import write_jsonl
@@ -41,3 +47,44 @@ def test_audio_keeps_its_format_though_written_under_a_temporary_name(tmp_path):
         assert sf.info(str(path)).format == fmt
         np.testing.assert_allclose(sf.read(str(path), dtype="float32")[0], wav, atol=1 / 2**15)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "a.wav"]
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped): not alive on this host."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    return int(done.stdout)
+
+
+def test_a_writer_killed_mid_write_leaves_a_temporary_the_next_save_removes(tmp_path):
+    path = write_text(tmp_path / "checkpoint.pt", "old\n")
+    killed = "import os, signal, sys\nfrom mirnet.atomic import atomic_path\n"
+    killed += "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n"
+    killed += "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    assert subprocess.run([sys.executable, "-c", killed, str(path)]).returncode == -9
+    left = [p.name for p in tmp_path.iterdir() if p != path]
+    assert len(left) == 1 and left[0].startswith(".checkpoint.pt.") and ".tmp" in left[0]
+    assert path.read_text() == "old\n"
+    write_text(path, "new\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"] and path.read_text() == "new\n"
+
+
+def test_only_temporaries_of_dead_writers_of_this_host_and_this_file_are_removed(tmp_path):
+    target, dead = tmp_path / "report.md", _dead_pid()
+    with subprocess.Popen(["sleep", "600"]) as live:
+        try:
+            names = {
+                "dead": atomic.temporary_name(target, dead),
+                "dead, before hosts were named": tmp_path / f".report.md.tmp{dead}",
+                "live": atomic.temporary_name(target, live.pid),
+                "live, before hosts were named": tmp_path / f".report.md.tmp{live.pid}",
+                "dead, of another host": tmp_path / f".report.md.not-{atomic._host()}.tmp{dead}",
+                "dead, of another file": atomic.temporary_name(tmp_path / "other.md", dead),
+            }
+            for p in names.values():
+                p.write_text("left over")
+            write_text(target, "new\n")
+        finally:
+            live.kill()
+    kept = {k for k, p in names.items() if p.exists()}
+    assert kept == {"live", "live, before hosts were named", "dead, of another host", "dead, of another file"}
+    assert target.read_text() == "new\n"

@@ -8,15 +8,26 @@ is the negated distance, at its EER operating point) or is given. A result score
 same cohort the same way (``eval.score_norm``). A calibration or a gallery made
 by another model file is refused: scores of two models do not share a scale.
 
-A gallery is a folder of two plain files: ``gallery.npz`` (one unit embedding per enrolled
-recording and output, and the index of its name) and ``gallery.json`` (names, the files each was
-enrolled from, the model's fingerprint). A name stands for the normalised mean of its unit
-embeddings.
+A gallery is a folder holding one file, ``gallery.npz``: one unit embedding per enrolled
+recording and output, the index of its name, and the metadata as JSON text (names, the files each
+was enrolled from, the model's fingerprint). One file, replaced atomically, so a reader sees the
+gallery before or after a save and never half of each; a kill mid-save leaves the previous one. An
+enrolment holds an exclusive lock on ``.lock`` in the folder from reading the gallery to saving it,
+so concurrent enrolments are all kept (the embedding, the slow part, happens before the lock).
+A gallery of the older two-file layout (metadata in ``gallery.json``) still opens; its next save
+writes the one file and removes ``gallery.json``. A name stands for the normalised mean of its
+unit embeddings.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..api import Embedder
-from ..atomic import atomic_path, write_text
+from ..atomic import atomic_path
 from ..audio import SAMPLE_RATE
 from ..distances import pairwise_distance
 from ..errors import InputError
@@ -127,7 +138,7 @@ class Match:
 class Gallery:
     """Enrolled names of one model: unit embeddings per recording, a centroid per name."""
 
-    NPZ, JSON = "gallery.npz", "gallery.json"
+    NPZ, JSON, LOCK = "gallery.npz", "gallery.json", ".lock"  # JSON: the older layout's metadata
 
     def __init__(self, path: str | Path, fingerprint: str, embed_dim: int, model: str = ""):
         self.path, self.fingerprint, self.embed_dim, self.model = Path(path), fingerprint, embed_dim, model
@@ -141,33 +152,115 @@ class Gallery:
         cls, path: str | Path, fingerprint: str, embed_dim: int, model: str = "", create: bool = False
     ) -> Gallery:
         """The gallery at ``path``, which must have been made by the model ``fingerprint``; a new
-        empty one if there is none and ``create``."""
+        empty one if there is none and ``create``. Needs no lock: the file is replaced whole."""
         path = Path(path)
-        meta_file, npz_file = path / cls.JSON, path / cls.NPZ
-        if not meta_file.exists():
+        npz_file, meta_file = path / cls.NPZ, path / cls.JSON
+        if not npz_file.exists() and not meta_file.exists():
             if create:
                 return cls(path, fingerprint, embed_dim, model)
             raise InputError(
                 f"{path}: no gallery here (make one with mirnet enroll EXP --gallery {path} NAME FILE...)"
             )
-        try:
-            meta = json.loads(meta_file.read_text())
-            with np.load(npz_file) as z:
-                embeddings, owner = z["embeddings"].astype(np.float32), z["owner"].astype(np.int64)
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"{path}: unreadable gallery ({exc})") from None
-        if meta.get("model_fingerprint") != fingerprint:
+
+        def bad(problem: str) -> InputError:
+            return InputError(f"{path}: unreadable gallery: {problem}")
+
+        source, meta, arrays = cls._read(path, bad)
+        if meta["model_fingerprint"] != fingerprint:
             raise InputError(
-                f"{path}: gallery made by model {meta.get('model_fingerprint')}, this model is {fingerprint}"
+                f"{path}: gallery made by model {meta['model_fingerprint']}, this model is {fingerprint}"
             )
-        gallery = cls(path, fingerprint, int(meta["embed_dim"]), meta.get("model", model))
-        gallery.names, gallery.files = list(meta["names"]), {k: list(v) for k, v in meta["files"].items()}
-        if embeddings.shape != (len(owner), gallery.embed_dim) or (
-            len(owner) and owner.max() >= len(gallery.names)
+        names, files, dim = meta["names"], meta["files"], meta["embed_dim"]
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            raise bad(f"{source}: embed_dim {dim!r} is not a positive integer")
+        if (
+            not isinstance(names, list)
+            or not all(isinstance(n, str) for n in names)
+            or len(set(names)) < len(names)
         ):
-            raise InputError(f"{path}: {cls.NPZ} does not match {cls.JSON}")
-        gallery.embeddings, gallery.owner = embeddings, owner
+            raise bad(f"{source}: names are not a list of distinct strings")
+        if (
+            not isinstance(files, dict)
+            or set(files) != set(names)
+            or not all(isinstance(v, list) and all(isinstance(f, str) for f in v) for v in files.values())
+        ):
+            raise bad(f"{source}: files are not one list of file names per name")
+        embeddings, owner = arrays["embeddings"], arrays["owner"]
+        if (
+            embeddings.ndim != 2
+            or embeddings.shape[1] != dim
+            or not np.issubdtype(embeddings.dtype, np.floating)
+        ):
+            raise bad(
+                f"{cls.NPZ}: embeddings of shape {embeddings.shape} {embeddings.dtype}, not (K, {dim}) float"
+            )
+        if owner.shape != (len(embeddings),) or not np.issubdtype(owner.dtype, np.integer):
+            raise bad(
+                f"{cls.NPZ}: owner of shape {owner.shape} {owner.dtype}, not ({len(embeddings)},) integer"
+            )
+        outside = owner[(owner < 0) | (owner >= len(names))]
+        if len(outside):
+            raise bad(f"{cls.NPZ}: owner index {int(outside[0])} out of range for {len(names)} names")
+        gallery = cls(path, fingerprint, dim, str(meta.get("model", model)))
+        gallery.names, gallery.files = list(names), {k: list(v) for k, v in files.items()}
+        gallery.embeddings, gallery.owner = embeddings.astype(np.float32), owner.astype(np.int64)
         return gallery
+
+    @classmethod
+    def _read(cls, path: Path, bad: Callable[[str], InputError]) -> tuple[str, dict, dict[str, np.ndarray]]:
+        """(the file the metadata came from, the metadata, the arrays), or ``bad(problem)`` raised
+        for a file that cannot be read, lacks a key or holds no JSON object."""
+        npz_file, meta_file = path / cls.NPZ, path / cls.JSON
+        try:
+            z = np.load(npz_file, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:  # a pickle: ValueError
+            problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise bad(f"{cls.NPZ}: {' '.join(problem.split()) or type(exc).__name__}") from None
+        for key in ("embeddings", "owner"):
+            if key not in arrays:
+                raise bad(f"{cls.NPZ} has no {key!r}")
+        if "meta" in arrays:
+            source, text = cls.NPZ, arrays["meta"]
+            if text.dtype != np.uint8 or text.ndim != 1:
+                raise bad(f"{cls.NPZ}: 'meta' is not JSON text")
+            text = text.tobytes()
+        else:  # the older layout: the metadata beside it
+            source = cls.JSON
+            try:
+                text = meta_file.read_bytes()
+            except OSError as exc:
+                raise bad(f"{cls.NPZ} has no 'meta' and {cls.JSON} cannot be read ({exc.strerror})") from None
+        try:
+            meta = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise bad(f"{source} is not JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise bad(f"{source} is not a JSON object")
+        for key in ("model_fingerprint", "embed_dim", "names", "files"):
+            if key not in meta:
+                raise bad(f"{source} has no {key!r}")
+        return source, meta, arrays
+
+    @classmethod
+    @contextmanager
+    def update(cls, path: str | Path, fingerprint: str, embed_dim: int, model: str = "") -> Iterator[Gallery]:
+        """The gallery at ``path`` (a new one if none) to change, saved when the block ends without
+        an exception; an exclusive lock on ``.lock`` is held from the read to the save, so a
+        concurrent update waits and then reads this one's result instead of overwriting it."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / cls.LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed, or by the kernel on a kill
+            gallery = cls.open(path, fingerprint, embed_dim, model, create=True)
+            yield gallery
+            gallery.save()
+        finally:
+            os.close(fd)
 
     def enroll(self, name: str, embeddings: torch.Tensor, files: list[str]) -> None:
         """Add recordings of ``name``: (K, D) embeddings (every output of every recording)."""
@@ -192,8 +285,8 @@ class Gallery:
         return F.normalize(torch.from_numpy(sums), dim=-1)
 
     def save(self) -> None:
-        with atomic_path(self.path / self.NPZ) as tmp, tmp.open("wb") as f:
-            np.savez(f, embeddings=self.embeddings, owner=self.owner)
+        """One file, replaced atomically; a two-file gallery's ``gallery.json`` goes after it, so a
+        kill in between leaves a gallery whose own metadata (in the npz) is read first."""
         meta = {
             "model_fingerprint": self.fingerprint,
             "model": self.model,
@@ -201,7 +294,10 @@ class Gallery:
             "names": self.names,
             "files": self.files,
         }
-        write_text(self.path / self.JSON, json.dumps(meta, indent=1) + "\n")
+        text = np.frombuffer((json.dumps(meta, indent=1) + "\n").encode(), np.uint8)
+        with atomic_path(self.path / self.NPZ) as tmp, tmp.open("wb") as f:  # savez would add ".npz"
+            np.savez(f, embeddings=self.embeddings, owner=self.owner, meta=text)
+        (self.path / self.JSON).unlink(missing_ok=True)
 
     def identify(
         self, identities: torch.Tensor, threshold: Threshold | None, metric: str = "cosine"
@@ -269,14 +365,17 @@ def enroll(
     *,
     sample_rate: int = SAMPLE_RATE,
 ) -> Gallery:
-    """Add clean recordings of ``name`` to the gallery folder (made if new), saved atomically."""
+    """Add clean recordings of ``name`` to the gallery folder (made if new), saved atomically.
+    The recordings are embedded first, outside the gallery's lock; concurrent enrolments into one
+    gallery wait for each other only for the read-add-save, and none is lost."""
     embedder = _embedder(system)
     if not recordings:
         raise InputError(f"enroll: no recordings of {name!r}")
-    found = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim, embedder.source, create=True)
+    args = (gallery, embedder.fingerprint, embedder.embed_dim, embedder.source)
+    Gallery.open(*args, create=True)  # a gallery of another model fails before the embedding
     emb = torch.cat([_embed(embedder, r, sample_rate) for r in recordings])
-    found.enroll(name, emb, [str(r) if isinstance(r, str | Path) else "<waveform>" for r in recordings])
-    found.save()
+    with Gallery.update(*args) as found:
+        found.enroll(name, emb, [str(r) if isinstance(r, str | Path) else "<waveform>" for r in recordings])
     return found
 
 
