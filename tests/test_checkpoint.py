@@ -8,12 +8,16 @@ import errno
 import io
 import os
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from mirnet.checkpoint import CheckpointError, load_file, save_atomic
 from mirnet.cli import main
 from mirnet.config import save_config
+
+from .conftest import REPO
 
 
 class FullDisk(io.RawIOBase):
@@ -85,3 +89,17 @@ def test_training_on_a_full_disk_stops_with_one_line_and_resumes_when_there_is_r
     assert main(["-q", "train", str(config), str(exp), "--resume", "train.epochs=2"]) == 0
     assert load_file(exp / "checkpoint.pt")["epoch"] == 2
     assert (exp / "epochs.csv").read_text().count("\n") == 3  # header + 2 epochs: the lost one logged once
+
+
+@pytest.mark.parametrize("key", ["model", "state_dict"])
+def test_a_model_file_without_its_description_or_weights_is_refused_in_one_line(tmp_path, capsys, key):
+    bundle = load_file(REPO / "models" / "mirnet" / "model.pt")
+    del bundle[key]
+    path = save_atomic(bundle, tmp_path / "model.pt")
+    clip = tmp_path / "tone.wav"
+    sf.write(clip, 0.1 * np.sin(np.arange(32000) / 5), 16000)
+    assert main(["embed", str(path), str(clip)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        "\n" not in err and "Traceback" not in err and f"{path}: a model file without" in err and key in err
+    )

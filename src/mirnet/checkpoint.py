@@ -172,8 +172,17 @@ def read_bundle(path: str | Path, data: bytes | None = None) -> dict:
         raise CheckpointError(
             f"{path}: not a mirnet model file (format {bundle.get('format')!r}, expected {FORMAT!r})"
         )
+    spec = bundle.get("model")
+    if not (
+        isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(spec.get("args"), dict)
+    ):
+        raise CheckpointError(
+            f"{path}: a model file without its model's description ('model': name and args)"
+        )
     if LINKS in bundle:
         bundle["state_dict"] = _linked_weights(bundle, path)
+    if not isinstance(bundle.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: a model file without its weights ('state_dict')")
     return bundle
 
 

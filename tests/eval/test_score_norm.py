@@ -123,3 +123,29 @@ def test_a_cohort_of_another_model_or_a_euclidean_metric_is_refused_in_one_line(
     assert "--top-k: AS-norm needs at least 2 cohort scores per side, got 1" in capsys.readouterr().err
     assert main([*args, "--cohort", str(corpus / "SPEAKERS.TXT")]) == 2
     assert "not a cohort" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        ("truncated", "not a cohort (BadZipFile"),
+        ("nan", "a cohort with NaN, infinite or zero embeddings"),
+        ("empty", "a cohort must hold (embeddings, dims) floats, got float32 (0, "),
+        ("narrow", "a cohort of 7-dimensional embeddings, this model's are "),
+    ],
+)
+def test_a_damaged_cohort_is_refused_in_one_line_not_used(corpus, cohort, tmp_path, capsys, damage, message):
+    """A NaN or empty cohort used to pass and change every score (a diarization of five speakers
+    became one); a truncated or narrow one gave a traceback."""
+    good = Cohort.load(cohort)
+    bad = tmp_path / f"{damage}.npz"
+    if damage == "truncated":
+        bad.write_bytes(cohort.read_bytes()[:-100])
+    else:
+        emb = {"nan": np.full_like(good.embeddings, np.nan), "empty": good.embeddings[:0]}.get(damage)
+        emb = good.embeddings[:, :7] if damage == "narrow" else emb
+        Cohort(emb, good.system, good.meta).save(bad)
+    args = ["-q", "eval", str(MIRNET), "--data", str(corpus / "seen"), "--trials", "4", "--cohort", str(bad)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err and f"{bad}: {message}" in err, err

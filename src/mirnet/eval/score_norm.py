@@ -44,6 +44,7 @@ class Cohort:
     embeddings: np.ndarray  # (C, E) unit vectors
     system: str  # the fingerprint of the system that embedded them (``evaluate.system_fingerprint``)
     meta: dict = field(default_factory=dict)  # how the mixtures were drawn
+    source: str = "<cohort>"  # the file it was read from, for errors
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -59,11 +60,20 @@ class Cohort:
         try:
             with np.load(path, allow_pickle=False) as f:
                 embeddings, meta = f["embeddings"], json.loads(str(f["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"{path}: not a cohort ({exc}); write one with mirnet cohort") from None
+        except Exception as exc:  # a truncated zip, a missing key, not a zip at all: all one thing to a user
+            why = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+            raise InputError(f"{path}: not a cohort ({why}); write one with mirnet cohort") from None
         if system is not None and meta.get("system") != system:
             raise InputError(f"{path}: a cohort of model {meta.get('system')}, this model is {system}")
-        return cls(embeddings, meta.pop("system"), meta)
+        # a NaN or empty cohort does not fail: it turns every score into NaN, and a diarization
+        # of five speakers into one
+        if embeddings.ndim != 2 or not len(embeddings) or not np.issubdtype(embeddings.dtype, np.floating):
+            raise InputError(
+                f"{path}: a cohort must hold (embeddings, dims) floats, got {embeddings.dtype} {embeddings.shape}"
+            )
+        if not np.isfinite(embeddings).all() or (np.linalg.norm(embeddings, axis=1) < 1e-6).any():
+            raise InputError(f"{path}: a cohort with NaN, infinite or zero embeddings")
+        return cls(embeddings, meta.pop("system"), meta, str(path))
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class ScoreNorm:
     cohort: np.ndarray  # (C, E)
     top_k: int = TOP_K
     precision: str | None = None
+    source: str = "<cohort>"  # the cohort's file, for errors
 
     def __post_init__(self):
         if self.method not in SCORE_NORMS:
@@ -87,11 +98,12 @@ class ScoreNorm:
     def from_file(cls, method: str, path: str | Path, system: str, top_k: int = TOP_K) -> ScoreNorm:
         """Against the cohort at ``path``, which the system ``system`` must have made."""
         cohort = Cohort.load(path, system)
-        return cls(method, cohort.embeddings, top_k, cohort.meta.get("precision"))
+        return cls(method, cohort.embeddings, top_k, cohort.meta.get("precision"), cohort.source)
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(B, N, E), (B, M, E) -> (B, N, M) distances that ``distances.closest_pair_distance``
         reduces as it reduces the raw ones."""
+        check_width(self.cohort, a.shape[-1], self.source)
         cohort = torch.as_tensor(self.cohort, dtype=torch.float32)
         a, b = a.float(), b.float()
         if self.method == "mean":
@@ -108,6 +120,14 @@ class ScoreNorm:
             "cohort_size": len(self.cohort),
             **({"cohort_precision": self.precision} if self.precision else {}),
         }
+
+
+def check_width(cohort: np.ndarray, embed_dim: int, source: str) -> None:
+    """A cohort of another width than the model's embeddings fails inside torch otherwise."""
+    if cohort.shape[1] != embed_dim:
+        raise InputError(
+            f"{source}: a cohort of {cohort.shape[1]}-dimensional embeddings, this model's are {embed_dim}-dimensional"
+        )
 
 
 def subtract_mean(emb: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
