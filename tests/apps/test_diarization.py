@@ -14,10 +14,11 @@ import mirnet
 from mirnet.apps.conversation import Turn, make_conversations, talking_seconds
 from mirnet.apps.diarization import DiarizationSettings, WindowOutputs, assemble, load_diarizer
 from mirnet.apps.diarization_scoring import annotation, report_section
-from mirnet.audio import load_audio
+from mirnet.audio import SAMPLE_RATE, load_audio, save_audio, trim_silence
 from mirnet.cli import main
 from mirnet.corpus import open_corpus
 from mirnet.eval.evaluate import write_cohort
+from mirnet.eval.score_norm import Cohort
 from mirnet.eval.setting import MixtureSetting
 
 from ..conftest import REPO
@@ -226,6 +227,25 @@ def _rttm_turns(path):
     return [(r[7], float(r[3]), round(float(r[3]) + float(r[4]), 3)) for r in rows]
 
 
+def test_digitally_silent_windows_are_pauses_not_errors(corpus, tmp_path, capsys):
+    """12 s of exact zeros but for 1.5 s of speech at 4 s: the file is checked as a whole, so
+    its silent windows give no speech frames instead of refusing the file (``load_audio`` of
+    the window 6-9 s said "silent", exit 2, and the server answered 500)."""
+    utterance = trim_silence(load_audio(next((corpus / "seen").rglob("*.flac"))))[: 3 * SAMPLE_RATE // 2]
+    assert len(utterance) == 3 * SAMPLE_RATE // 2
+    wav = np.zeros(12 * SAMPLE_RATE, np.float32)
+    wav[4 * SAMPLE_RATE : 4 * SAMPLE_RATE + len(utterance)] = utterance
+    path = save_audio(tmp_path / "pause.wav", wav)
+    rttm = tmp_path / "pause.rttm"
+    assert main(["diarize", str(MIRNET), str(path), "--out", str(rttm), "--quiet"]) == 0, (
+        capsys.readouterr().err
+    )
+    turns = _rttm_turns(rttm)
+    assert turns and all(4.0 <= start < end <= 5.5 for _, start, end in turns), turns
+    assert sum(end - start for _, start, end in turns) >= 0.75
+    assert mirnet.diarize(MIRNET, path).turns == [Turn(*t) for t in turns]
+
+
 def test_a_hop_longer_than_the_window_is_refused(conversations, tmp_path, capsys):
     wav = str(conversations / "conv000.wav")
     assert (
@@ -256,3 +276,19 @@ def test_report_gains_a_diarization_section_of_every_system(conversations, corpu
         assert r["tuned_on"] == str(conversations)
         row = next(line for line in text.splitlines() if line.startswith(f"| {label} | estimated |"))
         assert row.split(" | ")[2] == f"{r['estimated_count']['der']:.1f}"
+
+
+@pytest.mark.parametrize("damage", ["nan", "narrow"])
+def test_diarize_refuses_a_nan_or_narrow_cohort_in_one_line(conversations, corpus, tmp_path, capsys, damage):
+    """A NaN cohort used to turn every identity into NaN and a diarization of five speakers into
+    one, with exit 0; a narrow one gave a traceback inside torch."""
+    good = tmp_path / "cohort.npz"
+    write_cohort(MIRNET, MixtureSetting(corpus / "seen", n=4, seed=3), good)
+    cohort = Cohort.load(good)
+    emb = np.full_like(cohort.embeddings, np.nan) if damage == "nan" else cohort.embeddings[:, :7]
+    bad = Cohort(emb, cohort.system, cohort.meta).save(tmp_path / "bad.npz")
+    capsys.readouterr()
+    args = ["diarize", str(MIRNET), str(conversations / "conv001.wav"), "--cohort", str(bad), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "out.rttm")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith(f"mirnet: error: {bad}: a cohort ")

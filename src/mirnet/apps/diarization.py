@@ -3,7 +3,7 @@ of each window -> clustering across windows -> a timeline -> RTTM.
 
 - Windows (3 s, hop 1.5 s by default) are read one batch at a time, so memory stays flat in the
   file's length. A window with less than 0.3 s of speech (an energy detector on 10-ms frames)
-  gives no identity.
+  gives no identity, a digitally silent one too: the file is refused as a whole or not at all.
 - A mixture embedder gives N identities per window. When two of them are closer than
   ``same_threshold`` (cosine similarity) they are taken as one talker, since a window where one
   person speaks still yields N outputs. A single-embedding system gives one identity per window:
@@ -42,11 +42,11 @@ from sklearn.cluster import SpectralClustering
 from tqdm import tqdm
 
 from ..api import load
-from ..audio import SAMPLE_RATE, audio_info, frame_db, load_audio
+from ..audio import SAMPLE_RATE, check_audio, frame_db, read_audio
 from ..errors import InputError
 from ..eval.evaluate import load_system, system_fingerprint
 from ..eval.peers import PEERS
-from ..eval.score_norm import Cohort, subtract_mean
+from ..eval.score_norm import Cohort, check_width, subtract_mean
 from .conversation import Turn, write_rttm
 
 # (B, samples) at 16 kHz -> (B, N, E), or -> ((B, N, E), (B, N, samples) streams or None)
@@ -93,13 +93,17 @@ def _speech_frames(wav: np.ndarray, s: DiarizationSettings) -> np.ndarray:
 
 
 def _windows(path: Path, s: DiarizationSettings, progress: bool):
-    """Yields (start in seconds, waveform, speech frames) of each window, reading only it."""
-    frames, rate = audio_info(path)
+    """Yields (start in seconds, waveform, speech frames) of each window, reading only it.
+
+    The file is checked once, as a whole, as ``load_audio`` checks a file (``check_audio``,
+    without holding it); its windows are not: a window of digital silence is a pause between
+    turns, and gives no speech frames."""
+    frames, rate, _ = check_audio(path)
     seconds = frames / rate
     width, step = s.window, s.hop
     starts = np.arange(0.0, max(seconds - width, 0.0) + step, step) if seconds > width else np.zeros(1)
     for start in tqdm(starts, desc=f"diarizing {path.name}", disable=not progress, unit="win", leave=False):
-        wav = load_audio(path, start=round(start * rate), frames=round(width * rate))
+        wav = read_audio(path, start=round(start * rate), frames=round(width * rate))
         yield float(start), wav, _speech_frames(wav, s)
 
 
@@ -295,11 +299,13 @@ def load_diarizer(exp: str | Path, cohort: str | Path | None = None) -> EmbedFn:
     embed = load_system(exp)[0] if str(exp) in PEERS else load(exp).embed_streams_batch
     if cohort is None:
         return embed
-    centre = torch.as_tensor(Cohort.load(cohort, system_fingerprint(exp)).embeddings).float().mean(0)
+    found = Cohort.load(cohort, system_fingerprint(exp))
+    centre = torch.as_tensor(found.embeddings).float().mean(0)
 
     def centred(wavs: torch.Tensor):
         out = embed(wavs)
         emb, streams = out if isinstance(out, tuple) else (out, None)
+        check_width(found.embeddings, emb.shape[-1], found.source)
         return subtract_mean(emb, centre), streams
 
     return centred
