@@ -26,3 +26,12 @@ def keep_freed_memory() -> bool:
     libc = ctypes.CDLL(None)
     # both: with only the mmap threshold raised, freed heap is still trimmed back to the kernel
     return bool(libc.mallopt(M_MMAP_THRESHOLD, LIMIT)) and bool(libc.mallopt(M_TRIM_THRESHOLD, LIMIT))
+
+
+def release_freed_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``, which ignores the
+    trim threshold ``keep_freed_memory`` raised): for a process that lives on between jobs, as a
+    server does, so that one long clip's peak does not stay resident. False on another C library."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    return bool(ctypes.CDLL(None).malloc_trim(0))

@@ -22,7 +22,7 @@ import numpy as np
 
 from .allocator import keep_freed_memory
 from .atomic import write_text
-from .config import ConfigError, Positive, Ratio, Seed, Size, coerce, load_config
+from .config import ConfigError, Count, Positive, Ratio, Seed, Size, coerce, load_config
 from .errors import InputError, MirnetError
 from .eval import COHORT_MIXTURES, CONDITION_NAMES, SCORE_NORMS, TOP_K
 from .eval.setting import MixtureSetting, TrialSetting
@@ -430,7 +430,7 @@ def _serve(a):
     import mirnet
 
     from .apps.verification import Gallery
-    from .serve.server import Limits, Service, create_app
+    from .serve.server import LOCAL_HOSTS, Limits, Service, create_app
 
     embedder = mirnet.load(a.exp)
     gallery = None if a.gallery is None else Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
@@ -443,7 +443,8 @@ def _serve(a):
         max_bytes=round(a.max_mb * 2**20), max_seconds=a.max_seconds, workers=a.workers, queue=a.queue
     )
     separator = None if a.separator is None else mirnet.load_separator(a.separator)
-    app = create_app(Service(embedder, separator, gallery, examples, limits))
+    hosts = None if "*" in a.allowed_host else (*LOCAL_HOSTS, a.host, *a.allowed_host)
+    app = create_app(Service(embedder, separator, gallery, examples, limits), hosts)
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
 
 
@@ -882,9 +883,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--max-mb", type=_typed(Positive), default=50.0, help="largest upload")
-    s.add_argument("--max-seconds", type=_typed(Positive), default=1800.0, help="longest clip")
+    s.add_argument(
+        "--max-seconds",
+        type=_typed(Positive),
+        default=600.0,
+        help="longest clip (its CPU cost: docs/applications.md)",
+    )
     s.add_argument("--workers", type=_typed(Size), default=2, help="clips analysed at once")
-    s.add_argument("--queue", type=int, default=4, help="clips that may wait; beyond them: 429")
+    s.add_argument("--queue", type=_typed(Count), default=4, help="clips that may wait; beyond them: 429")
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name the server answers besides localhost and --host (repeatable; '*': any, "
+        "for a server behind a proxy that checks Host and Origin itself)",
+    )
     s.set_defaults(func=_serve)
 
     s = sub.add_parser("separate", help="one WAV per speaker of a mixture, and a JSON naming whose each is")

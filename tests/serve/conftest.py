@@ -3,8 +3,15 @@ test voices, and a gallery of both voices of the mixture."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
+import uvicorn
 
 import mirnet
 from mirnet.audio import load_audio, save_audio
@@ -34,3 +41,22 @@ def clips(corpus, tmp_path_factory, embedder):
     for s in speakers:
         mirnet.enroll(embedder, gallery, f"voice-{s}", files[s][2:5])
     return out, speakers
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` served by uvicorn on a free localhost port, in a thread: its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from matplotlib.image import imread
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
@@ -22,6 +18,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from mirnet.apps.verification import Gallery
 from mirnet.serve.server import Limits, Service, create_app
 
+from .conftest import serving
+
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
@@ -29,19 +27,8 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def server(embedder, clips):
     out, _ = clips
     gallery = Gallery.open(out / "gallery", embedder.fingerprint, embedder.embed_dim)
-    app = create_app(Service(embedder, None, gallery, {"mix.wav": out / "mix.wav"}, Limits()))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(Service(embedder, None, gallery, {"mix.wav": out / "mix.wav"}, Limits()))) as url:
+        yield url
 
 
 @pytest.fixture

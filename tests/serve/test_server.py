@@ -16,13 +16,14 @@ from mirnet.serve.server import Limits, Service, create_app
 from ..conftest import REPO
 
 MIRNET = REPO / "models" / "mirnet"
+LOCAL = "http://127.0.0.1:8000"
 
 
 def _client(embedder, clips, **limits) -> TestClient:
     out, _ = clips
     gallery = Gallery.open(out / "gallery", embedder.fingerprint, embedder.embed_dim)
     service = Service(embedder, None, gallery, {"mix.wav": out / "mix.wav"}, Limits(**limits))
-    return TestClient(create_app(service))
+    return TestClient(create_app(service), base_url=LOCAL)
 
 
 def test_a_clip_gets_its_identities_named_from_the_gallery(embedder, clips):
@@ -41,7 +42,9 @@ def test_a_long_clip_gets_a_timeline_and_a_separator_gives_tracks(embedder, clip
     out, _ = clips
     upit = mirnet.load_separator(REPO / "models" / "separators" / "upit")
     service = Service(embedder, upit, None, {}, Limits(long_seconds=5.0))
-    r = TestClient(create_app(service)).post("/api/analyze", content=(out / "long.wav").read_bytes())
+    r = TestClient(create_app(service), base_url=LOCAL).post(
+        "/api/analyze", content=(out / "long.wav").read_bytes()
+    )
     assert r.status_code == 200, r.text
     d = r.json()
     assert d["diarization"]["speakers"] >= 1 and d["diarization"]["timeline_png"].startswith("iVBOR")  # PNG
