@@ -54,6 +54,8 @@ Ratio = Annotated[float, Bound(">=", 0), Bound("<=", 1)]
 Seed = Annotated[int, Bound(">=", 0), Bound("<", 2**32)]  # what numpy's and torch's generators all take
 Speed = Annotated[float, Bound(">=", 0.5), Bound("<=", 2)]  # resampled through ratios of denominator <= 100
 HeldOut = Annotated[float, Bound(">=", 0), Bound("<", 1)]  # a share that leaves a remainder
+# a low-pass cutoff at 16 kHz: 8000 (Nyquist) leaves a source as it is; below 1 kHz no speech is left
+Cutoff = Annotated[float, Bound(">=", 1000), Bound("<=", 8000)]
 
 
 @dataclass
@@ -61,12 +63,17 @@ class DataConfig:
     train: str | tuple[str, ...] = (
         "data/corpus/seen"  # LibriSpeech-layout tree or manifest (.jsonl), or a list
     )
+    # one per data.train entry: each mixture draws one entry by weight, then all its speakers from
+    # it (the share of recorded-recorded mixtures); empty: speakers drawn uniformly over all entries
+    train_weights: tuple[NonNegative, ...] = ()
     val_fraction: HeldOut = 0.1  # of each seen speaker's utterances, held out for validation
     n_speakers: Size = 2
     crop_seconds: Positive = 3.0
     sir_db: tuple[float, float] = (-5.0, 5.0)
     overlap: tuple[Ratio, Ratio] = (1.0, 1.0)
     speed_perturb: tuple[Speed, ...] = (1.0,)  # e.g. [0.9, 1.0, 1.1]: each factor a new speaker class
+    lowpass: Ratio = 0.0  # probability per source of a low-pass, so bandwidth tells no speaker apart
+    lowpass_hz: tuple[Cutoff, Cutoff] = (4000.0, 8000.0)  # uniform range of that cutoff
     min_seconds: NonNegative = 1.0
     enroll_seconds: NonNegative = (
         0.0  # > 0: each source also comes with a crop of another utterance of its speaker
@@ -87,8 +94,14 @@ class DataConfig:
             raise ConfigError(
                 f"data.speed_perturb: expected a non-empty list, got {list(self.speed_perturb)!r}"
             )
+        if self.train_weights and (len(self.train_weights) != len(sources) or not any(self.train_weights)):
+            raise ConfigError(
+                f"data.train_weights: expected one weight >= 0 per data.train entry ({len(sources)}), "
+                f"at least one > 0, got {list(self.train_weights)}"
+            )
         _interval("data.sir_db", self.sir_db)
         _interval("data.overlap", self.overlap)
+        _interval("data.lowpass_hz", self.lowpass_hz)
         if (
             self.epoch_size < self.batch_size
         ):  # the sampler drops a partial batch: the epoch would have no step

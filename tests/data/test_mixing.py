@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from unittest import mock
 
 import numpy as np
 import pytest
-from scipy.signal import resample_poly
+from scipy.signal import correlate, resample_poly
 
+from mirnet.cli import main
+from mirnet.config import ConfigError, load_config
 from mirnet.corpus import read_librispeech
 from mirnet.corpus.manifest import Manifest, Utterance
 from mirnet.data import mixing
 from mirnet.data.mixing import (
+    NYQUIST,
     UNKNOWN,
     MixingConfig,
     MixtureDataset,
     MixtureSpec,
     draw_mixture,
+    lowpass,
     mix,
+    read_crop,
     read_sources,
     speaker_attributes,
     split_utterances,
 )
+from mirnet.train.build import build_data
+
+from ..conftest import TINY_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +192,165 @@ def test_items_carry_their_speakers_metadata_and_unknown_where_it_is_missing(man
     language = {s: manifest.by_speaker[s][0].meta["language"] for s in (a, b)}
     codes = attributes["language"]
     assert (codes[a] == codes[b]) == (language[a] == language[b])
+
+
+# -- data.train_weights: each mixture's speakers from one corpus, drawn by weight
+
+
+@pytest.fixture(scope="module")
+def two_corpora(manifest, tmp_path_factory) -> list[tuple[str, list[str]]]:
+    """The test corpus's seen speakers as two corpora, 3 and the rest (2), each a manifest:
+    (path, speakers)."""
+    out, speakers = tmp_path_factory.mktemp("two-corpora"), manifest.speakers
+    parts = []
+    for name, some in (("synthesized", speakers[:3]), ("recorded", speakers[3:])):
+        path = Manifest(u for u in manifest if u.speaker in some).save(out / f"{name}.jsonl")
+        parts.append((str(path), some))
+    return parts
+
+
+def run_data(two_corpora, *overrides: str):
+    return build_data(
+        load_config(
+            None,
+            [
+                f"data.train={json.dumps([path for path, _ in two_corpora])}",
+                "data.epoch_size=400",
+                "data.val_size=100",
+                "data.batch_size=4",
+                *overrides,
+            ],
+        )
+    )
+
+
+def corpus_of(spec: MixtureSpec, two_corpora) -> list[int]:
+    """The corpora the mixture's speakers come from."""
+    return sorted({k for s in spec.speakers for k, (_, some) in enumerate(two_corpora) if s in some})
+
+
+def test_train_weights_draw_a_corpus_then_all_its_speakers(two_corpora):
+    uniform = run_data(two_corpora)
+    assert any(len(corpus_of(uniform.train.spec(i), two_corpora)) == 2 for i in range(100))
+    only_second = run_data(two_corpora, "data.train_weights=[0, 1]")
+    for data in (only_second.train, only_second.val):
+        assert all(corpus_of(data.spec(i), two_corpora) == [1] for i in range(len(data)))
+    weighted = run_data(two_corpora, "data.train_weights=[0.3, 0.7]")
+    for data in (weighted.train, weighted.val):
+        drawn = [corpus_of(data.spec(i), two_corpora) for i in range(len(data))]
+        assert all(len(c) == 1 for c in drawn)  # never a mixture of both
+        assert 0.6 < sum(c == [1] for c in drawn) / len(drawn) < 0.8
+    again = run_data(two_corpora, "data.train_weights=[0.3, 0.7]")
+    assert [again.train.spec(i) for i in range(50)] == [weighted.train.spec(i) for i in range(50)]
+    assert [again.val.spec(i) for i in range(50)] == [weighted.val.spec(i) for i in range(50)]
+
+
+def test_a_weighted_corpus_too_small_to_mix_stops_at_start_up(two_corpora):
+    with pytest.raises(ConfigError, match=r"data.train_weights: \S*recorded.jsonl has weight 1.0 but 2"):
+        run_data(two_corpora, "data.train_weights=[0, 1]", "data.n_speakers=3")
+    run_data(two_corpora, "data.train_weights=[1, 0]", "data.n_speakers=3")  # a weight of 0 is never drawn
+
+
+def test_with_the_levers_off_specs_are_drawn_as_before(manifest):
+    """No new key in a spec's dict (trial lists stay byte for byte the same), no extra draw, and
+    band-limiting, drawn last, leaves every other value of a spec as it was."""
+    cfg = MixingConfig(speed_perturb=(0.9, 1.0, 1.1))
+    data = MixtureDataset(manifest, cfg, 20, seed=4)
+    banded = MixtureDataset(manifest, replace(cfg, lowpass=0.5), 20, seed=4)
+    keys = ["utterances", "speakers", "offsets", "gains_db", "starts", "samples", "speeds"]
+    for i in range(20):
+        spec = data.spec(i)
+        assert spec == draw_mixture(manifest, np.random.default_rng([4, 0, i, 0]), cfg)
+        assert list(spec.to_dict()) == keys and spec.cutoffs == ()
+        assert replace(banded.spec(i), cutoffs=()) == spec
+    assert any(c < NYQUIST for i in range(20) for c in banded.spec(i).cutoffs)
+
+
+# -- data.lowpass: band-limited sources
+
+
+def band(wav: np.ndarray, low: float, high: float) -> float:
+    """Energy between low and high Hz, through a Hann window (no leakage from the crop's edges)."""
+    power = np.abs(np.fft.rfft(wav * np.hanning(len(wav)))) ** 2
+    f = np.fft.rfftfreq(len(wav), 1 / 16000)
+    return float(power[(f >= low) & (f < high)].sum())
+
+
+def test_lowpass_removes_the_band_above_its_cutoff_keeps_the_band_below_and_the_timing(manifest):
+    for utt in manifest.utterances[::9]:
+        wav = read_crop(utt, 0, 48000)
+        out = lowpass(wav, 4000.0)
+        assert out.dtype == np.float32 and out.shape == wav.shape
+        assert band(wav, 4500, 8001) > 1e-3 * band(wav, 0, 8001)  # there is something to remove
+        assert band(out, 4500, 8001) < 1e-6 * band(wav, 4500, 8001)
+        assert band(out, 0, 3500) == pytest.approx(band(wav, 0, 3500), rel=1e-3)
+        assert np.argmax(correlate(out, wav)) == len(wav) - 1  # zero phase: no lag
+    assert lowpass(wav, NYQUIST) is wav
+
+
+def test_a_band_limited_source_is_one_signal_in_target_and_mixture_at_its_level(manifest):
+    cfg = MixingConfig(2, 3.0, (3.0, 3.0), lowpass=1.0, lowpass_hz=(4000.0, 4000.0))
+    data = MixtureDataset(manifest, cfg, 4, seed=0)
+    full = MixtureDataset(manifest, replace(cfg, lowpass=0.0), 4, seed=0)
+    for i in range(4):
+        assert data.spec(i).cutoffs == (4000.0, 4000.0)
+        item, before = data[i], full[i]
+        sources, mixture = item["sources"].numpy(), item["mixture"].numpy()
+        np.testing.assert_allclose(sources.sum(0), mixture, atol=1e-5)
+        for signal, unlimited in zip(
+            [*sources, mixture], [*before["sources"].numpy(), before["mixture"].numpy()]
+        ):
+            assert band(signal, 4500, 8001) < 1e-6 * band(unlimited, 4500, 8001)
+        rms = np.sqrt((sources**2).mean(axis=1))
+        assert 20 * np.log10(rms[0] / rms[1]) == pytest.approx(3.0, abs=0.01)  # the SIR holds
+
+
+def test_a_cutoff_at_nyquist_and_an_old_spec_render_bit_identical(manifest):
+    index = manifest.index
+    spec = draw_mixture(manifest, np.random.default_rng(2), MixingConfig())
+    old = {k: v for k, v in spec.to_dict().items()}  # a trial list written before cutoffs existed
+    assert "cutoffs" not in old and MixtureSpec.from_dict(old) == spec
+    want = read_sources(spec, index)
+    at_nyquist = replace(spec, cutoffs=(NYQUIST, NYQUIST))
+    assert np.array_equal(read_sources(at_nyquist, index), want)
+    assert np.array_equal(read_sources(MixtureSpec.from_dict(old), index), want)
+    one = replace(spec, cutoffs=(4000.0, NYQUIST))
+    assert MixtureSpec.from_dict(one.to_dict()) == one
+    got = read_sources(one, index)
+    assert np.array_equal(got[1], want[1]) and not np.array_equal(got[0], want[0])
+    off = MixtureDataset(manifest, MixingConfig(lowpass=1.0, lowpass_hz=(8000.0, 8000.0)), 3, seed=1)
+    plain = MixtureDataset(manifest, MixingConfig(), 3, seed=1)
+    for i in range(3):
+        assert all(np.array_equal(off[i][k], plain[i][k]) for k in ("mixture", "sources"))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "data.train_weights=[1, 1]",
+            "data.train_weights: expected one weight >= 0 per data.train entry (1)",
+        ),
+        ("data.train_weights=[0]", "at least one > 0, got [0.0]"),
+        ("data.train_weights=[-1]", "data.train_weights[0]: expected a number >= 0, got -1.0"),
+        ("data.train_weights=[.nan]", "data.train_weights[0]: expected a finite number"),
+        ("data.lowpass=1.5", "data.lowpass: expected a number <= 1, got 1.5"),
+        ("data.lowpass_hz=[500, 4000]", "data.lowpass_hz[0]: expected a number >= 1000, got 500.0"),
+        ("data.lowpass_hz=[4000, 9000]", "data.lowpass_hz[1]: expected a number <= 8000, got 9000.0"),
+        ("data.lowpass_hz=[6000, 4000]", "data.lowpass_hz: expected [low, high] with low <= high"),
+        ("data.lowpass_hz=4000", "data.lowpass_hz: expected a list of 2 values, got 4000"),
+    ],
+)
+def test_bad_lever_values_are_one_line_config_errors(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_train_check_accepts_both_levers(two_corpora, tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    data = {"epoch_size": 8, "val_size": 4, "batch_size": 4, "workers": 0, "crop_seconds": 1.0}
+    data |= {"train": [path for path, _ in two_corpora], "train_weights": [0.3, 0.7], "lowpass": 0.5}
+    config.write_text(json.dumps({"data": data, "model": {"name": "mirnet", "args": TINY_MODEL}}))
+    assert main(["-q", "train", str(config), str(tmp_path / "exp"), "--check", "train.threads=1"]) == 0
+    assert "2 steps of 4 mixtures per epoch" in capsys.readouterr().out

@@ -5,14 +5,16 @@ again anywhere."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import torch
+from scipy.signal import firwin, oaconvolve
 from torch.utils.data import Dataset
 
 from ..audio import SAMPLE_RATE, AudioError, load_audio, resample
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 # (utterance, start, frames at the file's rate) -> mono float32 at 16 kHz: the file, or a decoded
 # cache of it (``corpus.audio_cache.AudioCache.read``, bit-identical)
 Reader = Callable[[Utterance, int, int], np.ndarray]
+
+NYQUIST = SAMPLE_RATE / 2  # a cutoff there or above leaves a source as it is
+CUTOFF_STEP_HZ = 50  # drawn cutoffs are rounded to it: few filter designs to cache
 
 
 def read_file(utt: Utterance, start: int = 0, frames: int = -1) -> np.ndarray:
@@ -41,9 +46,13 @@ class MixtureSpec:
     starts: tuple[int, ...]  # where each source begins inside the mixture (partial overlap)
     samples: int
     speeds: tuple[float, ...] = ()  # speed perturbation factor per source; empty = all 1.0
+    cutoffs: tuple[float, ...] = ()  # low-pass cutoff (Hz) per source; empty = all full band
 
     def speed(self, i: int) -> float:
         return self.speeds[i] if self.speeds else 1.0
+
+    def cutoff(self, i: int) -> float:
+        return self.cutoffs[i] if self.cutoffs else NYQUIST
 
     def labels(self) -> tuple[str, ...]:
         """Speaker labels, a speed-perturbed voice counting as a speaker of its own (Kaldi's
@@ -51,7 +60,11 @@ class MixtureSpec:
         return tuple(perturbed_speaker(s, self.speed(i)) for i, s in enumerate(self.speakers))
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+        """Without ``cutoffs`` when there are none: trial lists written before band-limiting
+        existed, and those written since without it, stay byte for byte the same."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if k != "cutoffs" or v
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> MixtureSpec:
@@ -66,6 +79,8 @@ class MixingConfig:
     overlap: tuple[float, float] = (1.0, 1.0)  # uniform range of the overlap ratio (1 = full overlap)
     speed_perturb: tuple[float, ...] = (1.0,)  # factors drawn per source (tempo and pitch)
     enroll_seconds: float = 0.0  # > 0: a crop of another utterance of each source's speaker comes beside it
+    lowpass: float = 0.0  # probability that a source is band-limited
+    lowpass_hz: tuple[float, float] = (4000.0, NYQUIST)  # uniform range of its cutoff
 
     @property
     def samples(self) -> int:
@@ -103,11 +118,17 @@ def speaker_attributes(manifest: Manifest) -> dict[str, dict[str, int]]:
 
 
 def draw_mixture(
-    manifest: Manifest, rng: np.random.Generator, cfg: MixingConfig, speakers: list[str] | None = None
+    manifest: Manifest,
+    rng: np.random.Generator,
+    cfg: MixingConfig,
+    speakers: list[str] | None = None,
+    among: Sequence[str] | None = None,
 ) -> MixtureSpec:
-    """Draw distinct speakers (or use ``speakers``), one utterance and one crop each."""
+    """Draw distinct speakers (or use ``speakers``) from ``among`` (default: all of the
+    manifest's), one utterance and one crop each. Band-limiting is drawn last, so a config
+    without it draws every other value exactly as before."""
     n, samples = cfg.n_speakers, cfg.samples
-    names = manifest.speakers
+    names = manifest.speakers if among is None else list(among)
     if speakers is None:
         if len(names) < n:
             raise CorpusError(f"{manifest.source}: {len(names)} speakers, cannot mix {n} distinct ones")
@@ -126,6 +147,13 @@ def draw_mixture(
             int(rng.integers(max(1, u.num_samples - _file_samples(u, math.ceil(active * sp)) + 1)))
             for u, sp in zip(utts, speeds)
         ]
+    cutoffs = ()
+    if cfg.lowpass:
+        limited, drawn = rng.random(n) < cfg.lowpass, rng.uniform(*cfg.lowpass_hz, size=n)
+        cutoffs = tuple(
+            float(round(c / CUTOFF_STEP_HZ) * CUTOFF_STEP_HZ) if lim else NYQUIST
+            for lim, c in zip(limited, drawn)
+        )
     return MixtureSpec(
         tuple(u.id for u in utts),
         tuple(speakers),
@@ -134,6 +162,7 @@ def draw_mixture(
         tuple(starts),
         samples,
         speeds,
+        cutoffs,
     )
 
 
@@ -158,15 +187,34 @@ def speed_perturb(wav: np.ndarray, speed: float) -> np.ndarray:
     return resample(wav, ratio.denominator, ratio.numerator)
 
 
+def lowpass(wav: np.ndarray, cutoff: float) -> np.ndarray:
+    """``wav`` without its content above ``cutoff`` Hz: a source band-limited like a recording
+    made at a low rate (uqm's voices stop at 5.5 kHz), so that no voice is told apart by its
+    bandwidth. A symmetric FIR, centred, so the source stays aligned with the mixture."""
+    if cutoff >= NYQUIST:
+        return wav
+    return oaconvolve(wav, _lowpass_taps(cutoff), mode="same").astype(np.float32, copy=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _lowpass_taps(cutoff: float) -> np.ndarray:
+    """129 Kaiser-windowed taps (beta 8: about 80 dB down from cutoff + 320 Hz, flat to
+    cutoff - 320 Hz). Designing them costs a quarter of filtering a 3-s crop: once per cutoff."""
+    taps = firwin(129, cutoff, fs=SAMPLE_RATE, window=("kaiser", 8.0)).astype(np.float32)
+    taps.flags.writeable = False
+    return taps
+
+
 def read_sources(spec: MixtureSpec, index: dict[str, Utterance], read: Reader = read_file) -> np.ndarray:
-    """(N, samples) float32: each source's crop, RMS-normalised, scaled, placed at its start."""
+    """(N, samples) float32: each source's crop, band-limited where the spec says (before the
+    level is set, so the SIR holds), RMS-normalised, scaled, placed at its start."""
     n = len(spec.utterances)
     active = spec.samples if n == 1 else spec.samples - spec.starts[-1]
     out = np.zeros((n, spec.samples), dtype=np.float32)
     for i, (uid, offset, gain, start) in enumerate(
         zip(spec.utterances, spec.offsets, spec.gains_db, spec.starts)
     ):
-        wav = read_crop(index[uid], offset, active, spec.speed(i), read)
+        wav = lowpass(read_crop(index[uid], offset, active, spec.speed(i), read), spec.cutoff(i))
         wav = wav / max(float(np.sqrt(np.mean(wav**2))), 1e-8) * 10 ** (gain / 20)
         out[i, start : start + len(wav)] = wav  # a short utterance is zero-padded
     return out
@@ -216,12 +264,16 @@ class MixtureDataset(Dataset):
         max_retries: int = 10,
         attributes: dict[str, dict[str, int]] | None = None,
         read: Reader = read_file,
+        pools: Sequence[tuple[Collection[str], float]] = (),
     ):
         """``speaker_to_label``: the classes of ``labels``; by default every (speaker, speed) of
         ``manifest`` in ``speaker_labels`` order. ``attributes``: the speaker metadata each item
         carries as ``meta.NAME``, (N,) codes with ``UNKNOWN`` where it is missing; by default
         ``speaker_attributes(manifest)``. Pass one of each to datasets that must agree (training
-        and validation). ``read``: where crops come from (a decoded-audio cache's ``read``)."""
+        and validation). ``read``: where crops come from (a decoded-audio cache's ``read``).
+        ``pools``: (speakers, weight) of each corpus joined in ``manifest``; each mixture then
+        draws one corpus by weight and all its speakers from it, so the share of mixtures of two
+        recorded voices is set, not left to the corpora's sizes. Empty: speakers drawn uniformly."""
         if speaker_to_label is None:
             speaker_to_label = {
                 s: i for i, s in enumerate(speaker_labels(manifest.speakers, cfg.speed_perturb))
@@ -237,6 +289,16 @@ class MixtureDataset(Dataset):
         )
         if missing:
             raise ValueError(f"{len(missing)} speakers have no label, e.g. {sorted(missing)[:3]}")
+        self.pools = [[s for s in manifest.speakers if s in keep] for keep in (set(p) for p, _ in pools)]
+        weights = np.array([w for _, w in pools], dtype=float)
+        if pools and not weights.sum() > 0:
+            raise ValueError(f"pools: at least one weight must be > 0, got {weights.tolist()}")
+        self.pool_p = weights / weights.sum() if pools else weights
+        small = [len(p) for p, w in zip(self.pools, weights) if w > 0 and len(p) < cfg.n_speakers]
+        if small:
+            raise CorpusError(
+                f"{manifest.source}: a weighted pool has {small[0]} speaker(s), cannot mix {cfg.n_speakers}"
+            )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -245,9 +307,9 @@ class MixtureDataset(Dataset):
         return self.epoch_size
 
     def spec(self, i: int, attempt: int = 0) -> MixtureSpec:
-        return draw_mixture(
-            self.manifest, np.random.default_rng([self.seed, self.epoch, i, attempt]), self.cfg
-        )
+        rng = np.random.default_rng([self.seed, self.epoch, i, attempt])
+        among = self.pools[rng.choice(len(self.pools), p=self.pool_p)] if self.pools else None
+        return draw_mixture(self.manifest, rng, self.cfg, among=among)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         for attempt in range(self.max_retries):

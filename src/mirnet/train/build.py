@@ -16,6 +16,7 @@ from ..checkpoint import CheckpointError, read_bundle
 from ..config import ConfigError, DataConfig, ExperimentConfig
 from ..corpus import open_corpus
 from ..corpus.audio_cache import AudioCache
+from ..corpus.manifest import Manifest
 from ..data.mixing import (
     MixingConfig,
     MixtureDataset,
@@ -45,9 +46,12 @@ def mixing_config(d: DataConfig) -> MixingConfig:
 
 
 def build_data(cfg: ExperimentConfig) -> RunData:
-    """Training and validation mixtures of held-apart utterances of the same speakers."""
+    """Training and validation mixtures of held-apart utterances of the same speakers. The
+    entries of a list ``data.train`` are read one by one (as ``open_corpus`` reads a list), so
+    that ``data.train_weights`` knows whose speakers are whose."""
     d = cfg.data
-    whole = open_corpus(d.train)
+    parts = [open_corpus(s) for s in ([d.train] if isinstance(d.train, str) else d.train)]
+    whole = Manifest.join(parts)
     read = AudioCache.open(d.cache, whole).read if d.cache else read_file
     corpus = whole.filter(min_seconds=d.min_seconds)
     train_set, val_set = split_utterances(corpus, d.val_fraction, cfg.seed)
@@ -58,16 +62,24 @@ def build_data(cfg: ExperimentConfig) -> RunData:
                 f"(data.val_fraction={d.val_fraction}, data.min_seconds={d.min_seconds}) "
                 f"come from {len(part.speakers)} speaker(s)"
             )
+        for source, weight in zip(parts, d.train_weights):
+            have = len(set(source.speakers) & set(part.speakers))
+            if weight > 0 and have < d.n_speakers:
+                raise ConfigError(
+                    f"data.train_weights: {source.source} has weight {weight} but {have} speaker(s) "
+                    f"among the {name} utterances, fewer than data.n_speakers={d.n_speakers}"
+                )
+    pools = [(source.speakers, weight) for source, weight in zip(parts, d.train_weights)]
     mixing = mixing_config(d)
     speakers = speaker_labels(corpus.speakers, mixing.speed_perturb)
     label = {s: i for i, s in enumerate(speakers)}
     attributes = speaker_attributes(corpus)
     return RunData(
         train=MixtureDataset(
-            train_set, mixing, d.epoch_size, cfg.seed, label, attributes=attributes, read=read
+            train_set, mixing, d.epoch_size, cfg.seed, label, attributes=attributes, read=read, pools=pools
         ),
         val=MixtureDataset(
-            val_set, mixing, d.val_size, cfg.seed + 7919, label, attributes=attributes, read=read
+            val_set, mixing, d.val_size, cfg.seed + 7919, label, attributes=attributes, read=read, pools=pools
         ),
         speakers=speakers,
         attributes=sorted(attributes),
