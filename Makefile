@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 	scripts/install_synthesizers.sh all
+	scripts/install_recorded.sh
 
 test: lint docs
 	scripts/install_synthesizers.sh test
+	scripts/install_recorded.sh
 	scripts/install_browser.sh
 	$(BIN)/python -m pytest
 

@@ -22,8 +22,9 @@ PRECISION=${PRECISION:-$(.venv/bin/python -c 'from mirnet.api import native_bf16
 mkdir -p "$OUT"
 stage() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 
-stage "1/4 default corpus: every working MBROLA voice + flite, 40 utterances each"
+stage "1/4 corpora: every working MBROLA voice + flite, 40 utterances each; recorded voices (Debian packages)"
 $M corpus synth data/corpus
+$M corpus recorded data/recorded
 
 stage "2/4 embed and separate an example mixture of two unseen speakers"
 $M corpus mix data/corpus/unseen "$OUT/example_mix.wav" --sir 0 --seed 1

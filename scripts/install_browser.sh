@@ -5,7 +5,8 @@
 # and the test checks that its screenshot is drawn.
 set -euo pipefail
 command -v chromium >/dev/null && command -v chromedriver >/dev/null && [ -d /usr/share/fonts/truetype/dejavu ] && exit 0
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_update
+apt_install chromium chromium-driver fonts-dejavu-core
 echo "browser ready: $(chromium --version)"

@@ -5,7 +5,8 @@ set -euo pipefail
 python=${1:-python3}
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 command -v g++ >/dev/null && [ -f "$include/Python.h" ] && exit 0
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends g++ python3-dev >/dev/null
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_update
+apt_install g++ python3-dev
 echo "build tools ready: $(g++ --version | head -1)"

@@ -17,17 +17,14 @@ have_all() {
 }
 have_all && exit 0
 
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-src=/etc/apt/sources.list.d/debian.sources
-if [ -f "$src" ] && grep -q '^Components: main$' "$src"; then
-  $sudo sed -i 's/^Components: main$/Components: main contrib non-free/' "$src"
-fi
-$sudo apt-get update -qq
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_update
 if [ "$which" = test ]; then
   voices=$(for v in $test_voices; do printf 'mbrola-%s ' "$v"; done)
 else
   voices=$(apt-cache search --names-only '^mbrola-[a-z][a-z][0-9]$' | awk '{print $1}' | tr '\n' ' ')
 fi
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends espeak-ng flite sox mbrola $voices >/dev/null
+apt_install espeak-ng flite sox mbrola $voices
 echo "synthesizers ready: espeak-ng, flite, $(ls /usr/share/mbrola | wc -l) MBROLA voices"

@@ -49,6 +49,30 @@ def _corpus_synth(a):
     )
 
 
+def _package_root(text: str) -> tuple[str, str]:
+    """``PACKAGE=PATH`` -> (package, path)."""
+    package, sep, path = text.partition("=")
+    if not sep or not package or not path:
+        raise argparse.ArgumentTypeError(f"expected PACKAGE=PATH (e.g. uqm-voice=/mnt/uqm), got {text!r}")
+    return package, path
+
+
+def _corpus_recorded(a):
+    from .corpus.recorded import build_recorded_corpus
+
+    print(
+        build_recorded_corpus(
+            a.out,
+            speakers=a.speakers,
+            max_utterances=a.max_utterances,
+            seed=a.seed,
+            roots=dict(a.root),
+            jobs=a.jobs,
+            progress=not a.quiet,
+        )
+    )
+
+
 def _corpus_transform(a):
     from .corpus.voice_transform import transform_corpus
 
@@ -606,6 +630,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--jobs", type=int)
     s.set_defaults(func=_corpus_synth)
+    s = corpus.add_parser(
+        "recorded",
+        help="recorded human voices from Debian packages (uqm-voice, ktuberling, klettres, pocketsphinx)",
+    )
+    s.add_argument("out")
+    s.add_argument(
+        "--speakers", nargs="+", help="only these voices, by name or ID, e.g. uqm/orz ktuberling/nn 3201"
+    )
+    s.add_argument(
+        "--max-utterances", type=_typed(Size), help="at most this many per voice (a small part, quickly)"
+    )
+    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument(
+        "--root",
+        type=_package_root,
+        action="append",
+        default=[],
+        metavar="PACKAGE=PATH",
+        help="read a package from PATH instead of where Debian installs it "
+        "(uqm-voice: the folder holding uqm-0.8.0-voice.uqm)",
+    )
+    s.add_argument("--jobs", type=_typed(Size))
+    s.set_defaults(func=_corpus_recorded)
     s = corpus.add_parser(
         "transform", help="new voices: each speaker's copies with pitch and formants moved (WORLD vocoder)"
     )

@@ -63,14 +63,22 @@ def finish(out: pathlib.Path, manifest: dict, plan: list[Speaker]) -> None:
         txt.append(
             f"{speaker.id:<6}| {v.gender} | {speaker.subset:<6} | {minutes:7.3f} | {v.engine} {v.name}"
         )
-    write_if_changed(out / "speakers.tsv", "\n".join(tsv) + "\n")
-    write_if_changed(out / "SPEAKERS.TXT", "\n".join(txt) + "\n")
     for entry, (speaker, count, minutes) in zip(manifest["speakers"], rows):
         entry.update(speaker=speaker.id, utterances=count, minutes=round(minutes, 3))
+    complete(out, manifest, tsv, txt, [(s.subset, count, minutes) for s, count, minutes in rows])
+
+
+def complete(
+    out: pathlib.Path, manifest: dict, tsv: list[str], txt: list[str], rows: list[tuple[str, int, float]]
+) -> None:
+    """Write the speaker tables, then the manifest marked complete with the counts of ``rows``
+    ((subset, utterances, minutes) per speaker): the manifest last, so a complete one means all."""
+    write_if_changed(out / "speakers.tsv", "\n".join(tsv) + "\n")
+    write_if_changed(out / "SPEAKERS.TXT", "\n".join(txt) + "\n")
     manifest["counts"] = {
-        "speakers": len(plan),
-        "seen": sum(s.subset == "seen" for s in plan),
-        "unseen": sum(s.subset == "unseen" for s in plan),
+        "speakers": len(rows),
+        "seen": sum(subset == "seen" for subset, _, _ in rows),
+        "unseen": sum(subset == "unseen" for subset, _, _ in rows),
         "utterances": sum(count for _, count, _ in rows),
         "minutes": round(sum(minutes for _, _, minutes in rows), 3),
     }
@@ -79,7 +87,7 @@ def finish(out: pathlib.Path, manifest: dict, plan: list[Speaker]) -> None:
     log.info(
         "%s: %d speakers, %d utterances, %.1f minutes",
         out,
-        len(plan),
+        len(rows),
         manifest["counts"]["utterances"],
         manifest["counts"]["minutes"],
     )
