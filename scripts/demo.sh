@@ -42,9 +42,23 @@ $M report "reference=$REF" "mirnet=$MIRNET" "single=$MIRNET/teacher" resemblyzer
   --trials "$TRIALS" --compare-trials "$COMPARE_TRIALS" --sweep-trials "$SWEEP_TRIALS" \
   --clean-trials "$CLEAN_TRIALS" --precision "$PRECISION" \
   --separation-mixtures "$SEPARATION_MIXTURES" \
+  --recorded data/recorded/unseen --recorded-trials "${RECORDED_TRIALS:-200}" \
   --separator-systems "upit=$SEP/upit" "voicefilter_mirnet=$SEP/voicefilter_mirnet" \
   "voicefilter_enrolled=$SEP/voicefilter_enrolled" \
   --train-run "$OUT/train" --curve "short_run=$OUT/train" --out "$OUT"
-for f in eval_unseen eval_unseen_clean eval_seen eval_seen_clean; do
+for f in eval_unseen eval_unseen_clean eval_seen eval_seen_clean eval_recorded eval_recorded_clean; do
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{sys.argv[2]:18s} EER {r['eer']:5.2f}% [{r['eer_ci'][0]:.2f}, {r['eer_ci'][1]:.2f}] over {r['trials']} trials, {r['speakers']} speakers\")" "$OUT/$f.json" "$f"
 done
+# every system and separator on the recorded voices beside the synthesized unseen ones (recorded.json)
+python3 - "$OUT/recorded.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+norm = r["score_norm"] or "raw"
+for label, s in r["systems"].items():
+    eer = {(w, c): f"{s[w][c]['raw']['eer']:5.2f} / {s[w][c][norm]['eer']:5.2f}" for w in s for c in s[w]}
+    print(f"{label:18s} EER % raw / {norm}, mixture: recorded {eer['recorded', 'mixture']}, synthesized "
+          f"{eer['synthesized', 'mixture']}; clean: recorded {eer['recorded', 'clean']}, synthesized {eer['synthesized', 'clean']}")
+for label, s in r["separation"].items():
+    si = {w: s[w]["metrics"]["si_sdri"]["mean"] for w in s}
+    print(f"{label:18s} SI-SDRi {si['recorded']:5.2f} dB on recorded mixtures, {si['synthesized']:5.2f} on synthesized")
+EOF

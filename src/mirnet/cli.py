@@ -597,6 +597,8 @@ def _report(a):
             paper_figures=not a.no_paper_figures,
             separators=a.separator_systems,
             separation_mixtures=a.separation_mixtures,
+            recorded=a.recorded,
+            recorded_trials=a.recorded_trials,
             sections=sections,
             command=shlex.join(["mirnet", *a.argv]),
             progress=not a.quiet,
@@ -1075,6 +1077,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--separation-mixtures",
         type=_typed(Size),
         help="mixtures per separation table (default: 100), the same for every separator",
+    )
+    s.add_argument(
+        "--recorded",
+        metavar="DIR",
+        help="recorded voices none of the systems trained on (mirnet corpus recorded OUT: OUT/unseen): "
+        "every system's mixture and clean EER, raw and normalised, and every separator, beside --data's",
+    )
+    s.add_argument(
+        "--recorded-trials",
+        type=_typed(Size),
+        help="trials of --recorded and of --data in that section, mixture and clean (default: --compare-trials)",
     )
     s.add_argument(
         "--conversations",

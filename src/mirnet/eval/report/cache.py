@@ -5,11 +5,15 @@ where it stopped, and adding a system re-scores nothing else."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ...atomic import write_text
 from ...checkpoint import resolve, save_atomic
@@ -34,15 +38,62 @@ from ..trials import trial_list_sha1
 from .systems import System
 
 ENROLL_SECONDS = 3.0  # an enrolled separator's enrollment crops, as `mirnet eval-separation` takes them
+EMBEDDING_MEMO_BYTES = 512 * 2**20  # the embeddings a report keeps in memory (``_EmbeddingMemo``)
+
+
+class _EmbeddingMemo:
+    """What each system's embed function gave for each batch of audio it was handed, by a digest
+    of the batch, up to ``budget`` bytes (the least recently used dropped first): a raw and a
+    normalised result on the same trial list, scored in one report, embed each batch once. The
+    same trials and condition hand the embedder the same batches in the same order, so a result
+    is what embedding them again gives."""
+
+    def __init__(self, budget: int = EMBEDDING_MEMO_BYTES):
+        self.budget, self.used = budget, 0
+        self.kept: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+
+    def wrap(self, owner: str, embed: Callable | None) -> Callable | None:
+        if embed is None:
+            return None
+
+        def remembered(wavs: torch.Tensor):
+            if wavs.dtype not in (torch.float32, torch.float64):
+                return embed(wavs)
+            audio = wavs.detach().cpu().contiguous().numpy()
+            key = (owner, tuple(wavs.shape), str(wavs.dtype), hashlib.sha1(audio.tobytes()).hexdigest())
+            if key in self.kept:
+                self.kept.move_to_end(key)
+                return self.kept[key]
+            out = embed(wavs)
+            if isinstance(out, torch.Tensor):
+                self._keep(key, out.detach().clone())  # a copy: the caller's may share a buffer
+            return out
+
+        return remembered
+
+    def _keep(self, key: tuple, out: torch.Tensor) -> None:
+        self.kept[key] = out
+        self.used += out.element_size() * out.nelement()
+        while self.used > self.budget and self.kept:
+            _, dropped = self.kept.popitem(last=False)
+            self.used -= dropped.element_size() * dropped.nelement()
 
 
 class _Opened:
     """What a report reuses across its settings: each system's fingerprint and each corpus,
-    opened once (a report scores every system and every corpus under many settings)."""
+    opened once (a report scores every system and every corpus under many settings). ``tags``:
+    corpus -> a word put before the name of each of its settings' files, for a corpus whose
+    folder is called as another's (``data/recorded/unseen`` beside ``data/corpus/unseen``)."""
 
-    def __init__(self):
+    def __init__(self, tags: dict[str, str] | None = None):
         self._fingerprints: dict[str, str] = {}
         self._corpora: dict[str, Manifest] = {}
+        self.tags = dict(tags or {})
+
+    def name(self, setting: TrialSetting | MixtureSetting) -> str:
+        """The name of a setting's files (trial list, results): its own, after its corpus's tag."""
+        tag = self.tags.get(setting.data)
+        return setting.name if tag is None else f"{tag}-{setting.name}"
 
     def fingerprint(self, system: System) -> str:
         if system.path not in self._fingerprints:
@@ -61,7 +112,9 @@ class Runner(_Opened):
     system's cohort (``score_norm``): ``COHORT_MIXTURES`` mixtures of ``cohort_data``'s utterances
     that the system did not hold out, drawn with the report's ``seed`` and kept in
     ``OUT/cohorts``. ``precision``: every mirnet system's, as ``mirnet.load``'s (a peer runs as
-    it ships); a cached result is reused only at the same precision, a cohort at any."""
+    it ships); a cached result is reused only at the same precision, a cohort at any. ``tags``:
+    as ``_Opened``'s. Each system's embeddings are remembered for the report (``_EmbeddingMemo``):
+    its raw and normalised results on the same trials embed them once."""
 
     def __init__(
         self,
@@ -74,8 +127,9 @@ class Runner(_Opened):
         top_k: int = TOP_K,
         seed: int = 0,
         precision: str = "auto",
+        tags: dict[str, str] | None = None,
     ):
-        super().__init__()
+        super().__init__(tags)
         self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
         if score_norm is not None and cohort_data is None:
             raise InputError(
@@ -86,11 +140,13 @@ class Runner(_Opened):
             None if score_norm is None else MixtureSetting(str(cohort_data), n=COHORT_MIXTURES, seed=seed)
         )
         self._loaded: dict[str, tuple] = {}  # path -> load_system's: each system loaded once
+        self._memo = _EmbeddingMemo()
         self._cohorts: dict[str, Path] = {}  # label -> its cohort file, checked or drawn once
 
     def _load(self, system: System) -> tuple:
         if system.path not in self._loaded:
-            self._loaded[system.path] = load_system(system.path, self.precision)
+            embed, bundle = load_system(system.path, self.precision)
+            self._loaded[system.path] = (self._memo.wrap(system.path, embed), bundle)
         return self._loaded[system.path]
 
     def cohort(self, system: System) -> Path | None:
@@ -143,19 +199,23 @@ class Runner(_Opened):
         return None if path is None else {"method": self.score_norm, "top_k": self.top_k, "cohort": str(path)}
 
     def trial_list(self, setting: TrialSetting) -> Path:
-        return self.out / "trials" / f"{setting.name}.json"
+        return self.out / "trials" / f"{self.name(setting)}.json"
 
-    def _paths(self, label: str, setting_name: str, condition: str) -> tuple[Path, Path]:
-        """Where a result (JSON) and its trial scores (``.npz``) live. Suffixes are appended, not
+    def _paths(self, label: str, setting_name: str, condition: str, raw: bool = False) -> tuple[Path, Path]:
+        """Where a result (JSON) and its trial scores (``.npz``) live; ``raw``: a normalising
+        runner's unnormalised result, beside the normalised one. Suffixes are appended, not
         swapped in with ``with_suffix``: a setting name holds dots (``overlap0.25``)."""
-        stem = f"{setting_name}_{condition}"
+        stem = f"{setting_name}_{condition}" + ("_raw" if raw and self.score_norm is not None else "")
         return self.out / "evals" / label / f"{stem}.json", self.out / "evals" / label / f"{stem}.npz"
 
-    def result(self, system: System, setting: TrialSetting, condition: str) -> dict:
+    def result(self, system: System, setting: TrialSetting, condition: str, raw: bool = False) -> dict:
+        """``raw``: the scores unnormalised even where the runner normalises (the same result
+        without ``score_norm``)."""
         (json_path, npz_path), trials = (
-            self._paths(system.label, setting.name, condition),
+            self._paths(system.label, self.name(setting), condition, raw),
             self.trial_list(setting),
         )
+        cohort = None if raw else self.cohort(system)
         separator = self.separator if condition == "cascade" else None
         if json_path.exists() and npz_path.exists() and trials.exists():
             try:
@@ -173,7 +233,7 @@ class Runner(_Opened):
                 trial_list_sha1(trials),
                 self.metric,
                 system_precision(system.path, self.precision),  # a bf16 result is not fp32's
-                self.norm_record(system),
+                None if raw else self.norm_record(system),
             ):
                 return cached
         r = evaluate(
@@ -189,7 +249,7 @@ class Runner(_Opened):
             system=self.fingerprint(system),
             separator=separator,
             precision=self.precision,
-            cohort=self.cohort(system),
+            cohort=cohort,
             top_k=self.top_k,
             score_norm=self.score_norm or "asnorm",
         )
@@ -199,24 +259,27 @@ class Runner(_Opened):
 
     def det(self, r: dict) -> tuple[np.ndarray, np.ndarray]:
         """DET points of a result ``result`` returned, from its saved scores."""
-        with np.load(self._paths(r["label"], Path(r["trial_list"]).stem, r["condition"])[1]) as z:
+        paths = self._paths(r["label"], Path(r["trial_list"]).stem, r["condition"], not r.get("score_norm"))
+        with np.load(paths[1]) as z:
             return det_points(z["scores"], z["labels"])
 
 
 class SeparationRunner(_Opened):
     """Scores (separator, setting), or returns the cached result of the very same separator file
     on the very same mixtures: same settings, and a corpus of the same utterances.
-    ``pesq_stoi=False`` skips the two slow metrics."""
+    ``pesq_stoi=False`` skips the two slow metrics; ``tags``: as ``_Opened``'s."""
 
-    def __init__(self, out: Path, pesq_stoi: bool = True, progress: bool = True):
-        super().__init__()
+    def __init__(
+        self, out: Path, pesq_stoi: bool = True, progress: bool = True, tags: dict[str, str] | None = None
+    ):
+        super().__init__(tags)
         self.out, self.pesq_stoi, self.progress = out, pesq_stoi, progress
         self._unprocessed: dict[str, dict] = {}  # each mixture's own scores, shared by the separators
 
     def paths(self, label: str, setting: MixtureSetting) -> tuple[Path, Path]:
         """Where a result (JSON) and its per-mixture scores (CSV) live."""
         folder = self.out / "evals" / "separation" / label
-        return folder / f"{setting.name}.json", folder / f"{setting.name}.csv"
+        return folder / f"{self.name(setting)}.json", folder / f"{self.name(setting)}.csv"
 
     def result(self, system: System, setting: MixtureSetting) -> dict:
         json_path, csv_path = self.paths(system.label, setting)

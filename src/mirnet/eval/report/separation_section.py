@@ -31,6 +31,11 @@ SEPARATION_COLUMNS = (
 )
 
 
+def separation_cells(r: dict) -> list[str]:
+    """A separation result's cells, one per ``SEPARATION_COLUMNS``."""
+    return [interval(r["metrics"].get(k), d) for k, _, d in SEPARATION_COLUMNS]
+
+
 def _examples(out: Path, loaded: dict, setting: MixtureSetting, manifest: Manifest) -> list[str]:
     """The first mixtures of ``setting`` as every separator hears them: WAVs to listen to, and the
     first as spectrograms, outputs matched to the references as they were scored."""
@@ -133,14 +138,7 @@ def separation_section(
                 results.append(run.result(s, setting))
         lines += [f"### {where} ({setting.n} mixtures)", ""]
         if results:
-            rows = [
-                [
-                    r["label"],
-                    r["mode"],
-                    *[interval(r["metrics"].get(k), d) for k, _, d in SEPARATION_COLUMNS],
-                ]
-                for r in results
-            ]
+            rows = [[r["label"], r["mode"], *separation_cells(r)] for r in results]
             lines += [
                 *table(["separator", "mode", *[c for _, c, _ in SEPARATION_COLUMNS]], rows),
                 "",

@@ -23,7 +23,7 @@ from ...checkpoint import read_bundle
 from ...errors import InputError
 from .. import TOP_K
 from ..protocol import CONDITIONS
-from ..setting import TrialSetting
+from ..setting import MixtureSetting, TrialSetting
 from ..trials import trial_list_sha1
 from .cache import Runner
 from .markdown import (
@@ -37,6 +37,7 @@ from .markdown import (
     table,
     versions,
 )
+from .recorded_section import TAG, check_split, recorded_section
 from .separation_section import SEPARATION_MIXTURES, separation_section
 from .systems import SWEEPS, System, epoch_models, parse_sweeps, parse_systems
 
@@ -65,6 +66,8 @@ def write_report(
     separators: Sequence[str] = (),
     separation_mixtures: int | None = None,
     separation_pesq_stoi: bool = True,
+    recorded: str | Path | None = None,
+    recorded_trials: int | None = None,
     sections: Sequence[Callable[[Path, dict], list[str]]] = (),
     command: str = "",
     progress: bool = True,
@@ -83,6 +86,10 @@ def write_report(
       mixtures (default 100) of ``data`` (and of ``seen``'s held-out utterances), with
       spectrograms and WAVs of the first mixtures; ``separation_pesq_stoi=False`` skips the two
       slow metrics;
+    - with ``recorded`` (a split of recorded voices none of the systems trained on): every system,
+      mixture and clean, raw and normalised, on ``recorded_trials`` trials (default
+      ``compare_trials``) of it and of ``data``, and every separator on the separation mixtures of
+      both (``recorded_section``);
     - each of ``sections``, called with ``out`` and each system's cohort by label (None without
       ``score_norm``): markdown lines of a section composed above this layer (the diarization
       section of ``apps.diarization_scoring.report_section``).
@@ -107,6 +114,9 @@ def write_report(
         raise InputError(
             "--score-norm: a cascade has no cohort of its own; join the pair with mirnet compose"
         )
+    if recorded_trials is not None and recorded is None:
+        raise InputError("--recorded-trials: the trials of the --recorded section; give --recorded DIR")
+    recorded = None if recorded is None else str(recorded)
     primary = systems_[0]
     runner = Runner(
         out,
@@ -118,9 +128,15 @@ def write_report(
         top_k,
         seed,
         precision,
+        None if recorded is None else {recorded: TAG},
     )
     score = _Scorer(runner)
     data = str(data)
+    base = TrialSetting(data, trials, seed)
+    compare = replace(base, trials=compare_trials or trials)
+    recorded_base = replace(compare, trials=recorded_trials or compare.trials)  # on data, then recorded
+    if recorded is not None:  # a wrong folder is refused now, not after hours of scoring
+        check_split(runner, recorded, data, recorded_base)
     # separators first: a wrong file is refused, and their scores computed, before hours of embedding
     separators_ = parse_systems(separators, "separator") if separators else []
     loaded = {s.label: load_separator(s.path) for s in separators_}
@@ -139,11 +155,24 @@ def write_report(
         if separators_
         else []
     )
-    base = TrialSetting(data, trials, seed)
-    compare = replace(base, trials=compare_trials or trials)
     sweep_base = replace(base, trials=sweep_trials or trials)
     head_rows = _headline(out, score, primary, base, seen, clean_trials or trials)
     compared = {(s.label, c): score(s, compare, c) for s in systems_ for c in conditions}
+    recorded_lines = (  # right after the comparison: its embeddings are still in memory
+        recorded_section(
+            out,
+            score,
+            systems_,
+            recorded_base,
+            recorded,
+            separators_,
+            MixtureSetting(data, separation_mixtures or SEPARATION_MIXTURES, seed),
+            separation_pesq_stoi,
+            progress,
+        )
+        if recorded is not None
+        else []
+    )
     figs = _det_figures(out, score.run, primary, systems_, conditions, compared)
     sweep_lines, sweep_figs = _sweeps(out, score, systems_, sweep_base, axes)
     curve_lines, curve_figs = _curves(out, score, compare, curves)
@@ -181,6 +210,7 @@ def write_report(
         *sweep_lines,
         *curve_lines,
         *separation,
+        *recorded_lines,
     ]
     cohorts = {s.label: runner.cohort(s) for s in systems_}
     for section in sections:
@@ -206,9 +236,9 @@ class _Scorer:
         self.used: dict[str, TrialSetting] = {}
         self.results: list[dict] = []
 
-    def __call__(self, system: System, setting: TrialSetting, condition: str) -> dict:
-        self.used[setting.name] = setting
-        r = self.run.result(system, setting, condition)
+    def __call__(self, system: System, setting: TrialSetting, condition: str, raw: bool = False) -> dict:
+        self.used[self.run.name(setting)] = setting
+        r = self.run.result(system, setting, condition, raw)
         self.results.append(r)
         return r
 
