@@ -253,12 +253,16 @@ class Separator:
 
 
 def load(path: str | Path, precision: str = "auto", runtime: str = "torch") -> Embedder:
-    """A trained embedder (experiment dir or model file); ``precision``: auto (bf16 autocast where
+    """A trained embedder: an experiment dir or model file, or the name of a shipped one
+    (``reference``, ``mirnet``, ``mirnet/teacher``, ``cascade``: ``mirnet.pretrained``; a path that
+    exists wins), or the peer ``resemblyzer``; ``precision``: auto (bf16 autocast where
     the CPU has AMX, else fp32), fp32 or bf16; ``runtime``: torch, or onnx (its ``mirnet export``
     file in ONNX Runtime)."""
     return Embedder.from_pretrained(path, precision, runtime)
 
 
 def load_separator(path: str | Path, **kwargs) -> Separator:
-    """A trained separator (experiment dir or model file); ``kwargs`` as :class:`Separator`."""
+    """A trained separator: an experiment dir or model file, or the name of a shipped one (``upit``,
+    ``voicefilter_mirnet``, ``voicefilter_enrolled``: ``mirnet.pretrained``; a path that exists
+    wins); ``kwargs`` as :class:`Separator`."""
     return Separator.from_pretrained(path, **kwargs)

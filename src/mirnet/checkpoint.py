@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
+from . import __version__, pretrained
 from .architectures import build_model, describe
 from .atomic import atomic_path
 from .config import ConfigError
@@ -134,16 +134,23 @@ def model_bundle(
     }
 
 
-def resolve(path: str | Path) -> Path:
-    """An experiment dir (its model.pt) or a file."""
-    path = Path(path)
-    return path / MODEL_FILE if path.is_dir() else path
+def resolve(path: str | Path, *, must_exist: bool = False) -> Path:
+    """An experiment dir (its model.pt) or a file; where no such path exists, the shipped model
+    of that name (``pretrained``: ``reference``, ``upit``, ...), so a path wins over a name.
+    ``must_exist``: a path that does not exist and is no shipped name is refused in one line that
+    lists the names; otherwise it is returned as it is."""
+    found = pretrained.locate(path)
+    if found is None:
+        if must_exist:
+            raise CheckpointError(pretrained.unknown(path))
+        found = Path(path)
+    return found / MODEL_FILE if found.is_dir() else found
 
 
 def model_fingerprint(path: str | Path) -> str:
     """The model file's SHA-1 (12 hex digits): what evaluation results, calibrations and galleries
     record, so that each is used only with the very model that made it."""
-    return _sha1(resolve(path).read_bytes())
+    return _sha1(resolve(path, must_exist=True).read_bytes())
 
 
 def _sha1(data: bytes) -> str:
@@ -166,7 +173,7 @@ def read_bundle(path: str | Path, data: bytes | None = None) -> dict:
     or of ``PRETRAINED``."""
     if str(path) == PRETRAINED:
         return pretrained_bundle()
-    path = resolve(path)
+    path = resolve(path, must_exist=data is None)
     bundle = load_file(path, data)
     if bundle.get("format") != FORMAT:
         raise CheckpointError(
