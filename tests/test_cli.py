@@ -367,3 +367,79 @@ def test_numeric_options_are_checked_where_they_are_parsed(args, message, capsys
 def test_plots_of_mixtures_need_a_corpus(capsys):
     assert main(["plot", "tsne", "models/reference", "--out", "t"]) == 2  # a TypeError from Path(None) before
     assert "plot tsne: needs --data" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"mirnet {mirnet.__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["diarize", "reference", "a.wav", "--out", "a.rttm"],
+        ["corpus", "conversation", "out", "--data", "d"],
+        ["eval-diarization", "reference", "--data", "d"],
+    ],
+)
+def test_the_global_quiet_is_not_undone_by_a_subcommand(argv):
+    from mirnet.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["-q", *argv]).quiet and parse([*argv, "--quiet"]).quiet and not parse(argv).quiet
+
+
+def test_help_gives_defaults_choices_and_what_each_positional_is(capsys):
+    for argv, wanted in [
+        (["eval"], ["--trials TRIALS", "(default: 1000)", "(default: 0.0)"]),
+        (["serve"], ["(default: 8000)", "(default: 127.0.0.1)", "(default: 50.0)", "shipped name"]),
+        (["export"], ["{onnx,torchscript}"]),
+        (["embed"], ["audio ", "the recording", "reference, mirnet, mirnet/teacher, upit"]),
+        (["enroll"], ["the speaker's name", "clean recordings"]),
+        (["prepare", "wsj0-2mix"], ["the folder wsj0-2mix was unpacked into", "(default: 8k)"]),
+    ]:
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(w in text for w in wanted), (argv, text)
+        assert "docs/" not in text.split("options:")[0], argv  # no repository path a user cannot open
+
+
+@pytest.mark.parametrize("verb", ["embed", "identify", "diarize", "separate", "verify", "enroll"])
+def test_a_missing_input_is_refused_before_any_model_loads(verb, exp, tmp_path, monkeypatch, capsys):
+    def no_loading(*args, **kwargs):
+        pytest.fail("loaded a model for a missing file")
+
+    for name in ("load", "load_separator"):
+        monkeypatch.setattr(mirnet, name, no_loading)
+    monkeypatch.setattr(mirnet.checkpoint, "read_bundle", no_loading)
+    missing = str(tmp_path / "missing.wav")
+    argv = {
+        "embed": ["embed", str(exp), missing],
+        "identify": ["identify", str(exp), missing, "--gallery", str(tmp_path / "g")],
+        "diarize": ["diarize", str(exp), missing, "--out", str(tmp_path / "a.rttm")],
+        "separate": ["separate", str(exp), missing, "--out", str(tmp_path / "sep")],
+        "verify": ["verify", str(exp), missing, missing],
+        "enroll": ["enroll", str(exp), "alice", missing, "--gallery", str(tmp_path / "g")],
+    }[verb]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"mirnet: error: {missing}: no such file\n"
+    assert not (tmp_path / "g").exists() and not (tmp_path / "sep").exists()
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_the_work(exp, corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(mirnet, "load", lambda *a, **kw: pytest.fail("loaded a model"))
+    clip = str(next((corpus / "unseen").rglob("*.flac")))
+    out = tmp_path / "nowhere" / "e.npy"
+    assert main(["embed", str(exp), clip, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"mirnet: error: {out}: no such directory {out.parent}\n"
+
+
+def test_embed_prints_no_similarity_that_reads_as_a_verdict(exp, corpus, tmp_path, capsys):
+    mix = tmp_path / "mix.wav"
+    assert main(["-q", "corpus", "mix", str(corpus / "unseen"), str(mix), "--seed", "1"]) == 0
+    capsys.readouterr()
+    assert main(["embed", str(exp), str(mix)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("speaker ") == 2 and "similarity" not in out and "cosine" not in out

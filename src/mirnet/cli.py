@@ -30,6 +30,25 @@ from .eval.setting import MixtureSetting, TrialSetting
 log = logging.getLogger("mirnet")
 
 
+def _inputs(*paths) -> None:
+    """Refuse a missing input before any model loads (seconds of work a typo would waste)."""
+    for path in paths:
+        if not Path(path).exists():
+            raise InputError(f"{path}: no such file")
+        if Path(path).is_dir():
+            raise InputError(f"{path}: a directory, not an audio file")
+
+
+def _output(path) -> None:
+    """Refuse an output file whose folder does not exist before the work, not after it."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise InputError(f"{path}: no such directory {Path(path).parent}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _corpus_synth(a):
     from .corpus.synth import synthesize_corpus
     from .corpus.voices import DEFAULT_ENGINES
@@ -250,6 +269,8 @@ def _eval_probes(a):
 def _embed(a):
     import mirnet
 
+    _inputs(a.audio)
+    _output(a.out)
     model = mirnet.load(a.exp, a.precision, a.runtime)
     if a.speakers is not None and a.speakers != model.n_speakers:
         raise InputError(
@@ -260,22 +281,21 @@ def _embed(a):
     if a.out:
         np.save(a.out, emb)
     np.set_printoptions(precision=4, suppress=True, linewidth=120, threshold=20)
+    # no similarity between the outputs: GE2E's embeddings share a large common part, so a raw
+    # cosine reads as "same person" for two different talkers; mirnet verify decides, calibrated
     for i, e in enumerate(emb):
         print(f"speaker {i + 1}: {e}")
-    if len(emb) > 1:
-        cos = emb @ emb.T / np.outer(np.linalg.norm(emb, axis=1), np.linalg.norm(emb, axis=1))
-        print(f"cosine similarity between outputs: {cos[np.triu_indices(len(emb), 1)].round(3).tolist()}")
 
 
 # per setting field: (type, help); the option's name and default come from the setting itself
 _SETTING_OPTIONS = {
-    "trials": (Size, None),
+    "trials": (Size, "trials drawn from --data"),
     "n": (Size, "mixtures drawn from --data"),
     "sir_db": (float, "SIR of every mixture, dB"),
     "overlap": (Ratio, "overlap ratio of the sources (1 = full overlap)"),
     "crop_seconds": (Positive, "seconds per mixture"),
     "n_speakers": (Size, "speakers per mixture"),
-    "seed": (Seed, None),
+    "seed": (Seed, "the draw's seed: the same seed, the same trials"),
 }
 
 
@@ -330,6 +350,7 @@ def _threshold_text(t: float | None, source: str | None) -> str:
 def _verify(a):
     from .apps.verification import verify
 
+    _inputs(a.a, a.b)
     v = verify(a.exp, a.a, a.b, threshold=a.threshold, calibration=a.calibration, metric=a.metric)
     decision = {None: "-", True: "same speaker", False: "different speakers"}[v.accepted]
     _print_result(
@@ -346,14 +367,19 @@ def _verify(a):
 def _enroll(a):
     from .apps.verification import enroll
 
+    _inputs(*a.files)
     g = enroll(a.exp, a.gallery, a.name, a.files)
     counts = {n: len(f) for n, f in g.files.items()}
-    print(f"{a.gallery}: {a.name} enrolled from {len(a.files)} recording(s); {len(g.names)} names: {counts}")
+    print(
+        f"{a.gallery}: {a.name} enrolled from {_plural(len(a.files), 'recording')}; "
+        f"{_plural(len(g.names), 'name')}: {counts}"
+    )
 
 
 def _identify(a):
     from .apps.verification import identify
 
+    _inputs(a.audio)
     matches = identify(a.exp, a.audio, a.gallery, threshold=a.threshold, calibration=a.calibration)
     _print_result(
         a,
@@ -397,6 +423,8 @@ def _diarize(a):
     from .apps.diarization import diarize, load_diarizer
     from .eval.evaluate import system_fingerprint
 
+    _inputs(a.audio)
+    _output(a.out)
     settings, cohort = _diarization_settings(a, system_fingerprint(a.exp))
     embed = load_diarizer(a.exp, cohort)
     result = diarize(
@@ -406,7 +434,10 @@ def _diarize(a):
     _print_result(
         a,
         {"rttm": a.out, "cohort": cohort, **result.to_dict()},
-        [f"{a.out}: {result.speakers} speakers, {len(result.turns)} turns in {result.seconds:.1f} s"],
+        [
+            f"{a.out}: {_plural(result.speakers, 'speaker')}, {_plural(len(result.turns), 'turn')} "
+            f"in {result.seconds:.1f} s"
+        ],
     )
 
 
@@ -469,7 +500,8 @@ def _serve(a):
     separator = None if a.separator is None else mirnet.load_separator(a.separator)
     hosts = None if "*" in a.allowed_host else (*LOCAL_HOSTS, a.host, *a.allowed_host)
     app = create_app(Service(embedder, separator, gallery, examples, limits), hosts)
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    # uvicorn's info level: the address once it listens, and a status line per request
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning" if a.quiet else "info")
 
 
 def _separate(a):
@@ -477,6 +509,7 @@ def _separate(a):
 
     from .audio import save_audio
 
+    _inputs(a.audio, *(a.enroll or []))
     sep = mirnet.load_separator(a.exp)
     estimates = sep.separate_file(a.audio, enrollment=a.enroll).numpy()
     out = Path(a.out)
@@ -606,8 +639,35 @@ def _report(a):
     )
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's default in its help, unless the help already says it (or there is none)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or any(action.default is v for v in (None, False, argparse.SUPPRESS))
+            or action.default == []
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every subcommand's parser is one of these (argparse makes them of the parent's class)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mirnet", description=__doc__.splitlines()[0])
+    from . import __version__
+    from .pretrained import NAMES
+
+    p = _Parser(prog="mirnet", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"mirnet {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--debug", action="store_true", help="a traceback for every error, not one line")
@@ -619,8 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = corpus.add_parser("synth", help="synthesize the default corpus (espeak-ng + MBROLA, flite)")
     s.add_argument("out")
     s.add_argument("--speakers", type=int)
-    s.add_argument("--utterances", type=int, default=40)
-    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--utterances", type=int, default=40, help="per voice")
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
     s.add_argument("--voices", nargs="+", help="only these voices, e.g. us1 us2 slt")
     s.add_argument(
         "--unseen-fraction", type=float, default=0.2, help="0: every speaker seen (extra training voices)"
@@ -643,7 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--max-utterances", type=_typed(Size), help="at most this many per voice (a small part, quickly)"
     )
-    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
     s.add_argument(
         "--root",
         type=_package_root,
@@ -661,8 +721,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("src", help="LibriSpeech-layout tree, e.g. data/corpus/seen")
     s.add_argument("out")
     s.add_argument("--copies", type=int, default=2, help="new voices per speaker")
-    s.add_argument("--seed", type=_typed(Seed), default=0)
-    s.add_argument("--jobs", type=int, default=2)
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
+    s.add_argument("--jobs", type=int, default=2, help="processes")
     s.set_defaults(func=_corpus_transform)
     s = corpus.add_parser(
         "split",
@@ -692,13 +752,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--speakers", type=_speaker_range, default=(2, 4), help="speakers per conversation, LOW..HIGH"
     )
-    s.add_argument("--conversations", type=_typed(Size), default=12)
+    s.add_argument("--conversations", type=_typed(Size), default=12, help="how many to write")
     s.add_argument("--minutes", type=_typed(Positive), default=4.0, help="length of each")
     s.add_argument(
         "--overlap", type=_typed(Ratio), default=0.2, help="share of the speech that is overlapped"
     )
-    s.add_argument("--seed", type=_typed(Seed), default=0)
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
+    s.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     s.set_defaults(func=_corpus_conversation)
     s = corpus.add_parser("manifest", help="LibriSpeech-layout tree -> JSONL manifest")
     s.add_argument("root")
@@ -707,36 +767,46 @@ def build_parser() -> argparse.ArgumentParser:
     s = corpus.add_parser("mix", help="write one mixture (and its sources) from a corpus")
     s.add_argument("data")
     s.add_argument("out")
-    s.add_argument("--speakers", type=_typed(Size), default=2)
-    s.add_argument("--seconds", type=_typed(Positive), default=3.0)
-    s.add_argument("--sir", type=_typed(float), default=0.0)
-    s.add_argument("--overlap", type=_typed(Ratio), default=1.0)
-    s.add_argument("--seed", type=_typed(Seed), default=0)
+    s.add_argument("--speakers", type=_typed(Size), default=2, help="talkers in the mixture")
+    s.add_argument("--seconds", type=_typed(Positive), default=3.0, help="its length")
+    s.add_argument("--sir", type=_typed(float), default=0.0, help="dB, first talker over the others")
+    s.add_argument("--overlap", type=_typed(Ratio), default=1.0, help="share of the talk overlapped")
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
     s.set_defaults(func=_corpus_mix)
 
     prepare = sub.add_parser("prepare", help="a real corpus -> JSONL manifest (parallel, resumable)")
     prepare = prepare.add_subparsers(dest="corpus", required=True)
-    mode = ("--mode", dict(choices=("min", "max"), default="min"))
+    mode = (
+        "--mode",
+        dict(choices=("min", "max"), default="min", help="the mixtures' length: shortest or longest source"),
+    )
     options = {
         "librispeech": [
             ("--subsets", dict(type=_names, help="comma-separated (default: every folder of ROOT)"))
         ],
         "voxceleb": [("--trials", dict(nargs="+", help="official lists, e.g. veri_test2.txt"))],
         "wsj0-2mix": [
-            ("--rate", dict(choices=("8k", "16k"), default="8k")),
+            ("--rate", dict(choices=("8k", "16k"), default="8k", help="the sample rate folder")),
             mode,
             ("--splits", dict(type=_names, help="comma-separated of tr,cv,tt (default: all)")),
         ],
         "libri2mix": [
-            ("--rate", dict(choices=("8k", "16k"), default="16k")),
+            ("--rate", dict(choices=("8k", "16k"), default="16k", help="the sample rate folder")),
             mode,
-            ("--mix", dict(choices=("mix_clean", "mix_both", "mix_single"), default="mix_clean")),
+            (
+                "--mix",
+                dict(
+                    choices=("mix_clean", "mix_both", "mix_single"),
+                    default="mix_clean",
+                    help="which mixtures",
+                ),
+            ),
             ("--splits", dict(type=_names, help="comma-separated, e.g. train-360,dev,test (default: all)")),
         ],
     }
     for name, extra in options.items():
-        s = prepare.add_parser(name, help=f"{name} -> manifest (see docs/corpora.md)")
-        s.add_argument("root")
+        s = prepare.add_parser(name, help=f"{name} -> manifest (the documentation's Corpora page)")
+        s.add_argument("root", help=f"the folder {name} was unpacked into")
         s.add_argument(
             "--out", required=True, help="the manifest (.jsonl); OUT.partial holds a stopped run's work"
         )
@@ -759,9 +829,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_train)
 
     s = sub.add_parser("eval", help="mixture speaker verification EER (paper 4.1.2)")
-    s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
+    s.add_argument(
+        "exp",
+        help=f"a shipped model ({', '.join(NAMES)}), an experiment dir or model file, or the peer resemblyzer",
+    )
     _setting_options(s, TrialSetting)
-    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine", help="the score: -distance")
     s.add_argument(
         "--condition",
         choices=CONDITION_NAMES,
@@ -794,7 +867,10 @@ def build_parser() -> argparse.ArgumentParser:
         "cohort",
         help="the embeddings a model gives mixtures of its training voices: the cohort of eval --cohort",
     )
-    s.add_argument("exp", help="experiment dir or model file, or a pretrained peer: resemblyzer")
+    s.add_argument(
+        "exp",
+        help=f"a shipped model ({', '.join(NAMES)}), an experiment dir or model file, or the peer resemblyzer",
+    )
     _setting_options(s, MixtureSetting)
     s.set_defaults(n=COHORT_MIXTURES)
     s.add_argument(
@@ -814,16 +890,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("exp", nargs="+", help="experiment dirs or model files, or peers (resemblyzer)")
     s.add_argument("--train", required=True, help="corpus of the probes' training voices (the seen ones)")
     s.add_argument("--data", required=True, help="corpus of the voices they are scored on (unseen)")
-    s.add_argument("--attributes", nargs="+", default=["gender", "language", "engine"])
+    s.add_argument(
+        "--attributes", nargs="+", default=["gender", "language", "engine"], help="each one probed"
+    )
     s.add_argument("--seconds", type=_typed(Positive), default=3.0, help="of each utterance, from its start")
     s.add_argument("--json", help="write the result here")
     precision_option(s)
     s.set_defaults(func=_eval_probes)
 
     s = sub.add_parser("embed", help="one embedding per speaker of a mixture")
-    s.add_argument("exp")
-    s.add_argument("audio")
-    s.add_argument("--speakers", type=_typed(Size))
+    s.add_argument(
+        "exp", help=f"a model: a shipped name ({', '.join(NAMES)}), an experiment dir or a model file"
+    )
+    s.add_argument("audio", help="the recording (any rate and channel count: converted to 16 kHz mono)")
+    s.add_argument("--speakers", type=_typed(Size), help="refuse a model that gives another count")
     s.add_argument("--out", help="save the (N, D) embeddings as .npy")
     precision_option(s)
     s.add_argument(
@@ -841,23 +921,27 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--json", action="store_true", help="print the result as JSON")
 
     s = sub.add_parser("verify", help="do two recordings (mixtures or single voices) share a speaker?")
-    s.add_argument("exp", help="an embedder's experiment dir or model file")
+    s.add_argument(
+        "exp", help="an embedder: a shipped name (reference, mirnet, ...), an experiment dir or model file"
+    )
     s.add_argument("a", help="audio file A")
     s.add_argument("b", help="audio file B")
-    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine", help="the score: -distance")
     threshold_options(s, "decide at the EER threshold of this `mirnet eval EXP --json` result")
     s.set_defaults(func=_verify)
 
     s = sub.add_parser("enroll", help="add clean recordings of a named speaker to a gallery")
-    s.add_argument("exp", help="an embedder's experiment dir or model file")
+    s.add_argument(
+        "exp", help="an embedder: a shipped name (reference, mirnet, ...), an experiment dir or model file"
+    )
     s.add_argument("--gallery", required=True, help="the gallery folder (made if new)")
-    s.add_argument("name")
-    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("name", help="the speaker's name, as identify and diarize will print it")
+    s.add_argument("files", nargs="+", metavar="FILE", help="clean recordings of that speaker alone")
     s.set_defaults(func=_enroll)
 
     s = sub.add_parser("identify", help="which enrolled speakers are in a mixture")
     s.add_argument("exp", help="the embedder the gallery was enrolled with")
-    s.add_argument("audio")
+    s.add_argument("audio", help="the recording (a mixture or one voice)")
     s.add_argument("--gallery", required=True)
     threshold_options(
         s, "below the EER threshold of this `mirnet eval EXP --condition enrolled --json` result: unknown"
@@ -888,13 +972,16 @@ def build_parser() -> argparse.ArgumentParser:
             help="centre each identity on this cohort of the same model (mirnet cohort) before merging "
             "and clustering",
         )
-        s.add_argument("--quiet", action="store_true", help="no progress bar")
+        s.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
 
     s = sub.add_parser(
         "diarize", help="who spoke when (overlaps included) in a recording of any length -> RTTM"
     )
-    s.add_argument("exp", help="an embedder's experiment dir or model file, or resemblyzer")
-    s.add_argument("audio")
+    s.add_argument(
+        "exp",
+        help="an embedder: a shipped name (reference, mirnet, ...), an experiment dir or model file, or resemblyzer",
+    )
+    s.add_argument("audio", help="the recording, of any length")
     s.add_argument("--out", required=True, help="the RTTM to write")
     count = s.add_mutually_exclusive_group()
     count.add_argument("--speakers", type=_typed(Size), help="the number of speakers, if known")
@@ -925,12 +1012,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_eval_diarization)
 
     s = sub.add_parser("serve", help="a web page: upload or record a clip, see its speakers (and tracks)")
-    s.add_argument("exp", help="an embedder's experiment dir or model file")
+    s.add_argument(
+        "exp", help="an embedder: a shipped name (reference, mirnet, ...), an experiment dir or model file"
+    )
     s.add_argument("--separator", help="also separate each clip with this separator")
     s.add_argument("--gallery", help="name each identity from this gallery (mirnet enroll)")
     s.add_argument("--examples", nargs="+", metavar="WAV", help="clips a visitor can pick")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    s.add_argument("--port", type=int, default=8000, help="the port to listen on")
     s.add_argument("--max-mb", type=_typed(Positive), default=50.0, help="largest upload")
     s.add_argument(
         "--max-seconds",
@@ -951,7 +1040,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_serve)
 
     s = sub.add_parser("separate", help="one WAV per speaker of a mixture, and a JSON naming whose each is")
-    s.add_argument("exp", help="a separator's experiment dir or model file")
+    s.add_argument(
+        "exp",
+        help="a separator: a shipped name (upit, voicefilter_mirnet, ...), an experiment dir or model file",
+    )
     s.add_argument("audio")
     s.add_argument("--out", required=True, help="directory for AUDIO-stem.speakerK.wav and AUDIO-stem.json")
     s.add_argument(
@@ -963,7 +1055,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_separate)
 
     s = sub.add_parser("eval-separation", help="SDRi, SI-SDRi, PESQ, STOI of a separator on fixed mixtures")
-    s.add_argument("exp", help="a separator's experiment dir or model file")
+    s.add_argument(
+        "exp",
+        help="a separator: a shipped name (upit, voicefilter_mirnet, ...), an experiment dir or model file",
+    )
     source = s.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--mixtures", help="a mixture list of mirnet prepare wsj0-2mix|libri2mix (.jsonl), scored whole"
@@ -984,8 +1079,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "export", help="ONNX or TorchScript graph: waveforms (B, samples) at 16 kHz -> (B, N, D)"
     )
-    s.add_argument("exp")
-    s.add_argument("--format", required=True, help="onnx or torchscript")
+    s.add_argument(
+        "exp", help=f"a model: a shipped name ({', '.join(NAMES)}), an experiment dir or a model file"
+    )
+    s.add_argument("--format", required=True, choices=("onnx", "torchscript"))
     s.add_argument("--out", help="output file (default: beside the model file, .onnx or .torchscript.pt)")
     s.set_defaults(func=_export)
 
@@ -1007,8 +1104,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("exp")
     s.add_argument("--data", help="corpus for tsne/attention")
     s.add_argument("--out", required=True, help="output PNG (tsne: prefix of two PNGs)")
-    s.add_argument("--seed", type=_typed(Seed), default=0)
-    s.add_argument("--n-plot-speakers", type=_typed(Size), default=20)
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
+    s.add_argument("--n-plot-speakers", type=_typed(Size), default=20, help="speakers drawn in the t-SNE")
     s.set_defaults(func=_plot)
 
     s = sub.add_parser("report", help="score systems side by side on the same trials -> OUT/REPORT.md")
@@ -1044,8 +1141,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: all (cascade only with --separator)",
     )
     s.add_argument("--separator", help="the separator of the cascade condition (experiment dir)")
-    s.add_argument("--seed", type=_typed(Seed), default=0)
-    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
+    s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine", help="the score: -distance")
     s.add_argument(
         "--score-norm",
         choices=SCORE_NORMS,

@@ -187,3 +187,27 @@ def test_a_long_clips_memory_goes_back_to_the_system_after_it(clips, tmp_path):
     print(f"server RSS: {before} MB before a 120-s clip, {peak} MB at its peak, {after} MB after it")
     assert peak - before > 200  # the clip is long enough to matter
     assert after - before < 0.25 * (peak - before)
+
+
+def test_the_cli_says_where_it_listens_and_logs_each_request(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mirnet.cli", "serve", "mirnet", "--port", str(port)],
+        cwd=tmp_path,  # the model by its name, from a folder outside the checkout
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(f"http://127.0.0.1:{port}" in x for x in lines):
+            lines.append(server.stdout.readline())
+        assert any(f"running on http://127.0.0.1:{port}" in x for x in lines), lines
+        assert httpx.get(f"http://127.0.0.1:{port}/api/info").status_code == 200
+    finally:
+        server.terminate()
+        rest = server.communicate(timeout=30)[0]
+    assert '"GET /api/info HTTP/1.1" 200' in rest, rest
