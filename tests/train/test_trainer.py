@@ -228,3 +228,20 @@ def test_dataloader_workers_give_the_same_stream_as_the_main_process(tiny_config
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), key
+
+
+def test_the_bar_and_the_epoch_line_show_the_progress_metric_not_the_last_term(
+    tiny_config, tmp_path, caplog, capsys
+):
+    # MASR's term is logged after the progress metric, so the last term differs from it
+    cfg = tiny_config("train.epochs=1", "loss.masr.weight=1", "loss.masr.sources={speaker: 1}")
+    trainer = Trainer(cfg, tmp_path / "exp", progress=True)
+    key = trainer.objective.progress_key
+    with caplog.at_level("INFO", logger="mirnet.train.trainer"):
+        last = trainer.run()
+    terms = list(trainer.objective.epoch_keys)
+    assert key == "pit_acc" and terms[-1] != key, terms  # else the test could not tell them apart
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch 1:")]
+    assert f"val {key} {last[f'val_{key}']:.3f}" in line, line
+    bar = capsys.readouterr().err
+    assert f"{key}=" in bar and f"{terms[-1]}=" not in bar, bar[-300:]

@@ -282,8 +282,8 @@ class Trainer:
                 lr, row, tries = self.optimizer_step(micro_batches)
                 n += 1
                 retries += tries
-                for key, v in row.items():
-                    sums[key] = sums.get(key, 0.0) + v
+                for name, v in row.items():
+                    sums[name] = sums.get(name, 0.0) + v
                 bar.set_postfix({"loss": f"{row['loss']:.3f}", key: f"{row[key]:.2f}"})
                 if main and self.step % self.cfg.train.log_every == 0:
                     _append_csv(
@@ -298,8 +298,8 @@ class Trainer:
                         },
                     )
                     if writer:
-                        for key, v in row.items():
-                            writer.add_scalar(f"train/{key}", v, self.step)
+                        for name, v in row.items():
+                            writer.add_scalar(f"train/{name}", v, self.step)
             if self.cfg.train.precise_bn_batches:
                 batches = itertools.islice(
                     self.loader(self.train_data, False), self.cfg.train.precise_bn_batches * k
