@@ -351,7 +351,15 @@ def _verify(a):
     from .apps.verification import verify
 
     _inputs(a.a, a.b)
-    v = verify(a.exp, a.a, a.b, threshold=a.threshold, calibration=a.calibration, metric=a.metric)
+    v = verify(
+        a.exp,
+        a.a,
+        a.b,
+        threshold=a.threshold,
+        calibration=a.calibration,
+        calibrated=not a.uncalibrated,
+        metric=a.metric,
+    )
     decision = {None: "-", True: "same speaker", False: "different speakers"}[v.accepted]
     _print_result(
         a,
@@ -380,7 +388,14 @@ def _identify(a):
     from .apps.verification import identify
 
     _inputs(a.audio)
-    matches = identify(a.exp, a.audio, a.gallery, threshold=a.threshold, calibration=a.calibration)
+    matches = identify(
+        a.exp,
+        a.audio,
+        a.gallery,
+        threshold=a.threshold,
+        calibration=a.calibration,
+        calibrated=not a.uncalibrated,
+    )
     _print_result(
         a,
         {"audio": a.audio, "gallery": a.gallery, "matches": [m.to_dict() for m in matches]},
@@ -388,35 +403,15 @@ def _identify(a):
     )
 
 
-def _diarization_settings(a, fingerprint: str):
-    """Defaults, then a tuned calibration's thresholds, then the options given; and the cohort the
-    identities are centred on: the calibration's, which ``--cohort`` may repeat but not change
-    (settings tuned on centred identities hold for those only)."""
-    from dataclasses import fields
+def _diarization_settings(a, fingerprint: str, exp):
+    from .apps.diarization import diarization_settings
 
-    from .apps.calibration import read_calibration
-    from .apps.diarization import DiarizationSettings
-
-    base, cohort = {}, a.cohort
-    if a.calibration:
-        how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
-        tuned = read_calibration(a.calibration, fingerprint, "settings", how)
-        base = tuned["settings"]
-        if a.cohort is not None and str(a.cohort) != str(tuned.get("cohort")):
-            raise InputError(
-                f"--cohort {a.cohort}: {a.calibration} was tuned "
-                + (f"with the cohort {tuned['cohort']}" if tuned.get("cohort") else "without a cohort")
-            )
-        cohort = tuned.get("cohort")
     given = {k: getattr(a, k) for k in ("window", "hop", "same_threshold", "neighbours")}
-    names = {f.name for f in fields(DiarizationSettings)}
-    settings = DiarizationSettings(
-        **{
-            **{k: v for k, v in base.items() if k in names},
-            **{k: v for k, v in given.items() if v is not None},
-        }
+    # tuning chooses the settings itself: a shipped calibration applies to the other runs only
+    tuning = getattr(a, "tune", False) or getattr(a, "tune_on", None)
+    return diarization_settings(
+        exp, fingerprint, a.calibration, a.cohort, given, not (a.uncalibrated or tuning)
     )
-    return settings, cohort
 
 
 def _diarize(a):
@@ -425,7 +420,7 @@ def _diarize(a):
 
     _inputs(a.audio)
     _output(a.out)
-    settings, cohort = _diarization_settings(a, system_fingerprint(a.exp))
+    settings, cohort = _diarization_settings(a, system_fingerprint(a.exp), a.exp)
     embed = load_diarizer(a.exp, cohort)
     result = diarize(
         embed, a.audio, settings, speakers=a.speakers, max_speakers=a.max_speakers, progress=not a.quiet
@@ -451,7 +446,7 @@ def _eval_diarization(a):
     fingerprints = {exp: system_fingerprint(exp) for exp in a.exp}
     results = []
     for exp in a.exp:
-        settings, cohort = _diarization_settings(a, fingerprints[exp])
+        settings, cohort = _diarization_settings(a, fingerprints[exp], exp)
         results.append(
             evaluate_system(
                 exp,
@@ -484,11 +479,12 @@ def _serve(a):
 
     import mirnet
 
-    from .apps.verification import Gallery
+    from .apps.verification import Gallery, resolve_threshold
     from .serve.server import LOCAL_HOSTS, Limits, Service, create_app
 
     embedder = mirnet.load(a.exp)
     gallery = None if a.gallery is None else Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
+    threshold = None if gallery is None else resolve_threshold(None, None, embedder, verb="identify")
     examples = {}
     for f in a.examples or []:
         if not Path(f).is_file():
@@ -499,7 +495,7 @@ def _serve(a):
     )
     separator = None if a.separator is None else mirnet.load_separator(a.separator)
     hosts = None if "*" in a.allowed_host else (*LOCAL_HOSTS, a.host, *a.allowed_host)
-    app = create_app(Service(embedder, separator, gallery, examples, limits), hosts)
+    app = create_app(Service(embedder, separator, gallery, examples, limits, threshold), hosts)
     # uvicorn's info level: the address once it listens, and a status line per request
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning" if a.quiet else "info")
 
@@ -918,6 +914,11 @@ def build_parser() -> argparse.ArgumentParser:
         t = s.add_mutually_exclusive_group()
         t.add_argument("--threshold", type=_typed(float), help="accept scores (-distance) at or above this")
         t.add_argument("--calibration", metavar="EVAL.json", help=calibration_help)
+        t.add_argument(
+            "--uncalibrated",
+            action="store_true",
+            help="scores only: not the calibration a shipped model carries (used by default)",
+        )
         s.add_argument("--json", action="store_true", help="print the result as JSON")
 
     s = sub.add_parser("verify", help="do two recordings (mixtures or single voices) share a speaker?")
@@ -971,6 +972,11 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="C.npz",
             help="centre each identity on this cohort of the same model (mirnet cohort) before merging "
             "and clustering",
+        )
+        s.add_argument(
+            "--uncalibrated",
+            action="store_true",
+            help="the defaults above, no cohort: not the tuned settings and cohort a shipped model carries",
         )
         s.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
 

@@ -159,3 +159,62 @@ def test_a_gallery_of_another_model_is_refused_in_one_line(corpus, embedder, tmp
         mirnet.identify(embedder, a, tmp_path / "g")
     with pytest.raises(InputError, match="no gallery here"):
         mirnet.identify(embedder, a, tmp_path / "none")
+
+
+@pytest.fixture
+def shipped(calibrated, tmp_path):
+    """The shipped MIRNet's folder as a model that ships its calibrations: the AS-norm result as
+    calibration.json (its cohort named relative, beside it), a strict enrolled one, and no more."""
+    folder = tmp_path / "shipped" / "mirnet"
+    folder.mkdir(parents=True)
+    for name in ("model.pt", "config.yaml"):
+        (folder / name).write_bytes((MIRNET / name).read_bytes())
+    (folder / "cohort.npz").write_bytes((calibrated / "cohort.npz").read_bytes())
+    result = json.loads((calibrated / "eval_asnorm.json").read_text())
+    result["score_norm"]["cohort"] = "cohort.npz"  # as shipped: found beside the calibration
+    (folder / "calibration.json").write_text(json.dumps(result))
+    (folder / "calibration_enrolled.json").write_text(json.dumps({**result, "eer_threshold": 1e9}))
+    return folder
+
+
+def test_a_model_that_ships_calibrations_decides_by_default(corpus, calibrated, shipped, tmp_path, capsys):
+    a, b = (_utterances(corpus, s)[0] for s in sorted(p.name for p in (corpus / "seen").iterdir())[:2])
+    moved = tmp_path / "elsewhere"
+    shipped.rename(moved)  # a folder moved or installed elsewhere finds its own cohort
+    v = mirnet.verify(moved, a, b)
+    expected = json.loads((calibrated / "eval_asnorm.json").read_text())["eer_threshold"]
+    assert v.threshold == pytest.approx(expected) and v.threshold_source == str(moved / "calibration.json")
+    assert v.accepted is not None and v.metric.endswith("+asnorm")  # the score's scale is the calibration's
+    assert mirnet.verify(moved, a, b, calibrated=False).accepted is None
+    assert main(["verify", str(moved), str(a), str(b), "--uncalibrated"]) == 0
+    assert "decision: -" in capsys.readouterr().out
+    assert main(["verify", str(moved), str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert f"({moved / 'calibration.json'})" in out and "decision: -" not in out
+    # identify: the enrolled calibration, so below its threshold every name is unknown
+    gallery = tmp_path / "gallery"
+    mirnet.enroll(moved, gallery, "alice", _utterances(corpus, a.parts[-3])[1:3])
+    assert {m.name for m in mirnet.identify(moved, a, gallery)} == {UNKNOWN}
+    assert {m.name for m in mirnet.identify(moved, a, gallery, calibrated=False)} == {"alice"}
+
+
+def test_a_shipped_diarization_calibration_and_cohort_are_the_defaults(calibrated, shipped, tmp_path):
+    from mirnet.apps.diarization import DiarizationSettings, diarization_settings
+    from mirnet.checkpoint import model_fingerprint
+
+    fingerprint = model_fingerprint(shipped)
+    # no diarization.json: the defaults, centred on the cohort shipped beside the model
+    settings, cohort = diarization_settings(shipped, fingerprint)
+    assert settings == DiarizationSettings() and cohort == str(shipped / "cohort.npz")
+    assert diarization_settings(shipped, fingerprint, calibrated=False) == (DiarizationSettings(), None)
+    tuned = {
+        "system": fingerprint,
+        "settings": {"same_threshold": 0.55, "neighbours": 0.3},
+        "cohort": "cohort.npz",
+    }
+    (shipped / "diarization.json").write_text(json.dumps(tuned))
+    settings, cohort = diarization_settings(shipped, fingerprint, given={"hop": 1.0, "neighbours": None})
+    assert (settings.same_threshold, settings.neighbours, settings.hop) == (0.55, 0.3, 1.0)
+    assert cohort == str(shipped / "cohort.npz")
+    with pytest.raises(InputError, match="was tuned with the cohort cohort.npz"):
+        diarization_settings(shipped, fingerprint, cohort=calibrated / "other.npz")

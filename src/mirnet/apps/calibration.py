@@ -1,13 +1,43 @@
 """Calibration files: evaluation results whose operating point a verb reuses (verify's EER
 threshold, diarize's tuned thresholds). A calibration holds for the model it was measured on
-only: scores of two models do not share a scale, so another model's file is refused."""
+only: scores of two models do not share a scale, so another model's file is refused.
+
+A shipped model carries its own beside its model file (``SHIPPED``), measured on its training
+voices only, and each verb uses it unless told otherwise: a user's first decision is a calibrated
+one. A file a calibration names (its cohort) is found as given, else beside the calibration, so a
+model folder moved or installed elsewhere keeps working."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from ..checkpoint import PRETRAINED, resolve
 from ..errors import InputError
+
+# verb -> the calibration a model folder may carry for it, found and used by default
+SHIPPED = {
+    "verify": "calibration.json",  # mirnet eval --cohort ... --json: the mixture condition's EER threshold
+    "identify": "calibration_enrolled.json",  # the same with --condition enrolled
+    "diarize": "diarization.json",  # mirnet eval-diarization --tune --cohort ... --json
+}
+
+
+def shipped_calibration(model: str | Path, verb: str) -> Path | None:
+    """The calibration the model ``model`` (a path or a shipped name) carries for ``verb``, or None."""
+    if not model or str(model) == PRETRAINED:
+        return None
+    path = resolve(model).parent / SHIPPED[verb]
+    return path if path.is_file() else None
+
+
+def beside(calibration: str | Path, named: str | Path) -> Path:
+    """A file a calibration names: as given where it exists, else in the calibration's folder."""
+    named = Path(named)
+    if named.exists() or named.is_absolute():
+        return named
+    here = Path(calibration).parent / named.name
+    return here if here.exists() else named
 
 
 def read_calibration(path: str | Path, fingerprint: str, key: str, how: str) -> dict:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,12 @@ from tqdm import tqdm
 
 from ..api import load
 from ..audio import SAMPLE_RATE, check_audio, frame_db, read_audio
+from ..checkpoint import resolve
 from ..errors import InputError
 from ..eval.evaluate import load_system, system_fingerprint
 from ..eval.peers import PEERS
-from ..eval.score_norm import Cohort, check_width, subtract_mean
+from ..eval.score_norm import SHIPPED_COHORT, Cohort, check_width, subtract_mean
+from .calibration import beside, read_calibration, shipped_calibration
 from .conversation import Turn, write_rttm
 
 # (B, samples) at 16 kHz -> (B, N, E), or -> ((B, N, E), (B, N, samples) streams or None)
@@ -68,6 +70,47 @@ class DiarizationSettings:
     min_fit: float = 0.0  # a window's further identities closer than this to their cluster are dropped
     stream_floor_db: float = -10.0  # a stream is active where it holds this share of the mixture's energy
     batch: int = 16
+
+
+def diarization_settings(
+    model: str | Path,
+    fingerprint: str,
+    calibration: str | Path | None = None,
+    cohort: str | Path | None = None,
+    given: dict | None = None,
+    calibrated: bool = True,
+) -> tuple[DiarizationSettings, str | None]:
+    """The settings and cohort ``model`` diarizes with: the defaults, then a tuned calibration's
+    thresholds (``calibration``, else, where ``calibrated``, the one the model ships:
+    ``calibration.SHIPPED``), then the ``given`` options that are not None. The cohort is the
+    calibration's (``cohort`` may repeat it but not change it: settings tuned on centred
+    identities hold for those only), else ``cohort``, else, where ``calibrated``, the one shipped
+    beside the model (``score_norm.SHIPPED_COHORT``)."""
+    if calibration is None and calibrated:
+        calibration = shipped_calibration(model, "diarize")
+    base = {}
+    if calibration is not None:
+        how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
+        tuned = read_calibration(calibration, fingerprint, "settings", how)
+        base = tuned["settings"]
+        found = None if tuned.get("cohort") is None else str(beside(calibration, tuned["cohort"]))
+        if cohort is not None and Path(cohort).resolve() != (Path(found).resolve() if found else None):
+            raise InputError(
+                f"--cohort {cohort}: {calibration} was tuned "
+                + (f"with the cohort {tuned['cohort']}" if found else "without a cohort")
+            )
+        cohort = found
+    elif cohort is None and calibrated and str(model) not in PEERS:
+        shipped = resolve(model).parent / SHIPPED_COHORT
+        cohort = str(shipped) if shipped.is_file() else None
+    names = {f.name for f in fields(DiarizationSettings)}
+    settings = DiarizationSettings(
+        **{
+            **{k: v for k, v in base.items() if k in names},
+            **{k: v for k, v in (given or {}).items() if v is not None},
+        }
+    )
+    return settings, None if cohort is None else str(cohort)
 
 
 @dataclass

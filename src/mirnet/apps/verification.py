@@ -42,7 +42,7 @@ from ..distances import pairwise_distance
 from ..errors import InputError
 from ..eval.score_norm import ScoreNorm
 from ..losses.pit import best_permutation
-from .calibration import read_calibration
+from .calibration import beside, read_calibration, shipped_calibration
 
 UNKNOWN = "unknown"
 
@@ -63,22 +63,32 @@ class Threshold:
         the cohort it was normalised by, if any."""
         result = read_calibration(path, fingerprint, "eer_threshold", "mirnet eval EXP --json FILE")
         norm = result.get("score_norm")
+        cohort = beside(path, norm["cohort"]) if norm else None
         return cls(
             float(result["eer_threshold"]),
             result.get("metric", "cosine"),
             str(path),
             result.get("condition"),
-            ScoreNorm.from_file(norm["method"], norm["cohort"], fingerprint, norm["top_k"]) if norm else None,
+            ScoreNorm.from_file(norm["method"], cohort, fingerprint, norm["top_k"]) if norm else None,
         )
 
 
 def resolve_threshold(
-    threshold: float | None, calibration: str | Path | None, fingerprint: str, metric: str = "cosine"
+    threshold: float | None,
+    calibration: str | Path | None,
+    embedder: Embedder,
+    metric: str = "cosine",
+    verb: str = "verify",
+    calibrated: bool = True,
 ) -> Threshold | None:
+    """The threshold given, else the calibration given, else (``calibrated``) the one the model
+    ships for ``verb`` (``calibration.SHIPPED``); None where there is none: scores, no decision."""
     if threshold is not None and calibration is not None:
         raise InputError("give a threshold or a calibration file, not both")
+    if threshold is None and calibration is None and calibrated:
+        calibration = shipped_calibration(embedder.source, verb)
     if calibration is not None:
-        return Threshold.from_calibration(calibration, fingerprint)
+        return Threshold.from_calibration(calibration, embedder.fingerprint)
     return None if threshold is None else Threshold(float(threshold), metric)
 
 
@@ -346,12 +356,14 @@ def verify(
     *,
     threshold: float | None = None,
     calibration: str | Path | None = None,
+    calibrated: bool = True,
     metric: str = "cosine",
     sample_rate: int = SAMPLE_RATE,
 ) -> Verification:
-    """Do recordings ``a`` and ``b`` (mixtures or single voices) share a speaker?"""
+    """Do recordings ``a`` and ``b`` (mixtures or single voices) share a speaker? Decided at
+    ``threshold``, or ``calibration``'s, or the one the model ships (unless not ``calibrated``)."""
     embedder = _embedder(system)
-    limit = resolve_threshold(threshold, calibration, embedder.fingerprint, metric)
+    limit = resolve_threshold(threshold, calibration, embedder, metric, "verify", calibrated)
     return verify_embeddings(
         _embed(embedder, a, sample_rate), _embed(embedder, b, sample_rate), limit, metric
     )
@@ -386,11 +398,13 @@ def identify(
     *,
     threshold: float | None = None,
     calibration: str | Path | None = None,
+    calibrated: bool = True,
     metric: str = "cosine",
     sample_rate: int = SAMPLE_RATE,
 ) -> list[Match]:
-    """Who of the gallery is in ``mixture``: one Match per identity of the mixture."""
+    """Who of the gallery is in ``mixture``: one Match per identity of the mixture, ``unknown``
+    below the threshold (as ``verify`` chooses it, from the enrolled condition's calibration)."""
     embedder = _embedder(system)
-    limit = resolve_threshold(threshold, calibration, embedder.fingerprint, metric)
+    limit = resolve_threshold(threshold, calibration, embedder, metric, "identify", calibrated)
     found = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
     return found.identify(_embed(embedder, mixture, sample_rate), limit, metric)

@@ -36,7 +36,7 @@ from starlette.requests import ClientDisconnect
 from ..allocator import release_freed_memory
 from ..api import Embedder, Separator
 from ..apps.diarization import diarize
-from ..apps.verification import Gallery
+from ..apps.verification import Gallery, Threshold
 from ..audio import SAMPLE_RATE, AudioError, DecodeCostError, load_audio, read_header
 from ..eval.plots import plot_timeline
 
@@ -83,6 +83,7 @@ class Service:
     gallery: Gallery | None = None
     examples: dict[str, Path] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    threshold: Threshold | None = None  # a gallery name below it is "unknown" (identify's)
 
     def analyze(self, path: Path, name: str, workdir: Path, cancelled: threading.Event | None = None) -> dict:
         """The page's result for the clip at ``path``; any file it draws goes in ``workdir``. Every
@@ -112,8 +113,8 @@ class Service:
         emb = self.embedder.embed(wav)
         identities = [{"output": k + 1} for k in range(len(emb))]
         if self.gallery is not None:
-            for item, match in zip(identities, self.gallery.identify(emb, None)):
-                item.update(name=match.best, score=round(match.score, 4))
+            for item, match in zip(identities, self.gallery.identify(emb, self.threshold)):
+                item.update(name=match.name, closest=match.best, score=round(match.score, 4))
         result = {"name": name, "seconds": round(len(wav) / SAMPLE_RATE, 2), "identities": identities}
         if result["seconds"] > self.limits.long_seconds:
 
