@@ -347,19 +347,16 @@ def _threshold_text(t: float | None, source: str | None) -> str:
     return "no threshold (give --threshold or --calibration)" if t is None else f"{t:.4f} ({source})"
 
 
+def _decision(a) -> dict:
+    """verify's and identify's threshold options, as their functions take them."""
+    return dict(threshold=a.threshold, calibration=a.calibration, calibrated=not a.uncalibrated)
+
+
 def _verify(a):
     from .apps.verification import verify
 
     _inputs(a.a, a.b)
-    v = verify(
-        a.exp,
-        a.a,
-        a.b,
-        threshold=a.threshold,
-        calibration=a.calibration,
-        calibrated=not a.uncalibrated,
-        metric=a.metric,
-    )
+    v = verify(a.exp, a.a, a.b, metric=a.metric, **_decision(a))
     decision = {None: "-", True: "same speaker", False: "different speakers"}[v.accepted]
     _print_result(
         a,
@@ -388,14 +385,7 @@ def _identify(a):
     from .apps.verification import identify
 
     _inputs(a.audio)
-    matches = identify(
-        a.exp,
-        a.audio,
-        a.gallery,
-        threshold=a.threshold,
-        calibration=a.calibration,
-        calibrated=not a.uncalibrated,
-    )
+    matches = identify(a.exp, a.audio, a.gallery, **_decision(a))
     _print_result(
         a,
         {"audio": a.audio, "gallery": a.gallery, "matches": [m.to_dict() for m in matches]},
