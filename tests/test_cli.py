@@ -443,3 +443,13 @@ def test_embed_prints_no_similarity_that_reads_as_a_verdict(exp, corpus, tmp_pat
     assert main(["embed", str(exp), str(mix)]) == 0
     out = capsys.readouterr().out
     assert out.count("speaker ") == 2 and "similarity" not in out and "cosine" not in out
+
+
+def test_eval_prints_json_on_stdout_a_summary_line_and_a_bar_that_counts_trials(exp, corpus, capsys):
+    assert main(["eval", str(exp), "--data", str(corpus / "seen"), "--trials", "12"]) == 0
+    captured = capsys.readouterr()
+    r = json.loads(captured.out)  # stdout is the JSON alone
+    summary = captured.err.rstrip().splitlines()[-1]
+    assert summary.startswith(f"EER {r['eer']:.2f}% [") and f"12 mixture trials of {r['speakers']} speakers" in summary
+    assert "cosine, raw" in summary and f"minDCF {r['min_dcf']:.3f}" in summary
+    assert "12/12" in captured.err and ("trial/s" in captured.err or "s/trial" in captured.err)

@@ -240,6 +240,18 @@ def _eval(a):
     if a.json:
         write_text(a.json, text + "\n")
     print(text)
+    print(_eval_summary(result), file=sys.stderr)  # stdout stays JSON for a pipe
+
+
+def _eval_summary(r: dict) -> str:
+    """One line a person reads: ``EER 9.20% [8.10, 10.70], minDCF 0.733: 1000 mixture trials ...``."""
+    norm = r.get("score_norm")
+    scoring = f"{r['metric']}, {norm['method']} against {norm['cohort']}" if norm else f"{r['metric']}, raw"
+    return (
+        f"EER {r['eer']:.2f}% [{r['eer_ci'][0]:.2f}, {r['eer_ci'][1]:.2f}], minDCF {r['min_dcf']:.3f}: "
+        f"{r['trials']} {r['condition']} trials of {r['speakers']} speakers of {r['data']} at "
+        f"{r['sir_db']:g} dB ({scoring}; {r['precision']}), {r['seconds']:.0f} s"
+    )
 
 
 def _cohort(a):

@@ -106,14 +106,19 @@ def embed_specs(
     batch_size: int = 32,
     progress: bool = False,
     desc: str = "embedding",
+    per_unit: int = 1,
+    unit: str = "mixture",
 ) -> torch.Tensor:
-    """Render each mixture and embed it: (len(specs), N, E)."""
+    """Render each mixture and embed it: (len(specs), N, E). The bar counts ``unit``s of
+    ``per_unit`` consecutive specs (a trial's clips), not batches."""
     index = manifest.index
     out = []
-    for i in tqdm(range(0, len(specs), batch_size), disable=not progress, desc=desc, leave=False):
-        wavs = [mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]]
-        with torch.inference_mode():
-            out.append(embed(torch.from_numpy(np.stack(wavs))))
+    with tqdm(total=len(specs) // per_unit, disable=not progress, desc=desc, unit=unit, leave=False) as bar:
+        for i in range(0, len(specs), batch_size):
+            wavs = [mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]]
+            with torch.inference_mode():
+                out.append(embed(torch.from_numpy(np.stack(wavs))))
+            bar.update((i + len(wavs)) // per_unit - bar.n)
     return torch.cat(out)
 
 
@@ -164,8 +169,16 @@ def trial_embeddings(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(T, N, E) outputs of each trial's anchor, positive and negative side (a side's clips'
     outputs pooled): what every way of comparing them (``side_scores``) is computed from."""
+    specs = condition_specs(trials, condition)
     emb = embed_specs(
-        embed, condition_specs(trials, condition), manifest, batch_size, progress, desc=f"{condition} trials"
+        embed,
+        specs,
+        manifest,
+        batch_size,
+        progress,
+        f"{condition} trials",
+        len(specs) // len(trials),
+        "trial",
     )
     emb = emb.reshape(3 * len(trials), -1, emb.shape[-1])  # one row per side
     return emb[0::3], emb[1::3], emb[2::3]
