@@ -92,6 +92,12 @@ def _corpus_recorded(a):
     )
 
 
+def _corpus_bandlimit(a):
+    from .corpus.bandlimit import bandlimit_corpus
+
+    print(bandlimit_corpus(a.src, a.out, a.rate, progress=not a.quiet))
+
+
 def _corpus_transform(a):
     from .corpus.voice_transform import transform_corpus
 
@@ -722,6 +728,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_typed(Seed), default=0, help="random seed")
     s.add_argument("--jobs", type=int, default=2, help="processes")
     s.set_defaults(func=_corpus_transform)
+    s = corpus.add_parser(
+        "bandlimit", help="a copy of a corpus or split with nothing above RATE/2 (8000: telephone band)"
+    )
+    s.add_argument("src", help="LibriSpeech-layout tree or split, e.g. data/recorded/unseen")
+    s.add_argument("out", help="the copy (same speakers, ids and layout, 16 kHz)")
+    s.add_argument("--rate", type=_typed(Size), default=8000, help="the sample rate it passes through, Hz")
+    s.set_defaults(func=_corpus_bandlimit)
     s = corpus.add_parser(
         "split",
         help="hold a family of voices (a language family, an engine) out of training: the cross-engine split",
