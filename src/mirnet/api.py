@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, check_waveform, load_audio, to_mono_16k
+from .audio import SAMPLE_RATE, check_waveform, load_audio, resample_rate, to_mono_16k
 from .checkpoint import conditioner_spec, load_conditioner, load_model, model_fingerprint, resolve
 from .errors import InputError
 from .export import onnx_embedder
@@ -215,10 +215,20 @@ class Separator:
         refs = None if enrollment is None else [_mono_16k(r, sample_rate, 0.5) for r in enrollment]
         return self._separate(wav, refs)
 
-    def separate_file(self, path: str | Path, enrollment: list[str | Path] | None = None) -> torch.Tensor:
+    def separate_file(
+        self, path: str | Path, enrollment: list[str | Path] | None = None, progress: bool = False
+    ) -> torch.Tensor:
+        """A file of any rate and length -> (N, samples) at 16 kHz; ``progress``: a bar over its
+        chunks."""
         wav = torch.from_numpy(load_audio(path, min_seconds=self.shortest_seconds))
         refs = None if enrollment is None else [load_audio(p, min_seconds=0.5) for p in enrollment]
-        return self._separate(wav, refs)
+        return self._separate(wav, refs, progress)
+
+    @staticmethod
+    def at_rate(estimates: torch.Tensor, sample_rate: int) -> np.ndarray:
+        """(N, samples) at 16 kHz -> the same at ``sample_rate`` (as an input's own rate, so that
+        the outputs line up with it), by the polyphase resampler every conversion here uses."""
+        return np.stack([resample_rate(w, SAMPLE_RATE, sample_rate) for w in estimates.numpy()])
 
     def enrolled_embeddings(self, refs: list[np.ndarray] | None) -> torch.Tensor | None:
         """(N, D) unit embeddings of the targets' enrollment recordings (each at 16 kHz), each
@@ -240,16 +250,20 @@ class Separator:
         with torch.inference_mode():
             return torch.cat([self.conditioner.embed(torch.from_numpy(r)[None]) for r in refs], dim=1)[0]
 
-    def separate_long(self, wav: torch.Tensor, embeddings: torch.Tensor | None = None) -> torch.Tensor:
+    def separate_long(
+        self, wav: torch.Tensor, embeddings: torch.Tensor | None = None, progress: bool = False
+    ) -> torch.Tensor:
         """(samples,) at 16 kHz [, (N, D) target embeddings] -> (N, samples), in overlapping
         chunks (``separate_in_chunks``) when longer than one; no checks."""
         emb = None if embeddings is None else embeddings[None]
         return separate_in_chunks(
-            lambda chunk: self.separate_batch(chunk, emb), wav, self.chunk, self.overlap
+            lambda chunk: self.separate_batch(chunk, emb), wav, self.chunk, self.overlap, progress
         )
 
-    def _separate(self, wav: torch.Tensor, refs: list[np.ndarray] | None) -> torch.Tensor:
-        return self.separate_long(wav, self.enrolled_embeddings(refs))
+    def _separate(
+        self, wav: torch.Tensor, refs: list[np.ndarray] | None, progress: bool = False
+    ) -> torch.Tensor:
+        return self.separate_long(wav, self.enrolled_embeddings(refs), progress)
 
 
 def load(path: str | Path, precision: str = "auto", runtime: str = "torch") -> Embedder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -180,6 +181,14 @@ def resample(wav: np.ndarray, up: int, down: int) -> np.ndarray:
     return resample_poly(np.asarray(wav, dtype=np.float32), up, down, window=_lowpass(up, down)).astype(
         np.float32
     )
+
+
+def resample_rate(wav: np.ndarray, rate: int, to: int) -> np.ndarray:
+    """float32 ``wav`` at ``rate`` Hz -> at ``to`` Hz (``resample`` by the reduced fraction)."""
+    if rate == to:
+        return np.asarray(wav, dtype=np.float32)
+    g = math.gcd(rate, to)
+    return resample(wav, to // g, rate // g)
 
 
 def _resample_blocks(blocks: Iterable[np.ndarray], up: int, down: int) -> Iterator[np.ndarray]:

@@ -431,7 +431,13 @@ def _diarize(a):
     settings, cohort = _diarization_settings(a, system_fingerprint(a.exp), a.exp)
     embed = load_diarizer(a.exp, cohort)
     result = diarize(
-        embed, a.audio, settings, speakers=a.speakers, max_speakers=a.max_speakers, progress=not a.quiet
+        embed,
+        a.audio,
+        settings,
+        speakers=a.speakers,
+        max_speakers=a.max_speakers,
+        min_speakers=a.min_speakers,
+        progress=not a.quiet,
     )
     result.write(a.out)
     _print_result(
@@ -511,17 +517,18 @@ def _serve(a):
 def _separate(a):
     import mirnet
 
-    from .audio import save_audio
+    from .audio import read_header, save_audio
 
     _inputs(a.audio, *(a.enroll or []))
+    rate = a.sample_rate or read_header(a.audio).sample_rate  # the input's, as Asteroid writes them
     sep = mirnet.load_separator(a.exp)
-    estimates = sep.separate_file(a.audio, enrollment=a.enroll).numpy()
+    estimates = sep.at_rate(sep.separate_file(a.audio, enrollment=a.enroll, progress=not a.quiet), rate)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(a.audio).stem
     outputs = []
     for k, wav in enumerate(estimates):
-        path = save_audio(out / f"{stem}.speaker{k + 1}.wav", wav)
+        path = save_audio(out / f"{stem}.speaker{k + 1}.wav", wav, rate)
         who = (
             {"identity": k}
             if sep.mode == "mixture"
@@ -534,7 +541,7 @@ def _separate(a):
         "mixture": str(a.audio),
         "separator": str(a.exp),
         "conditioning": sep.mode,
-        "sample_rate": 16000,
+        "sample_rate": rate,
         "outputs": outputs,
     }
     write_text(out / f"{stem}.json", json.dumps(meta, indent=1) + "\n")
@@ -1004,9 +1011,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("audio", help="the recording, of any length")
     s.add_argument("--out", required=True, help="the RTTM to write")
-    count = s.add_mutually_exclusive_group()
-    count.add_argument("--speakers", type=_typed(Size), help="the number of speakers, if known")
-    count.add_argument("--max-speakers", type=_typed(Size), help="at most this many speakers")
+    s.add_argument(
+        "--num-speakers",
+        "--speakers",
+        dest="speakers",
+        type=_typed(Size),
+        help="the number of speakers, if known",
+    )
+    s.add_argument("--min-speakers", type=_typed(Size), help="at least this many speakers")
+    s.add_argument("--max-speakers", type=_typed(Size), help="at most this many speakers")
     s.add_argument("--json", action="store_true", help="also print the timeline as JSON")
     diarization_options(s)
     s.set_defaults(func=_diarize)
@@ -1072,6 +1085,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="WAV",
         help="a clean recording of each target (separators conditioned on enrolled references)",
+    )
+    s.add_argument(
+        "--sample-rate",
+        type=_typed(Size),
+        help="of the written tracks (default: the input's own rate; the models run at 16 kHz)",
     )
     s.set_defaults(func=_separate)
 

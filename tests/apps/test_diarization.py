@@ -292,3 +292,26 @@ def test_diarize_refuses_a_nan_or_narrow_cohort_in_one_line(conversations, corpu
     assert main([*args, "--out", str(tmp_path / "out.rttm")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(f"mirnet: error: {bad}: a cohort ")
+
+
+def test_the_speaker_count_takes_pyannotes_num_min_and_max(capsys):
+    """Three well-apart talkers, ten identities each: the eigengap counts 3; bounds move it, a
+    given number fixes it, and contradictory options are one line."""
+    from mirnet.apps.diarization import DiarizationSettings, cluster
+
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 16)
+    ids = np.concatenate([c + 0.05 * rng.standard_normal((10, 16)) for c in centres])
+    ids /= np.linalg.norm(ids, axis=1, keepdims=True)
+    s = DiarizationSettings()
+    count = {
+        kwargs: int(cluster(ids, s, **dict(kwargs)).max()) + 1
+        for kwargs in [(), (("min_speakers", 4),), (("max_speakers", 2),), (("speakers", 5),)]
+    }
+    assert count[()] == 3 and count[(("max_speakers", 2),)] == 2 and count[(("speakers", 5),)] == 5
+    assert 4 <= count[(("min_speakers", 4),)] <= s.max_speakers
+    argv = ["diarize", "resemblyzer", __file__, "--out", "x.rttm"]
+    assert main([*argv, "--num-speakers", "2", "--max-speakers", "3"]) == 2
+    assert "give the number of speakers or bounds on it, not both" in capsys.readouterr().err
+    assert main([*argv, "--min-speakers", "4", "--max-speakers", "3"]) == 2
+    assert "--min-speakers 4 is above --max-speakers 3" in capsys.readouterr().err

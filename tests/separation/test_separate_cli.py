@@ -114,3 +114,24 @@ def test_each_verb_refuses_the_other_kind_in_one_line(halving_separator, tmp_pat
         == 2
     )
     assert "takes no enrollment recordings (it is speaker-independent)" in capsys.readouterr().err
+
+
+def test_tracks_are_written_at_the_inputs_rate_with_a_bar_over_the_chunks(
+    halving_separator, tmp_path, capsys
+):
+    """A 48-kHz input gets 48-kHz tracks that still sum to it (the halving separator), unless
+    --sample-rate says otherwise; a file of several chunks shows a bar."""
+    t = np.arange(48000 * 14) / 48000
+    mixture = (0.2 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    sf.write(tmp_path / "mix48.wav", mixture, 48000)
+    argv = ["separate", str(halving_separator), str(tmp_path / "mix48.wav")]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "separating" in err and "0/3 " in err and "chunk" in err, err[-300:]  # 14 s: 3 chunks
+    tracks = [sf.read(tmp_path / "a" / f"mix48.speaker{k}.wav", dtype="float32") for k in (1, 2)]
+    assert {rate for _, rate in tracks} == {48000}
+    assert json.loads((tmp_path / "a" / "mix48.json").read_text())["sample_rate"] == 48000
+    total = tracks[0][0] + tracks[1][0]
+    assert len(total) == len(mixture) and np.abs(total - mixture)[1000:-1000].max() < 0.01  # in band: kept
+    assert main(["-q", *argv, "--out", str(tmp_path / "b"), "--sample-rate", "16000"]) == 0
+    assert sf.info(str(tmp_path / "b" / "mix48.speaker1.wav")).samplerate == 16000

@@ -203,11 +203,22 @@ def affinity(identities: np.ndarray, neighbours: float) -> np.ndarray:
     return (a + a.T) / 2
 
 
-def count_speakers(a: np.ndarray, most: int) -> int:
-    """The speaker count at the largest gap between the smallest eigenvalues of the affinity's
-    graph Laplacian (the eigengap heuristic)."""
+def count_speakers(a: np.ndarray, most: int, least: int = 1) -> int:
+    """The speaker count in [least, most] at the largest gap between the smallest eigenvalues of
+    the affinity's graph Laplacian (the eigengap heuristic)."""
     eigenvalues = np.linalg.eigvalsh(np.diag(a.sum(1)) - a)[: most + 1]
-    return int(np.argmax(np.diff(eigenvalues)[:most]) + 1)
+    least = min(least, most)
+    gaps = np.diff(eigenvalues)[least - 1 : most]
+    # of tied gaps (a cap below the true count leaves only the zeros of connected pieces) the larger count
+    return int(np.flatnonzero(gaps >= gaps.max() - 1e-6)[-1] + least)
+
+
+def check_counts(speakers: int | None, least: int | None, most: int | None) -> None:
+    """The speaker count, or bounds on it, as pyannote takes them (num / min / max speakers)."""
+    if speakers is not None and (least is not None or most is not None):
+        raise InputError("give the number of speakers or bounds on it, not both")
+    if least is not None and most is not None and least > most:
+        raise InputError(f"--min-speakers {least} is above --max-speakers {most}")
 
 
 def cluster(
@@ -215,14 +226,17 @@ def cluster(
     s: DiarizationSettings,
     speakers: int | None = None,
     max_speakers: int | None = None,
+    min_speakers: int | None = None,
 ) -> np.ndarray:
     """(M, D) unit identities -> cluster label per identity, 0..K-1: spectral clustering of the
-    pruned affinity, K given or counted by the eigengap (at most ``max_speakers``)."""
+    pruned affinity, K given or counted by the eigengap (between ``min_speakers`` and
+    ``max_speakers``)."""
     m = len(identities)
     if m < 3:
         return np.zeros(m, int)
     a = affinity(identities, s.neighbours)
-    k = speakers if speakers is not None else count_speakers(a, min(max_speakers or s.max_speakers, m - 1))
+    most = min(max_speakers or max(s.max_speakers, min_speakers or 1), m - 1)
+    k = speakers if speakers is not None else count_speakers(a, most, min_speakers or 1)
     if min(k, m) < 2:
         return np.zeros(m, int)
     with warnings.catch_warnings():  # a graph in several pieces is what well-separated talkers give
@@ -292,17 +306,17 @@ def assemble(
     *,
     speakers: int | None = None,
     max_speakers: int | None = None,
+    min_speakers: int | None = None,
 ) -> Diarization:
     """A recording's window outputs -> its speakers' timeline."""
     s = settings or DiarizationSettings()
-    if speakers is not None and max_speakers is not None:
-        raise InputError("give the speaker count or its maximum, not both")
+    check_counts(speakers, min_speakers, max_speakers)
     if not w.outputs:
         return Diarization(w.uri, [], 0, w.windows, w.seconds)
     found, groups = zip(*(_identities(o[k], s.same_threshold, k) for o, k in zip(w.outputs, _talking(w, s))))
     owners = np.concatenate([np.full(len(f), i) for i, f in enumerate(found)])
     identities = np.concatenate(found)
-    labels = cluster(identities, s, speakers, max_speakers)
+    labels = cluster(identities, s, speakers, max_speakers, min_speakers)
     k = int(labels.max()) + 1
     centroids = np.stack([identities[labels == c].mean(0) for c in range(k)])
     fit = np.einsum("md,md->m", identities, centroids[labels]) / np.linalg.norm(centroids[labels], axis=1)
@@ -361,6 +375,7 @@ def diarize(
     *,
     speakers: int | None = None,
     max_speakers: int | None = None,
+    min_speakers: int | None = None,
     progress: bool = False,
     cohort: str | Path | None = None,
 ) -> Diarization:
@@ -371,10 +386,11 @@ def diarize(
         embed = load_diarizer(embed, cohort)
     elif cohort is not None:
         raise InputError("a cohort centres the identities of a system loaded here: give the system's path")
-    if speakers is not None and max_speakers is not None:
-        raise InputError("give the speaker count or its maximum, not both")
+    check_counts(speakers, min_speakers, max_speakers)
     windows = embed_windows(embed, path, settings, progress)
-    return assemble(windows, settings, speakers=speakers, max_speakers=max_speakers)
+    return assemble(
+        windows, settings, speakers=speakers, max_speakers=max_speakers, min_speakers=min_speakers
+    )
 
 
 def _turns(active: np.ndarray, min_gap: float = 0.3, min_turn: float = 0.2) -> list[Turn]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from ..atomic import atomic_path, write_text
-from ..audio import SAMPLE_RATE, load_audio, resample
+from ..audio import SAMPLE_RATE, load_audio, resample_rate
 from ..errors import InputError
 from .librispeech import SPEAKER_TABLE, read_librispeech
 
@@ -30,9 +29,7 @@ LOWEST_RATE = 4000
 def band_limit(wav, rate: int):
     """16-kHz ``wav`` with nothing above ``rate`` / 2: resampled to ``rate`` and back (the same
     polyphase filters as every other conversion here), same length."""
-    g = math.gcd(rate, SAMPLE_RATE)
-    down, up = SAMPLE_RATE // g, rate // g
-    out = resample(resample(wav, up, down), down, up)[: len(wav)]
+    out = resample_rate(resample_rate(wav, SAMPLE_RATE, rate), rate, SAMPLE_RATE)[: len(wav)]
     return np.pad(out, (0, len(wav) - len(out)))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from tqdm import tqdm
 
 from ..losses.pit import best_permutation
 from ..losses.signal import pairwise_neg_sisdr
@@ -27,14 +28,21 @@ def chunk_starts(samples: int, chunk: int, overlap: int) -> list[int]:
 
 
 def separate_in_chunks(
-    separate: Callable[[torch.Tensor], torch.Tensor], wav: torch.Tensor, chunk: int, overlap: int
+    separate: Callable[[torch.Tensor], torch.Tensor],
+    wav: torch.Tensor,
+    chunk: int,
+    overlap: int,
+    progress: bool = False,
 ) -> torch.Tensor:
-    """(samples,) -> (N, samples) by ``separate``, which maps (1, n) to (1, N, n) for n <= chunk.
+    """(samples,) -> (N, samples) by ``separate``, which maps (1, n) to (1, N, n) for n <= chunk;
+    ``progress``: a bar over the chunks (a long file takes minutes).
 
     Memory holds one chunk's activations and the (N, samples) output, whatever the length."""
     starts = chunk_starts(wav.shape[-1], chunk, overlap)
     out, end = None, 0  # output so far, written up to sample ``end``
-    for start in starts:
+    for start in tqdm(
+        starts, desc="separating", unit="chunk", disable=not progress or len(starts) < 2, leave=False
+    ):
         est = separate(wav[None, start : start + chunk])[0]  # (N, n)
         if out is None:
             out = torch.zeros(est.shape[0], wav.shape[-1], dtype=est.dtype)
