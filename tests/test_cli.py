@@ -450,6 +450,9 @@ def test_eval_prints_json_on_stdout_a_summary_line_and_a_bar_that_counts_trials(
     captured = capsys.readouterr()
     r = json.loads(captured.out)  # stdout is the JSON alone
     summary = captured.err.rstrip().splitlines()[-1]
-    assert summary.startswith(f"EER {r['eer']:.2f}% [") and f"12 mixture trials of {r['speakers']} speakers" in summary
+    assert (
+        summary.startswith(f"EER {r['eer']:.2f}% [")
+        and f"12 mixture trials of {r['speakers']} speakers" in summary
+    )
     assert "cosine, raw" in summary and f"minDCF {r['min_dcf']:.3f}" in summary
     assert "12/12" in captured.err and ("trial/s" in captured.err or "s/trial" in captured.err)
