@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -456,3 +457,18 @@ def test_eval_prints_json_on_stdout_a_summary_line_and_a_bar_that_counts_trials(
     )
     assert "cosine, raw" in summary and f"minDCF {r['min_dcf']:.3f}" in summary
     assert "12/12" in captured.err and ("trial/s" in captured.err or "s/trial" in captured.err)
+
+
+def test_the_python_api_warns_of_each_conversion_without_any_logging_set_up(exp):
+    from mirnet.api import ConversionWarning
+
+    model = mirnet.load(exp)
+    stereo = (np.random.default_rng(0).standard_normal((44100 * 2, 2)) * 0.1).astype(np.float32)
+    with pytest.warns(
+        ConversionWarning, match="2 channels downmixed and resampled 44100 Hz -> 16000 Hz"
+    ) as seen:
+        model.embed(stereo, sample_rate=44100)
+    assert seen[0].filename == __file__  # pointed at the caller's line, not the library's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 16-kHz mono: nothing to say
+        model.embed(stereo[:32000, 0], sample_rate=16000)

@@ -6,6 +6,7 @@ through the very objects a user loads, and the CLI composes both."""
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 from pathlib import Path
 
@@ -59,8 +60,18 @@ def native_bf16() -> bool:
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
+class ConversionWarning(UserWarning):
+    """A waveform handed to the API was downmixed or resampled before the model heard it."""
+
+
 def _mono_16k(waveform, sample_rate: int, min_seconds: float) -> np.ndarray:
+    """The model's input; a conversion is a warning, so that a Python user who configured no
+    logging sees it too (once per calling line, Python's default), as the CLI's log line says it."""
     wav = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
+    done = [f"{wav.shape[1]} channels downmixed"] if wav.ndim == 2 and wav.shape[1] > 1 else []
+    done += [f"resampled {sample_rate} Hz -> {SAMPLE_RATE} Hz"] if sample_rate != SAMPLE_RATE else []
+    if done:
+        warnings.warn(f"waveform {' and '.join(done)} for the model", ConversionWarning, stacklevel=3)
     return check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate), min_seconds=min_seconds)
 
 
