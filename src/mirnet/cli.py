@@ -439,10 +439,17 @@ def _diarize(a):
         min_speakers=a.min_speakers,
         progress=not a.quiet,
     )
+    named = {}
+    if a.gallery:
+        from .apps.verification import UNKNOWN, name_speakers
+
+        matches = name_speakers(a.exp, a.audio, result, a.gallery, calibrated=not a.uncalibrated)
+        named = {k: m.name for k, m in matches.items() if m.name != UNKNOWN}
+        result = result.renamed(named)
     result.write(a.out)
     _print_result(
         a,
-        {"rttm": a.out, "cohort": cohort, **result.to_dict()},
+        {"rttm": a.out, "cohort": cohort, "gallery_names": named, **result.to_dict()},
         [
             f"{a.out}: {_plural(result.speakers, 'speaker')}, {_plural(len(result.turns), 'turn')} "
             f"in {result.seconds:.1f} s"
@@ -1021,6 +1028,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-speakers", type=_typed(Size), help="at least this many speakers")
     s.add_argument("--max-speakers", type=_typed(Size), help="at most this many speakers")
     s.add_argument("--json", action="store_true", help="also print the timeline as JSON")
+    s.add_argument(
+        "--gallery",
+        help="name each speaker from this gallery (mirnet enroll) where identify would, in the RTTM too",
+    )
     diarization_options(s)
     s.set_defaults(func=_diarize)
 

@@ -315,3 +315,44 @@ def test_the_speaker_count_takes_pyannotes_num_min_and_max(capsys):
     assert "give the number of speakers or bounds on it, not both" in capsys.readouterr().err
     assert main([*argv, "--min-speakers", "4", "--max-speakers", "3"]) == 2
     assert "--min-speakers 4 is above --max-speakers 3" in capsys.readouterr().err
+
+
+def test_diarize_with_a_gallery_names_each_speaker_in_the_rttm_once(conversations, corpus, tmp_path, capsys):
+    """The conversation's talkers enrolled from utterances of their own (the clean teacher, whose
+    identities of one talker are one): a named speaker gets the name of the talker whose turns it
+    holds most, no name twice, in the RTTM; below an impossible threshold, no one is named."""
+    from mirnet.apps.diarization import Diarization
+
+    teacher = str(MIRNET / "teacher")
+    wav, truth = conversations / "conv000.wav", _rttm_turns(conversations / "conv000.rttm")
+    gallery = tmp_path / "gallery"
+    for talker in sorted({t[0] for t in truth}):
+        files = sorted((corpus / "seen" / talker).rglob("*.flac"))[-2:]
+        assert (
+            main(["-q", "enroll", teacher, "--gallery", str(gallery), f"name-{talker}", *map(str, files)])
+            == 0
+        )
+    capsys.readouterr()
+    rttm = tmp_path / "named.rttm"
+    argv = ["-q", "diarize", teacher, str(wav), "--out", str(rttm), "--gallery", str(gallery), "--json"]
+    assert main([*argv, "--num-speakers", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    hypothesis = [Turn(*t) for t in _rttm_turns(rttm)]
+    named = printed["gallery_names"]
+    names = set(named.values())
+    assert names and len(names) == len(named) and names <= {t.speaker for t in hypothesis}  # no name twice
+    # each name is the talker the speaker's turns overlap most in the reference
+    for name in names:
+        mine = Diarization("conv000", [t for t in hypothesis if t.speaker == name], 1, 0, 0.0)
+        overlap = {
+            who: sum(
+                max(0.0, min(e, t.end) - max(s, t.start)) for w, s, e in truth if w == who for t in mine.turns
+            )
+            for who in {t[0] for t in truth}
+        }
+        assert name == f"name-{max(overlap, key=overlap.get)}", (name, overlap)
+    from mirnet.apps.verification import UNKNOWN, name_speakers
+
+    result = mirnet.diarize(teacher, wav, speakers=2)
+    strict = name_speakers(teacher, wav, result, gallery, threshold=1e9)
+    assert {m.name for m in strict.values()} == {UNKNOWN} and names <= {m.best for m in strict.values()}

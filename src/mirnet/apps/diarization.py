@@ -113,6 +113,9 @@ def diarization_settings(
     return settings, None if cohort is None else str(cohort)
 
 
+NAMING_SECONDS = 10.0  # of a speaker's single-talker speech embedded to name it from a gallery
+
+
 @dataclass
 class Diarization:
     uri: str
@@ -126,6 +129,33 @@ class Diarization:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "turns": [asdict(t) for t in self.turns]}
+
+    def alone(self, speaker: str, seconds: float = NAMING_SECONDS) -> list[tuple[float, float]]:
+        """Up to ``seconds`` of the stretches where ``speaker`` talks and no one else does, the
+        longest first: what to embed to name the speaker."""
+        others = [(t.start, t.end) for t in self.turns if t.speaker != speaker]
+        pieces = []
+        for t in (t for t in self.turns if t.speaker == speaker):
+            cuts = sorted((max(a, t.start), min(b, t.end)) for a, b in others if a < t.end and b > t.start)
+            at = t.start
+            for a, b in cuts:
+                if a > at:
+                    pieces.append((at, a))
+                at = max(at, b)
+            if t.end > at:
+                pieces.append((at, t.end))
+        chosen, total = [], 0.0
+        for a, b in sorted(pieces, key=lambda p: p[0] - p[1]):
+            if total >= seconds:
+                break
+            chosen.append((a, min(b, a + seconds - total)))
+            total += chosen[-1][1] - a
+        return sorted(chosen)
+
+    def renamed(self, names: dict[str, str]) -> Diarization:
+        """The same timeline with each speaker label in ``names`` replaced by its name."""
+        turns = [Turn(names.get(t.speaker, t.speaker), t.start, t.end) for t in self.turns]
+        return Diarization(self.uri, turns, self.speakers, self.windows, self.seconds)
 
 
 def _speech_frames(wav: np.ndarray, s: DiarizationSettings) -> np.ndarray:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from ..api import Embedder
 from ..atomic import atomic_path
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, read_audio, read_header
 from ..distances import pairwise_distance
 from ..errors import InputError
 from ..eval.score_norm import ScoreNorm
@@ -408,3 +408,45 @@ def identify(
     limit = resolve_threshold(threshold, calibration, embedder, metric, "identify", calibrated)
     found = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
     return found.identify(_embed(embedder, mixture, sample_rate), limit, metric)
+
+
+def name_speakers(
+    system: Embedder | str | Path,
+    path: str | Path,
+    diarization,
+    gallery: str | Path | Gallery,
+    *,
+    threshold: float | None = None,
+    calibration: str | Path | None = None,
+    calibrated: bool = True,
+) -> dict[str, Match]:
+    """Each diarized speaker of the recording at ``path`` -> its gallery Match: up to 10 s where
+    it talks alone (``Diarization.alone``) embedded as one clip and identified as ``identify``
+    does (the same threshold, ``unknown`` below it), its best output kept. A name goes to one
+    speaker only, the one that scores it highest; the others are ``unknown``, closest to it."""
+    embedder = _embedder(system)
+    limit = resolve_threshold(threshold, calibration, embedder, "cosine", "identify", calibrated)
+    found = (
+        gallery
+        if isinstance(gallery, Gallery)
+        else Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
+    )
+    rate = read_header(path).sample_rate
+    names = {}
+    for speaker in sorted({t.speaker for t in diarization.turns}):
+        stretches = diarization.alone(speaker)
+        if not stretches:
+            continue
+        wav = np.concatenate(
+            [read_audio(path, start=round(a * rate), frames=round((b - a) * rate)) for a, b in stretches]
+        )
+        if len(wav) < embedder.shortest_seconds * SAMPLE_RATE:
+            continue
+        matches = found.identify(embedder.embed(wav), limit)
+        names[speaker] = max(matches, key=lambda m: m.score)
+    taken: set[str] = set()
+    for speaker, m in sorted(names.items(), key=lambda item: -item[1].score):
+        if m.name != UNKNOWN and m.name in taken:
+            names[speaker] = Match(m.output, UNKNOWN, m.best, m.score)
+        taken.add(m.name)
+    return names
