@@ -441,9 +441,14 @@ def _diarize(a):
     )
     named = {}
     if a.gallery:
-        from .apps.verification import UNKNOWN, name_speakers
+        import mirnet
 
-        matches = name_speakers(a.exp, a.audio, result, a.gallery, calibrated=not a.uncalibrated)
+        from .apps.verification import UNKNOWN, Gallery, name_speakers, resolve_threshold
+
+        embedder = mirnet.load(a.exp)
+        gallery = Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
+        limit = resolve_threshold(None, None, embedder, verb="identify", calibrated=not a.uncalibrated)
+        matches = name_speakers(embedder, a.audio, result, gallery, limit)
         named = {k: m.name for k, m in matches.items() if m.name != UNKNOWN}
         result = result.renamed(named)
     result.write(a.out)
@@ -500,12 +505,15 @@ def _serve(a):
 
     import mirnet
 
+    from .apps.diarization import diarization_settings, load_diarizer
     from .apps.verification import Gallery, resolve_threshold
     from .serve.server import LOCAL_HOSTS, Limits, Service, create_app
 
     embedder = mirnet.load(a.exp)
     gallery = None if a.gallery is None else Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
     threshold = None if gallery is None else resolve_threshold(None, None, embedder, verb="identify")
+    settings, cohort = diarization_settings(a.exp, embedder.fingerprint)
+    diarizer = None if cohort is None else load_diarizer(a.exp, cohort)
     examples = {}
     for f in a.examples or []:
         if not Path(f).is_file():
@@ -516,7 +524,8 @@ def _serve(a):
     )
     separator = None if a.separator is None else mirnet.load_separator(a.separator)
     hosts = None if "*" in a.allowed_host else (*LOCAL_HOSTS, a.host, *a.allowed_host)
-    app = create_app(Service(embedder, separator, gallery, examples, limits, threshold), hosts)
+    service = Service(embedder, separator, gallery, examples, limits, threshold, settings, diarizer)
+    app = create_app(service, hosts)
     # uvicorn's info level: the address once it listens, and a status line per request
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning" if a.quiet else "info")
 

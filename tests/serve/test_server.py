@@ -47,7 +47,13 @@ def test_a_long_clip_gets_a_timeline_and_a_separator_gives_tracks(embedder, clip
     )
     assert r.status_code == 200, r.text
     d = r.json()
-    assert d["diarization"]["speakers"] >= 1 and d["diarization"]["timeline_png"].startswith("iVBOR")  # PNG
+    speakers, turns = d["diarization"]["speakers"], d["diarization"]["turns"]
+    labels = [s["label"] for s in speakers]
+    assert labels and sorted({t["speaker"] for t in turns}) == labels  # every lane is a row of the table
+    for s in speakers:
+        talks = sum(t["end"] - t["start"] for t in turns if t["speaker"] == s["label"])
+        assert s["talks_seconds"] == pytest.approx(talks, abs=0.01) and "name" not in s  # no gallery here
+    assert len(d["waveform"]) == 800 and max(d["waveform"]) > 0.01 and min(d["waveform"]) >= 0
     assert len(d["tracks"]) == 2 and all(t.startswith("UklGR") for t in d["tracks"])  # RIFF
 
 

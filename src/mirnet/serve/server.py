@@ -22,6 +22,7 @@ import base64
 import io
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +36,15 @@ from starlette.requests import ClientDisconnect
 
 from ..allocator import release_freed_memory
 from ..api import Embedder, Separator
-from ..apps.diarization import diarize
-from ..apps.verification import Gallery, Threshold
+from ..apps.diarization import DiarizationSettings, diarize
+from ..apps.verification import Gallery, Threshold, name_speakers
 from ..audio import SAMPLE_RATE, AudioError, DecodeCostError, load_audio, read_header
-from ..eval.plots import plot_timeline
 
 PAGE = Path(__file__).with_name("page.html")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+ENVELOPE_POINTS = 800  # the waveform the page draws, as peaks
 
 
 @dataclass
@@ -84,6 +87,10 @@ class Service:
     examples: dict[str, Path] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     threshold: Threshold | None = None  # a gallery name below it is "unknown" (identify's)
+    # how long clips are diarized: the model's shipped settings and its cohort-centred identities
+    # (apps.diarization.diarization_settings, load_diarizer); the defaults and raw identities if None
+    diarization: DiarizationSettings | None = None
+    diarizer: Callable | None = None
 
     def analyze(self, path: Path, name: str, workdir: Path, cancelled: threading.Event | None = None) -> dict:
         """The page's result for the clip at ``path``; any file it draws goes in ``workdir``. Every
@@ -115,26 +122,57 @@ class Service:
         if self.gallery is not None:
             for item, match in zip(identities, self.gallery.identify(emb, self.threshold)):
                 item.update(name=match.name, closest=match.best, score=round(match.score, 4))
-        result = {"name": name, "seconds": round(len(wav) / SAMPLE_RATE, 2), "identities": identities}
+        result = {
+            "name": name,
+            "seconds": round(len(wav) / SAMPLE_RATE, 2),
+            "waveform": envelope(wav),
+            "identities": identities,
+        }
         if result["seconds"] > self.limits.long_seconds:
+            embed = self.diarizer or self.embedder.embed_streams_batch
 
             def embed_windows(*args, **kwargs):
                 check()
-                return self.embedder.embed_streams_batch(*args, **kwargs)
+                return embed(*args, **kwargs)
 
-            d = diarize(embed_windows, path)
-            turns = [(t.speaker, t.start, t.end) for t in d.turns]
-            picture = plot_timeline(turns, d.seconds, workdir / "timeline.png")
+            d = diarize(embed_windows, path, self.diarization)
+            check()
+            named = (
+                {}
+                if self.gallery is None
+                else name_speakers(self.embedder, path, d, self.gallery, self.threshold)
+            )
+            # one entry per diarized speaker, the name the table, the timeline and the legend all show
             result["diarization"] = {
-                "speakers": d.speakers,
-                "turns": [{"speaker": s, "start": a, "end": b} for s, a, b in turns],
-                "timeline_png": base64.b64encode(picture.read_bytes()).decode(),
+                "speakers": [
+                    {
+                        "label": label,
+                        "talks_seconds": round(
+                            sum(t.end - t.start for t in d.turns if t.speaker == label), 2
+                        ),
+                        **(
+                            {"name": m.name, "closest": m.best, "score": round(m.score, 4)}
+                            if (m := named.get(label))
+                            else {}
+                        ),
+                    }
+                    for label in sorted({t.speaker for t in d.turns})
+                ],
+                "turns": [{"speaker": t.speaker, "start": t.start, "end": t.end} for t in d.turns],
             }
         if self.separator is not None and self.separator.mode != "enrolled":
             check()
             tracks = self.separator.separate(wav).numpy()
             result["tracks"] = [_wav_base64(t) for t in tracks]
         return result
+
+
+def envelope(wav: np.ndarray, points: int = ENVELOPE_POINTS) -> list[float]:
+    """The clip's peak level in ``points`` equal stretches (what the page draws as its waveform)."""
+    n = len(wav) // points * points
+    if n == 0:
+        return [round(float(np.abs(wav).max(initial=0.0)), 3)]
+    return np.abs(wav[:n]).reshape(points, -1).max(1).round(3).tolist()
 
 
 def _wav_base64(wav: np.ndarray) -> str:
@@ -198,6 +236,16 @@ def create_app(service: Service, allowed_hosts: tuple[str, ...] | None = LOCAL_H
             "examples": sorted(service.examples),
             "max_mb": limits.max_bytes / 2**20,
             "max_seconds": limits.max_seconds,
+            "long_seconds": limits.long_seconds,
+            # what a gallery score is measured on, and where a name stops: the page says it
+            "scoring": None
+            if service.gallery is None
+            else {
+                "scale": "cosine"
+                if service.threshold is None or service.threshold.norm is None
+                else f"cosine, {service.threshold.norm.method} against the model's cohort",
+                "threshold": None if service.threshold is None else round(service.threshold.value, 4),
+            },
         }
 
     @app.post("/api/analyze")
