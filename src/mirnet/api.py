@@ -70,9 +70,10 @@ def _mono_16k(waveform, sample_rate: int, min_seconds: float) -> np.ndarray:
     wav = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
     done = [f"{wav.shape[1]} channels downmixed"] if wav.ndim == 2 and wav.shape[1] > 1 else []
     done += [f"resampled {sample_rate} Hz -> {SAMPLE_RATE} Hz"] if sample_rate != SAMPLE_RATE else []
-    if done:
+    out = check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate), min_seconds=min_seconds)
+    if done:  # after the checks: a refused waveform is an error, not a warning
         warnings.warn(f"waveform {' and '.join(done)} for the model", ConversionWarning, stacklevel=3)
-    return check_waveform(to_mono_16k(wav.astype(np.float32), sample_rate), min_seconds=min_seconds)
+    return out
 
 
 class Embedder:

@@ -1141,7 +1141,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "exp", help=f"a model: a shipped name ({', '.join(NAMES)}), an experiment dir or a model file"
     )
-    s.add_argument("--format", required=True, choices=("onnx", "torchscript"))
+    s.add_argument("--format", required=True, help="onnx or torchscript (a bad one: one line naming both)")
     s.add_argument("--out", help="output file (default: beside the model file, .onnx or .torchscript.pt)")
     s.set_defaults(func=_export)
 

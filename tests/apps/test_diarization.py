@@ -351,8 +351,9 @@ def test_diarize_with_a_gallery_names_each_speaker_in_the_rttm_once(conversation
             for who in {t[0] for t in truth}
         }
         assert name == f"name-{max(overlap, key=overlap.get)}", (name, overlap)
-    from mirnet.apps.verification import UNKNOWN, name_speakers
+    from mirnet.apps.verification import UNKNOWN, Gallery, Threshold, name_speakers
 
-    result = mirnet.diarize(teacher, wav, speakers=2)
-    strict = name_speakers(teacher, wav, result, gallery, threshold=1e9)
+    result, embedder = mirnet.diarize(teacher, wav, speakers=2), mirnet.load(teacher)
+    found = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
+    strict = name_speakers(embedder, wav, result, found, Threshold(1e9))
     assert {m.name for m in strict.values()} == {UNKNOWN} and names <= {m.best for m in strict.values()}

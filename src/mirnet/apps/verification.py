@@ -411,26 +411,13 @@ def identify(
 
 
 def name_speakers(
-    system: Embedder | str | Path,
-    path: str | Path,
-    diarization,
-    gallery: str | Path | Gallery,
-    *,
-    threshold: float | None = None,
-    calibration: str | Path | None = None,
-    calibrated: bool = True,
+    embedder: Embedder, path: str | Path, diarization, gallery: Gallery, limit: Threshold | None
 ) -> dict[str, Match]:
     """Each diarized speaker of the recording at ``path`` -> its gallery Match: up to 10 s where
     it talks alone (``Diarization.alone``) embedded as one clip and identified as ``identify``
-    does (the same threshold, ``unknown`` below it), its best output kept. A name goes to one
-    speaker only, the one that scores it highest; the others are ``unknown``, closest to it."""
-    embedder = _embedder(system)
-    limit = resolve_threshold(threshold, calibration, embedder, "cosine", "identify", calibrated)
-    found = (
-        gallery
-        if isinstance(gallery, Gallery)
-        else Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
-    )
+    does at ``limit`` (``resolve_threshold``'s; ``unknown`` below it), its best output kept. A
+    name goes to one speaker only, the one that scores it highest; the others are ``unknown``,
+    closest to it."""
     rate = read_header(path).sample_rate
     names = {}
     for speaker in sorted({t.speaker for t in diarization.turns}):
@@ -442,7 +429,7 @@ def name_speakers(
         )
         if len(wav) < embedder.shortest_seconds * SAMPLE_RATE:
             continue
-        matches = found.identify(embedder.embed(wav), limit)
+        matches = gallery.identify(embedder.embed(wav), limit)
         names[speaker] = max(matches, key=lambda m: m.score)
     taken: set[str] = set()
     for speaker, m in sorted(names.items(), key=lambda item: -item[1].score):
