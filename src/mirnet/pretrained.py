@@ -26,6 +26,10 @@ SHIPPED: dict[str, tuple[str, str]] = {
     "mirnet": ("mirnet", "the paper's system: the compact MIRNet, N embeddings per mixture"),
     "mirnet/teacher": ("mirnet/teacher", "the clean single-speaker embedder MIRNet was distilled from"),
     "upit": ("separators/upit", "the speaker-independent uPIT separator (2 outputs)"),
+    "upit_recorded": (
+        "separators/upit_recorded",
+        "uPIT fine-tuned on recorded people and synthesized voices (+0.7 dB on recorded voices)",
+    ),
     "cascade": ("separators/cascade", "the cascade's embedder: GE2E fine-tuned on uPIT's outputs"),
     "voicefilter_mirnet": ("separators/voicefilter_mirnet", "VoiceFilter conditioned on MIRNet's identities"),
     "voicefilter_enrolled": (
