@@ -280,10 +280,18 @@ def test_report_scores_every_system_on_the_same_trials(exp, corpus, tmp_path):
     assert all((out / "figures" / f).stat().st_size > 0 for f in ("det_mixture.png", "sweep_crop.png"))
 
 
-def test_python_api(exp):
+def test_python_api(exp, corpus, tmp_path):
+    """A waveform, its file and its batch give the same embeddings; another clip does not."""
     model = mirnet.load(exp)
     emb = model.embed(torch.randn(24000) * 0.1)
     assert emb.shape == (model.n_speakers, model.embed_dim) == (2, 32)
+    files = sorted((corpus / "unseen").rglob("*.flac"))[:2]
+    wav = mirnet.audio.load_audio(files[0])
+    mirnet.audio.save_audio(tmp_path / "a.wav", wav)
+    by_array, by_file = model.embed(wav), model.embed_file(tmp_path / "a.wav")
+    by_batch = model.embed_batch(torch.from_numpy(wav)[None])[0]
+    assert torch.allclose(by_array, by_batch, atol=1e-5) and torch.allclose(by_array, by_file, atol=1e-3)
+    assert not torch.allclose(by_array, model.embed_file(files[1]), atol=1e-2)
     with pytest.raises(AudioError, match="too short"):
         model.embed(np.ones(100, np.float32) * 0.1)
 
