@@ -439,10 +439,18 @@ def test_a_missing_input_is_refused_before_any_model_loads(verb, exp, tmp_path, 
 
 def test_an_output_in_a_missing_folder_is_refused_before_the_work(exp, corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mirnet, "load", lambda *a, **kw: pytest.fail("loaded a model"))
+    monkeypatch.setattr(mirnet.checkpoint, "read_bundle", lambda *a, **kw: pytest.fail("read a model"))
     clip = str(next((corpus / "unseen").rglob("*.flac")))
     out = tmp_path / "nowhere" / "e.npy"
-    assert main(["embed", str(exp), clip, "--out", str(out)]) == 2
-    assert capsys.readouterr().err == f"mirnet: error: {out}: no such directory {out.parent}\n"
+    data = ["--data", str(corpus / "unseen")]
+    for argv in (
+        ["embed", str(exp), clip, "--out", str(out)],
+        ["eval", str(exp), *data, "--json", str(out)],
+        ["cohort", str(exp), *data, "--out", str(out)],
+        ["eval-separation", str(exp), *data, "--json", str(out)],
+    ):
+        assert main(argv) == 2, argv
+        assert capsys.readouterr().err == f"mirnet: error: {out}: no such directory {out.parent}\n", argv
 
 
 def test_embed_prints_no_similarity_that_reads_as_a_verdict(exp, corpus, tmp_path, capsys):

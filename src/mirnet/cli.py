@@ -228,6 +228,9 @@ def _train(a):
 def _eval(a):
     from .eval.evaluate import evaluate
 
+    _output(a.json)
+    _output(a.scores)
+
     result = evaluate(
         a.exp,
         TrialSetting(**{key: getattr(a, key) for key in TrialSetting.FLAGS}),
@@ -263,6 +266,8 @@ def _eval_summary(r: dict) -> str:
 def _cohort(a):
     from .eval.evaluate import write_cohort
 
+    _output(a.out)
+
     setting = MixtureSetting(**{key: getattr(a, key) for key in MixtureSetting.FLAGS})
     path, n = write_cohort(a.exp, setting, a.out, a.precision, a.training_only)
     print(f"{path}: {n} embeddings of {a.n} mixtures of {a.data}")
@@ -272,6 +277,8 @@ def _eval_probes(a):
     from .corpus import open_corpus
     from .eval.evaluate import load_system
     from .eval.probes import probe_attributes
+
+    _output(a.json)
 
     train, test = open_corpus(a.train), open_corpus(a.data)
     result = {}
@@ -466,6 +473,8 @@ def _eval_diarization(a):
     from .apps.diarization_scoring import evaluate_system, table
     from .eval.evaluate import system_fingerprint
 
+    _output(a.json)
+
     for option in ("calibration", "cohort"):
         if getattr(a, option) and len(a.exp) > 1:
             raise InputError(f"--{option} is one model's: give one system with it")
@@ -567,6 +576,8 @@ def _separate(a):
 
 def _eval_separation(a):
     from .eval.separation import evaluate_separation
+
+    _output(a.json)
 
     drawn = None if a.data is None else MixtureSetting(**{k: getattr(a, k) for k in MixtureSetting.FLAGS})
     result = evaluate_separation(
