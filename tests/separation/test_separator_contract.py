@@ -54,3 +54,23 @@ def test_masks_stay_within_their_bound(name, mask):
         assert masks.real.abs().max() <= 1.5 and masks.imag.abs().max() <= 1.5
     else:
         assert masks.min() >= 0 and masks.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "name, key, value, message",
+    [
+        ("mask_separator", "lstm_hidden", 0, "expected a whole number >= 1, got 0"),
+        ("mask_separator", "n_outputs", 0, "expected a whole number >= 1, got 0"),
+        ("tcn_separator", "hidden", -3, "expected a whole number >= 1, got -3"),
+        ("tcn_separator", "embed_dim", -1, "expected a whole number >= 0, got -1"),
+        ("dprnn_separator", "dim", 0, "expected a whole number >= 1, got 0"),
+        ("band_separator", "mask_bound", 0.0, "expected a number > 0, got 0.0"),
+    ],
+)
+def test_a_separators_bad_size_is_refused_by_its_key_before_torch_sees_it(name, key, value, message):
+    from mirnet.architectures import build_model
+    from mirnet.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        build_model(name, **{key: value})
+    assert str(caught.value) == f"model.args.{key}: {message}"

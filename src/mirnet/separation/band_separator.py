@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import ConfigError
+from ..config import ConfigError, Count, Positive, Size
 from .recurrence import ResidualBLSTM
 from .spectral import SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
@@ -63,16 +63,16 @@ class BandSeparator(SpectralSeparator):
 
     def __init__(
         self,
-        n_outputs: int = 2,
-        embed_dim: int = 0,
+        n_outputs: Size = 2,
+        embed_dim: Count = 0,
         features: dict | None = None,
         band_splits_hz: Sequence[float] = (1000.0, 4000.0, 8000.0),
         band_widths_hz: Sequence[float] = (100.0, 250.0, 500.0),
-        dim: int = 48,
-        hidden: int = 64,
-        blocks: int = 3,
-        head_dim: int = 128,
-        mask_bound: float = 2.0,
+        dim: Size = 48,
+        hidden: Size = 64,
+        blocks: Size = 3,
+        head_dim: Size = 128,
+        mask_bound: Positive = 2.0,
         consistency: str = "none",
     ):
         super().__init__(n_outputs, embed_dim, features, consistency)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError, choose
+from ..config import ConfigError, Count, Positive, Size, choose
 from .recurrence import ResidualBLSTM
 from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
@@ -35,15 +35,15 @@ class DprnnSeparator(SpectralSeparator):
 
     def __init__(
         self,
-        n_outputs: int = 2,
-        embed_dim: int = 0,
+        n_outputs: Size = 2,
+        embed_dim: Count = 0,
         features: dict | None = None,
-        dim: int = 64,
-        hidden: int = 128,
-        blocks: int = 3,
-        chunk: int = 24,
+        dim: Size = 64,
+        hidden: Size = 128,
+        blocks: Size = 3,
+        chunk: int = 24,  # checked below: even, >= 2
         mask: str = "complex",
-        mask_bound: float = 2.0,
+        mask_bound: Positive = 2.0,
         consistency: str = "none",
     ):
         super().__init__(n_outputs, embed_dim, features, consistency)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import choose
+from ..config import Count, Positive, Size, choose
 from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state, widen
 
@@ -60,18 +60,18 @@ class MaskSeparator(SpectralSeparator):
 
     def __init__(
         self,
-        n_outputs: int = 2,
-        embed_dim: int = 0,
+        n_outputs: Size = 2,
+        embed_dim: Count = 0,
         features: dict | None = None,
-        conv_channels: int = 0,
-        conv_out_channels: int = 8,
+        conv_channels: Count = 0,
+        conv_out_channels: Size = 8,
         conv_dilations: Sequence[int] = (1, 2, 4, 8, 16),
-        lstm_hidden: int = 256,
-        lstm_layers: int = 2,
+        lstm_hidden: Size = 256,
+        lstm_layers: Size = 2,
         bidirectional: bool = True,
-        fc_dim: int = 512,
+        fc_dim: Size = 512,
         mask: str = "magnitude",
-        mask_bound: float = 2.0,
+        mask_bound: Positive = 2.0,
         consistency: str = "none",
     ):
         super().__init__(n_outputs, embed_dim, features, consistency)

@@ -26,8 +26,6 @@ class SpectralSeparator(nn.Module, ABC):
 
     def __init__(self, n_outputs: int, embed_dim: int, features: dict | None, consistency: str = "none"):
         super().__init__()
-        if n_outputs < 1:
-            raise ConfigError(f"n_outputs: expected a whole number >= 1, got {n_outputs}")
         if consistency not in CONSISTENCY:
             raise ConfigError(f"consistency: expected one of {', '.join(CONSISTENCY)}, got {consistency!r}")
         if consistency != "none" and embed_dim:

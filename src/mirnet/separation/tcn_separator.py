@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ConfigError, choose
+from ..config import ConfigError, Count, Positive, Size, choose
 from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
 
@@ -60,16 +60,16 @@ class TcnSeparator(SpectralSeparator):
 
     def __init__(
         self,
-        n_outputs: int = 2,
-        embed_dim: int = 0,
+        n_outputs: Size = 2,
+        embed_dim: Count = 0,
         features: dict | None = None,
-        dim: int = 128,
-        hidden: int = 512,
-        kernel: int = 3,
-        blocks: int = 8,
-        repeats: int = 3,
+        dim: Size = 128,
+        hidden: Size = 512,
+        kernel: Size = 3,
+        blocks: Size = 8,
+        repeats: Size = 3,
         mask: str = "complex",
-        mask_bound: float = 2.0,
+        mask_bound: Positive = 2.0,
         consistency: str = "none",
     ):
         super().__init__(n_outputs, embed_dim, features, consistency)
