@@ -124,6 +124,8 @@ def test_enroll_then_identify_names_both_speakers_of_a_mixture(corpus, embedder,
     for s in speakers:
         files = [str(f) for f in _utterances(corpus, s)[1:4]]
         assert main(["enroll", str(MIRNET), "--gallery", str(gallery), f"name-{s}", *files]) == 0
+        said = capsys.readouterr().out
+        assert "from 3 recordings;" in said and ("1 name:" if s == speakers[0] else "names:") in said
     reopened = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
     assert reopened.names == [f"name-{s}" for s in speakers]
     assert reopened.embeddings.shape == (4 * 3 * embedder.n_speakers, embedder.embed_dim)

@@ -103,3 +103,21 @@ def test_a_full_pool_answers_429_and_the_server_goes_on(embedder, clips):
     assert first["r"].status_code == 200
     service.analyze = real
     assert client.post("/api/analyze?example=mix.wav").status_code == 200
+
+
+def test_below_the_threshold_the_page_names_no_one(embedder, clips):
+    """The server decides as identify does: with a threshold no score reaches, every identity is
+    unknown and keeps its closest name beside it."""
+    from mirnet.apps.verification import UNKNOWN, Threshold
+
+    out, speakers = clips
+    gallery = Gallery.open(out / "gallery", embedder.fingerprint, embedder.embed_dim)
+    service = Service(embedder, None, gallery, {}, Limits(), threshold=Threshold(1e9))
+    r = TestClient(create_app(service), base_url=LOCAL).post(
+        "/api/analyze", content=(out / "mix.wav").read_bytes()
+    )
+    identities = r.json()["identities"]
+    assert {i["name"] for i in identities} == {UNKNOWN}
+    assert sorted(i["closest"] for i in identities) == [f"voice-{s}" for s in speakers]
+    info = TestClient(create_app(service), base_url=LOCAL).get("/api/info").json()
+    assert info["scoring"] == {"scale": "cosine", "threshold": 1e9}

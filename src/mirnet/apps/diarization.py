@@ -410,9 +410,12 @@ def diarize(
     cohort: str | Path | None = None,
 ) -> Diarization:
     """Diarize the recording at ``path`` with an embed function, or with the system an experiment
-    dir, model file or peer name (``resemblyzer``) names, its identities centred on ``cohort``
-    (``load_diarizer``)."""
+    dir, model file, shipped name or peer (``resemblyzer``) names, its identities centred on
+    ``cohort`` (``load_diarizer``). A system given by name or path with neither ``settings`` nor
+    ``cohort`` diarizes as the CLI does: with what its folder ships (``diarization_settings``)."""
     if not callable(embed):
+        if settings is None and cohort is None:
+            settings, cohort = diarization_settings(embed, system_fingerprint(embed))
         embed = load_diarizer(embed, cohort)
     elif cohort is not None:
         raise InputError("a cohort centres the identities of a system loaded here: give the system's path")
