@@ -30,6 +30,7 @@ test: lint docs
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # the documentation site (mkdocs.yml, docs/): every page in the nav, every link and anchor resolving;
 # offline, into the ignored site/

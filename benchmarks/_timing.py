@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from mirnet.architectures import model_from_config
-from mirnet.config import ExperimentConfig, load_config
+from mirnet.config import ExperimentConfig
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, draw_mixture, mix, read_sources
+from mirnet.train.experiment import load_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,6 +138,6 @@ def config_model(
 ) -> tuple[ExperimentConfig, torch.nn.Module]:
     """A config's model (with ``key=value`` overrides), randomly initialised as training starts
     it: enough for speed."""
-    cfg = load_config(path, overrides or [])
+    cfg = load_experiment(path, overrides or [])
     torch.manual_seed(seed)
     return cfg, model_from_config(cfg.model, cfg.data.n_speakers)

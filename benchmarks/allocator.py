@@ -45,12 +45,12 @@ def _step(config: str, overrides: list[str]):
 
         import torch
 
-        from mirnet.config import load_config
         from mirnet.train.build import set_train_mode
+        from mirnet.train.experiment import load_experiment
         from mirnet.train.trainer import Trainer
 
         torch.manual_seed(0)
-        cfg = load_config(
+        cfg = load_experiment(
             REPO / "configs" / config,
             [f"data.train={data}", "train.threads=1", "data.workers=0", "train.precision=fp32", *overrides],
         )

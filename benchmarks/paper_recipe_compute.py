@@ -19,9 +19,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mirnet.architectures import model_from_config
 from mirnet.audio import SAMPLE_RATE
-from mirnet.config import load_config
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
+from mirnet.train.experiment import load_experiment
 
 # dense tensor-core peaks (NVIDIA data sheets, SXM parts); the trainer runs float32, and cuDNN's
 # convolutions (nearly all of this model's FLOPs) use TF32 by default
@@ -74,7 +74,7 @@ def main() -> None:
         p.error("--repeats must be at least 1")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    cfg = load_config(a.config)
+    cfg = load_experiment(a.config)
     d, samples = cfg.data, round(cfg.data.crop_seconds * SAMPLE_RATE)
 
     train_mix = count_flops(cfg, 1, samples, backward=True)  # FLOPs are linear in the batch

@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from _timing import REPO, add_common_args, conditions, table, write_results
-from mirnet.config import load_config
 from mirnet.train.build import set_train_mode
+from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
 
 
@@ -48,7 +48,7 @@ def _steps(trainer: Trainer, batches) -> tuple[float, float, int]:
 
 
 def measure(name: str, config: str, overrides: list[str], steps: int, with_loading: bool) -> list[dict]:
-    cfg = load_config(config, overrides)
+    cfg = load_experiment(config, overrides)
     with tempfile.TemporaryDirectory() as exp:
         trainer = Trainer(cfg, exp, progress=False)
         set_train_mode(trainer.model, trainer.frozen)

@@ -26,8 +26,8 @@ import tempfile  # noqa: E402
 import torch  # noqa: E402
 
 from _timing import REPO, add_common_args, conditions, interleaved, keep_freed_memory, table, write_results  # noqa: E402
-from mirnet.config import load_config  # noqa: E402
 from mirnet.train.build import set_train_mode  # noqa: E402
+from mirnet.train.experiment import load_experiment  # noqa: E402
 from mirnet.train.trainer import Trainer  # noqa: E402
 
 # name -> (train.precision, Adam implementation: None = torch's default on CPU, the for-loop)
@@ -43,7 +43,9 @@ VARIANTS = {
 def trainer(overrides: list[str], precision: str, adam: str | None, exp: str) -> Trainer:
     torch.manual_seed(0)
     t = Trainer(
-        load_config(REPO / "configs" / "mirnet_compact.yaml", [*overrides, f"train.precision={precision}"]),
+        load_experiment(
+            REPO / "configs" / "mirnet_compact.yaml", [*overrides, f"train.precision={precision}"]
+        ),
         exp,
         progress=False,
     )

@@ -13,9 +13,9 @@ import shutil
 import pytest
 import torch
 
-from mirnet.config import load_config
 from mirnet.corpus.synth import synthesize_corpus
 from mirnet.corpus.voices import MBROLA_DIR
+from mirnet.train.experiment import load_experiment
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("MIRNET_TEST_CACHE", REPO / ".cache" / "tests"))
@@ -66,7 +66,7 @@ def tiny_config(corpus):
     """A config whose model and epochs are small enough for a unit test."""
 
     def make(*overrides: str, model: dict | None = None):
-        cfg = load_config(
+        cfg = load_experiment(
             None,
             [
                 f"data.train={corpus / 'seen'}",

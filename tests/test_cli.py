@@ -15,7 +15,7 @@ import torch
 import mirnet
 from mirnet.audio import AudioError
 from mirnet.cli import main
-from mirnet.config import ConfigError
+from mirnet.errors import ConfigError
 
 from .conftest import TINY_MODEL
 

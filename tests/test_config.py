@@ -12,9 +12,12 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model, describe, model_args, model_from_config
-from mirnet.config import ConfigError, DataConfig, Size, coerce, load_config
+from mirnet.arguments import Size, coerce
+from mirnet.config import DataConfig
 from mirnet.data.mixing import MixingConfig
+from mirnet.errors import ConfigError
 from mirnet.train.build import mixing_config
+from mirnet.train.experiment import load_experiment
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
@@ -23,7 +26,7 @@ CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_config_loads_and_builds_its_model_which_describes_itself(path):
     """The description rebuilds the same network: every parameter name and shape."""
-    cfg = load_config(path)
+    cfg = load_experiment(path)
     with torch.device("meta"):  # shapes and argument names only: no memory, no time
         model = model_from_config(cfg.model, cfg.data.n_speakers)
         spec = describe(model)
@@ -46,17 +49,17 @@ def test_a_model_built_outside_the_registry_cannot_describe_itself():
     "value, expected", [("data/a", "data/a"), ("[data/a, b.jsonl]", ("data/a", "b.jsonl"))]
 )
 def test_data_train_is_one_source_or_a_list(value, expected):
-    assert load_config(overrides=[f"data.train={value}"]).data.train == expected
+    assert load_experiment(overrides=[f"data.train={value}"]).data.train == expected
 
 
 def test_a_value_of_no_allowed_type_names_every_alternative():
     with pytest.raises(ConfigError, match="data.train: expected str, got int 3 or expected a list"):
-        load_config(overrides=["data.train=3"])
+        load_experiment(overrides=["data.train=3"])
 
 
 def test_librispeech_recipe_is_the_paper_setup_on_the_paper_model():
-    recipe = load_config(CONFIG_DIR / "recipes" / "librispeech_mirnet_paper.yaml")
-    paper = load_config(CONFIG_DIR / "mirnet_paper.yaml")
+    recipe = load_experiment(CONFIG_DIR / "recipes" / "librispeech_mirnet_paper.yaml")
+    paper = load_experiment(CONFIG_DIR / "mirnet_paper.yaml")
     assert recipe.model == paper.model and recipe.loss.classifier == "linear"
     d = recipe.data
     assert d.train.endswith(".jsonl") and (d.n_speakers, d.crop_seconds, d.min_seconds) == (2, 3.0, 3.0)
@@ -120,7 +123,7 @@ def test_model_arguments_are_checked_against_the_constructors_at_load(overrides,
     """Each part of the model checks the arguments it is given against its own annotations and
     names the key from model.args down; the parts a parent derives are not the config's to set."""
     with pytest.raises(ConfigError) as err:
-        load_config(None, overrides)
+        load_experiment(None, overrides)
     assert str(err.value).startswith(f"config: {message}")
 
 
@@ -152,7 +155,7 @@ def test_models_that_take_a_speaker_count_get_the_datas():
 
 def test_a_bad_override_value_is_one_line():
     with pytest.raises(ConfigError) as err:
-        load_config(None, ["data.sir_db=[1, 2"])
+        load_experiment(None, ["data.sir_db=[1, 2"])
     assert str(err.value).startswith("override data.sir_db: cannot read '[1, 2' as a YAML value (")
     assert "\n" not in str(err.value)
 
@@ -163,7 +166,7 @@ def test_the_data_section_carries_every_mixing_option_under_its_own_name():
     data_defaults = {f.name: f.default for f in dataclasses.fields(DataConfig)}
     for f in dataclasses.fields(MixingConfig):
         assert f.name in data_defaults and data_defaults[f.name] == f.default, f.name
-    cfg = load_config(
+    cfg = load_experiment(
         None,
         [
             "data.sir_db=[-2,2]",

@@ -25,11 +25,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mirnet.cli import main
-from mirnet.config import ConfigError, ExperimentConfig, load_config
+from mirnet.config import ExperimentConfig
+from mirnet.errors import ConfigError
 from mirnet.features import LogMagnitudeSpectrum
 from mirnet.models.attention import SpectralAttention
 from mirnet.models.encoder import SpeechEncoder
 from mirnet.models.speaker_nets import SPEAKER_NETS
+from mirnet.train.experiment import load_experiment
 
 FUZZ = dict(deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 MODEL = {
@@ -210,7 +212,7 @@ def assert_one_line_error(status: int, err: str) -> str:
 def test_load_config_on_random_overrides(tiny_yaml, overrides):
     """A config, or a ConfigError in one line: never another exception."""
     try:
-        load_config(tiny_yaml, overrides)
+        load_experiment(tiny_yaml, overrides)
     except ConfigError as exc:
         assert "\n" not in str(exc)
         event(_label(str(exc).removeprefix(f"{tiny_yaml}: ")))
@@ -339,7 +341,7 @@ def test_the_tiny_config_is_a_valid_run(tiny_yaml):
 )
 def test_found_by_fuzzing(tiny_yaml, override, message):
     with pytest.raises(ConfigError) as err:
-        load_config(tiny_yaml, [override])
+        load_experiment(tiny_yaml, [override])
     assert message in str(err.value)
     assert message in assert_one_line_error(*run_check(tiny_yaml, override)[::2])
 
@@ -366,7 +368,7 @@ def test_a_yaml_float_in_model_arguments_is_a_float(tiny_yaml):
     """YAML 1.1 reads 1e-3 as a string: features.eps=1e-3 reached the STFT as 'str' (TypeError)."""
     from mirnet.architectures import build_model
 
-    cfg = load_config(tiny_yaml, ["model.args.features.eps=1e-3"])
+    cfg = load_experiment(tiny_yaml, ["model.args.features.eps=1e-3"])
     assert build_model(cfg.model.name, **cfg.model.args).features.eps == 1e-3
 
 

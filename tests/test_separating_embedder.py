@@ -24,8 +24,9 @@ from mirnet.checkpoint import (
     save_atomic,
 )
 from mirnet.cli import main
-from mirnet.config import ConfigError, load_config
+from mirnet.errors import ConfigError
 from mirnet.eval.protocol import cascade_embed
+from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
 
 from .conftest import REPO
@@ -216,7 +217,7 @@ def test_joint_fine_tuning_scores_the_streams_on_the_identity_losss_permutation(
     assert -60 < result["train_signal"] < 60 and math.isfinite(result["val_signal"])
     assert not torch.equal(tuned["separator.fc.0.weight"], start["separator.fc.0.weight"])
     with pytest.raises(ConfigError, match="loss.signal_weight=1.0 needs a model with separated streams"):
-        load_config(None, ["loss.signal_weight=1"])  # the paper's MIRNet has none
+        load_experiment(None, ["loss.signal_weight=1"])  # the paper's MIRNet has none
     parts = [f"model.args.separator={json.dumps(SEPARATOR)}", f"model.args.embedder={json.dumps(EMBEDDER)}"]
     with pytest.raises(ConfigError, match="data.n_speakers=3, but model 'separating_embedder' gives 2"):
-        load_config(None, ["model.name=separating_embedder", *parts, "data.n_speakers=3"])
+        load_experiment(None, ["model.name=separating_embedder", *parts, "data.n_speakers=3"])

@@ -23,8 +23,7 @@ from torch import nn
 from . import __version__, pretrained
 from .architectures import build_model, describe
 from .atomic import atomic_path
-from .config import ConfigError
-from .errors import MirnetError
+from .errors import ConfigError, MirnetError
 from .models.resemblyzer import Resemblyzer, pretrained_state_dict
 from .separating_embedder import compose
 from .separation.conditioning import Conditioner

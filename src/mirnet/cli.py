@@ -21,11 +21,12 @@ from typing import Annotated, Any
 import numpy as np
 
 from .allocator import keep_freed_memory
+from .arguments import Count, Positive, Ratio, Seed, Size, coerce
 from .atomic import write_text
-from .config import ConfigError, Count, Positive, Ratio, Seed, Size, coerce, load_config
-from .errors import InputError, MirnetError
+from .errors import ConfigError, InputError, MirnetError
 from .eval import COHORT_MIXTURES, CONDITION_NAMES, SCORE_NORMS, TOP_K
 from .eval.setting import MixtureSetting, TrialSetting
+from .train.experiment import load_experiment
 
 log = logging.getLogger("mirnet")
 
@@ -210,7 +211,7 @@ def _train(a):
     from .train import distributed
     from .train.trainer import Trainer
 
-    cfg = load_config(a.config, a.overrides)
+    cfg = load_experiment(a.config, a.overrides)
     try:
         trainer = Trainer(cfg, a.exp, progress=not a.quiet)
         result = trainer.check(resume=a.resume) if a.check else trainer.run(resume=a.resume)

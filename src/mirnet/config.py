@@ -2,60 +2,34 @@
 command line as ``section.key=value``, checked against typed dataclasses so that a typo or a
 wrong type fails at start-up with the key's name instead of hours into a run.
 
-A number's range lives in its type (``Size``, ``Ratio``: ``Annotated`` with a ``Bound``), which
-``coerce`` checks wherever a value is read from a config, model arguments included (against their
-constructors' annotations: ``mirnet.models.parts``). Choices and constraints between keys are
-checked in ``__post_init__``, and what the model asks of the rest of the config in ``load_config``,
-so that a config it returns builds (``mirnet train --check`` goes on to run one batch)."""
+Each key's range lives in its type (``mirnet.arguments``); choices and constraints between keys of
+a section are checked in ``__post_init__``. What a model asks of the rest of the config is checked
+where an experiment is assembled (``mirnet.train.experiment``), since that needs the model built."""
 
 from __future__ import annotations
 
-import collections.abc
-import dataclasses
-import math
-import operator
-import types
-import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
 
+from .arguments import (
+    Count,
+    Cutoff,
+    HeldOut,
+    NonNegative,
+    Positive,
+    Ratio,
+    Seed,
+    Size,
+    Speed,
+    build_dataclass,
+    choose,
+    coerce,
+)
 from .atomic import write_text
-from .errors import MirnetError
-
-
-class ConfigError(MirnetError, ValueError):
-    pass
-
-
-_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-
-
-@dataclass(frozen=True)
-class Bound:
-    """``Annotated[int, Bound(">=", 1)]``: the value must be ``op limit``."""
-
-    op: str
-    limit: int | float
-
-    def check(self, value: int | float, key: str) -> None:
-        if not _OPS[self.op](value, self.limit):
-            kind = "a whole number" if isinstance(value, int) else "a number"
-            raise ConfigError(f"{key}: expected {kind} {self.op} {self.limit}, got {value!r}")
-
-
-Count = Annotated[int, Bound(">=", 0)]
-Size = Annotated[int, Bound(">=", 1)]
-Positive = Annotated[float, Bound(">", 0)]
-NonNegative = Annotated[float, Bound(">=", 0)]
-Ratio = Annotated[float, Bound(">=", 0), Bound("<=", 1)]
-Seed = Annotated[int, Bound(">=", 0), Bound("<", 2**32)]  # what numpy's and torch's generators all take
-Speed = Annotated[float, Bound(">=", 0.5), Bound("<=", 2)]  # resampled through ratios of denominator <= 100
-HeldOut = Annotated[float, Bound(">=", 0), Bound("<", 1)]  # a share that leaves a remainder
-# a low-pass cutoff at 16 kHz: 8000 (Nyquist) leaves a source as it is; below 1 kHz no speech is left
-Cutoff = Annotated[float, Bound(">=", 1000), Bound("<=", 8000)]
+from .errors import ConfigError
 
 
 @dataclass
@@ -114,7 +88,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "mirnet"
-    args: dict = field(default_factory=dict)  # checked against the model's constructors (mirnet.models.parts)
+    args: dict = field(default_factory=dict)  # checked against the model's constructors (mirnet.arguments)
 
 
 @dataclass
@@ -225,11 +199,6 @@ class ExperimentConfig:
         return _plain(asdict(self))
 
 
-def choose(key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
-
-
 def _interval(key: str, bounds: tuple[float, float]) -> None:
     if not bounds[0] <= bounds[1]:
         raise ConfigError(f"{key}: expected [low, high] with low <= high, got {list(bounds)}")
@@ -241,64 +210,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
-
-
-def coerce(value: Any, tp: Any, key: str) -> Any:
-    """``value`` as type ``tp`` (an int where a float is expected, a list where a tuple or
-    Sequence is), with ``tp``'s bounds checked; a ConfigError naming ``key`` if it is not one."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is Annotated:
-        value = coerce(value, args[0], key)
-        for bound in args[1:]:
-            bound.check(value, key)
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for alternative in (a for a in args if a is not type(None)):
-            try:
-                return coerce(value, alternative, key)
-            except ConfigError as exc:
-                errors.append(str(exc).removeprefix(f"{key}: "))
-        raise ConfigError(f"{key}: {' or '.join(errors)}")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        return _build(tp, value, key + ".")
-    if origin is collections.abc.Sequence or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return tuple(coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is float and not isinstance(value, bool):
-        if isinstance(value, (int, str)):  # YAML 1.1 reads "1e-3" as a string
-            try:
-                value = float(value)
-            except (ValueError, OverflowError):
-                pass
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {value}")
-    base = origin or tp
-    if not isinstance(value, base) or (base is int and isinstance(value, bool)):
-        raise ConfigError(
-            f"{key}: expected {getattr(base, '__name__', base)}, got {type(value).__name__} {value!r}"
-        )
-    return value
-
-
-def _build(cls: type, values: dict, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls, include_extras=True)
-    unknown = sorted(str(k) for k in values if k not in hints)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
-            f"valid keys here: {', '.join(sorted(hints))}"
-        )
-    return cls(**{k: coerce(v, hints[k], prefix + k) for k, v in values.items()})
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -345,84 +256,10 @@ def load_config(
     for ov in overrides:
         apply_override(tree, ov)
     try:
-        cfg = _build(ExperimentConfig, tree)
-        _check_model(cfg)
+        cfg = build_dataclass(ExperimentConfig, tree)
     except ConfigError as exc:
         raise ConfigError(f"{path or 'config'}: {exc}") from exc
     return cfg
-
-
-def _check_model(cfg: ExperimentConfig) -> None:
-    """The model built on the meta device (shapes only: no memory, no time), so that its
-    constructors check their arguments at start-up, and what the rest of the config needs of it."""
-    import torch
-
-    from .architectures import model_from_config
-    from .audio import SAMPLE_RATE
-
-    d, loss = cfg.data, cfg.loss
-    with torch.device("meta"):
-        model = model_from_config(cfg.model, d.n_speakers)
-    if model.kind == "embedder" and cfg.train.separator and model.n_speakers != 1:
-        raise ConfigError(
-            f"train.separator={cfg.train.separator}: the embedder behind a separator embeds each of "
-            f"its outputs alone; model {cfg.model.name!r} gives {model.n_speakers} embeddings per clip"
-        )
-    if model.kind == "embedder" and not cfg.train.separator and model.n_speakers != d.n_speakers:
-        raise ConfigError(
-            f"data.n_speakers={d.n_speakers}, but model {cfg.model.name!r} gives {model.n_speakers} "
-            f"embedding(s) per mixture (model.args.n_speakers)"
-        )
-    if model.kind == "separator":
-        _check_separator(cfg, model)
-    shortest = model.features.n_fft // 2 + 1  # its STFT pads each end by n_fft/2 by reflection
-    if round(d.crop_seconds * SAMPLE_RATE) < shortest:
-        raise ConfigError(
-            f"data.crop_seconds={d.crop_seconds}: shorter than the model's shortest input, "
-            f"{shortest / SAMPLE_RATE:.3f} s (n_fft/2 + 1 samples)"
-        )
-    if loss.signal_weight and not getattr(model, "has_streams", False):
-        raise ConfigError(
-            f"loss.signal_weight={loss.signal_weight} needs a model with separated streams "
-            f"(model.name: separating_embedder)"
-        )
-    if loss.mask_weight and not model.has_masks:
-        raise ConfigError(
-            f"loss.mask_weight={loss.mask_weight} needs a model with log-domain masks "
-            f"(model.args.attention.output=residual)"
-        )
-
-
-def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
-    """A separator learns from the signal loss alone: the embedder's loss terms and teacher
-    have nothing to act on, and its outputs must match the mixtures' sources."""
-    name, d = cfg.model.name, cfg.data
-    for key in ("teacher_weight", "attention_weight", "mask_weight", "signal_weight"):
-        if getattr(cfg.loss, key):
-            raise ConfigError(
-                f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "
-                f"signal loss alone; set it to 0"
-            )
-    for key in ("teacher", "separator"):
-        if getattr(cfg.train, key):
-            raise ConfigError(f"train.{key}: only embedders take one; {name!r} is a separator")
-    conditioned = bool(model.embed_dim)
-    if not conditioned and model.n_outputs != d.n_speakers:
-        raise ConfigError(
-            f"data.n_speakers={d.n_speakers}, but separator {name!r} gives {model.n_outputs} "
-            f"output(s) (model.args.n_outputs)"
-        )
-    if conditioned and model.n_outputs != 1:
-        raise ConfigError(
-            f"model.args.n_outputs={model.n_outputs}: a conditioned separator "
-            f"(model.args.embed_dim={model.embed_dim}) gives one output per embedding"
-        )
-    if conditioned != bool(cfg.train.conditioner):
-        raise ConfigError(
-            f"train.conditioner={cfg.train.conditioner!r}: a conditioned separator "
-            f"(model.args.embed_dim > 0) needs the embedder its embeddings come from, "
-            f"and only a conditioned one takes it"
-        )
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> Path:

@@ -22,3 +22,7 @@ class InputError(MirnetError, ValueError):
 
 class MissingDependency(MirnetError, RuntimeError):
     """An optional package or external tool that the requested feature needs is not installed."""
+
+
+class ConfigError(MirnetError, ValueError):
+    """A config key, a model argument or a checkpoint's recorded settings that do not fit."""

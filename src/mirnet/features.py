@@ -9,8 +9,9 @@ import math
 import torch
 from torch import nn
 
+from .arguments import Positive, Size
 from .audio import SAMPLE_RATE
-from .config import ConfigError, Positive, Size
+from .errors import ConfigError
 
 
 class Spectrogram(nn.Module):

@@ -10,7 +10,7 @@ identity issue's separating front end) goes through the one Trainer. ``compose``
 a trained separator and a trained embedder; ``train.freeze: [separator]`` keeps the separator as
 it was while the embedder learns.
 
-It sits above ``models/`` and ``separation/``, beside ``architectures``, since it joins one of
+It sits above ``models/`` and ``separation/``, below ``architectures``, since it joins one of
 each."""
 
 from __future__ import annotations
@@ -18,20 +18,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ConfigError
+from . import models, separation  # noqa: F401  (the parts it builds register there)
+from .errors import ConfigError
 from .models.mirnet import ModelOutput
+from .registry import build_model, register
 
 
+@register("separating_embedder")
 class SeparatingEmbedder(nn.Module):
-    """``separator`` and ``embedder``: each a ``{"name", "args"}`` that ``architectures``
+    """``separator`` and ``embedder``: each a ``{"name", "args"}`` that the registry
     builds; a speaker-independent separator of N outputs and a single-embedding embedder."""
 
     kind, has_masks, has_streams = "embedder", False, True
 
     def __init__(self, separator: dict | None = None, embedder: dict | None = None):
         super().__init__()
-        from .architectures import build_model  # it registers this class, so import it late
-
         parts = {}
         for key, spec, kind in (("separator", separator, "separator"), ("embedder", embedder, "embedder")):
             if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
@@ -73,8 +74,6 @@ def _a(kind: str) -> str:
 def compose(separator: dict, embedder: dict) -> SeparatingEmbedder:
     """A separating embedder from two model bundles (``checkpoint.read_bundle``), with their
     weights: the cascade as one model."""
-    from .architectures import build_model
-
     model = build_model("separating_embedder", separator=separator["model"], embedder=embedder["model"])
     model.separator.load_state_dict(separator["state_dict"])
     model.embedder.load_state_dict(embedder["state_dict"])

@@ -11,7 +11,6 @@ import pytest
 from scipy.signal import correlate, resample_poly
 
 from mirnet.cli import main
-from mirnet.config import ConfigError, load_config
 from mirnet.corpus import read_librispeech
 from mirnet.corpus.manifest import Manifest, Utterance
 from mirnet.data import mixing
@@ -29,7 +28,9 @@ from mirnet.data.mixing import (
     speaker_attributes,
     split_utterances,
 )
+from mirnet.errors import ConfigError
 from mirnet.train.build import build_data
+from mirnet.train.experiment import load_experiment
 
 from ..conftest import TINY_MODEL
 
@@ -211,7 +212,7 @@ def two_corpora(manifest, tmp_path_factory) -> list[tuple[str, list[str]]]:
 
 def run_data(two_corpora, *overrides: str):
     return build_data(
-        load_config(
+        load_experiment(
             None,
             [
                 f"data.train={json.dumps([path for path, _ in two_corpora])}",
@@ -343,7 +344,7 @@ def test_a_cutoff_at_nyquist_and_an_old_spec_render_bit_identical(manifest):
 )
 def test_bad_lever_values_are_one_line_config_errors(override, message):
     with pytest.raises(ConfigError) as err:
-        load_config(None, [override])
+        load_experiment(None, [override])
     assert message in str(err.value) and "\n" not in str(err.value)
 
 

@@ -188,6 +188,7 @@ def test_cli_writes_the_json_it_prints_and_a_row_per_mixture_with_every_metric(
     upit, corpus, tmp_path, capsys
 ):
     out, rows = tmp_path / "out" / "r.json", tmp_path / "out" / "m.csv"
+    out.parent.mkdir()
     assert (
         main(
             [

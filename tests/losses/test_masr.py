@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mirnet.config import ConfigError
 from mirnet.data.mixing import UNKNOWN
+from mirnet.errors import ConfigError
 from mirnet.losses.masr import MasrLoss, masr_loss, metadata_similarity
 from mirnet.train.trainer import Trainer
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model
-from mirnet.config import ConfigError
+from mirnet.errors import ConfigError
 from mirnet.models.attention import rotate_blocks
 from mirnet.models.encoder import SpeechEncoder
 from mirnet.models.speaker_nets import build_speaker_net

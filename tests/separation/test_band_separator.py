@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model
-from mirnet.config import ConfigError
+from mirnet.errors import ConfigError
 from mirnet.separation.band_separator import band_edges
 
 TINY = dict(dim=8, hidden=8, blocks=1, head_dim=8, band_widths_hz=[250.0, 1000.0, 2000.0])

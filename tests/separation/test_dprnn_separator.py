@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model
-from mirnet.config import ConfigError
+from mirnet.errors import ConfigError
 
 TINY = dict(dim=8, hidden=8, blocks=1, chunk=6)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mirnet.config import ConfigError
+from mirnet.errors import ConfigError
 from mirnet.features import Spectrogram
 from mirnet.separation import MaskSeparator
 from mirnet.separation.spectral import mixture_consistency

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mirnet.architectures import build_model
-from mirnet.separation import SEPARATORS
+from mirnet.architectures import build_model, names
 
 TINY = {
     "mask_separator": dict(lstm_hidden=16, lstm_layers=1, fc_dim=16),
@@ -25,7 +24,7 @@ MASKED = [  # (architecture, mask): the band-split one has complex masks only
 
 
 def test_every_separator_is_checked():
-    assert set(TINY) == set(SEPARATORS)
+    assert set(TINY) == set(names("separator"))
 
 
 def _model(name: str, mask: str, **kw):
@@ -69,7 +68,7 @@ def test_masks_stay_within_their_bound(name, mask):
 )
 def test_a_separators_bad_size_is_refused_by_its_key_before_torch_sees_it(name, key, value, message):
     from mirnet.architectures import build_model
-    from mirnet.config import ConfigError
+    from mirnet.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         build_model(name, **{key: value})

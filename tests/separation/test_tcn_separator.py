@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mirnet.architectures import build_model
-from mirnet.config import ConfigError
+from mirnet.errors import ConfigError
 
 TINY = dict(dim=8, hidden=16, blocks=2, repeats=1)  # kernel 3, dilations 1, 2: 7 frames of context
 

@@ -12,12 +12,12 @@ import torch
 import mirnet
 from mirnet.architectures import build_model
 from mirnet.checkpoint import load_file, load_model
-from mirnet.config import ConfigError, load_config
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, MixtureDataset
-from mirnet.errors import InputError
+from mirnet.errors import ConfigError, InputError
 from mirnet.losses.signal import SeparationLoss, pairwise_neg_sisdr
 from mirnet.separation.conditioning import Conditioner
+from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
 
 from ..conftest import REPO
@@ -241,7 +241,7 @@ def test_separator_configs_that_cannot_train_are_refused_at_start(
     args = ["model.name=mask_separator", *overrides, *(f"model.args.{k}={v}" for k, v in model.items())]
     if message is not None:
         with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
-            load_config(None, args)
+            load_experiment(None, args)
         return
     cfg = separator_config(*overrides, model={**TINY_SEPARATOR, **model})  # valid alone: the embedder decides
     with pytest.raises(
@@ -308,7 +308,7 @@ def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_con
     result = Trainer(cfg, tmp_path / "cascade", progress=False).run()
     assert 0 <= result["val_pit_acc"] <= 1 and result["train_ce"] > 0
     with pytest.raises(ConfigError, match="embeds each of its outputs alone"):
-        load_config(None, [f"train.separator={tmp_path / 'sep'}"])  # a 2-speaker MIRNet
+        load_experiment(None, [f"train.separator={tmp_path / 'sep'}"])  # a 2-speaker MIRNet
     with pytest.raises(ConfigError, match="is an embedder; the cascade needs a speaker-independent"):
         Trainer(
             tiny_config("model.name=single", f"train.separator={TEACHER}", model=spk),

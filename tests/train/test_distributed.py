@@ -53,7 +53,8 @@ from torch.utils.data import BatchSampler, SequentialSampler
 
 from mirnet.architectures import build_model
 from mirnet.checkpoint import MODEL_FILE, load_file
-from mirnet.config import ConfigError, save_config
+from mirnet.config import save_config
+from mirnet.errors import ConfigError
 from mirnet.train.distributed import RankShare, World
 from mirnet.train.trainer import Trainer
 

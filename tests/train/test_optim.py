@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from mirnet.config import ConfigError, OptimConfig
+from mirnet.config import OptimConfig
+from mirnet.errors import ConfigError
 from mirnet.train.optim import build_optimizer, lr_factor
 
 

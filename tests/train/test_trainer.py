@@ -8,9 +8,10 @@ import torch
 
 from mirnet.architectures import build_model
 from mirnet.checkpoint import CheckpointError, load_file, load_model, save_atomic
-from mirnet.config import ConfigError, load_config
+from mirnet.errors import ConfigError
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
+from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
 
 from ..conftest import TINY_MODEL
@@ -76,7 +77,7 @@ def test_checkpoint_describes_itself(tiny_config, tmp_path, corpus):
     assert bundle["model"]["name"] == "mirnet" and bundle["model"]["args"]["n_speakers"] == 2
     assert bundle["speakers"] == sorted(p.name for p in (corpus / "seen").iterdir())
     assert bundle["data"]["fingerprint"] and bundle["data"]["heldout"] and bundle["config"]["seed"] == 0
-    assert (exp / "config.yaml").exists() and load_config(exp / "config.yaml").data.epoch_size == 16
+    assert (exp / "config.yaml").exists() and load_experiment(exp / "config.yaml").data.epoch_size == 16
     with torch.no_grad():
         assert model(torch.randn(1, 16000)).embeddings.shape == (1, 2, 32)
 
@@ -129,11 +130,11 @@ def test_teacher_term_needs_a_teacher():
 )
 def test_config_errors_name_the_key(override, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
-        load_config(None, [override])
+        load_experiment(None, [override])
     path = tmp_path / "bad.yaml"
     path.write_text("data: [1, 2]\n")
     with pytest.raises(ConfigError, match="bad.yaml: data: expected a mapping"):
-        load_config(path)
+        load_experiment(path)
 
 
 @pytest.mark.parametrize("n_batches", [1, 3])
@@ -209,7 +210,7 @@ def test_speed_perturbed_speakers_are_classes_of_their_own(tiny_config, tmp_path
     assert trainer.classifier.weight.shape[0] == 3 * len(base) and trainer.provenance["speakers"] == len(base)
     trainer.run()
     with pytest.raises(ConfigError, match="non-empty list"):
-        load_config(None, ["data.speed_perturb=[]"])
+        load_experiment(None, ["data.speed_perturb=[]"])
 
 
 def test_dataloader_workers_give_the_same_stream_as_the_main_process(tiny_config, tmp_path):

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import Size, choose
+from ..arguments import Size, choose
 
 
 def rotate_blocks(v: torch.Tensor, n_blocks: int, shift: int) -> torch.Tensor:

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import ConfigError, Count, Size, choose
+from ..arguments import Count, Size, choose
+from ..errors import ConfigError
 
 
 class SpeechEncoder(nn.Module):

@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..arguments import Positive, Size
 from ..audio import SAMPLE_RATE
-from ..config import Positive, Size
+from ..registry import register
 from .mirnet import ModelOutput
 
 
@@ -115,6 +116,7 @@ def partial_windows(n_samples: int, hop: int, window: int, rate: float, min_cove
     return starts, (starts[-1] + window) * hop
 
 
+@register("ge2e")
 class GE2E(nn.Module):
     """Waveform (B, samples) at 16 kHz -> ModelOutput with embeddings (B, 1, embed_dim): one
     embedding per clip, the single-embedding contract (``SingleSpeakerNet``'s)."""

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import ConfigError, Size
+from ..arguments import Size, build
+from ..errors import ConfigError
 from ..features import LogMagnitudeSpectrum
+from ..registry import register
 from .attention import SpectralAttention
 from .encoder import SpeechEncoder
-from .parts import build
 from .speaker_nets import speaker_net_class
 
 
@@ -30,6 +31,7 @@ class ModelOutput:
     streams: torch.Tensor | None = None  # (B, N, samples): a separating embedder's separated streams
 
 
+@register("mirnet")
 class MIRNet(nn.Module):
     kind = "embedder"
 
@@ -82,6 +84,7 @@ class MIRNet(nn.Module):
         return ModelOutput(emb, weights, masks)
 
 
+@register("single")
 class SingleSpeakerNet(nn.Module):
     """One embedding per clip from the clean log spectrum: the single-embedding baseline and
     the teacher whose weights can start a MIRNet's speaker network."""

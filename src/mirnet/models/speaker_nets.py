@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import ConfigError, Size, choose
+from ..arguments import Size, choose
+from ..errors import ConfigError
 
 
 class _BasicBlock(nn.Module):

@@ -6,11 +6,4 @@ from .dprnn_separator import DprnnSeparator
 from .mask_separator import MaskSeparator
 from .tcn_separator import TcnSeparator
 
-SEPARATORS = {
-    "mask_separator": MaskSeparator,
-    "band_separator": BandSeparator,
-    "tcn_separator": TcnSeparator,
-    "dprnn_separator": DprnnSeparator,
-}
-
-__all__ = ["BandSeparator", "DprnnSeparator", "MaskSeparator", "SEPARATORS", "TcnSeparator"]
+__all__ = ["BandSeparator", "DprnnSeparator", "MaskSeparator", "TcnSeparator"]

@@ -27,7 +27,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import ConfigError, Count, Positive, Size
+from ..arguments import Count, Positive, Size
+from ..errors import ConfigError
+from ..registry import register
 from .recurrence import ResidualBLSTM
 from .spectral import SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
@@ -58,6 +60,7 @@ def band_edges(
     return edges
 
 
+@register("band_separator")
 class BandSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
 

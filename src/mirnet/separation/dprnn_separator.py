@@ -24,12 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError, Count, Positive, Size, choose
+from ..arguments import Count, Positive, Size, choose
+from ..errors import ConfigError
+from ..registry import register
 from .recurrence import ResidualBLSTM
 from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
 
 
+@register("dprnn_separator")
 class DprnnSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
 

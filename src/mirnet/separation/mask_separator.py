@@ -27,7 +27,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import Count, Positive, Size, choose
+from ..arguments import Count, Positive, Size, choose
+from ..registry import register
 from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state, widen
 
@@ -55,6 +56,7 @@ class _Conv2dStack(nn.Sequential):
         return y.permute(0, 1, 3, 2).flatten(1, 2)  # (B, C*F, T)
 
 
+@register("mask_separator")
 class MaskSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
 

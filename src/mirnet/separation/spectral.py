@@ -9,10 +9,9 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-from ..config import ConfigError
-from ..errors import InputError
+from ..arguments import build
+from ..errors import ConfigError, InputError
 from ..features import Spectrogram
-from ..models.parts import build
 
 MASKS = {"magnitude": 1, "complex": 2}  # network outputs per bin
 CONSISTENCY = ("none", "uniform", "power")  # how the outputs are made to sum to the mixture

@@ -22,7 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ConfigError, Count, Positive, Size, choose
+from ..arguments import Count, Positive, Size, choose
+from ..errors import ConfigError
+from ..registry import register
 from .spectral import MASKS, SpectralSeparator, bounded_masks
 from .warm_start import start_from_state
 
@@ -55,6 +57,7 @@ class _Block(nn.Module):
         return x + self.net(x)
 
 
+@register("tcn_separator")
 class TcnSeparator(SpectralSeparator):
     """(B, samples) at 16 kHz [, (B, embed_dim) target embeddings] -> (B, n_outputs, samples)."""
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..architectures import model_from_config
 from ..checkpoint import CheckpointError, read_bundle
-from ..config import ConfigError, DataConfig, ExperimentConfig
+from ..config import DataConfig, ExperimentConfig
 from ..corpus import open_corpus
 from ..corpus.audio_cache import AudioCache
 from ..corpus.manifest import Manifest
@@ -25,6 +25,7 @@ from ..data.mixing import (
     speaker_labels,
     split_utterances,
 )
+from ..errors import ConfigError
 from .objectives import build_objective
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, Sampler
 
-from ..config import ConfigError, TrainConfig
+from ..config import TrainConfig
+from ..errors import ConfigError
 
 
 def _env_int(name: str, default: int) -> int:

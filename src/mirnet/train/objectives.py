@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ..checkpoint import conditioner_spec, load_conditioner, load_model
-from ..config import ConfigError, ExperimentConfig
+from ..config import ExperimentConfig
+from ..errors import ConfigError
 from ..losses.classification import SpeakerClassifier
 from ..losses.masr import MasrLoss
 from ..losses.mixture import MixtureLoss

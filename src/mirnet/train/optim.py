@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from ..config import OptimConfig, choose
+from ..arguments import choose
+from ..config import OptimConfig
 
 
 def _adam(params, o: OptimConfig) -> torch.optim.Optimizer:

@@ -34,9 +34,9 @@ from ..checkpoint import (
     resolve,
     save_atomic,
 )
-from ..config import ConfigError, ExperimentConfig, save_config
+from ..config import ExperimentConfig, save_config
 from ..data.mixing import MixtureDataset
-from ..errors import MissingDependency
+from ..errors import ConfigError, MissingDependency
 from . import distributed
 from .build import build_data, build_run_model, set_train_mode, trained_batchnorms, trained_parameters
 from .optim import build_optimizer, lr_factor
