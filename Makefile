@@ -44,6 +44,6 @@ reference: setup
 	scripts/train_reference.sh
 
 # the reference recipe and the separate-then-embed pair without one family of voices, each scored
-# on that family and on the other unseen voices (docs/experiments.md)
+# on that family and on the other unseen voices (docs/lab/experiments.md)
 cross-engine: setup
 	scripts/train_cross_engine.sh

@@ -184,7 +184,7 @@ def speed(systems: dict[str, tuple[callable, int]], rounds: int, threads: int) -
 
 
 def check_targets(rows: list[dict]) -> dict:
-    """The issue's targets, on wall time and on CPU time (what an unshared core would take): the
+    """The speed targets, on wall time and on CPU time (what an unshared core would take): the
     compact model at each precision, and its time against resemblyzer's in the same rounds."""
     out = {}
     for name in ("mirnet compact", "mirnet compact, bf16"):

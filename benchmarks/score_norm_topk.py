@@ -7,7 +7,7 @@
 - with ``--cohort-data`` (repeatable): trials from every held-out utterance of ``--data``, and one
   cohort per ``--cohort-data``, drawn from its training utterances as ``mirnet cohort
   --training-only`` draws it. For example, a family of voices left out of the cohort only
-  (docs/experiments.md, "A family left out of the cohort only"); the trials and cohorts are then
+  (docs/lab/experiments.md, "A family left out of the cohort only"); the trials and cohorts are then
   those of ``mirnet eval --trials N --seed S`` and ``mirnet cohort --n M --seed S``, so each row
   is what those commands print.
 

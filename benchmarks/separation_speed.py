@@ -8,7 +8,7 @@ Every thread pool is pinned to one thread before torch loads (OpenBLAS's idle th
 between calls and would count as process CPU time). Without --upit / --voicefilter the configs'
 models are timed randomly initialised, which costs what a trained one costs. The VoiceFilter row
 includes its conditioner: the compact MIRNet's identities of the mixture, then one pass each.
-Target (issue 13): compact separator <= 100 ms of CPU per 3-s mixture on one core.
+Target: compact separator <= 100 ms of CPU per 3-s mixture on one core.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ SEP=${SEP:-models/separators}
 SEPARATION_MIXTURES=${SEPARATION_MIXTURES:-50}  # per separation table (unseen; seen held-out)
 RECORDED_TRIALS=${RECORDED_TRIALS:-100}  # every system on recorded unseen voices and as many synthesized trials (about 3 min)
 # bf16 where the CPU computes it natively (1.5x on the pair; EER within 0.1 point on the headline's
-# 1000 trials, docs/benchmarks.md), else fp32; PRECISION=fp32 gives the published fp32 figures exactly
+# 1000 trials, docs/lab/benchmarks.md), else fp32; PRECISION=fp32 gives the published fp32 figures exactly
 PRECISION=${PRECISION:-$(.venv/bin/python -c 'from mirnet.api import native_bf16; print("bf16" if native_bf16() else "fp32")')}
 mkdir -p "$OUT"
 stage() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The identity issue's cross-engine split, a stand-in for voices from engines this project does
+# The cross-engine split, a stand-in for voices from engines this project does
 # not have: hold one family of voices out of training (FAMILY; MBROLA's Germanic voices by
 # default, 16 seen and 2 unseen), train MIRNet and the reference (the separate-then-embed pair)
 # without them (scripts/train_reference.sh's stages on the split), then score each and
 # resemblyzer on the family and on the remaining unseen voices, 1000 trials each, raw and with
-# AS-norm against a cohort of the split's training voices. The target: the family's EER
+# AS-norm against a cohort of the split's training voices. The target: the family's EER
 # at most 1.5x the same system's unseen EER. Resumes when re-run.
 # STAGES as scripts/train_reference.sh's, plus eval (all by default); TRAIN_ARGS pass through.
 set -euo pipefail

@@ -2,13 +2,13 @@
 # make reference: retrain models/ from scratch on the default corpus, reproducibly (seed 0
 # everywhere). Every stage checkpoints every epoch and resumes when re-run, so an interrupted
 # `make reference` continues where it stopped (times: docs/results/reference.md,
-# docs/separation.md).
+# docs/lab/separation.md).
 #   1. the single-speaker TDNN on clean crops (models/mirnet/teacher);
 #   2. the compact MIRNet, started from it and distilled toward its clean-source embeddings
 #      (models/mirnet: the paper's system);
 #   3. the uPIT separator (configs/separator_upit_compact.yaml), then 10 epochs more on the seen
 #      voices plus two pitch- and formant-shifted copies of each (`mirnet corpus transform`:
-#      +0.5 dB SI-SDRi on unseen voices, docs/separation.md);
+#      +0.5 dB SI-SDRi on unseen voices, docs/lab/separation.md);
 #   4. VoiceFilter started from the uPIT separator's body, conditioned on stage 2's identities of
 #      the mixture (the paper's system), on stage 1's embeddings of enrolled references, and on
 #      resemblyzer's, on the same voices;
