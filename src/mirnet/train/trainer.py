@@ -1,6 +1,7 @@
 """The training loop: on-the-fly mixtures -> model -> PIT loss, with warm-up + cosine LR,
 gradient clipping, per-epoch validation (PIT accuracy on held-out utterances of the training
-speakers), CSV logs, an atomic checkpoint every epoch and exact resumption.
+speakers), an atomic checkpoint every epoch and exact resumption. What it reports (CSV logs,
+TensorBoard, the progress bar and log line) is written by callbacks (``callbacks.py``).
 
 Resumption is exact because every random draw is a function of (seed, epoch, index) or of the
 torch RNG state saved in the checkpoint: a run interrupted mid-epoch restarts that epoch from
@@ -8,23 +9,22 @@ its first batch and reproduces the uninterrupted run's weights.
 
 Under ``torchrun`` every process runs this loop on its share of each global batch
 (``distributed.py``); gradients are averaged by DDP, logged values and validation sums are
-all-reduced, and rank 0 alone writes logs and checkpoints.
+all-reduced, and rank 0 alone writes logs and checkpoints (its default callbacks; a caller's
+run on every rank).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import itertools
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, default_collate
-from tqdm import tqdm
 
-from ..atomic import atomic_path
 from ..checkpoint import (
     MODEL_FILE,
     STATE_FILE,
@@ -36,9 +36,10 @@ from ..checkpoint import (
 )
 from ..config import ExperimentConfig, save_config
 from ..data.mixing import MixtureDataset
-from ..errors import ConfigError, MissingDependency
+from ..errors import ConfigError
 from . import distributed
 from .build import build_data, build_run_model, set_train_mode, trained_batchnorms, trained_parameters
+from .callbacks import Callback, CsvLogger, LogLine, TensorBoardLogger
 from .optim import build_optimizer, lr_factor
 
 log = logging.getLogger(__name__)
@@ -70,33 +71,14 @@ def recompute_batchnorm(
         model.eval()
 
 
-def _truncate_csv(path: Path, key: str, last: int) -> None:
-    """Drop log rows past the restored checkpoint: a run killed mid-epoch logged steps that
-    resuming repeats, and the logs must read like one uninterrupted run."""
-    if not path.exists():
-        return
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, list(reader)
-    keep = [r for r in rows if int(r[key]) <= last]
-    if len(keep) < len(rows):
-        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:  # a crash keeps the old log
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            w.writerows(keep)
-
-
-def _append_csv(path: Path, fields: list[str], row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerow(row)
-
-
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, exp_dir: str | Path, progress: bool = True):
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        exp_dir: str | Path,
+        progress: bool = True,
+        callbacks: Iterable[Callback] = (),
+    ):
         self.cfg, self.exp = cfg, Path(exp_dir)
         self.world = distributed.join(cfg.train)
         self.device = self.world.device
@@ -106,7 +88,6 @@ class Trainer:
             )
         self.autocast_dtype = AUTOCAST_DTYPES[cfg.train.precision]
         self.micro_batch = self.world.micro_batch(cfg.data.batch_size, cfg.train.accumulate)
-        self.progress = progress and self.world.is_main
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.train.threads)
         data = build_data(cfg)
@@ -116,19 +97,6 @@ class Trainer:
         self.model, self.objective, self.frozen = built.model, built.objective, built.frozen
         self.classifier = self.objective.classifier  # None for a separator
         self.objective.to(self.device)
-        fields = self.objective.epoch_keys
-        self.epoch_fields = [
-            "epoch",
-            "step",
-            "elapsed_s",
-            "lr",
-            "train_loss",
-            *(f"train_{k}" for k in fields),
-            "val_loss",
-            *(f"val_{k}" for k in fields),
-            "bad_file_retries",
-        ]
-        self.step_fields = ["step", "epoch", "elapsed_s", "lr", "loss", *self.objective.step_keys]
         self.optimizer = build_optimizer(trained_parameters(self.objective), cfg.optim)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
         self.ddp = self.world.wrap(self.objective)
@@ -137,6 +105,22 @@ class Trainer:
         )  # the training sampler drops a partial batch
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
         self.epoch, self.step, self.elapsed = 0, 0, 0.0
+        self.callbacks = [*self._default_callbacks(progress), *callbacks]  # a caller's run on every rank
+
+    def _default_callbacks(self, progress: bool) -> list[Callback]:
+        """What the config asks to report: files and the bar on rank 0 alone, the log line on
+        every rank, written in this order (the files before the line that reports them)."""
+        t, key = self.cfg.train, self.objective.progress_key
+        if not self.world.is_main:
+            return [LogLine(key, bar=False)]
+        files: list[Callback] = [CsvLogger(self.exp, self.objective.step_keys, t.log_every)]
+        if t.tensorboard:
+            files.append(TensorBoardLogger(self.exp / "tensorboard", key, t.log_every))
+        return [*files, LogLine(key, bar=progress)]
+
+    def _notify(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     # -- checkpoints -------------------------------------------------------------------
     def bundle(self) -> dict:
@@ -249,92 +233,64 @@ class Trainer:
         return lr, dict(zip(values, self.world.mean([v / k for v in total.tolist()]))), retries
 
     def run(self, resume: bool = False) -> dict:
-        main = self.world.is_main
+        """Train to ``train.epochs``, continuing the checkpoint if ``resume`` finds one; returns
+        the last epoch's row."""
         self._refuse_existing_run(resume)
         self.exp.mkdir(parents=True, exist_ok=True)
-        if resume and (self.exp / STATE_FILE).exists():
+        resumed = resume and (self.exp / STATE_FILE).exists()
+        if resumed:
             self.restore()
-            if main:
-                _truncate_csv(self.exp / "steps.csv", "step", self.step)
-                _truncate_csv(self.exp / "epochs.csv", "epoch", self.epoch)
-        elif main:
-            for name in ("epochs.csv", "steps.csv"):
-                (self.exp / name).unlink(missing_ok=True)
-        if main:
+        if self.world.is_main:
             save_config(self.cfg, self.exp / "config.yaml")
             self._keep_conditioner()
-        writer = self._tensorboard()
+        self._notify("on_start", resumed)
         last: dict = {}
-        k, fields, key = self.cfg.train.accumulate, self.objective.epoch_keys, self.objective.progress_key
-        while self.epoch < self.cfg.train.epochs:
-            self.train_data.set_epoch(self.epoch)
-            set_train_mode(self.model, self.frozen)
-            start, sums, n, retries = time.time(), {}, 0, 0
-            steps = zip(*[iter(self.loader(self.train_data, True))] * k)  # k consecutive micro-batches a step
-            bar = tqdm(
-                steps,
-                total=self.steps_per_epoch,
-                disable=not self.progress,
-                desc=f"epoch {self.epoch + 1}/{self.cfg.train.epochs}",
-                leave=False,
-            )
-            for micro_batches in bar:
-                lr, row, tries = self.optimizer_step(micro_batches)
-                n += 1
-                retries += tries
-                for name, v in row.items():
-                    sums[name] = sums.get(name, 0.0) + v
-                bar.set_postfix({"loss": f"{row['loss']:.3f}", key: f"{row[key]:.2f}"})
-                if main and self.step % self.cfg.train.log_every == 0:
-                    _append_csv(
-                        self.exp / "steps.csv",
-                        self.step_fields,
-                        {
-                            "step": self.step,
-                            "epoch": self.epoch,
-                            "lr": lr,
-                            "elapsed_s": round(self.elapsed + time.time() - start, 1),
-                            **row,
-                        },
-                    )
-                    if writer:
-                        for name, v in row.items():
-                            writer.add_scalar(f"train/{name}", v, self.step)
-            if self.cfg.train.precise_bn_batches:
-                batches = itertools.islice(
-                    self.loader(self.train_data, False), self.cfg.train.precise_bn_batches * k
-                )
-                recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen, self.objective)
-            self.world.average_buffers(self.model)
-            self.elapsed += time.time() - start
-            self.epoch += 1
-            val = self.validate()
-            last = {
-                "epoch": self.epoch,
-                "step": self.step,
-                "elapsed_s": round(self.elapsed, 1),
-                "lr": lr,
-                "train_loss": sums["loss"] / n,
-                **{f"train_{k}": sums[k] / n for k in fields},
-                **{f"val_{k}": v for k, v in val.items()},
-                "bad_file_retries": round(self.world.sum([retries])[0]),
-            }
-            if main:
-                _append_csv(self.exp / "epochs.csv", self.epoch_fields, last)
-                if writer:
-                    for name in ("loss", key):
-                        writer.add_scalar(f"val/{name}", last[f"val_{name}"], self.step)
-                self.save()
-            log.info(
-                "epoch %d: train loss %.3f, val loss %.3f, val %s %.3f (%.0f s)",
-                self.epoch,
-                last["train_loss"],
-                last["val_loss"],
-                key,
-                last[f"val_{key}"],
-                self.elapsed,
-            )
+        try:
+            while self.epoch < self.cfg.train.epochs:
+                last = self._train_epoch()
+                self._notify("on_epoch", last)  # before the commit: see callbacks.py
+                if self.world.is_main:
+                    self.save()
+        finally:
+            self._notify("on_end")
         return last
+
+    def _train_epoch(self) -> dict:
+        """An epoch's steps, precise BatchNorm and validation; returns the epoch's row."""
+        k = self.cfg.train.accumulate
+        self.train_data.set_epoch(self.epoch)
+        set_train_mode(self.model, self.frozen)
+        self._notify("on_epoch_start")
+        start, sums, n, retries = time.time(), {}, 0, 0
+        for micro_batches in zip(*[iter(self.loader(self.train_data, True))] * k):  # k micro-batches a step
+            lr, values, tries = self.optimizer_step(micro_batches)
+            n += 1
+            retries += tries
+            for name, v in values.items():
+                sums[name] = sums.get(name, 0.0) + v
+            elapsed = round(self.elapsed + time.time() - start, 1)
+            self._notify(
+                "on_step", {"step": self.step, "epoch": self.epoch, "elapsed_s": elapsed, "lr": lr, **values}
+            )
+        if self.cfg.train.precise_bn_batches:
+            batches = itertools.islice(
+                self.loader(self.train_data, False), self.cfg.train.precise_bn_batches * k
+            )
+            recompute_batchnorm(self.model, map(self._on_device, batches), self.frozen, self.objective)
+        self.world.average_buffers(self.model)
+        self.elapsed += time.time() - start
+        self.epoch += 1
+        val = self.validate()
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "elapsed_s": round(self.elapsed, 1),
+            "lr": lr,
+            "train_loss": sums["loss"] / n,
+            **{f"train_{key}": sums[key] / n for key in self.objective.epoch_keys},
+            **{f"val_{key}": v for key, v in val.items()},
+            "bad_file_retries": round(self.world.sum([retries])[0]),
+        }
 
     def _keep_conditioner(self) -> None:
         """A conditioned separator's embedder goes into its experiment dir, which is then all
@@ -355,8 +311,6 @@ class Trainer:
         micro-batch through model and loss as the first step would (no update), and describe
         the run in one line. Writes nothing."""
         self._refuse_existing_run(resume)
-        if self.cfg.train.tensorboard:
-            _summary_writer()
         set_train_mode(self.model, self.frozen)
         batch = default_collate([self.train_data[i] for i in range(self.micro_batch)])
         with self._autocast():
@@ -390,18 +344,3 @@ class Trainer:
             n += k
         *totals, n = self.world.sum([sums.get(key, 0.0) for key in keys] + [n])
         return {key: v / n for key, v in zip(keys, totals)}
-
-    def _tensorboard(self):
-        if not self.cfg.train.tensorboard or not self.world.is_main:
-            return None
-        return _summary_writer()(str(self.exp / "tensorboard"))
-
-
-def _summary_writer() -> type:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise MissingDependency(
-            "train.tensorboard=true needs the tensorboard package (pip install tensorboard)"
-        ) from None
-    return SummaryWriter
