@@ -3,7 +3,7 @@ threshold (at most 32 MB) afresh and returns it on free, so each large tensor of
 backward pass (a separator's masks for a batch are ~50 MB) is zero-filled again page by page.
 Measured on the shipped pair's separator, batch 32 of 3-s mixtures, one thread: 0.95 CPU-s per
 batch, a quarter of it kernel time in 140,000 page faults; 0.69 CPU-s and ~500 faults with both
-thresholds raised (docs/benchmarks.md). Values are untouched: only where the bytes live.
+thresholds raised (docs/lab/benchmarks.md). Values are untouched: only where the bytes live.
 
 The cost is resident memory: the heap keeps its peak instead of shrinking after each batch."""
 

@@ -6,7 +6,7 @@ output) gives identities of unseen voices that the paper's front end does not: a
 PIT loss cannot be met by detecting known voices (docs/separation.md, the cascade). As one
 model it is a mixture embedder like MIRNet: ``mirnet embed``, ``verify``, ``identify``,
 ``diarize``, ``eval`` and ``report`` use it as they use MIRNet, and training it end to end (the
-identity issue's separating front end) goes through the one Trainer. ``compose`` builds it from
+separating front end) goes through the one Trainer. ``compose`` builds it from
 a trained separator and a trained embedder; ``train.freeze: [separator]`` keeps the separator as
 it was while the embedder learns.
 

@@ -12,7 +12,7 @@ of each window -> clustering across windows -> a timeline -> RTTM.
   (each identity linked to its nearest ``neighbours`` share, as NME-SC does), into K clusters: K
   given, or counted by the eigengap of the affinity's Laplacian. On the seen-voice conversations
   this took mirnet's DER from 33.3% (agglomerative, cosine distance threshold) to 25%, and its
-  speaker-count accuracy from 42% to 92% (docs/applications.md).
+  speaker-count accuracy from 42% to 92% (docs/lab/applications.md).
 - Each window labels its core (the hop-long middle; the first and last windows reach the file's
   edges) with its identities' clusters, on its speech frames only: where a window holds two
   talkers, the timeline has overlap.
@@ -382,7 +382,7 @@ def load_diarizer(exp: str | Path, cohort: str | Path | None = None) -> EmbedFn:
     ``cohort`` of the same system (``mirnet cohort``), each identity is taken less the cohort's mean
     embedding before a window's outputs are merged and the file's identities clustered: GE2E's
     embeddings pass a ReLU, so any two talkers' raw cosines share a large common part, and a fixed
-    threshold merges two talkers into one (docs/applications.md measures what this changes)."""
+    threshold merges two talkers into one (docs/lab/applications.md measures what this changes)."""
     embed = load_system(exp)[0] if str(exp) in PEERS else load(exp).embed_streams_batch
     if cohort is None:
         return embed

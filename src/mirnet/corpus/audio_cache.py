@@ -1,6 +1,6 @@
 """A decoded-audio cache (``mirnet corpus cache``): every utterance of a corpus decoded once into
 int16 shards plus an index, memory-mapped by the data workers, so on-the-fly mixing skips FLAC
-decoding, its largest cost (docs/benchmarks.md, data pipeline).
+decoding, its largest cost (docs/lab/benchmarks.md, data pipeline).
 
 Decoded 16-bit samples are the same integers whatever decodes them, and libsndfile turns them
 into floats by a power-of-two scale, so a crop read from the cache is bit-identical to one read

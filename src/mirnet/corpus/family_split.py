@@ -1,5 +1,5 @@
-"""A held-out family of voices (``mirnet corpus split``): the identity issue's cross-engine split,
-a stand-in for voices from engines the project does not have.
+"""A held-out family of voices (``mirnet corpus split``): the cross-engine split, a
+stand-in for voices from engines the project does not have.
 
 Every voice whose metadata matches the rule (``language`` in a set, say: one family of MBROLA
 voices; or ``engine=flite``) leaves the training voices, and so does every derived copy of it
@@ -10,7 +10,7 @@ voice. Three manifests come out:
 - ``family.jsonl``: every utterance of the family's voices, seen and unseen alike, copies left
   out: the cross-engine test set;
 - ``unseen.jsonl``: the unseen voices outside the family: the same model's unseen split, to
-  which the cross-engine figure is compared (the issue's target: at most 1.5x).
+  which the cross-engine figure is compared (the target: at most 1.5x).
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 game actors, ktuberling's and klettres' readers, pocketsphinx's test recordings), written in the
 synthesized corpus's LibriSpeech layout so that every reader, mixer and evaluator takes it as it
 is. Synthesized voices have no breath, room or microphone; models trained on them alone fail on
-people (issue 37).
+people.
 
 A package folder is not always one voice, and one person may lend several folders their voice.
 Which files make each speaker, which are dropped, which voices may be one person (``group``) and
-which are held out was decided once from stock resemblyzer embeddings and F0 (docs/corpora.md,
-"The recorded corpus") and is fixed in ``VOICES``: a build runs neither, and gives the same
+which are held out was decided once from stock resemblyzer embeddings and F0 (docs/lab/corpora.md,
+"A folder is not always one voice") and is fixed in ``VOICES``: a build runs neither, and gives the same
 corpus on every machine. Each utterance is a pure function of (seed, voice), so a build may stop
 anywhere and resume, and two builds are byte-identical.
 """

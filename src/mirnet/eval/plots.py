@@ -294,7 +294,7 @@ def plot_eer_vs_time(
     curves: Mapping[str, Sequence[tuple[float, float]]], path: PathLike, label: str = "EER (%)"
 ) -> Path:
     """EER against training time in minutes, one line per run, to compare how fast designs
-    converge per CPU-second (the issue asks for this curve, not for the final number alone)."""
+    converge per CPU-second (a design is judged by this curve, not by its final number alone)."""
     if not curves:
         raise ValueError("curves is empty; need at least one run's points")
     fig = Figure(figsize=(6.0, 4.0))

@@ -11,7 +11,7 @@ other frame of the crop, e.g. at the frames where the same voice is alone, at th
 (T x T) attention map per layer. No positional encoding: the convolutions before it carry local
 order, and which voice goes to which block should not depend on where in the crop it speaks.
 Measured once in the compact recipe: it learned more slowly than the reference on 2 CPU cores
-(docs/experiments.md, run ctx1), so it is off by default."""
+(docs/lab/experiments.md, run ctx1), so it is off by default."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Inference-only rewrites of a trained model: the same function in fewer passes over memory.
 
 Training and checkpoints never see these; ``mirnet.api.Embedder`` runs ``for_inference``'s copy
-(measured gains and exactness: docs/benchmarks.md; ``benchmarks/inference.py``)."""
+(measured gains and exactness: docs/lab/benchmarks.md; ``benchmarks/inference.py``)."""
 
 from __future__ import annotations
 

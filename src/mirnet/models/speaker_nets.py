@@ -40,7 +40,7 @@ class _BasicBlock(nn.Module):
 # ResNet-18's stem, which the paper does not give: ``3x3`` keeps the full (F, T) plane through the
 # first stage, as speaker-verification ResNets do; ``3x3/2`` halves both axes; ``imagenet`` is
 # He et al.'s 7x7 convolution at stride 2 and 3x3 max-pool at stride 2 (a quarter of each axis).
-# Stage 1 holds most of the FLOPs, so the choice sets the model's cost (docs/benchmarks.md).
+# Stage 1 holds most of the FLOPs, so the choice sets the model's cost (docs/lab/benchmarks.md).
 STEMS = {"3x3": (3, 1, False), "3x3/2": (3, 2, False), "imagenet": (7, 2, True)}  # kernel, stride, pool
 
 

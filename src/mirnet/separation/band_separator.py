@@ -11,7 +11,7 @@ ratio mask per output.
 
 Why beside the 2-layer frame BLSTM: that one reads all 513 bins through one input matrix and
 under-fits its training voices (SI-SDRi on its training mixtures equals that on held-out ones,
-docs/separation.md). Here the recurrence over frequency is what models a voice's harmonic
+docs/lab/separation.md). Here the recurrence over frequency is what models a voice's harmonic
 structure, at a few hundred thousand parameters.
 
 With ``embed_dim: D_e`` and one output it is conditioned (VoiceFilter's role): the normalised

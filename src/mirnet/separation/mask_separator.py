@@ -13,7 +13,7 @@ and every metric see waveforms.
 ``mask: complex`` replaces the magnitude mask by a complex ratio mask (real and imaginary parts,
 each bounded to +-``mask_bound``), which can correct the phase: with the paper's 32-ms window and
 the mixture's phase even the oracle masks of the default corpus stop near 9-11 dB SI-SDRi
-(``benchmarks/oracle_masks.py``), below the issue's 10-dB target for a learned one.
+(``benchmarks/oracle_masks.py``), below the 10-dB target set for a learned one.
 
 The input is the log magnitude normalised per frame over frequency (not over time), so a
 chunk of a long file is processed exactly as the same frames inside a whole one would be, up
@@ -99,7 +99,7 @@ class MaskSeparator(SpectralSeparator):
         first output for a zero embedding, while passes on different identities differ from the
         first step: with the embedding's weights at zero every pass was the same, PIT over identical
         passes had no preferred assignment, and a run conditioned on MIRNet's identities stayed at
-        0 dB for 400 steps (docs/separation.md). Returns the names it could not fill."""
+        0 dB for 400 steps (docs/lab/separation.md). Returns the names it could not fill."""
         last = f"fc.{len(self.fc) - 1}."  # outputs are its leading rows (see masks())
 
         def wider(name: str, src: torch.Tensor, target: torch.Tensor) -> bool:
