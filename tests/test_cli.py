@@ -334,7 +334,7 @@ def test_other_exceptions_keep_their_traceback(monkeypatch, tmp_path, bug):
     def embed(a):
         raise bug
 
-    monkeypatch.setattr("mirnet.cli._embed", embed)
+    monkeypatch.setattr("mirnet.cli.apps._embed", embed)
     with pytest.raises(type(bug), match="a bug"):
         main(["embed", str(tmp_path), str(tmp_path / "a.wav")])
 

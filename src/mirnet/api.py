@@ -6,6 +6,7 @@ through the very objects a user loads, and the CLI composes both."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, check_waveform, load_audio, resample_rate, to_mono_16k
+from .atomic import write_text
+from .audio import SAMPLE_RATE, check_waveform, load_audio, resample_rate, save_audio, to_mono_16k
 from .checkpoint import conditioner_spec, load_conditioner, load_model, model_fingerprint, resolve
 from .errors import InputError
 from .export import onnx_embedder
@@ -241,6 +243,46 @@ class Separator:
         """(N, samples) at 16 kHz -> the same at ``sample_rate`` (as an input's own rate, so that
         the outputs line up with it), by the polyphase resampler every conversion here uses."""
         return np.stack([resample_rate(w, SAMPLE_RATE, sample_rate) for w in estimates.numpy()])
+
+    def write_tracks(
+        self,
+        path: str | Path,
+        out: str | Path,
+        sample_rate: int,
+        enrollment: list[str | Path] | None = None,
+        progress: bool = False,
+    ) -> dict:
+        """Separate the file ``path`` into OUT/STEM.speakerK.wav at ``sample_rate`` and write beside
+        them OUT/STEM.json, which says what was written: the mixture, this separator, its
+        conditioning, the rate, and each track's file with whose voice it is (``identity`` k of
+        the mixture's own, or the ``enrollment`` recording it was conditioned on; a
+        speaker-independent separator's tracks are in no order). Returns that metadata."""
+        estimates = self.at_rate(
+            self.separate_file(path, enrollment=enrollment, progress=progress), sample_rate
+        )
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = Path(path).stem
+        outputs = []
+        for k, wav in enumerate(estimates):
+            track = save_audio(out / f"{stem}.speaker{k + 1}.wav", wav, sample_rate)
+            who = (
+                {"identity": k}
+                if self.mode == "mixture"
+                else {"enrollment": str(enrollment[k])}
+                if self.mode == "enrolled"
+                else {}
+            )
+            outputs.append({"file": track.name, **who})
+        meta = {
+            "mixture": str(path),
+            "separator": self.source,
+            "conditioning": self.mode,
+            "sample_rate": sample_rate,
+            "outputs": outputs,
+        }
+        write_text(out / f"{stem}.json", json.dumps(meta, indent=1) + "\n")
+        return meta
 
     def enrolled_embeddings(self, refs: list[np.ndarray] | None) -> torch.Tensor | None:
         """(N, D) unit embeddings of the targets' enrollment recordings (each at 16 kHz), each
