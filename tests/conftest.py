@@ -15,6 +15,7 @@ import torch
 
 from mirnet.corpus.synth import synthesize_corpus
 from mirnet.corpus.voices import MBROLA_DIR
+from mirnet.progress import silent
 from mirnet.train.experiment import load_experiment
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def pytest_configure(config):
 def corpus() -> pathlib.Path:
     """8 speakers x 6 utterances: 6 seen, 2 unseen."""
     out = CACHE / "corpus-8x6"
-    args = dict(voices=VOICES, utterances=6, seed=0, unseen_fraction=0.25, jobs=2, progress=False)
+    args = dict(voices=VOICES, utterances=6, seed=0, unseen_fraction=0.25, jobs=2, progress=silent)
     try:
         return synthesize_corpus(out, **args)
     except FileExistsError:  # cached by an older version with other arguments

@@ -26,6 +26,7 @@ from mirnet.checkpoint import (
 from mirnet.cli import main
 from mirnet.errors import ConfigError
 from mirnet.eval.protocol import cascade_embed
+from mirnet.progress import silent
 from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
 
@@ -195,7 +196,7 @@ def fine_tune(parts, tiny_config, tmp_path, one_thread):
             *overrides,
             model={"separator": SEPARATOR, "embedder": EMBEDDER},
         )
-        result = Trainer(cfg, tmp_path / "tuned", progress=False).run()
+        result = Trainer(cfg, tmp_path / "tuned", progress=silent).run()
         return result, read_bundle(composed)["state_dict"], read_bundle(tmp_path / "tuned")["state_dict"]
 
     return run

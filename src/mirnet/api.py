@@ -20,6 +20,7 @@ from .checkpoint import conditioner_spec, load_conditioner, load_model, model_fi
 from .errors import InputError
 from .export import onnx_embedder
 from .models.inference import for_inference
+from .progress import Progress, silent
 from .separation.chunking import separate_in_chunks
 
 
@@ -230,7 +231,7 @@ class Separator:
         return self._separate(wav, refs)
 
     def separate_file(
-        self, path: str | Path, enrollment: list[str | Path] | None = None, progress: bool = False
+        self, path: str | Path, enrollment: list[str | Path] | None = None, progress: Progress = silent
     ) -> torch.Tensor:
         """A file of any rate and length -> (N, samples) at 16 kHz; ``progress``: a bar over its
         chunks."""
@@ -250,7 +251,7 @@ class Separator:
         out: str | Path,
         sample_rate: int,
         enrollment: list[str | Path] | None = None,
-        progress: bool = False,
+        progress: Progress = silent,
     ) -> dict:
         """Separate the file ``path`` into OUT/STEM.speakerK.wav at ``sample_rate`` and write beside
         them OUT/STEM.json, which says what was written: the mixture, this separator, its
@@ -305,7 +306,7 @@ class Separator:
             return torch.cat([self.conditioner.embed(torch.from_numpy(r)[None]) for r in refs], dim=1)[0]
 
     def separate_long(
-        self, wav: torch.Tensor, embeddings: torch.Tensor | None = None, progress: bool = False
+        self, wav: torch.Tensor, embeddings: torch.Tensor | None = None, progress: Progress = silent
     ) -> torch.Tensor:
         """(samples,) at 16 kHz [, (N, D) target embeddings] -> (N, samples), in overlapping
         chunks (``separate_in_chunks``) when longer than one; no checks."""
@@ -315,7 +316,7 @@ class Separator:
         )
 
     def _separate(
-        self, wav: torch.Tensor, refs: list[np.ndarray] | None, progress: bool = False
+        self, wav: torch.Tensor, refs: list[np.ndarray] | None, progress: Progress = silent
     ) -> torch.Tensor:
         return self.separate_long(wav, self.enrolled_embeddings(refs), progress)
 

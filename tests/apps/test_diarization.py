@@ -20,6 +20,7 @@ from mirnet.corpus import open_corpus
 from mirnet.eval.evaluate import write_cohort
 from mirnet.eval.score_norm import Cohort
 from mirnet.eval.setting import MixtureSetting
+from mirnet.progress import silent
 
 from ..conftest import REPO
 
@@ -29,7 +30,7 @@ MIRNET = REPO / "models" / "mirnet"
 def _make(corpus, out):
     seen = open_corpus(corpus / "seen")
     return make_conversations(
-        seen, out, speakers=(2, 3), conversations=2, minutes=0.5, overlap=0.3, progress=False
+        seen, out, speakers=(2, 3), conversations=2, minutes=0.5, overlap=0.3, progress=silent
     )
 
 

@@ -20,6 +20,7 @@ from mirnet.eval.evaluate import evaluate, write_cohort
 from mirnet.eval.protocol import condition_specs
 from mirnet.eval.setting import MixtureSetting, TrialSetting
 from mirnet.eval.trials import load_trials
+from mirnet.progress import silent
 
 from ..conftest import REPO
 
@@ -44,7 +45,7 @@ def calibrated(corpus, tmp_path_factory):
         ("eval_asnorm", normalised),
         ("eval_mean", {**normalised, "score_norm": "mean"}),
     ):
-        result = evaluate(MIRNET, setting, trial_list=out / "trials.json", progress=False, **norm)
+        result = evaluate(MIRNET, setting, trial_list=out / "trials.json", progress=silent, **norm)
         (out / f"{name}.json").write_text(json.dumps(result))
     return out
 

@@ -25,6 +25,7 @@ from mirnet.corpus.recorded import (
     build_recorded_corpus,
 )
 from mirnet.errors import InputError, MissingDependency
+from mirnet.progress import silent
 
 # a split folder (zoqfotpik), a merged voice (commander + starbase), a two-reader folder (ru), a
 # klettres reader and a pocketsphinx one, in both subsets
@@ -50,7 +51,7 @@ BY_NAME = {v.name: v for v in VOICES}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> pathlib.Path:
     return build_recorded_corpus(
-        tmp_path_factory.mktemp("recorded") / "rec", speakers=TINY, max_utterances=3, jobs=1, progress=False
+        tmp_path_factory.mktemp("recorded") / "rec", speakers=TINY, max_utterances=3, jobs=1, progress=silent
     )
 
 
@@ -184,18 +185,18 @@ def test_same_arguments_give_identical_bytes_and_a_cap_gives_a_prefix(tiny, tmp_
         speakers=["klettres/de-syllab", "ktuberling/ru-b"],
         max_utterances=2,
         jobs=2,
-        progress=False,
+        progress=silent,
     )
     a, full = flacs(small), flacs(tiny)
     assert len(a) == 4 and all(a[n].read_bytes() == full[n].read_bytes() for n in a)
     other = build_recorded_corpus(
-        tmp_path / "b", speakers=["klettres/de-syllab"], max_utterances=2, seed=1, progress=False
+        tmp_path / "b", speakers=["klettres/de-syllab"], max_utterances=2, seed=1, progress=silent
     )
     assert all(p.read_bytes() != a[n].read_bytes() for n, p in flacs(other).items())
 
 
 def test_a_complete_corpus_is_left_alone_and_a_partial_one_resumed(tmp_path):
-    args = dict(speakers=["pocketsphinx/librivox", "klettres/de-syllab"], max_utterances=2, progress=False)
+    args = dict(speakers=["pocketsphinx/librivox", "klettres/de-syllab"], max_utterances=2, progress=silent)
     out = build_recorded_corpus(tmp_path / "rec", **args)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     build_recorded_corpus(out, **args)
@@ -215,7 +216,7 @@ def test_a_missing_package_is_one_line_saying_how_to_install_it(tmp_path):
     empty.mkdir()
     for package, voice in (("uqm-voice", "uqm/orz"), ("ktuberling-data", "ktuberling/nn")):
         with pytest.raises(MissingDependency) as info:
-            build_recorded_corpus(tmp_path / "out", speakers=[voice], roots={package: empty}, progress=False)
+            build_recorded_corpus(tmp_path / "out", speakers=[voice], roots={package: empty}, progress=silent)
         message = str(info.value)
         assert "\n" not in message and package in message and "install_recorded.sh" in message
     assert not (tmp_path / "out").exists()

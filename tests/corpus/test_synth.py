@@ -16,10 +16,11 @@ from mirnet.corpus import synth
 from mirnet.corpus.librispeech import SpeakerInfo, read_speakers_txt
 from mirnet.corpus.synth import synthesize_corpus
 from mirnet.corpus.voices import Voice, available_voices
+from mirnet.progress import silent
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = dict(
-    voices=["us1", "us2", "en1", "slt"], utterances=3, seed=0, unseen_fraction=0.25, jobs=2, progress=False
+    voices=["us1", "us2", "en1", "slt"], utterances=3, seed=0, unseen_fraction=0.25, jobs=2, progress=silent
 )
 
 
@@ -42,7 +43,7 @@ def two_voice_runs(tmp_path_factory) -> dict[str, pathlib.Path]:
     root = tmp_path_factory.mktemp("runs")
     return {
         run: synthesize_corpus(
-            root / run, voices=["us1", "de8", "slt"], utterances=1, seed=seed, jobs=2, progress=False
+            root / run, voices=["us1", "de8", "slt"], utterances=1, seed=seed, jobs=2, progress=silent
         )
         for run, seed in (("a", 0), ("b", 0), ("c", 1))
     }
@@ -160,7 +161,7 @@ def test_resume_recreates_exactly_the_missing_file(tiny_corpus):
 
 def test_speakers_takes_a_seeded_subset_split_both_ways(tmp_path, tiny_corpus):
     out = synthesize_corpus(
-        tmp_path / "two", voices=TINY["voices"], speakers=2, utterances=1, jobs=2, progress=False
+        tmp_path / "two", voices=TINY["voices"], speakers=2, utterances=1, jobs=2, progress=silent
     )
     rows = speakers_txt(out)
     assert len(rows) == 2 and {subset for _, subset, _, _ in rows.values()} == {"seen", "unseen"}
@@ -205,13 +206,13 @@ def test_the_suite_sees_only_the_voices_make_test_installs(tmp_path):
     names = {voice.name for voice in available_voices(("mbrola",))}
     assert names <= set(TEST_MBROLA_VOICES)
     with pytest.raises(ValueError, match=r"unknown voices \['de2'\]"):
-        synthesize_corpus(tmp_path / "out", voices=["us1", "de2"], progress=False)
+        synthesize_corpus(tmp_path / "out", voices=["us1", "de2"], progress=silent)
 
 
 def test_missing_synthesizer_names_the_tool(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="espeak-ng.*make setup"):
-        synthesize_corpus(tmp_path / "out", voices=["us1", "slt"], progress=False)
+        synthesize_corpus(tmp_path / "out", voices=["us1", "slt"], progress=silent)
 
 
 def test_available_voices_keeps_only_working_ones():
@@ -240,7 +241,7 @@ def test_espeak_variants_make_a_corpus_of_extra_training_speakers(tmp_path, tiny
         utterances=1,
         unseen_fraction=0.0,
         jobs=2,
-        progress=False,
+        progress=silent,
     )
     rows = speakers_txt(out)
     assert {subset for _, subset, _, _ in rows.values()} == {"seen"} and not (out / "unseen").exists()

@@ -1,6 +1,7 @@
-"""The report's plan: labels, sweep axes, and the cache that lets an interrupted report resume
-without re-scoring, but never reuses a result for another system or another trial list; and its
-separation section, whose rows are what `mirnet eval-separation` gives on the very same mixtures."""
+"""The report's plan: labels, sweep axes, the combinations it refuses by field, and the cache that
+lets an interrupted report resume without re-scoring, but never reuses a result for another system
+or another trial list; its headings, which say the setting scored; and its separation section,
+whose rows are what `mirnet eval-separation` gives on the very same mixtures."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import csv
 import json
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +22,17 @@ from mirnet.checkpoint import model_bundle, save_atomic
 from mirnet.cli import main
 from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig
-from mirnet.errors import InputError
 from mirnet.eval import report, separation
 from mirnet.eval.evaluate import system_fingerprint
-from mirnet.eval.report import cache
+from mirnet.eval.report import PlanError, ReportPlan, cache
 from mirnet.eval.report.cache import Runner
+from mirnet.eval.report.plan import SWEEPS, parse_sweeps
+from mirnet.eval.report.sections import Comparison, Sweeps
 from mirnet.eval.report.separation_section import SEPARATION_COLUMNS
-from mirnet.eval.report.systems import SWEEPS, System, epoch_models, parse_sweeps, parse_systems
+from mirnet.eval.report.systems import System, epoch_models, parse_systems
 from mirnet.eval.setting import TrialSetting
 from mirnet.eval.trials import trial_list_sha1
+from mirnet.progress import silent
 
 from ..conftest import TINY_MODEL
 
@@ -58,8 +62,9 @@ def test_sweep_axes(specs, expected):
 
 @pytest.mark.parametrize("spec, message", [("snr=1", "unknown axis 'snr'"), ("speakers=2.5", "ints")])
 def test_bad_sweep_axis_names_the_problem(spec, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(PlanError, match=message) as refused:
         parse_sweeps([spec])
+    assert refused.value.field == "sweeps" and str(refused.value).startswith(f"sweeps {spec}: ")
 
 
 def test_runner_reuses_only_the_same_system_on_the_same_trials_at_the_same_precision(tmp_path, monkeypatch):
@@ -93,7 +98,8 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials_at_the_same_preci
     monkeypatch.setattr(cache, "open_corpus", lambda data: opened.append(data))
     setting = TrialSetting("corpus/unseen", 10, overlap=0.25)
     half = TrialSetting("corpus/unseen", 10, overlap=0.5)
-    run = Runner(tmp_path)
+    plan = ReportPlan(out=tmp_path, systems=["a", "b"], data="corpus/unseen")
+    run = Runner(plan)
     run.result(System("A", "a"), setting, "mixture")
     run.result(System("A", "a"), half, "mixture")  # another setting, whose name differs only after a dot
     run.result(System("A", "a"), setting, "mixture")  # cached
@@ -103,17 +109,18 @@ def test_runner_reuses_only_the_same_system_on_the_same_trials_at_the_same_preci
     assert calls == [("a", "mixture"), ("a", "mixture"), ("a", "clean"), ("b", "mixture")]
     assert loads == ["a", "b"] and opened == ["corpus/unseen"]  # each loaded once, however often scored
     run.trial_list(setting).write_text("other trials")  # the trial list changed under it
-    Runner(tmp_path).result(System("A", "a"), setting, "mixture")
+    Runner(plan).result(System("A", "a"), setting, "mixture")
     assert len(calls) == 5
     fingerprint["a"] = "sha-a2"  # the model file changed
-    Runner(tmp_path).result(System("A", "a"), setting, "mixture")
+    Runner(plan).result(System("A", "a"), setting, "mixture")
     assert calls[-1] == ("a", "mixture") and len(calls) == 6
     cached = json.loads((tmp_path / "evals" / "A" / f"{setting.name}_mixture.json").read_text())
     assert cached["system"] == "sha-a2" and cached["label"] == "A"
-    Runner(tmp_path, precision="fp32").result(System("A", "a"), setting, "mixture")  # auto is fp32 here
+    Runner(replace(plan, precision="fp32")).result(System("A", "a"), setting, "mixture")  # auto is fp32 here
     assert len(calls) == 6
-    Runner(tmp_path, precision="bf16").result(System("A", "a"), setting, "mixture")  # not fp32's result
-    Runner(tmp_path, precision="bf16").result(System("A", "a"), setting, "mixture")
+    bf16 = replace(plan, precision="bf16")
+    Runner(bf16).result(System("A", "a"), setting, "mixture")  # not fp32's result
+    Runner(bf16).result(System("A", "a"), setting, "mixture")
     assert len(calls) == 7
     assert (
         json.loads((tmp_path / "evals" / "A" / f"{setting.name}_mixture.json").read_text())["precision"]
@@ -146,7 +153,7 @@ FAST = dict(
     paper_figures=False,
     separation_mixtures=4,
     separation_pesq_stoi=False,
-    progress=False,
+    progress=silent,
 )
 CROP = 3 * 16000  # samples of every mixture the report draws
 
@@ -214,7 +221,7 @@ def test_every_printed_eval_command_draws_the_same_trials_and_gives_the_same_num
     clean rows take their own, smaller number of trials."""
     seen, out = corpus / "seen", tmp_path / "report"
     fast = {**FAST, "sweeps": ["overlap=0.5", "crop=2"], "separation_mixtures": None, "clean_trials": 3}
-    report.write_report(out, [str(embedder)], seen, seen=seen, **fast)
+    report.write_report(ReportPlan(out=out, systems=[str(embedder)], data=seen, seen=seen, **fast))
     text = (out / "REPORT.md").read_text()
     printed = [
         shlex.split(line)[1:]
@@ -259,16 +266,9 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
     monkeypatch.setattr(cache, "COHORT_MIXTURES", 8)
     handed = []  # what a section composed above the report (diarization) is given
     section = lambda out, cohorts: handed.append(cohorts) or []  # noqa: E731
+    common = dict(systems=[str(emb)], data=seen, seen=seen, **FAST)
     report.write_report(
-        out,
-        [str(emb)],
-        seen,
-        seen=seen,
-        score_norm="asnorm",
-        top_k=3,
-        precision=precision,
-        sections=[section],
-        **FAST,
+        ReportPlan(out=out, score_norm="asnorm", top_k=3, precision=precision, sections=[section], **common)
     )
     assert handed == [{"emb": out / "cohorts" / "emb.npz"}]
     text = (out / "REPORT.md").read_text()
@@ -320,11 +320,9 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
     monkeypatch.setattr(
         cache, "evaluate", lambda *a, **kw: scored.append(kw["score_norm"]) or original(*a, **kw)
     )
-    report.write_report(
-        out, [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, precision=precision, **FAST
-    )
+    report.write_report(ReportPlan(out=out, score_norm="asnorm", top_k=3, precision=precision, **common))
     assert scored == [] and kept.stat().st_mtime_ns == stamp
-    report.write_report(out, [str(emb)], seen, seen=seen, score_norm="mean", precision=precision, **FAST)
+    report.write_report(ReportPlan(out=out, score_norm="mean", precision=precision, **common))
     assert scored == ["mean"] * 4 and kept.stat().st_mtime_ns == stamp
 
     # a cohort shipped beside the model, drawn under the report's setting, is taken, not drawn again
@@ -332,24 +330,118 @@ def test_a_normalised_report_prints_cohort_and_eval_commands_that_give_its_numbe
     monkeypatch.setattr(
         cache, "write_cohort", lambda *a, **kw: pytest.fail("the shipped cohort was drawn again")
     )
-    report.write_report(tmp_path / "fresh", [str(emb)], seen, seen=seen, score_norm="asnorm", top_k=3, **FAST)
+    report.write_report(ReportPlan(out=tmp_path / "fresh", score_norm="asnorm", top_k=3, **common))
     assert (tmp_path / "fresh" / "cohorts" / "emb.npz").read_bytes() == kept.read_bytes()
 
 
-def test_a_normalised_report_needs_the_seen_voices_and_no_cascade(embedder, corpus, tmp_path):
-    with pytest.raises(InputError, match="--score-norm needs --seen"):
-        report.write_report(tmp_path / "r", [str(embedder)], corpus / "seen", score_norm="asnorm", **FAST)
-    sep = save_separator(tmp_path / "sep" / "model.pt")
-    with pytest.raises(InputError, match="a cascade has no cohort of its own"):
-        report.write_report(
-            tmp_path / "r",
-            [str(embedder)],
-            corpus / "seen",
-            seen=corpus / "seen",
-            score_norm="asnorm",
-            separator=sep,
-            **{**FAST, "conditions": ["cascade"]},
-        )
+# what the CLI calls the plan's fields, as its handler words a refusal
+FLAGS = {
+    "score_norm": "--score-norm",
+    "seen": "--seen",
+    "separator": "--separator",
+    "conditions": "--conditions",
+    "recorded": "--recorded",
+    "recorded_trials": "--recorded-trials",
+    "sweeps": "--sweep",
+}
+
+
+@pytest.mark.parametrize(
+    "fields, field, message, worded",
+    [
+        (
+            dict(score_norm="asnorm"),
+            "score_norm",
+            "score_norm needs seen: each system's cohort is drawn from the training voices",
+            "--score-norm needs --seen: each system's cohort is drawn from the training voices",
+        ),
+        (
+            dict(seen="corpus/seen", score_norm="asnorm", separator="sep", conditions=["cascade"]),
+            "score_norm",
+            "score_norm: a cascade has no cohort of its own; join the pair with mirnet compose",
+            "--score-norm: a cascade has no cohort of its own; join the pair with mirnet compose",
+        ),
+        (
+            dict(conditions=["mixture", "cascade"]),
+            "separator",
+            "separator: the cascade condition needs one, and only it uses one",
+            "--separator: the cascade condition needs one, and only it uses one",
+        ),
+        (
+            dict(separator="sep", conditions=["mixture"]),
+            "separator",
+            "separator: the cascade condition needs one, and only it uses one",
+            "--separator: the cascade condition needs one, and only it uses one",
+        ),
+        (
+            dict(recorded_trials=3),
+            "recorded_trials",
+            "recorded_trials: the trials of the recorded section; give recorded too",
+            "--recorded-trials: the trials of the --recorded section; give --recorded too",
+        ),
+        (
+            dict(conditions=["mixture", "noisy"]),
+            "conditions",
+            "conditions: unknown condition(s) noisy; choose from mixture, clean, enrolled, separated, cascade",
+            "--conditions: unknown condition(s) noisy; choose from mixture, clean, enrolled, separated, cascade",
+        ),
+        (
+            dict(sweeps=["sir=-5,{x}"]),
+            "sweeps",
+            "sweeps sir=-5,{x}: values must be floats separated by commas",
+            "--sweep sir=-5,{x}: values must be floats separated by commas",
+        ),
+    ],
+)
+def test_a_plan_refuses_what_the_report_cannot_score_by_the_field_at_fault(
+    fields, field, message, worded, tmp_path
+):
+    """Refused when built, before anything is written; in the plan's words, and in the words of a
+    caller that took the fields under other names (a value is never read as a field)."""
+    with pytest.raises(PlanError) as refused:
+        ReportPlan(out=tmp_path / "r", systems=["emb"], data="corpus/unseen", **fields)
+    assert refused.value.field == field and str(refused.value) == message
+    assert refused.value.worded(FLAGS) == worded
+    assert not (tmp_path / "r").exists()
+
+
+class Canned:
+    """A report's context that scores nothing: every result the same, and the settings asked for."""
+
+    def __init__(self, out: Path):
+        self.out, self.run, self.asked = out, self, []
+
+    def score(self, system, setting, condition, raw=False):
+        self.asked.append(setting)
+        return {"eer": 10.0, "eer_ci": [5.0, 15.0], "min_dcf": 0.5}
+
+    def det(self, result):
+        return np.array([0.01, 0.5, 0.99]), np.array([0.99, 0.5, 0.01])
+
+
+@pytest.mark.parametrize(
+    "setting, comparison, sweeps",
+    [
+        (
+            TrialSetting("corpus/unseen", 8),
+            "## All systems on the same 8 trials (unseen, 0 dB, full overlap, 3 s)",
+            "Each point changes one axis of the base setting (0 dB, full overlap, 3 s, 2 speakers) ",
+        ),
+        (
+            TrialSetting("corpus/unseen", 8, sir_db=5.0, overlap=0.5, crop_seconds=2.0, n_speakers=3),
+            "## All systems on the same 8 trials (unseen, 5 dB, 50% overlap, 2 s)",
+            "Each point changes one axis of the base setting (5 dB, 50% overlap, 2 s, 3 speakers) ",
+        ),
+    ],
+)
+def test_headings_say_the_setting_scored(setting, comparison, sweeps, tmp_path):
+    (tmp_path / "figures").mkdir()
+    ctx, systems = Canned(tmp_path), [System("a", "a"), System("b", "b")]
+    printed = Comparison(systems, setting, ["mixture"]).render(ctx)
+    assert comparison in printed.lines and ctx.asked == [setting, setting]
+    printed = Sweeps(systems, setting, {"crop": (1.0,)}).render(ctx)
+    assert any(line.startswith(sweeps) for line in printed.lines)
+    assert ctx.asked[2:] == [replace(setting, crop_seconds=1.0)] * 2
 
 
 def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures(
@@ -361,7 +453,16 @@ def test_separation_tables_are_what_each_rows_command_gives_on_the_same_mixtures
     half = save_separator(tmp_path / "half" / "model.pt", halving=True, heldout=held)
     other = save_separator(tmp_path / "other" / "model.pt", seed=1)
     out = tmp_path / "report"
-    report.write_report(out, [str(embedder)], seen, seen=seen, separators=[f"h={half}", str(other)], **FAST)
+    report.write_report(
+        ReportPlan(
+            out=out,
+            systems=[str(embedder)],
+            data=seen,
+            seen=seen,
+            separators=[f"h={half}", str(other)],
+            **FAST,
+        )
+    )
     text = (out / "REPORT.md").read_text()
     tables = section_tables(text)
     unseen = "seen: unseen speakers (4 mixtures)"
@@ -432,11 +533,13 @@ def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_c
     embedder, corpus, tmp_path, monkeypatch
 ):
     seen, out = corpus / "seen", tmp_path / "report"
-    report.write_report(out, [str(embedder)], seen, **FAST)  # no separators: the report as it was
+    plain = ReportPlan(out=out, systems=[str(embedder)], data=seen, **FAST)
+    report.write_report(plain)  # no separators: the report as it was
     assert "## Separation" not in (out / "REPORT.md").read_text() and not (out / "examples").exists()
 
     sep = save_separator(tmp_path / "sep" / "model.pt")
-    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
+    plan = replace(plain, separators=[str(sep)])
+    report.write_report(plan)
     first = section_tables((out / "REPORT.md").read_text())
     calls, real = [], cache.evaluate_separation
 
@@ -448,15 +551,13 @@ def test_a_second_report_reuses_cached_separation_unless_separator_or_settings_c
         raise AssertionError("scored again")
 
     monkeypatch.setattr(cache, "evaluate_separation", refuse)
-    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
+    report.write_report(plan)
     assert section_tables((out / "REPORT.md").read_text()) == first
     monkeypatch.setattr(cache, "evaluate_separation", counted)
-    report.write_report(
-        out, [str(embedder)], seen, separators=[str(sep)], **{**FAST, "separation_mixtures": 3}
-    )
+    report.write_report(replace(plan, separation_mixtures=3))
     assert calls == [3]  # other settings: other mixtures
     save_separator(tmp_path / "sep" / "model.pt", seed=1)  # the model file changed
-    report.write_report(out, [str(embedder)], seen, separators=[str(sep)], **FAST)
+    report.write_report(plan)
     assert calls == [3, 4] and section_tables((out / "REPORT.md").read_text()) != first
     cached = json.loads(
         (out / "evals" / "separation" / "sep" / "seen_n4_seed0_sir0_crop3_spk2.json").read_text()

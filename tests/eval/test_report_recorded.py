@@ -21,8 +21,9 @@ from mirnet.cli import main
 from mirnet.corpus import open_corpus
 from mirnet.corpus.recorded import build_recorded_corpus
 from mirnet.eval import evaluate, protocol, report
-from mirnet.eval.report import cache
+from mirnet.eval.report import ReportPlan, cache
 from mirnet.eval.report.cache import _EmbeddingMemo
+from mirnet.progress import silent
 
 from ..conftest import TINY_MODEL
 from .test_report import FAST, save_separator
@@ -34,7 +35,11 @@ VOICES = ["ktuberling/lt", "ktuberling/nn", "ktuberling/wa", "klettres/es", "kle
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     root = build_recorded_corpus(
-        tmp_path_factory.mktemp("recorded") / "rec", speakers=VOICES, max_utterances=2, jobs=1, progress=False
+        tmp_path_factory.mktemp("recorded") / "rec",
+        speakers=VOICES,
+        max_utterances=2,
+        jobs=1,
+        progress=silent,
     )
     return root / "unseen"
 
@@ -73,10 +78,19 @@ def test_every_system_and_separator_on_the_recorded_split_beside_the_synthesized
     a, b = embedder(corpus, tmp_path / "a", 0), embedder(corpus, tmp_path / "b", 1)
     sep = save_separator(tmp_path / "sep" / "model.pt")
     out = tmp_path / "report"
-    args = dict(seen=corpus / "seen", score_norm="asnorm", top_k=3, separators=[str(sep)], **FAST)
-    report.write_report(
-        out, [str(a), f"other={b}"], synthesized, recorded=recorded, recorded_trials=3, **args
+    plan = ReportPlan(
+        out=out,
+        systems=[str(a), f"other={b}"],
+        data=synthesized,
+        seen=corpus / "seen",
+        score_norm="asnorm",
+        top_k=3,
+        separators=[str(sep)],
+        recorded=recorded,
+        recorded_trials=3,
+        **FAST,
     )
+    report.write_report(plan)
     text = (out / "REPORT.md").read_text()
 
     assert "## Recorded voices (unseen)" in text
@@ -133,9 +147,7 @@ def test_every_system_and_separator_on_the_recorded_split_beside_the_synthesized
     # a second report scores nothing again
     monkeypatch.setattr(cache, "evaluate", lambda *a, **kw: pytest.fail("scored again"))
     monkeypatch.setattr(cache, "evaluate_separation", lambda *a, **kw: pytest.fail("separated again"))
-    report.write_report(
-        out, [str(a), f"other={b}"], synthesized, recorded=recorded, recorded_trials=3, **args
-    )
+    report.write_report(plan)
     assert rows((out / "REPORT.md").read_text(), "## Recorded voices (unseen)") == table
 
 
@@ -181,4 +193,7 @@ def test_a_wrong_recorded_folder_gets_one_line_before_anything_is_scored(
     assert err.startswith("mirnet: error: ") and message.format(**fill) in err and err.count("\n") == 1, err
     assert not (tmp_path / "out" / "evals").exists()
     assert main([*argv, "--recorded-trials", "3"]) == 2
-    assert "give --recorded DIR" in capsys.readouterr().err
+    assert (
+        "--recorded-trials: the trials of the --recorded section; give --recorded too"
+        in capsys.readouterr().err
+    )

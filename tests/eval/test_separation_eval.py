@@ -23,12 +23,13 @@ from mirnet.errors import CorpusError, InputError
 from mirnet.eval import separation
 from mirnet.eval.separation import evaluate_separation
 from mirnet.eval.setting import MixtureSetting
+from mirnet.progress import silent
 
 from ..conftest import TINY_MODEL
 from ..corpus.conftest import libri2mix_root, wsj_root  # noqa: F401 (fixtures)
 
 UPIT = {"n_outputs": 2, "lstm_hidden": 16, "lstm_layers": 1, "fc_dim": 16}
-FAST = dict(pesq_stoi=False, progress=False)
+FAST = dict(pesq_stoi=False, progress=silent)
 
 
 def drawn(data, **kw) -> MixtureSetting:
@@ -280,7 +281,7 @@ def test_an_enrolled_separator_refuses_a_mixture_list(enrolled, wsj_root, tmp_pa
     with pytest.raises(
         InputError, match="names no enrollment recordings; score it on mixtures drawn from a corpus"
     ):
-        evaluate_separation(enrolled, mixtures=listing, progress=False)
+        evaluate_separation(enrolled, mixtures=listing, progress=silent)
 
 
 @pytest.mark.parametrize(
@@ -311,7 +312,7 @@ def test_a_bad_listed_mixture_names_its_file(damage, error, message, upit, wsj_r
     else:
         sf.write(m.sources[1], 0.3 * np.sin(np.arange(4500)), m.sample_rate)
     with pytest.raises(error, match=message.replace(".", r"\.")):
-        evaluate_separation(upit, mixtures=listing, pesq_stoi=False, progress=False)
+        evaluate_separation(upit, mixtures=listing, pesq_stoi=False, progress=silent)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import torch
 from mirnet.data.mixing import UNKNOWN
 from mirnet.errors import ConfigError
 from mirnet.losses.masr import MasrLoss, masr_loss, metadata_similarity
+from mirnet.progress import silent
 from mirnet.train.trainer import Trainer
 
 # four items: speakers a, a, b, c; genders M, M, M, F; languages en, en, de, en
@@ -104,11 +105,11 @@ def test_training_with_masr_logs_the_term_and_checks_its_sources(tiny_config, tm
     cfg = tiny_config(
         "train.epochs=1", "loss.masr.weight=1", "loss.masr.sources={speaker: 1, gender: 0.5, language: 0.5}"
     )
-    trainer = Trainer(cfg, tmp_path / "exp", progress=False)
+    trainer = Trainer(cfg, tmp_path / "exp", progress=silent)
     batch = trainer.train_data[0]
     assert {"meta.gender", "meta.language", "meta.engine"} <= set(batch)
     summary = trainer.run()
     assert summary["val_masr"] >= 0.0 and "masr" in (tmp_path / "exp" / "steps.csv").read_text()
     bad = tiny_config("loss.masr.weight=1", "loss.masr.sources={speaker: 1, accent: 1}")
     with pytest.raises(ConfigError, match="loss.masr.sources: no speaker metadata 'accent' in data.train"):
-        Trainer(bad, tmp_path / "bad", progress=False)
+        Trainer(bad, tmp_path / "bad", progress=silent)

@@ -12,6 +12,7 @@ import mirnet
 from mirnet.audio import load_audio
 from mirnet.checkpoint import load_model, read_bundle
 from mirnet.models.ge2e import partial_windows, slaney_mel_filterbank
+from mirnet.progress import silent
 from mirnet.train.trainer import Trainer
 
 resemblyzer = pytest.importorskip(
@@ -78,7 +79,7 @@ def test_fine_tuning_starts_from_resemblyzer_with_itself_as_teacher(
         model={},
     )
     start = load_model("resemblyzer")[0].state_dict()
-    result = Trainer(cfg, tmp_path / "ge2e", progress=False).run()
+    result = Trainer(cfg, tmp_path / "ge2e", progress=silent).run()
     steps = (tmp_path / "ge2e" / "steps.csv").read_text().splitlines()
     header, first = steps[0].split(","), steps[1].split(",")
     assert float(first[header.index("teacher")]) < 1e-6

@@ -16,6 +16,7 @@ from mirnet.corpus import open_corpus
 from mirnet.data.mixing import MixingConfig, MixtureDataset
 from mirnet.errors import ConfigError, InputError
 from mirnet.losses.signal import SeparationLoss, pairwise_neg_sisdr
+from mirnet.progress import silent
 from mirnet.separation.conditioning import Conditioner
 from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
@@ -51,9 +52,9 @@ def _batch(corpus, n=4, enroll_seconds=0.0):
 
 def test_upit_training_logs_si_sdri_and_resumes_to_the_same_weights(separator_config, tmp_path, monkeypatch):
     cfg = separator_config("train.epochs=3")
-    Trainer(cfg, tmp_path / "straight", progress=False).run()
+    Trainer(cfg, tmp_path / "straight", progress=silent).run()
 
-    broken = Trainer(cfg, tmp_path / "resumed", progress=False)
+    broken = Trainer(cfg, tmp_path / "resumed", progress=silent)
     forward, calls = broken._forward, {"n": 0}
 
     def failing(batch):
@@ -65,7 +66,7 @@ def test_upit_training_logs_si_sdri_and_resumes_to_the_same_weights(separator_co
     monkeypatch.setattr(broken, "_forward", failing)
     with pytest.raises(KeyboardInterrupt):
         broken.run()
-    Trainer(cfg, tmp_path / "resumed", progress=False).run(resume=True)
+    Trainer(cfg, tmp_path / "resumed", progress=silent).run(resume=True)
 
     a, b = load_file(tmp_path / "straight" / "model.pt"), load_file(tmp_path / "resumed" / "model.pt")
     assert a["progress"]["step"] == b["progress"]["step"] == 6 and a["classifier"] is None
@@ -96,7 +97,7 @@ def test_other_separators_train_and_load_through_the_same_trainer(
     separator_config, tmp_path, name, args, cls
 ):
     cfg = separator_config(f"model.name={name}", "train.epochs=1", model=args)
-    Trainer(cfg, tmp_path / name, progress=False).run()
+    Trainer(cfg, tmp_path / name, progress=silent).run()
     sep = mirnet.load_separator(tmp_path / name)
     wav = torch.randn(8000, generator=torch.Generator().manual_seed(0))
     assert type(sep.model).__name__ == cls and sep.separate(wav).shape == (2, 8000)
@@ -202,7 +203,7 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
         f"train.conditioner={teacher}",
         model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192},
     )
-    Trainer(cfg, tmp_path / "vf", progress=False).run()
+    Trainer(cfg, tmp_path / "vf", progress=silent).run()
     bundle = load_file(tmp_path / "vf" / "model.pt")
     assert bundle["conditioner"] == {"file": "conditioner/model.pt", "source": str(teacher)}
     shutil.rmtree(teacher)
@@ -247,11 +248,11 @@ def test_separator_configs_that_cannot_train_are_refused_at_start(
     with pytest.raises(
         ConfigError, match="gives 192-dimensional embeddings, the separator takes model.args.embed_dim=16"
     ):
-        Trainer(cfg, tmp_path / "x", progress=False)
+        Trainer(cfg, tmp_path / "x", progress=silent)
 
 
 def test_each_kind_refuses_the_loader_of_the_other(separator_config, tmp_path):
-    Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=False).run()
+    Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=silent).run()
     with pytest.raises(InputError, match="this is a separator \\(mask_separator\\), not an embedder"):
         mirnet.load(tmp_path / "sep")
     with pytest.raises(InputError, match="this is an embedder \\(single\\), not a separator"):
@@ -296,7 +297,7 @@ def test_the_cascade_embedder_learns_each_output_under_the_label_of_its_source(c
 
 
 def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_config, tiny_config, tmp_path):
-    Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=False).run()
+    Trainer(separator_config("train.epochs=1"), tmp_path / "sep", progress=silent).run()
     spk = {"speaker_net": {"name": "tdnn", "channels": 16, "pool_channels": 16, "embed_dim": 8}}
     cfg = tiny_config(
         "model.name=single",
@@ -305,7 +306,7 @@ def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_con
         "data.crop_seconds=1.0",
         model=spk,
     )
-    result = Trainer(cfg, tmp_path / "cascade", progress=False).run()
+    result = Trainer(cfg, tmp_path / "cascade", progress=silent).run()
     assert 0 <= result["val_pit_acc"] <= 1 and result["train_ce"] > 0
     with pytest.raises(ConfigError, match="embeds each of its outputs alone"):
         load_experiment(None, [f"train.separator={tmp_path / 'sep'}"])  # a 2-speaker MIRNet
@@ -313,7 +314,7 @@ def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_con
         Trainer(
             tiny_config("model.name=single", f"train.separator={TEACHER}", model=spk),
             tmp_path / "x",
-            progress=False,
+            progress=silent,
         )
 
 
@@ -334,7 +335,7 @@ def test_voicefilter_on_mirnets_identities_separates_from_the_mixture_alone(
         f"train.conditioner={mirnet_dir}",
         model={**TINY_SEPARATOR, "n_outputs": 1, "embed_dim": 192},
     )
-    Trainer(cfg, tmp_path / "vf", progress=False).run()
+    Trainer(cfg, tmp_path / "vf", progress=silent).run()
     sep = mirnet.load_separator(tmp_path / "vf")
     assert sep.mode == "mixture" and sep.n_outputs == 2
     mixture = _batch(corpus, n=1)["mixture"][0].numpy()

@@ -11,6 +11,7 @@ import torch
 
 from mirnet.checkpoint import STATE_FILE, load_file
 from mirnet.errors import MissingDependency
+from mirnet.progress import silent
 from mirnet.train import callbacks
 from mirnet.train.callbacks import Callback, CsvLogger, LogLine, TensorBoardLogger
 from mirnet.train.trainer import Trainer
@@ -85,7 +86,7 @@ def test_a_callback_sees_each_step_and_epoch_once_in_order_with_the_rows_the_csv
     torch.manual_seed(0)
     recorder = Recorder()
     exp = tmp_path / "exp"
-    trainer = Trainer(tiny_config("train.log_every=2"), exp, progress=False, callbacks=[recorder])
+    trainer = Trainer(tiny_config("train.log_every=2"), exp, progress=silent, callbacks=[recorder])
     last = trainer.run()
 
     assert [(name, epoch, step) for name, epoch, step, _ in recorder.calls] == [
@@ -121,11 +122,11 @@ def test_after_an_interrupted_epoch_the_resumed_run_logs_what_the_uninterrupted_
     tiny_config, tmp_path, monkeypatch
 ):
     torch.manual_seed(0)
-    Trainer(tiny_config(), tmp_path / "straight", progress=False).run()
+    Trainer(tiny_config(), tmp_path / "straight", progress=silent).run()
 
     exp = tmp_path / "resumed"
     broken = Recorder()
-    trainer = Trainer(tiny_config(), exp, progress=False, callbacks=[broken])
+    trainer = Trainer(tiny_config(), exp, progress=silent, callbacks=[broken])
     _interrupt_after(trainer, 2 + 1 + 1, monkeypatch)  # epoch 1 (2 steps) + validation (1) + 1 step
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
@@ -133,7 +134,7 @@ def test_after_an_interrupted_epoch_the_resumed_run_logs_what_the_uninterrupted_
     assert [r["step"] for r in read_csv(exp / "steps.csv")] == ["1", "2", "3"]  # 3: past the checkpoint
 
     resumed = Recorder()
-    Trainer(tiny_config(), exp, progress=False, callbacks=[resumed]).run(resume=True)
+    Trainer(tiny_config(), exp, progress=silent, callbacks=[resumed]).run(resume=True)
     assert resumed.calls[0] == ("start", 1, 2, True)
     assert [r["step"] for r in resumed.rows("step")] == [3, 4]  # the lost step is done again, once
     for name in ("steps.csv", "epochs.csv"):
@@ -146,7 +147,7 @@ def test_tensorboard_gets_the_logged_steps_values_and_the_validation_metrics(
 ):
     torch.manual_seed(0)
     exp = tmp_path / "exp"
-    trainer = Trainer(tiny_config("train.tensorboard=true", "train.log_every=2"), exp, progress=False)
+    trainer = Trainer(tiny_config("train.tensorboard=true", "train.log_every=2"), exp, progress=silent)
     assert not fake_writer.made  # opened when the run starts, not by the trainer's construction
     trainer.run()
 
@@ -174,7 +175,7 @@ def test_tensorboard_without_its_package_stops_the_trainer_before_it_writes(
 ):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as if not installed
     with pytest.raises(MissingDependency, match="train.tensorboard=true needs the tensorboard package"):
-        Trainer(tiny_config("train.tensorboard=true"), tmp_path / "exp", progress=False)
+        Trainer(tiny_config("train.tensorboard=true"), tmp_path / "exp", progress=silent)
     assert not (tmp_path / "exp").exists()
 
 

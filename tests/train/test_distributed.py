@@ -55,6 +55,7 @@ from mirnet.architectures import build_model
 from mirnet.checkpoint import MODEL_FILE, load_file
 from mirnet.config import save_config
 from mirnet.errors import ConfigError
+from mirnet.progress import silent
 from mirnet.train.distributed import RankShare, World
 from mirnet.train.trainer import Trainer
 
@@ -181,7 +182,7 @@ def rows(path) -> list[dict]:
 @pytest.mark.slow
 def test_two_torchrun_processes_train_like_one_process_with_the_whole_batch(tiny_config, tmp_path):
     # data.batch_size=8 is the global batch: 2 ranks x 2 accumulated micro-batches of 2 mixtures
-    SgdProbe(equivalence_config(tiny_config), tmp_path / "one", progress=False).run()
+    SgdProbe(equivalence_config(tiny_config), tmp_path / "one", progress=silent).run()
 
     config = save_config(equivalence_config(tiny_config, "train.accumulate=2"), tmp_path / "ddp.yaml")
     command = [
@@ -214,14 +215,14 @@ def test_two_torchrun_processes_train_like_one_process_with_the_whole_batch(tiny
 
 
 def test_accumulated_micro_batches_train_like_the_whole_batch(tiny_config, tmp_path):
-    SgdProbe(equivalence_config(tiny_config), tmp_path / "whole", progress=False).run()
-    SgdProbe(equivalence_config(tiny_config, "train.accumulate=4"), tmp_path / "micro", progress=False).run()
+    SgdProbe(equivalence_config(tiny_config), tmp_path / "whole", progress=silent).run()
+    SgdProbe(equivalence_config(tiny_config, "train.accumulate=4"), tmp_path / "micro", progress=silent).run()
     assert_same_training(tmp_path / "whole", tmp_path / "micro")
 
 
 def test_bf16_autocast_trains_a_step_on_cpu(tiny_config, tmp_path):
     trainer = Trainer(
-        tiny_config("train.precision=bf16", "train.epochs=1"), tmp_path / "bf16", progress=False
+        tiny_config("train.precision=bf16", "train.epochs=1"), tmp_path / "bf16", progress=silent
     )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     seen = set()  # the dtypes the matrix products of the training steps computed in
@@ -243,7 +244,7 @@ def test_bf16_autocast_trains_a_step_on_cpu(tiny_config, tmp_path):
 
 def test_fp16_needs_cuda(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match="train.precision=fp16 needs CUDA"):
-        Trainer(tiny_config("train.precision=fp16", "train.device=cpu"), tmp_path / "x", progress=False)
+        Trainer(tiny_config("train.precision=fp16", "train.device=cpu"), tmp_path / "x", progress=silent)
 
 
 def test_ranks_draw_disjoint_shares_that_make_up_the_single_process_batches():

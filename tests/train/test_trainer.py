@@ -11,6 +11,7 @@ from mirnet.checkpoint import CheckpointError, load_file, load_model, save_atomi
 from mirnet.errors import ConfigError
 from mirnet.losses.classification import SpeakerClassifier
 from mirnet.losses.mixture import MixtureLoss
+from mirnet.progress import bars, silent
 from mirnet.train.experiment import load_experiment
 from mirnet.train.trainer import Trainer
 
@@ -19,7 +20,7 @@ from ..conftest import TINY_MODEL
 
 def test_overfits_a_fixed_batch_of_8_mixtures_to_full_pit_accuracy(tiny_config, tmp_path):
     torch.manual_seed(0)
-    trainer = Trainer(tiny_config(), tmp_path / "exp", progress=False)
+    trainer = Trainer(tiny_config(), tmp_path / "exp", progress=silent)
     batch = next(iter(torch.utils.data.DataLoader(trainer.train_data, batch_size=8)))
     model, loss_fn = trainer.model, trainer.objective.loss
     opt = torch.optim.Adam(list(model.parameters()) + list(trainer.classifier.parameters()), lr=3e-3)
@@ -53,14 +54,14 @@ def _interrupt_after(trainer, n_calls, monkeypatch):
 
 def test_resume_after_an_interrupted_epoch_gives_the_same_weights(tiny_config, tmp_path, monkeypatch):
     cfg = tiny_config("train.epochs=3", "loss.attention_weight=0.5")
-    Trainer(cfg, tmp_path / "straight", progress=False).run()
+    Trainer(cfg, tmp_path / "straight", progress=silent).run()
 
-    broken = Trainer(cfg, tmp_path / "resumed", progress=False)
+    broken = Trainer(cfg, tmp_path / "resumed", progress=silent)
     _interrupt_after(broken, 2 + 1 + 1, monkeypatch)  # epoch 1 (2 steps) + validation (1) + 1 step of epoch 2
     with pytest.raises(KeyboardInterrupt):
         broken.run()
     assert load_file(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 1
-    Trainer(cfg, tmp_path / "resumed", progress=False).run(resume=True)
+    Trainer(cfg, tmp_path / "resumed", progress=silent).run(resume=True)
 
     a, b = load_file(tmp_path / "straight" / "model.pt"), load_file(tmp_path / "resumed" / "model.pt")
     assert a["progress"]["step"] == b["progress"]["step"] == 6
@@ -72,7 +73,7 @@ def test_resume_after_an_interrupted_epoch_gives_the_same_weights(tiny_config, t
 
 def test_checkpoint_describes_itself(tiny_config, tmp_path, corpus):
     exp = tmp_path / "exp"
-    Trainer(tiny_config("train.epochs=1"), exp, progress=False).run()
+    Trainer(tiny_config("train.epochs=1"), exp, progress=silent).run()
     model, bundle = load_model(exp)
     assert bundle["model"]["name"] == "mirnet" and bundle["model"]["args"]["n_speakers"] == 2
     assert bundle["speakers"] == sorted(p.name for p in (corpus / "seen").iterdir())
@@ -83,9 +84,9 @@ def test_checkpoint_describes_itself(tiny_config, tmp_path, corpus):
 
 
 def test_existing_run_needs_resume(tiny_config, tmp_path):
-    Trainer(tiny_config("train.epochs=1"), tmp_path / "exp", progress=False).run()
+    Trainer(tiny_config("train.epochs=1"), tmp_path / "exp", progress=silent).run()
     with pytest.raises(FileExistsError, match="--resume"):
-        Trainer(tiny_config("train.epochs=1"), tmp_path / "exp", progress=False).run()
+        Trainer(tiny_config("train.epochs=1"), tmp_path / "exp", progress=silent).run()
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):
@@ -159,7 +160,7 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
     spk = {"name": "tdnn", "channels": 24, "pool_channels": 32, "embed_dim": 16, "stride": 2}
     single = tmp_path / "single"
     cfg = tiny_config("train.epochs=1", "data.n_speakers=1", "model.name=single", model={"speaker_net": spk})
-    Trainer(cfg, single, progress=False).run()
+    Trainer(cfg, single, progress=silent).run()
     teacher = load_file(single / "model.pt")
 
     mixed = {
@@ -170,7 +171,7 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
     cfg = tiny_config(
         f"train.init_from={single}", f"train.teacher={single}", "loss.teacher_weight=10", model=mixed
     )
-    trainer = Trainer(cfg, tmp_path / "mirnet", progress=False)
+    trainer = Trainer(cfg, tmp_path / "mirnet", progress=silent)
     for k, v in trainer.model.speaker_net.state_dict().items():
         assert torch.equal(v, teacher["state_dict"][f"speaker_net.{k}"]), k
     assert torch.equal(trainer.classifier.weight, teacher["classifier"]["state_dict"]["weight"])
@@ -181,14 +182,14 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
 
     other = {**mixed, "speaker_net": {**spk, "channels": 8}}
     with pytest.raises(ValueError, match="speaker network does not match"):
-        Trainer(tiny_config(f"train.init_from={single}", model=other), tmp_path / "x", progress=False)
+        Trainer(tiny_config(f"train.init_from={single}", model=other), tmp_path / "x", progress=silent)
 
     # frozen: the speaker network leaves training exactly the clean model, BatchNorm statistics
     # included, while the front end learns
     frozen = Trainer(
         tiny_config(f"train.init_from={single}", "train.freeze=[speaker_net]", model=mixed),
         tmp_path / "frozen",
-        progress=False,
+        progress=silent,
     )
     encoder_before = {k: v.clone() for k, v in frozen.model.encoder.state_dict().items()}
     frozen.run()
@@ -198,12 +199,12 @@ def test_start_from_distil_toward_and_freeze_a_clean_single_speaker_model(tiny_c
             assert torch.equal(state[k], v), k
     assert any(not torch.equal(state[f"encoder.{k}"], v) for k, v in encoder_before.items())
     with pytest.raises(ValueError, match="no part 'speaker_nte'.*speaker_net"):
-        Trainer(tiny_config("train.freeze=[speaker_nte]"), tmp_path / "y", progress=False)
+        Trainer(tiny_config("train.freeze=[speaker_nte]"), tmp_path / "y", progress=silent)
 
 
 def test_speed_perturbed_speakers_are_classes_of_their_own(tiny_config, tmp_path, corpus):
     trainer = Trainer(
-        tiny_config("data.speed_perturb=[0.9, 1.0, 1.1]", "train.epochs=1"), tmp_path / "sp", progress=False
+        tiny_config("data.speed_perturb=[0.9, 1.0, 1.1]", "train.epochs=1"), tmp_path / "sp", progress=silent
     )
     base = sorted(p.name for p in (corpus / "seen").iterdir())
     assert trainer.speakers[: len(base)] == base and len(trainer.speakers) == 3 * len(base)
@@ -218,7 +219,7 @@ def test_dataloader_workers_give_the_same_stream_as_the_main_process(tiny_config
     workers hand the loop the very batches one process makes, in the same order."""
 
     def stream(workers: int) -> list[dict]:
-        trainer = Trainer(tiny_config(f"data.workers={workers}"), tmp_path / f"w{workers}", progress=False)
+        trainer = Trainer(tiny_config(f"data.workers={workers}"), tmp_path / f"w{workers}", progress=silent)
         trainer.train_data.set_epoch(1)
         trainer.epoch = 1
         return list(trainer.loader(trainer.train_data, True))
@@ -236,7 +237,7 @@ def test_the_bar_and_the_epoch_line_show_the_progress_metric_not_the_last_term(
 ):
     # MASR's term is logged after the progress metric, so the last term differs from it
     cfg = tiny_config("train.epochs=1", "loss.masr.weight=1", "loss.masr.sources={speaker: 1}")
-    trainer = Trainer(cfg, tmp_path / "exp", progress=True)
+    trainer = Trainer(cfg, tmp_path / "exp", progress=bars)
     key = trainer.objective.progress_key
     with caplog.at_level("INFO", logger="mirnet.train.trainer"):
         last = trainer.run()

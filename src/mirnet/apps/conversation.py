@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..atomic import write_text
 from ..audio import SAMPLE_RATE, load_audio, save_audio, trim_silence
 from ..corpus.manifest import Manifest
 from ..errors import CorpusError
+from ..progress import Progress, bars
 
 INDEX = "conversations.jsonl"
 
@@ -101,7 +101,7 @@ def make_conversations(
     minutes: float = 4.0,
     overlap: float = 0.2,
     seed: int = 0,
-    progress: bool = True,
+    progress: Progress = bars,
 ) -> Path:
     """``conversations`` files, the speaker counts cycling through ``speakers`` (inclusive), and
     ``OUT/conversations.jsonl`` indexing them; an existing file is kept (the run resumes)."""
@@ -112,7 +112,7 @@ def make_conversations(
         raise CorpusError(f"--overlap: expected a share in [0, 1), got {overlap}")
     out = Path(out)
     rows = []
-    for i in tqdm(range(conversations), desc="conversations", disable=not progress):
+    for i in progress(range(conversations), desc="conversations"):
         uri = f"conv{i:03d}"
         wav_path, rttm_path = out / f"{uri}.wav", out / f"{uri}.rttm"
         n = lo + i % (hi - lo + 1)

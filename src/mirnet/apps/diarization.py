@@ -39,7 +39,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.cluster import SpectralClustering
-from tqdm import tqdm
 
 from ..api import load
 from ..audio import SAMPLE_RATE, check_audio, frame_db, read_audio
@@ -48,6 +47,7 @@ from ..errors import InputError
 from ..eval.evaluate import load_system, system_fingerprint
 from ..eval.peers import PEERS
 from ..eval.score_norm import SHIPPED_COHORT, Cohort, check_width, subtract_mean
+from ..progress import Progress, silent
 from .calibration import beside, read_calibration, shipped_calibration
 from .conversation import Turn, write_rttm
 
@@ -165,7 +165,7 @@ def _speech_frames(wav: np.ndarray, s: DiarizationSettings) -> np.ndarray:
     return energy > energy.max() + s.speech_floor_db
 
 
-def _windows(path: Path, s: DiarizationSettings, progress: bool):
+def _windows(path: Path, s: DiarizationSettings, progress: Progress):
     """Yields (start in seconds, waveform, speech frames) of each window, reading only it.
 
     The file is checked once, as a whole, as ``load_audio`` checks a file (``check_audio``,
@@ -175,7 +175,7 @@ def _windows(path: Path, s: DiarizationSettings, progress: bool):
     seconds = frames / rate
     width, step = s.window, s.hop
     starts = np.arange(0.0, max(seconds - width, 0.0) + step, step) if seconds > width else np.zeros(1)
-    for start in tqdm(starts, desc=f"diarizing {path.name}", disable=not progress, unit="win", leave=False):
+    for start in progress(starts, desc=f"diarizing {path.name}", unit="win", leave=False):
         wav = read_audio(path, start=round(start * rate), frames=round(width * rate))
         yield float(start), wav, _speech_frames(wav, s)
 
@@ -290,7 +290,7 @@ class WindowOutputs:
 
 
 def embed_windows(
-    embed: EmbedFn, path: str | Path, settings: DiarizationSettings | None = None, progress: bool = False
+    embed: EmbedFn, path: str | Path, settings: DiarizationSettings | None = None, progress: Progress = silent
 ) -> WindowOutputs:
     """Slide windows over the file at ``path``, a batch at a time, and embed those with speech."""
     s = settings or DiarizationSettings()
@@ -406,7 +406,7 @@ def diarize(
     speakers: int | None = None,
     max_speakers: int | None = None,
     min_speakers: int | None = None,
-    progress: bool = False,
+    progress: Progress = silent,
     cohort: str | Path | None = None,
 ) -> Diarization:
     """Diarize the recording at ``path`` with an embed function, or with the system an experiment

@@ -20,6 +20,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 from ..atomic import write_text
 from ..errors import CorpusError
 from ..eval.evaluate import system_fingerprint
+from ..progress import Progress, silent
 from .conversation import INDEX, Turn
 from .diarization import DiarizationSettings, EmbedFn, WindowOutputs, assemble, embed_windows, load_diarizer
 
@@ -39,7 +40,7 @@ def read_conversations(data: str | Path) -> list[dict]:
 
 
 def embed_conversations(
-    embed: EmbedFn, data: str | Path, settings: DiarizationSettings | None = None, progress: bool = False
+    embed: EmbedFn, data: str | Path, settings: DiarizationSettings | None = None, progress: Progress = silent
 ) -> tuple[list[tuple[WindowOutputs, Annotation]], float]:
     """Every conversation's window outputs with its reference, and the CPU seconds embedding took."""
     data = Path(data)
@@ -137,7 +138,7 @@ def evaluate_system(
     tune_on: str | Path | None = None,
     tune_here: bool = False,
     collar: float = 0.25,
-    progress: bool = False,
+    progress: Progress = silent,
     system: str | None = None,
     cohort: str | Path | None = None,
 ) -> dict:
@@ -200,7 +201,7 @@ def report_section(
     data: str | Path,
     tune_on: str | Path | None = None,
     collar: float = 0.25,
-    progress: bool = False,
+    progress: Progress = silent,
     cohorts: dict[str, Path | None] | None = None,
 ) -> list[str]:
     """``mirnet report``'s diarization section: every (label, system) on the conversations of

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from ..arguments import coerce
 from ..errors import ConfigError, InputError
 from ..pretrained import NAMES
+from ..progress import Progress, bars, silent
 
 # what a command's model argument may name, in its help
 EMBEDDER_HELP = "an embedder: a shipped name (reference, mirnet, ...), an experiment dir or model file"
@@ -23,6 +24,11 @@ MODEL_HELP = f"a model: a shipped name ({', '.join(NAMES)}), an experiment dir o
 SYSTEM_HELP = (
     f"a shipped model ({', '.join(NAMES)}), an experiment dir or model file, or the peer resemblyzer"
 )
+
+
+def progress_of(a) -> Progress:
+    """The bars a command draws on stderr, or none under ``-q``."""
+    return silent if a.quiet else bars
 
 
 def check_inputs(*paths) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..arguments import Positive, Ratio, Seed, Size
 from ..atomic import write_text
-from .common import typed
+from .common import progress_of, typed
 
 
 def _names(text: str) -> list[str]:
@@ -49,7 +49,7 @@ def _corpus_synth(a):
             seed=a.seed,
             unseen_fraction=a.unseen_fraction,
             jobs=a.jobs,
-            progress=not a.quiet,
+            progress=progress_of(a),
             engines=DEFAULT_ENGINES if a.engines is None else a.engines,
         )
     )
@@ -100,7 +100,7 @@ def _corpus_recorded(a):
             seed=a.seed,
             roots=dict(a.root),
             jobs=a.jobs,
-            progress=not a.quiet,
+            progress=progress_of(a),
         )
     )
 
@@ -120,7 +120,7 @@ def _add_transform(corpus) -> None:
 def _corpus_transform(a):
     from ..corpus.voice_transform import transform_corpus
 
-    m = transform_corpus(a.src, a.out, copies=a.copies, seed=a.seed, jobs=a.jobs)
+    m = transform_corpus(a.src, a.out, copies=a.copies, seed=a.seed, jobs=a.jobs, progress=progress_of(a))
     print(f"{a.out}: {len(m.speakers)} voices, {len(m)} utterances; train on them with {m.source}")
 
 
@@ -137,7 +137,7 @@ def _add_bandlimit(corpus) -> None:
 def _corpus_bandlimit(a):
     from ..corpus.bandlimit import bandlimit_corpus
 
-    print(bandlimit_corpus(a.src, a.out, a.rate, progress=not a.quiet))
+    print(bandlimit_corpus(a.src, a.out, a.rate, progress=progress_of(a)))
 
 
 def _add_split(corpus) -> None:
@@ -182,7 +182,7 @@ def _corpus_cache(a):
     from ..corpus.audio_cache import build_cache
 
     m = open_corpus(a.src)
-    out = build_cache(m, a.out, progress=not a.quiet)
+    out = build_cache(m, a.out, progress=progress_of(a))
     size = sum(f.stat().st_size for f in out.glob("shard-*.npy")) / 2**20
     print(f"{out}: {len(m)} utterances decoded, {size:.0f} MB; train with data.cache={out}")
 
@@ -225,7 +225,7 @@ def _corpus_conversation(a):
         minutes=a.minutes,
         overlap=a.overlap,
         seed=a.seed,
-        progress=not a.quiet,
+        progress=progress_of(a),
     )
     print(f"{out}: {a.conversations} conversations of {a.minutes} min, each WAV with its RTTM")
 
@@ -341,6 +341,6 @@ def _prepare(a):
 
     print(
         PREPARERS[a.corpus](
-            a.root, a.out, jobs=a.jobs, progress=not a.quiet, **{k: getattr(a, k) for k in a.options}
+            a.root, a.out, jobs=a.jobs, progress=progress_of(a), **{k: getattr(a, k) for k in a.options}
         )
     )

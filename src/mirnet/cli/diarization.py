@@ -9,7 +9,7 @@ import json
 from ..arguments import Positive, Ratio, Size
 from ..atomic import write_text
 from ..errors import InputError
-from .common import EMBEDDER_HELP, check_inputs, check_output, plural, print_result, typed
+from .common import EMBEDDER_HELP, check_inputs, check_output, plural, print_result, progress_of, typed
 
 
 def _diarization_options(s) -> None:
@@ -95,7 +95,7 @@ def _diarize(a):
         speakers=a.speakers,
         max_speakers=a.max_speakers,
         min_speakers=a.min_speakers,
-        progress=not a.quiet,
+        progress=progress_of(a),
     )
     named = {}
     if a.gallery:
@@ -164,7 +164,7 @@ def _eval_diarization(a):
                 tune_on=a.tune_on,
                 tune_here=a.tune,
                 collar=a.collar,
-                progress=not a.quiet,
+                progress=progress_of(a),
                 system=fingerprints[exp],
                 cohort=cohort,
             )

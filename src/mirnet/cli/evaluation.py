@@ -12,7 +12,7 @@ from ..atomic import write_text
 from ..errors import InputError
 from ..eval import COHORT_MIXTURES, CONDITION_NAMES, SCORE_NORMS, TOP_K
 from ..eval.setting import MixtureSetting, TrialSetting
-from .common import SEPARATOR_HELP, SYSTEM_HELP, check_output, precision_option, typed
+from .common import SEPARATOR_HELP, SYSTEM_HELP, check_output, precision_option, progress_of, typed
 
 # per setting field: (type, help); the option's name and default come from the setting itself
 _SETTING_OPTIONS = {
@@ -111,7 +111,7 @@ def _eval(a):
         condition=a.condition,
         trial_list=a.trial_list,
         scores_file=a.scores,
-        progress=not a.quiet,
+        progress=progress_of(a),
         separator=a.separator,
         precision=a.precision,
         cohort=a.cohort,
@@ -190,7 +190,7 @@ def _eval_probes(a):
     result = {}
     for exp in a.exp:
         embed, _ = load_system(exp, a.precision)
-        result[exp] = probe_attributes(embed, train, test, a.attributes, a.seconds, progress=not a.quiet)
+        result[exp] = probe_attributes(embed, train, test, a.attributes, a.seconds, progress=progress_of(a))
     _print_json(result, a.json)
 
 
@@ -229,7 +229,7 @@ def _eval_separation(a):
         csv_file=a.csv,
         pesq_stoi=not a.no_pesq,
         conditioner=a.conditioner,
-        progress=not a.quiet,
+        progress=progress_of(a),
     )
     _print_json(result, a.json)
 
@@ -349,8 +349,35 @@ def add_report(sub) -> None:
     s.set_defaults(func=_report)
 
 
+# the report plan's fields, as `mirnet report`'s options name them: a refused plan is worded in these
+_REPORT_FLAGS = {
+    "out": "--out",
+    "data": "--data",
+    "seen": "--seen",
+    "trials": "--trials",
+    "compare_trials": "--compare-trials",
+    "sweep_trials": "--sweep-trials",
+    "clean_trials": "--clean-trials",
+    "sweeps": "--sweep",
+    "conditions": "--conditions",
+    "separator": "--separator",
+    "seed": "--seed",
+    "metric": "--metric",
+    "score_norm": "--score-norm",
+    "top_k": "--top-k",
+    "precision": "--precision",
+    "train_run": "--train-run",
+    "curves": "--curve",
+    "paper_figures": "--no-paper-figures",
+    "separators": "--separator-systems",
+    "separation_mixtures": "--separation-mixtures",
+    "recorded": "--recorded",
+    "recorded_trials": "--recorded-trials",
+}
+
+
 def _report(a):
-    from ..eval.report import write_report
+    from ..eval.report import PlanError, ReportPlan, write_report
     from ..eval.report.systems import parse_systems
 
     sections = []
@@ -362,16 +389,16 @@ def _report(a):
         systems = [(s.label, s.path) for s in parse_systems(a.systems)]
         sections.append(
             lambda out, cohorts: report_section(
-                out, systems, a.conversations, a.conversations_tune, progress=not a.quiet, cohorts=cohorts
+                out, systems, a.conversations, a.conversations_tune, progress=progress_of(a), cohorts=cohorts
             )
         )
     elif a.conversations_tune:
         raise InputError("--conversations-tune tunes the diarization of --conversations: give both")
-    print(
-        write_report(
-            a.out,
-            a.systems,
-            a.data,
+    try:
+        plan = ReportPlan(
+            out=a.out,
+            systems=a.systems,
+            data=a.data,
             seen=a.seen,
             trials=a.trials,
             compare_trials=a.compare_trials,
@@ -394,6 +421,8 @@ def _report(a):
             recorded_trials=a.recorded_trials,
             sections=sections,
             command=shlex.join(["mirnet", *a.argv]),
-            progress=not a.quiet,
+            progress=progress_of(a),
         )
-    )
+        print(write_report(plan))  # the recorded split is checked here, before anything is scored
+    except PlanError as e:
+        raise InputError(e.worded(_REPORT_FLAGS)) from None

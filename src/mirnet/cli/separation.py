@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..arguments import Size
-from .common import SEPARATOR_HELP, check_inputs, typed
+from .common import SEPARATOR_HELP, check_inputs, progress_of, typed
 
 
 def add_separate(sub) -> None:
@@ -36,7 +36,7 @@ def _separate(a):
     check_inputs(a.audio, *(a.enroll or []))
     rate = a.sample_rate or read_header(a.audio).sample_rate  # the input's, as Asteroid writes them
     sep = mirnet.load_separator(a.exp)
-    meta = sep.write_tracks(a.audio, a.out, rate, enrollment=a.enroll, progress=not a.quiet)
+    meta = sep.write_tracks(a.audio, a.out, rate, enrollment=a.enroll, progress=progress_of(a))
     for o in meta["outputs"]:
         print(Path(a.out) / o["file"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..train.experiment import load_experiment
+from .common import progress_of
 
 
 def add_train(sub) -> None:
@@ -28,7 +29,7 @@ def _train(a):
 
     cfg = load_experiment(a.config, a.overrides)
     try:
-        trainer = Trainer(cfg, a.exp, progress=not a.quiet)
+        trainer = Trainer(cfg, a.exp, progress=progress_of(a))
         result = trainer.check(resume=a.resume) if a.check else trainer.run(resume=a.resume)
         # before leave(): DDP's reducer holds the process group, and freed after a gloo group
         # was torn down, its destructor waits forever on the group's threads

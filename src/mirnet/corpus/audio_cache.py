@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from ..atomic import atomic_path, write_text
 from ..audio import AudioError, check_waveform, to_mono_16k
 from ..errors import CorpusError
+from ..progress import Progress, silent
 from .manifest import Manifest, Utterance
 
 INDEX = "index.json"
@@ -47,7 +47,7 @@ def _decode(utt: Utterance) -> np.ndarray:
         raise AudioError(utt.path, f"unreadable audio ({exc.__class__.__name__}: {exc})") from None
 
 
-def build_cache(manifest: Manifest, out: str | Path, progress: bool = False) -> Path:
+def build_cache(manifest: Manifest, out: str | Path, progress: Progress = silent) -> Path:
     """Decode ``manifest`` into ``out``: shards ``shard-NNN.npy`` (int16, channels interleaved)
     and ``index.json``, written last, so an interrupted build leaves no usable cache."""
     out = Path(out)
@@ -61,7 +61,7 @@ def build_cache(manifest: Manifest, out: str | Path, progress: bool = False) -> 
                 np.save(f, np.concatenate(parts))
             shard, parts, used = shard + 1, [], 0
 
-    for utt in tqdm(manifest, disable=not progress, desc="decoding", leave=False):
+    for utt in progress(manifest, desc="decoding", leave=False):
         samples = _decode(utt)
         if used and (used + samples.size) * 2 > SHARD_BYTES:
             flush()

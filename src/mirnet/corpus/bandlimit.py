@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from ..atomic import atomic_path, write_text
 from ..audio import SAMPLE_RATE, load_audio, resample_rate
 from ..errors import InputError
+from ..progress import Progress, bars
 from .librispeech import SPEAKER_TABLE, read_librispeech
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def band_limit(wav, rate: int):
     return np.pad(out, (0, len(wav) - len(out)))
 
 
-def bandlimit_corpus(src: str | Path, out: str | Path, rate: int = 8000, progress: bool = True) -> Path:
+def bandlimit_corpus(src: str | Path, out: str | Path, rate: int = 8000, progress: Progress = bars) -> Path:
     """Write ``src`` (a LibriSpeech-layout corpus or one of its splits) band-limited to ``rate``
     into ``out``: audio converted, every other file copied; resumable (files already there are
     kept), recorded in ``out/bandlimit.json``."""
@@ -63,7 +63,7 @@ def bandlimit_corpus(src: str | Path, out: str | Path, rate: int = 8000, progres
         if not (src / table).is_file() and (src.parent / table).is_file() and not (out / table).exists():
             shutil.copy2(src.parent / table, out / table)
     todo = [u for u in manifest if not (out / Path(u.path).resolve().relative_to(src)).is_file()]
-    for u in tqdm(todo, desc=f"band-limiting to {rate} Hz", unit="utt", disable=not progress):
+    for u in progress(todo, desc=f"band-limiting to {rate} Hz", unit="utt"):
         dst = out / Path(u.path).resolve().relative_to(src)
         dst.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dst) as tmp:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import CorpusError
+from ..progress import Progress, silent
 from .manifest import Manifest, Utterance
 from .prepare import Prepared, finish, partial_path, probe_files, warn_skipped
 
@@ -114,7 +115,7 @@ def prepare_librispeech(
     *,
     subsets: list[str] | None = None,
     jobs: int = 4,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> Prepared:
     """ROOT/<subset>/<spk>/<chapter>/*.flac for each subset (default: every folder of ROOT) ->
     manifest with ``meta`` {subset, gender}; ROOT/SPEAKERS.TXT gives the genders."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import CorpusError
+from ..progress import Progress, silent
 from .manifest import read_jsonl
 from .prepare import Prepared, finish, partial_path, probe_files, warn_skipped
 
@@ -68,7 +69,7 @@ def load_mixtures(path: str | Path) -> list[Mixture]:
 
 
 def _write(
-    drafts: list[Mixture], root: Path, out: str | Path, jobs: int, progress: bool, desc: str
+    drafts: list[Mixture], root: Path, out: str | Path, jobs: int, progress: Progress, desc: str
 ) -> Prepared:
     """Probe every mixture and source file; a mixture with any unreadable file is skipped."""
     probed = probe_files(
@@ -110,7 +111,7 @@ def prepare_wsj0_2mix(
     mode: str = "min",
     splits: list[str] | None = None,
     jobs: int = 4,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> Prepared:
     """ROOT/wav<rate>/<mode>/<split>/mix/*.wav -> mixture manifest; SNRs and speakers from the names."""
     root = Path(root).resolve()
@@ -191,7 +192,7 @@ def prepare_libri2mix(
     mix: str = "mix_clean",
     splits: list[str] | None = None,
     jobs: int = 4,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> Prepared:
     """Libri2Mix/wav<rate>/<mode>/metadata/mixture_<split>_<mix>.csv for each split (default:
     every one there) -> mixture manifest."""

@@ -15,10 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..audio import AudioError, audio_info
 from ..errors import InputError
+from ..progress import Progress, silent
 from .manifest import write_jsonl
 
 log = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ def probe_files(
     *,
     partial: Path | None = None,
     jobs: int = 4,
-    progress: bool = False,
+    progress: Progress = silent,
     desc: str = "probe",
 ) -> Probed:
     """Headers of ``paths`` (deduplicated), reusing and extending ``partial`` when given.
@@ -102,9 +101,7 @@ def probe_files(
     pool = ThreadPoolExecutor(jobs)
     with partial.open("a", buffering=1) if partial else contextlib.nullcontext() as log_file:
         try:
-            results = tqdm(
-                pool.map(_probe_one, todo), total=len(todo), disable=not progress, unit="file", desc=desc
-            )
+            results = progress(pool.map(_probe_one, todo), total=len(todo), unit="file", desc=desc)
             for path, header, reason in results:
                 if header is None:
                     bad[path] = reason

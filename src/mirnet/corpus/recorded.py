@@ -30,12 +30,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from mirnet.atomic import write_text
 from mirnet.audio import SAMPLE_RATE, AudioError, check_waveform, frame_db, save_audio, to_mono_16k
 from mirnet.errors import CorpusError, InputError, MissingDependency
 
+from ..progress import Progress, bars
 from .corpus_layout import MANIFEST, complete, write_if_changed
 from .voices import worker_pool
 
@@ -290,7 +290,7 @@ def build_recorded_corpus(
     seed: int = 0,
     roots: Mapping[str, str | os.PathLike] | None = None,
     jobs: int | None = None,
-    progress: bool = True,
+    progress: Progress = bars,
 ) -> pathlib.Path:
     """Write (or complete) the recorded corpus in ``out_dir`` and return its path.
 
@@ -332,7 +332,7 @@ def build_recorded_corpus(
     jobs_ = [(v, resolved[v.source], seed, max_utterances, out) for v in todo]
     jobs_.sort(key=lambda j: j[0].source != "uqm")  # the longest first, so the workers end together
     workers = min(jobs or os.cpu_count() or 1, len(jobs_))
-    with tqdm(total=len(jobs_), disable=not progress, unit="speaker", desc="recorded") as bar:
+    with progress(total=len(jobs_), unit="speaker", desc="recorded") as bar:
         if workers <= 1:  # no pool to start: the tests' small builds
             for job in jobs_:
                 _build_speaker(job)

@@ -22,12 +22,12 @@ from importlib import resources
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from mirnet.atomic import atomic_path
 from mirnet.audio import SAMPLE_RATE, trim_silence
 from mirnet.errors import InputError
 
+from ..progress import Progress, bars
 from .corpus_layout import MANIFEST, finish, read_manifest, read_trans, write_if_changed
 from .speaker_plan import Speaker, plan_speakers
 from .voices import (
@@ -74,7 +74,7 @@ def synthesize_corpus(
     unseen_fraction: float = 0.2,
     engines: tuple[str, ...] = DEFAULT_ENGINES,
     jobs: int | None = None,
-    progress: bool = True,
+    progress: Progress = bars,
 ) -> pathlib.Path:
     """Write (or complete) the corpus in ``out_dir`` and return its path.
 
@@ -170,14 +170,14 @@ def _missing(out: pathlib.Path, plan: list[Speaker], utterances: int, seed: int)
     return todo
 
 
-def _render_all(out: pathlib.Path, plan: list[Speaker], todo: list[_Job], pool, progress: bool) -> None:
+def _render_all(out: pathlib.Path, plan: list[Speaker], todo: list[_Job], pool, progress: Progress) -> None:
     """Render ``todo`` in parallel; the parent alone writes transcripts, after each FLAC lands."""
     by_dir = {speaker.chapter_dir(out): speaker for speaker in plan}
     transcripts = {speaker: read_trans(speaker.trans_path(out)) for speaker in plan}
     for speaker in plan:
         speaker.chapter_dir(out).mkdir(parents=True, exist_ok=True)
     results = pool.imap_unordered(_render, todo)
-    for path, text in tqdm(results, total=len(todo), disable=not progress, unit="utt", desc="synth"):
+    for path, text in progress(results, total=len(todo), unit="utt", desc="synth"):
         speaker = by_dir[path.parent]
         lines = transcripts[speaker]
         lines[path.name.removesuffix(".flac")] = text

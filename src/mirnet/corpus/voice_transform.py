@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from ..atomic import atomic_path, write_text
 from ..audio import SAMPLE_RATE, load_audio
 from ..errors import InputError
+from ..progress import Progress, bars
 from .librispeech import read_librispeech
 from .manifest import Manifest
 
@@ -129,7 +129,7 @@ def _render(job: tuple[str, str, list[VoiceCopy], str]) -> str:
 
 
 def transform_corpus(
-    src: str | Path, out: str | Path, copies: int = 2, seed: int = 0, jobs: int = 2
+    src: str | Path, out: str | Path, copies: int = 2, seed: int = 0, jobs: int = 2, progress: Progress = bars
 ) -> Manifest:
     """Write ``copies`` transformed voices of every speaker of the LibriSpeech-layout tree ``src``
     into ``out``; resumable (files already there are kept), recorded in ``out/transform.json``,
@@ -155,7 +155,7 @@ def transform_corpus(
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / RECORD, json.dumps({**record, "complete": False}, indent=2) + "\n")
     with get_context("spawn").Pool(jobs) as pool:
-        for _ in tqdm(pool.imap_unordered(_render, todo), total=len(todo), unit="utt", desc="transform"):
+        for _ in progress(pool.imap_unordered(_render, todo), total=len(todo), unit="utt", desc="transform"):
             pass
     _write_transcripts(src, out, manifest, plan)
     voices = [c.__dict__ | {"speaker": c.speaker} for cs in plan.values() for c in cs]

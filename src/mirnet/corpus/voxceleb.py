@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CorpusError
+from ..progress import Progress, silent
 from .manifest import Manifest, Utterance, write_jsonl
 from .prepare import Prepared, finish, partial_path, probe_files, warn_skipped
 
@@ -53,7 +54,7 @@ def prepare_voxceleb(
     *,
     trials: list[str] | None = None,
     jobs: int = 4,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> Prepared:
     """ROOT/<id>/<video>/<utt>.wav -> manifest (``meta`` {video}); each trial list -> beside it."""
     root = Path(root).resolve()

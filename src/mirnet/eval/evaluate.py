@@ -16,6 +16,7 @@ from ..corpus import open_corpus
 from ..corpus.manifest import Manifest
 from ..data.mixing import draw_mixture
 from ..errors import CorpusError, InputError
+from ..progress import Progress, bars
 from . import TOP_K
 from .peers import PEERS
 from .protocol import EmbedFn, cascade_embed, embed_specs, summarize, trial_scores, trial_speakers
@@ -90,7 +91,7 @@ def evaluate(
     condition: str = "mixture",
     trial_list: str | Path | None = None,
     scores_file: str | Path | None = None,
-    progress: bool = True,
+    progress: Progress = bars,
     system: str | None = None,
     separator: str | Path | None = None,
     precision: str = "auto",

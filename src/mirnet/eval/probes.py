@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
-from tqdm import tqdm
 
 from ..audio import SAMPLE_RATE, load_audio
 from ..corpus.manifest import Manifest
 from ..data.mixing import speaker_attributes
+from ..progress import Progress, silent
 
 ATTRIBUTES = ("gender", "language", "engine")
 
@@ -31,12 +31,12 @@ def embed_utterances(
     embed: Callable[[torch.Tensor], torch.Tensor],
     manifest: Manifest,
     seconds: float = 3.0,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> np.ndarray:
     """(utterances, E): each utterance's first ``seconds``, one clip at a time (lengths differ)."""
     frames = round(seconds * SAMPLE_RATE)
     out = []
-    for utt in tqdm(manifest, disable=not progress, desc="probe embeddings", leave=False):
+    for utt in progress(manifest, desc="probe embeddings", leave=False):
         wav = load_audio(utt.path, frames=round(frames * utt.sample_rate / SAMPLE_RATE))
         with torch.inference_mode():
             emb = F.normalize(embed(torch.from_numpy(wav)[None])[0].float(), dim=-1).mean(0)
@@ -75,7 +75,7 @@ def probe_attributes(
     test: Manifest,
     attributes: Sequence[str] = ATTRIBUTES,
     seconds: float = 3.0,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> dict[str, dict]:
     """Each attribute both corpora know -> ``probe``'s figures."""
     tables = speaker_attributes(train), speaker_attributes(test)

@@ -28,12 +28,12 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..corpus.manifest import Manifest
 from ..data.mixing import MixtureSpec, mix, read_sources
 from ..distances import closest_pair_distance, pairwise_distance
 from ..errors import InputError
+from ..progress import Progress, silent
 from . import CONDITION_NAMES
 from .metrics import bootstrap_ci, eer, eer_threshold, min_dcf
 from .score_norm import ScoreNorm
@@ -104,7 +104,7 @@ def embed_specs(
     specs: Sequence[MixtureSpec],
     manifest: Manifest,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress = silent,
     desc: str = "embedding",
     per_unit: int = 1,
     unit: str = "mixture",
@@ -113,7 +113,7 @@ def embed_specs(
     ``per_unit`` consecutive specs (a trial's clips), not batches."""
     index = manifest.index
     out = []
-    with tqdm(total=len(specs) // per_unit, disable=not progress, desc=desc, unit=unit, leave=False) as bar:
+    with progress(total=len(specs) // per_unit, desc=desc, unit=unit, leave=False) as bar:
         for i in range(0, len(specs), batch_size):
             wavs = [mix(read_sources(s, index))[0] for s in specs[i : i + batch_size]]
             with torch.inference_mode():
@@ -143,7 +143,7 @@ def trial_scores(
     metric: str = "cosine",
     condition: str = "mixture",
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress = silent,
     norm: ScoreNorm | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores (higher = same speaker) and labels: one target and one non-target per trial. With
@@ -165,7 +165,7 @@ def trial_embeddings(
     *,
     condition: str = "mixture",
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(T, N, E) outputs of each trial's anchor, positive and negative side (a side's clips'
     outputs pooled): what every way of comparing them (``side_scores``) is computed from."""

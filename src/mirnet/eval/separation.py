@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..api import load_separator
 from ..atomic import atomic_path
@@ -29,6 +28,7 @@ from ..data.mixing import MixingConfig, draw_mixture, mix, read_enrollment, read
 from ..errors import CorpusError, InputError
 from ..losses.pit import best_permutation
 from ..losses.signal import pairwise_neg_sisdr
+from ..progress import Progress, bars
 from ..separation.metrics import METRICS, score_separation, summarize, unprocessed_scores
 from .evaluate import evaluation_manifest
 from .setting import MixtureSetting
@@ -150,7 +150,7 @@ def evaluate_separation(
     pesq_stoi: bool = True,
     batch_size: int = 8,
     conditioner: str | Path | None = None,
-    progress: bool = True,
+    progress: Progress = bars,
     unprocessed: dict[str, dict] | None = None,
 ) -> dict:
     """Score one separator on the mixtures ``setting`` draws, or on every mixture of the list
@@ -229,7 +229,7 @@ def evaluate_separation(
 
     metrics = METRICS if pesq_stoi else ("sdr", "si_sdr")
     start, rows = time.time(), []
-    bar = tqdm(total=total, disable=not progress, desc="separating", unit="mixture", leave=False)
+    bar = progress(total=total, desc="separating", unit="mixture", leave=False)
     for batch in _batches(items, batch_size):
         for item, estimates in zip(batch, separate(sep, batch)):
             estimates = (

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from tqdm import tqdm
 
 from ..losses.pit import best_permutation
 from ..losses.signal import pairwise_neg_sisdr
+from ..progress import Progress, silent
 
 
 def chunk_starts(samples: int, chunk: int, overlap: int) -> list[int]:
@@ -32,7 +32,7 @@ def separate_in_chunks(
     wav: torch.Tensor,
     chunk: int,
     overlap: int,
-    progress: bool = False,
+    progress: Progress = silent,
 ) -> torch.Tensor:
     """(samples,) -> (N, samples) by ``separate``, which maps (1, n) to (1, N, n) for n <= chunk;
     ``progress``: a bar over the chunks (a long file takes minutes).
@@ -40,9 +40,7 @@ def separate_in_chunks(
     Memory holds one chunk's activations and the (N, samples) output, whatever the length."""
     starts = chunk_starts(wav.shape[-1], chunk, overlap)
     out, end = None, 0  # output so far, written up to sample ``end``
-    for start in tqdm(
-        starts, desc="separating", unit="chunk", disable=not progress or len(starts) < 2, leave=False
-    ):
+    for start in progress(starts, desc="separating", unit="chunk", disable=len(starts) < 2, leave=False):
         est = separate(wav[None, start : start + chunk])[0]  # (N, n)
         if out is None:
             out = torch.zeros(est.shape[0], wav.shape[-1], dtype=est.dtype)

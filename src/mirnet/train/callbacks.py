@@ -22,10 +22,9 @@ import csv
 import logging
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..atomic import atomic_path
 from ..errors import MissingDependency
+from ..progress import Progress
 
 log = logging.getLogger("mirnet.train.trainer")  # the loop's lines, under the name they always had
 STEP_CONTEXT = ("step", "epoch", "elapsed_s", "lr")  # a step row's place in the run; the rest: its values
@@ -102,16 +101,15 @@ class TensorBoardLogger(Callback):
 
 
 class LogLine(Callback):
-    """An epoch's progress bar, with each step's loss and progress metric (``bar``: shown at all),
-    and the line it ends with in the log."""
+    """An epoch's progress bar (drawn by ``progress``), with each step's loss and progress
+    metric, and the line it ends with in the log."""
 
-    def __init__(self, progress_key: str, bar: bool):
-        self.progress_key, self.show_bar, self.bar = progress_key, bar, None
+    def __init__(self, progress_key: str, progress: Progress):
+        self.progress_key, self.progress, self.bar = progress_key, progress, None
 
     def on_epoch_start(self, trainer) -> None:
-        self.bar = tqdm(
+        self.bar = self.progress(
             total=trainer.steps_per_epoch,
-            disable=not self.show_bar,
             desc=f"epoch {trainer.epoch + 1}/{trainer.cfg.train.epochs}",
             leave=False,
         )

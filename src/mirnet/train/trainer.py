@@ -37,6 +37,7 @@ from ..checkpoint import (
 from ..config import ExperimentConfig, save_config
 from ..data.mixing import MixtureDataset
 from ..errors import ConfigError
+from ..progress import Progress, bars, silent
 from . import distributed
 from .build import build_data, build_run_model, set_train_mode, trained_batchnorms, trained_parameters
 from .callbacks import Callback, CsvLogger, LogLine, TensorBoardLogger
@@ -76,7 +77,7 @@ class Trainer:
         self,
         cfg: ExperimentConfig,
         exp_dir: str | Path,
-        progress: bool = True,
+        progress: Progress = bars,
         callbacks: Iterable[Callback] = (),
     ):
         self.cfg, self.exp = cfg, Path(exp_dir)
@@ -107,16 +108,16 @@ class Trainer:
         self.epoch, self.step, self.elapsed = 0, 0, 0.0
         self.callbacks = [*self._default_callbacks(progress), *callbacks]  # a caller's run on every rank
 
-    def _default_callbacks(self, progress: bool) -> list[Callback]:
+    def _default_callbacks(self, progress: Progress) -> list[Callback]:
         """What the config asks to report: files and the bar on rank 0 alone, the log line on
         every rank, written in this order (the files before the line that reports them)."""
         t, key = self.cfg.train, self.objective.progress_key
         if not self.world.is_main:
-            return [LogLine(key, bar=False)]
+            return [LogLine(key, silent)]
         files: list[Callback] = [CsvLogger(self.exp, self.objective.step_keys, t.log_every)]
         if t.tensorboard:
             files.append(TensorBoardLogger(self.exp / "tensorboard", key, t.log_every))
-        return [*files, LogLine(key, bar=progress)]
+        return [*files, LogLine(key, progress)]
 
     def _notify(self, hook: str, *args) -> None:
         for callback in self.callbacks:

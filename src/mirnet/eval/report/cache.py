@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,7 +21,8 @@ from ...checkpoint import resolve, save_atomic
 from ...corpus import open_corpus
 from ...corpus.manifest import Manifest
 from ...errors import InputError
-from .. import COHORT_MIXTURES, TOP_K
+from ...progress import Progress, bars
+from .. import COHORT_MIXTURES
 from ..evaluate import (
     cascade_fingerprint,
     cohort_meta,
@@ -37,6 +39,10 @@ from ..setting import MixtureSetting, TrialSetting
 from ..trials import trial_list_sha1
 from .systems import System
 
+if TYPE_CHECKING:
+    from .plan import ReportPlan
+
+TAG = "recorded"  # before the recorded split's file names: its folder is usually called as the report's data
 ENROLL_SECONDS = 3.0  # an enrolled separator's enrollment crops, as `mirnet eval-separation` takes them
 EMBEDDING_MEMO_BYTES = 512 * 2**20  # the embeddings a report keeps in memory (``_EmbeddingMemo``)
 
@@ -107,37 +113,23 @@ class _Opened:
 
 
 class Runner(_Opened):
-    """Scores (system, setting, condition), or returns the cached result of the very same
-    system on the very same trial list. With ``score_norm``, every score is normalised against the
-    system's cohort (``score_norm``): ``COHORT_MIXTURES`` mixtures of ``cohort_data``'s utterances
-    that the system did not hold out, drawn with the report's ``seed`` and kept in
-    ``OUT/cohorts``. ``precision``: every mirnet system's, as ``mirnet.load``'s (a peer runs as
-    it ships); a cached result is reused only at the same precision, a cohort at any. ``tags``:
-    as ``_Opened``'s. Each system's embeddings are remembered for the report (``_EmbeddingMemo``):
+    """Scores (system, setting, condition) as ``plan`` says (its ``metric``, ``separator`` of the
+    cascade, ``precision`` and ``progress``), or returns the cached result of the very same system
+    on the very same trial list. With the plan's ``score_norm``, every score is normalised against
+    the system's cohort: ``COHORT_MIXTURES`` mixtures of ``seen``'s utterances that the system did
+    not hold out, drawn with the plan's ``seed`` and kept in ``OUT/cohorts``. ``precision``: every
+    mirnet system's, as ``mirnet.load``'s (a peer runs as it ships); a cached result is reused only
+    at the same precision, a cohort at any. The ``recorded`` split's files carry ``TAG``
+    (``_Opened``). Each system's embeddings are remembered for the report (``_EmbeddingMemo``):
     its raw and normalised results on the same trials embed them once."""
 
-    def __init__(
-        self,
-        out: Path,
-        metric: str = "cosine",
-        progress: bool = True,
-        separator: str | None = None,
-        score_norm: str | None = None,
-        cohort_data: str | None = None,
-        top_k: int = TOP_K,
-        seed: int = 0,
-        precision: str = "auto",
-        tags: dict[str, str] | None = None,
-    ):
-        super().__init__(tags)
-        self.out, self.metric, self.progress, self.separator = out, metric, progress, separator
-        if score_norm is not None and cohort_data is None:
-            raise InputError(
-                "--score-norm needs --seen: each system's cohort is drawn from the training voices"
-            )
-        self.score_norm, self.top_k, self.precision = score_norm, top_k, precision
+    def __init__(self, plan: ReportPlan):
+        super().__init__(None if plan.recorded is None else {plan.recorded: TAG})
+        self.out, self.metric, self.progress = plan.out, plan.metric, plan.progress
+        self.separator, self.score_norm = plan.separator, plan.score_norm
+        self.top_k, self.precision = plan.top_k, plan.precision
         self.cohort_setting = (
-            None if score_norm is None else MixtureSetting(str(cohort_data), n=COHORT_MIXTURES, seed=seed)
+            None if plan.score_norm is None else MixtureSetting(plan.seen, n=COHORT_MIXTURES, seed=plan.seed)
         )
         self._loaded: dict[str, tuple] = {}  # path -> load_system's: each system loaded once
         self._memo = _EmbeddingMemo()
@@ -270,7 +262,7 @@ class SeparationRunner(_Opened):
     ``pesq_stoi=False`` skips the two slow metrics; ``tags``: as ``_Opened``'s."""
 
     def __init__(
-        self, out: Path, pesq_stoi: bool = True, progress: bool = True, tags: dict[str, str] | None = None
+        self, out: Path, pesq_stoi: bool = True, progress: Progress = bars, tags: dict[str, str] | None = None
     ):
         super().__init__(tags)
         self.out, self.pesq_stoi, self.progress = out, pesq_stoi, progress

@@ -59,6 +59,17 @@ def cohort_command(r: dict, setting: MixtureSetting) -> str:
     )
 
 
+def mixing(setting: TrialSetting | MixtureSetting) -> str:
+    """How a setting mixes, in the words of the report's headings: ``0 dB, full overlap, 3 s``."""
+    overlap = "full overlap" if setting.overlap == 1 else f"{setting.overlap:.0%} overlap"
+    return f"{setting.sir_db:g} dB, {overlap}, {setting.crop_seconds:g} s"
+
+
+def describe(setting: TrialSetting | MixtureSetting) -> str:
+    """How a setting mixes, speakers first: ``2 speakers at 0 dB, full overlap, 3 s``."""
+    return f"{setting.n_speakers} speakers at {mixing(setting)}"
+
+
 def cell(r: dict | None, ci: bool = True) -> str:
     if r is None:
         return "–"

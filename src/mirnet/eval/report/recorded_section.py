@@ -5,141 +5,158 @@ on the report's own unseen split; and every separator on mixtures of both.
 
 Everything is scored through the report's runners, so trial lists, results, cohorts and
 embeddings are drawn, cached and reused as the rest of the report's. The split's files carry
-the tag ``TAG``: its folder is usually called as the report's (``data/recorded/unseen`` beside
-``data/corpus/unseen``), and a setting's files are named after the folder alone."""
+the tag ``cache.TAG``: its folder is usually called as the report's (``data/recorded/unseen``
+beside ``data/corpus/unseen``), and a setting's files are named after the folder alone."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ...atomic import write_text
-from ...errors import InputError
+from ...progress import Progress, bars
 from ..setting import MixtureSetting, TrialSetting
 from ..trials import make_trials
-from .cache import Runner, SeparationRunner
-from .markdown import CONDITION_TEXT, _ratio, cell, separation_command, table
+from .cache import TAG, SeparationRunner
+from .markdown import CONDITION_TEXT, _ratio, cell, describe, separation_command, table
+from .plan import PlanError
+from .sections import Context, Printed
 from .separation_section import SEPARATION_COLUMNS, separation_cells
 from .systems import System
 
-TAG = "recorded"  # before the split's file names; its JSONs are OUT/eval_recorded[_clean].json
 CONDITIONS = ("mixture", "clean")
 NORM_TEXT = {"asnorm": "AS-norm", "mean": "cohort mean removed"}
 SUMMARY = "recorded.json"  # every figure of the section, beside REPORT.md
 
 
-def check_split(run: Runner, split: str, data: str, setting: TrialSetting) -> None:
-    """Refuse, in one line and before anything is scored, a split the section cannot score:
-    not a folder, the report's own ``data``, a whole corpus (``seen/`` and ``unseen/``: the seen
-    voices are the systems' training voices), no audio, or too few speakers for ``setting``'s
-    trials (drawn as the trials will be)."""
-    path = Path(split)
-    if not path.is_dir():
-        raise InputError(f"--recorded {split}: not a directory")
-    if path.resolve() == Path(data).resolve():
-        raise InputError(f"--recorded {split}: the report's --data itself; give the recorded voices")
-    subsets = [name for name in ("seen", "unseen") if (path / name).is_dir()]
-    if subsets:
-        raise InputError(
-            f"--recorded {split}: a whole corpus ({' and '.join(f'{s}/' for s in subsets)}), not one split; "
-            f"give {path / subsets[-1]}, voices none of the systems trained on"
-        )
-    make_trials(run.corpus(split), 1, setting.mixing(), setting.seed)  # too few speakers: one line
+@dataclass(frozen=True, eq=False)
+class Recorded:
+    """Every system, mixture and clean, on ``setting``'s trials of the report's unseen split and the
+    same trials drawn from ``split``: raw, and normalised as the report's runner normalises; every
+    separator on ``separation``'s mixtures of both. The first system's results also as
+    ``OUT/eval_recorded[_clean].json``, every figure in ``OUT/recorded.json``. No split, no
+    section."""
 
+    systems: Sequence[System]
+    setting: TrialSetting
+    split: str | None
+    separators: Sequence[System] = ()
+    separation: MixtureSetting | None = None
+    pesq_stoi: bool = True
+    progress: Progress = bars
 
-def describe(setting: TrialSetting | MixtureSetting) -> str:
-    """How a setting mixes, in words: ``2 speakers at 0 dB, full overlap, 3 s``."""
-    overlap = "full overlap" if setting.overlap == 1 else f"{setting.overlap:.0%} overlap"
-    return f"{setting.n_speakers} speakers at {setting.sir_db:g} dB, {overlap}, {setting.crop_seconds:g} s"
+    def check(self, ctx: Context) -> None:
+        """Refuse, in one line and before anything is scored, a split the section cannot score:
+        not a folder, the report's own data, a whole corpus (``seen/`` and ``unseen/``: the seen
+        voices are the systems' training voices), no audio, or too few speakers for the trials
+        (drawn as the trials will be)."""
+        if self.split is None:
+            return
+        split, path = self.split, Path(self.split)
+        if not path.is_dir():
+            raise PlanError("recorded", "{recorded} {split}: not a directory", split=split)
+        if path.resolve() == Path(self.setting.data).resolve():
+            raise PlanError(
+                "recorded",
+                "{recorded} {split}: the report's {data} itself; give the recorded voices",
+                split=split,
+            )
+        subsets = [name for name in ("seen", "unseen") if (path / name).is_dir()]
+        if subsets:
+            raise PlanError(
+                "recorded",
+                "{recorded} {split}: a whole corpus ({subsets}), not one split; "
+                "give {one}, voices none of the systems trained on",
+                split=split,
+                subsets=" and ".join(f"{s}/" for s in subsets),
+                one=path / subsets[-1],
+            )
+        make_trials(ctx.run.corpus(split), 1, self.setting.mixing(), self.setting.seed)  # too few speakers
 
+    def render(self, ctx: Context) -> Printed:
+        if self.split is None:
+            return Printed([])
+        norm = ctx.run.score_norm
+        ways = ["raw", *([norm] if norm else [])]
+        base, split = self.setting, self.split
+        splits = {"synthesized": base, "recorded": replace(base, data=split)}
+        results: dict[str, dict] = {}
+        for s in self.systems:
+            results[s.label] = {}
+            for where, setting in splits.items():
+                results[s.label][where] = {
+                    c: {way: ctx.score(s, setting, c, raw=way == "raw") for way in reversed(ways)}
+                    for c in CONDITIONS
+                }
+        primary = self.systems[0].label
+        for c in CONDITIONS:
+            r = results[primary]["recorded"][c][ways[-1]]
+            write_text(
+                ctx.out / f"eval_{TAG}{'' if c == 'mixture' else '_' + c}.json",
+                json.dumps(r, indent=1) + "\n",
+            )
 
-def recorded_section(
-    out: Path,
-    score,
-    systems: Sequence[System],
-    base: TrialSetting,
-    split: str,
-    separators: Sequence[System] = (),
-    separation: MixtureSetting | None = None,
-    pesq_stoi: bool = True,
-    progress: bool = True,
-) -> list[str]:
-    """Every system, mixture and clean, on ``base``'s trials of the report's unseen split and the
-    same trials drawn from ``split``: raw, and normalised as the report's runner normalises
-    (``score(system, setting, condition, raw)``, the report's scorer); every separator on
-    ``separation``'s mixtures of both. The first system's results also as
-    ``OUT/eval_recorded[_clean].json``, every figure in ``OUT/recorded.json``; the markdown lines."""
-    norm = score.run.score_norm
-    ways = ["raw", *([norm] if norm else [])]
-    splits = {"synthesized": base, "recorded": replace(base, data=split)}
-    results: dict[str, dict] = {}
-    for s in systems:
-        results[s.label] = {}
-        for where, setting in splits.items():
-            results[s.label][where] = {
-                c: {way: score(s, setting, c, raw=way == "raw") for way in reversed(ways)} for c in CONDITIONS
-            }
-    primary = systems[0].label
-    for c in CONDITIONS:
-        r = results[primary]["recorded"][c][ways[-1]]
+        sep_results = self._separation(ctx.out) if self.separators else {}
         write_text(
-            out / f"eval_{TAG}{'' if c == 'mixture' else '_' + c}.json", json.dumps(r, indent=1) + "\n"
+            ctx.out / SUMMARY,
+            json.dumps(
+                {
+                    "recorded": split,
+                    "data": base.data,
+                    "trials": base.trials,
+                    "score_norm": norm,
+                    "systems": results,
+                    "separation": sep_results,
+                },
+                indent=1,
+            )
+            + "\n",
         )
 
-    sep_results = _separation(out, separators, split, separation, pesq_stoi, progress) if separators else {}
-    write_text(
-        out / SUMMARY,
-        json.dumps(
-            {
-                "recorded": split,
-                "data": base.data,
-                "trials": base.trials,
-                "score_norm": norm,
-                "systems": results,
-                "separation": sep_results,
-            },
-            indent=1,
+        corpus = ctx.run.corpus(split)
+        voices = {"synthesized": f"`{base.data}`", "recorded": f"`{split}` (recorded)"}
+        named = {"raw": "raw", **({norm: NORM_TEXT[norm]} if norm else {})}
+        how = "raw cosine" + (
+            f", and {NORM_TEXT[norm]} against each system's own cohort (the report's, above)" if norm else ""
         )
-        + "\n",
-    )
-
-    corpus = score.run.corpus(split)
-    voices = {"synthesized": f"`{base.data}`", "recorded": f"`{split}` (recorded)"}
-    named = {"raw": "raw", **({norm: NORM_TEXT[norm]} if norm else {})}
-    how = "raw cosine" + (
-        f", and {NORM_TEXT[norm]} against each system's own cohort (the report's, above)" if norm else ""
-    )
-    rows = [
-        [
-            s.label,
-            f"{voices[where]}, {results[s.label][where]['mixture'][ways[0]]['speakers']} speakers",
-            *[cell(results[s.label][where][c][way]) for c in CONDITIONS for way in ways],
+        rows = [
+            [
+                s.label,
+                f"{voices[where]}, {results[s.label][where]['mixture'][ways[0]]['speakers']} speakers",
+                *[cell(results[s.label][where][c][way]) for c in CONDITIONS for way in ways],
+            ]
+            for s in self.systems
+            for where in splits
         ]
-        for s in systems
-        for where in splits
-    ]
-    lines = [
-        f"## Recorded voices ({Path(split).name})",
-        "",
-        f"`{split}`: {len(corpus.speakers)} recorded speakers ({len(corpus)} utterances) that none of the "
-        f"systems trained on, beside the report's `{base.data}`. Every system on the same {base.trials} trials "
-        f"of each ({describe(base)}; seed {base.seed}): {CONDITION_TEXT['mixture']}, and "
-        f"{CONDITION_TEXT['clean']}; {how}. "
-        f"Cells: **EER %** (95% CI) / minDCF. Every figure: `{SUMMARY}`; {primary}'s as "
-        f"`eval_{TAG}.json` and `eval_{TAG}_clean.json`.",
-        "",
-        *table(
-            ["system", "voices", *[f"{c}, {named[way]}" for c in CONDITIONS for way in ways]],
-            rows,
-        ),
-        "",
-        *_ratios(systems, results, ways[-1]),
-    ]
-    if sep_results:
-        lines += _separation_lines(sep_results, separation, voices)
-    return lines
+        lines = [
+            f"## Recorded voices ({Path(split).name})",
+            "",
+            f"`{split}`: {len(corpus.speakers)} recorded speakers ({len(corpus)} utterances) that none of the "
+            f"systems trained on, beside the report's `{base.data}`. Every system on the same {base.trials} "
+            f"trials of each ({describe(base)}; seed {base.seed}): {CONDITION_TEXT['mixture']}, and "
+            f"{CONDITION_TEXT['clean']}; {how}. "
+            f"Cells: **EER %** (95% CI) / minDCF. Every figure: `{SUMMARY}`; {primary}'s as "
+            f"`eval_{TAG}.json` and `eval_{TAG}_clean.json`.",
+            "",
+            *table(
+                ["system", "voices", *[f"{c}, {named[way]}" for c in CONDITIONS for way in ways]],
+                rows,
+            ),
+            "",
+            *_ratios(self.systems, results, ways[-1]),
+        ]
+        if sep_results:
+            lines += _separation_lines(sep_results, self.separation, voices)
+        return Printed(lines)
+
+    def _separation(self, out: Path) -> dict[str, dict]:
+        """Every separator on the same mixtures of the report's unseen split (the separation
+        section's, cached) and of the recorded split."""
+        run = SeparationRunner(out, self.pesq_stoi, self.progress, tags={self.split: TAG})
+        settings = {"synthesized": self.separation, "recorded": replace(self.separation, data=self.split)}
+        return {s.label: {where: run.result(s, m) for where, m in settings.items()} for s in self.separators}
 
 
 def _ratios(systems: Sequence[System], results: dict, way: str) -> list[str]:
@@ -155,21 +172,6 @@ def _ratios(systems: Sequence[System], results: dict, way: str) -> list[str]:
             f"= **{_ratio(mine, theirs):.2f}**."
         )
     return [*lines, ""]
-
-
-def _separation(
-    out: Path,
-    separators: Sequence[System],
-    split: str,
-    setting: MixtureSetting,
-    pesq_stoi: bool,
-    progress: bool,
-) -> dict[str, dict]:
-    """Every separator on the same mixtures of the report's unseen split (the separation
-    section's, cached) and of ``split``."""
-    run = SeparationRunner(out, pesq_stoi, progress, tags={split: TAG})
-    settings = {"synthesized": setting, "recorded": replace(setting, data=split)}
-    return {s.label: {where: run.result(s, m) for where, m in settings.items()} for s in separators}
 
 
 def _separation_lines(results: dict[str, dict], setting: MixtureSetting, voices: dict[str, str]) -> list[str]:

@@ -4,17 +4,20 @@ spectrograms and WAVs of the first ones."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
+from ...api import load_separator
 from ...audio import save_audio
 from ...corpus.manifest import Manifest
+from ...progress import Progress, bars
 from ..separation import drawn_mixtures, match, separate
 from ..setting import MixtureSetting
 from .cache import ENROLL_SECONDS, SeparationRunner
 from .markdown import interval, separation_command, table
+from .sections import Context, Printed
 from .systems import System
 
 SEPARATION_MIXTURES = 100  # per separation table
@@ -93,63 +96,67 @@ def _examples(out: Path, loaded: dict, setting: MixtureSetting, manifest: Manife
     ]
 
 
-def separation_section(
-    out: Path,
-    separators: Sequence[System],
-    loaded: dict,
-    data: str,
-    seen: str | None,
-    n: int,
-    seed: int,
-    pesq_stoi: bool,
-    progress: bool,
-) -> list[str]:
-    """Every separator on the same mixtures of ``data`` (and of ``seen``'s utterances each held
-    out of training), one table per corpus, with the command behind each row."""
-    run = SeparationRunner(out, pesq_stoi, progress)
-    base = MixtureSetting(data, n, seed)
-    settings = [(f"{Path(data).name}: unseen speakers", base)]
-    if seen is not None:
-        settings.append(
-            (
-                f"{Path(seen).name}: held-out utterances of the training speakers",
-                replace(base, data=seen, heldout=True),
+@dataclass(frozen=True, eq=False)
+class Separation:
+    """Every separator on the same mixtures of ``setting`` (and of ``seen``'s utterances each held
+    out of training), one table per corpus, with the command behind each row; ``pesq_stoi=False``
+    skips the two slow metrics. No separators, no section."""
+
+    separators: Sequence[System]
+    setting: MixtureSetting
+    seen: str | None = None
+    pesq_stoi: bool = True
+    progress: Progress = bars
+
+    def render(self, ctx: Context) -> Printed:
+        if not self.separators:
+            return Printed([])
+        loaded = {s.label: load_separator(s.path) for s in self.separators}  # a wrong file: refused first
+        run = SeparationRunner(ctx.out, self.pesq_stoi, self.progress)
+        base = self.setting
+        settings = [(f"{Path(base.data).name}: unseen speakers", base)]
+        if self.seen is not None:
+            settings.append(
+                (
+                    f"{Path(self.seen).name}: held-out utterances of the training speakers",
+                    replace(base, data=self.seen, heldout=True),
+                )
             )
-        )
-    lines = [
-        "## Separation (paper section 4.2)",
-        "",
-        f"Every separator in a table heard the very same {n} mixtures (mixture i drawn from rng ({seed}, i)): "
-        f"{base.n_speakers} speakers at {base.sir_db:g} dB, fully overlapped, {base.crop_seconds:g} s. Outputs "
-        "are matched to the references by SI-SDR, except an enrolled separator's: output k is meant to be "
-        f"enrollment k's speaker (enrolled on {ENROLL_SECONDS:g} s of another of their utterances). Cells: mean "
-        "[95% bootstrap interval over the mixtures] of the per-mixture mean over sources; SDRi, SI-SDRi and "
-        "SI-SDR in dB, PESQi in wide-band PESQ (MOS-LQO) points, STOIi in STOI points (0-1); mode: "
-        "`independent` uPIT, `mixture` conditioned on the embedder's identities of the mixture, `enrolled` on "
-        "enrolled references. Per-mixture scores: `evals/separation/LABEL/SETTING.csv`.",
-        "",
-    ]
-    for where, setting in settings:
-        results, unrecorded = [], []
-        for s in separators:
-            if setting.heldout and not loaded[s.label].bundle.get("data", {}).get("heldout"):
-                unrecorded.append(s.label)
-            else:
-                results.append(run.result(s, setting))
-        lines += [f"### {where} ({setting.n} mixtures)", ""]
-        if results:
-            rows = [[r["label"], r["mode"], *separation_cells(r)] for r in results]
-            lines += [
-                *table(["separator", "mode", *[c for _, c, _ in SEPARATION_COLUMNS]], rows),
-                "",
-                "```",
-                *[separation_command(r) for r in results],
-                "```",
-                "",
-            ]
-        if unrecorded:
-            lines += [
-                f"Not scored here: {', '.join(unrecorded)} (the model file records no held-out utterances).",
-                "",
-            ]
-    return lines + _examples(out, loaded, base, run.corpus(base.data))
+        lines = [
+            "## Separation (paper section 4.2)",
+            "",
+            f"Every separator in a table heard the very same {base.n} mixtures (mixture i drawn from rng "
+            f"({base.seed}, i)): {base.n_speakers} speakers at {base.sir_db:g} dB, fully overlapped, "
+            f"{base.crop_seconds:g} s. Outputs are matched to the references by SI-SDR, except an enrolled "
+            "separator's: output k is meant to be enrollment k's speaker (enrolled on "
+            f"{ENROLL_SECONDS:g} s of another of their utterances). Cells: mean [95% bootstrap interval over "
+            "the mixtures] of the per-mixture mean over sources; SDRi, SI-SDRi and SI-SDR in dB, PESQi in "
+            "wide-band PESQ (MOS-LQO) points, STOIi in STOI points (0-1); mode: `independent` uPIT, "
+            "`mixture` conditioned on the embedder's identities of the mixture, `enrolled` on enrolled "
+            "references. Per-mixture scores: `evals/separation/LABEL/SETTING.csv`.",
+            "",
+        ]
+        for where, setting in settings:
+            results, unrecorded = [], []
+            for s in self.separators:
+                if setting.heldout and not loaded[s.label].bundle.get("data", {}).get("heldout"):
+                    unrecorded.append(s.label)
+                else:
+                    results.append(run.result(s, setting))
+            lines += [f"### {where} ({setting.n} mixtures)", ""]
+            if results:
+                rows = [[r["label"], r["mode"], *separation_cells(r)] for r in results]
+                lines += [
+                    *table(["separator", "mode", *[c for _, c, _ in SEPARATION_COLUMNS]], rows),
+                    "",
+                    "```",
+                    *[separation_command(r) for r in results],
+                    "```",
+                    "",
+                ]
+            if unrecorded:
+                lines += [
+                    f"Not scored here: {', '.join(unrecorded)} (the model file records no held-out utterances).",
+                    "",
+                ]
+        return Printed(lines + _examples(ctx.out, loaded, base, run.corpus(base.data)))

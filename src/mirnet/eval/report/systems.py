@@ -1,5 +1,4 @@
-"""What a report scores: systems named on the command line, the epochs a run kept, and the
-axes it sweeps."""
+"""What a report scores: systems named by their caller, and the epochs a run kept."""
 
 from __future__ import annotations
 
@@ -10,13 +9,6 @@ from pathlib import Path
 
 from ...errors import InputError
 from ..peers import PEERS
-
-SWEEPS = {
-    "sir": ("sir_db", (-5.0, 0.0, 5.0), "SIR of the first source (dB)"),
-    "overlap": ("overlap", (0.25, 0.5, 1.0), "overlap ratio"),
-    "crop": ("crop_seconds", (1.0, 2.0, 3.0, 5.0), "mixture length (s)"),
-    "speakers": ("n_speakers", (2, 3), "speakers per mixture"),
-}
 
 
 @dataclass(frozen=True)
@@ -61,21 +53,3 @@ def epoch_models(run: str | Path) -> list[tuple[int, float, Path]]:
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{run / 'epochs.csv'}: cannot read the training times ({exc})") from None
     return [(epoch, minutes[epoch], f) for epoch, f in files.items() if epoch in minutes]
-
-
-def parse_sweeps(specs: Sequence[str] | None) -> dict[str, tuple]:
-    """``None`` -> the full grid; ``["sir=-5,5", "crop"]`` -> those axes (a bare name: its
-    default values); ``[]`` -> no sweeps."""
-    if specs is None:
-        return {k: v[1] for k, v in SWEEPS.items()}
-    out = {}
-    for spec in specs:
-        axis, _, values = spec.partition("=")
-        if axis not in SWEEPS:
-            raise InputError(f"--sweep {spec}: unknown axis {axis!r}; choose from {', '.join(SWEEPS)}")
-        kind = type(SWEEPS[axis][1][0])
-        try:
-            out[axis] = tuple(kind(v) for v in values.split(",")) if values else SWEEPS[axis][1]
-        except ValueError:
-            raise InputError(f"--sweep {spec}: values must be {kind.__name__}s separated by commas") from None
-    return out
