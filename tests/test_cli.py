@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import warnings
 
 import numpy as np
@@ -182,43 +183,70 @@ def test_eval_writes_json_and_rereads_its_trial_list(exp, corpus, tmp_path):
     )
 
 
+def _png(path) -> np.ndarray:
+    """The decoded pixels of ``path``, which must be a PNG whose header gives their size."""
+    from matplotlib.image import imread
+
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", path
+    width, height = struct.unpack(">II", head[16:24])
+    pixels = imread(path)
+    assert pixels.shape[:2] == (height, width), path
+    assert pixels[..., :3].std() > 0.05, f"{path}: a blank image"
+    return pixels
+
+
 @pytest.mark.slow
-def test_plots(exp, corpus, tmp_path):
-    assert (
-        main(
-            [
-                "plot",
-                "tsne",
-                str(exp),
-                "--data",
-                str(corpus / "seen"),
-                "--out",
-                str(tmp_path / "tsne"),
-                "--n-plot-speakers",
-                "5",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "plot",
-                "attention",
-                str(exp),
-                "--data",
-                str(corpus / "unseen"),
-                "--out",
-                str(tmp_path / "att.png"),
-            ]
-        )
-        == 0
-    )
+def test_plots(exp, corpus, tmp_path, monkeypatch):
+    """Each figure is a non-blank PNG of its figure's size (inches x 120 dpi, give or take the tight
+    bounding box), drawn from what the command was given: both t-SNEs from the same 150 mixtures'
+    two 32-dim outputs, labelled with the 5 speakers asked for; attention from one mixture of the
+    model's 2 speakers; curves from the run's steps.csv. The same --seed gives the same figure,
+    another seed another mixture and another figure."""
+    from mirnet.eval import figures
+
+    drawn = {}
+
+    def spying(name, real):
+        def spy(*args, **kwargs):
+            drawn.setdefault(name, []).append(args)
+            return real(*args, **kwargs)
+
+        return spy
+
+    for name in ("plot_tsne", "plot_attention", "plot_training_curves"):
+        monkeypatch.setattr(figures, name, spying(name, getattr(figures, name)))
+    plot = ["plot", "tsne", str(exp), "--data", str(corpus / "seen"), "--n-plot-speakers", "5"]
+    assert main([*plot, "--out", str(tmp_path / "tsne")]) == 0
+    for seed, out in ((0, "att.png"), (0, "att_again.png"), (1, "att_seed1.png")):
+        argv = ["plot", "attention", str(exp), "--data", str(corpus / "unseen"), "--seed", str(seed)]
+        assert main([*argv, "--out", str(tmp_path / out)]) == 0
     assert main(["plot", "curves", str(exp), "--out", str(tmp_path / "curve.png")]) == 0
-    assert all(
-        (tmp_path / n).stat().st_size > 0
-        for n in ("tsne_speakers.png", "tsne_outputs.png", "att.png", "curve.png")
-    )
+
+    for name, inches in [
+        ("tsne_speakers.png", (6.5, 5.5)),
+        ("tsne_outputs.png", (6.5, 5.5)),
+        ("att.png", (8.0, 6.0)),
+        ("curve.png", (7.0, 4.0)),
+    ]:
+        height, width = _png(tmp_path / name).shape[:2]
+        assert 0.75 * 120 * inches[0] <= width <= 1.25 * 120 * inches[0], (name, width)
+        assert 0.75 * 120 * inches[1] <= height <= 1.25 * 120 * inches[1], (name, height)
+    np.testing.assert_array_equal(_png(tmp_path / "att.png"), _png(tmp_path / "att_again.png"))
+    other = _png(tmp_path / "att_seed1.png")
+    assert other.shape != _png(tmp_path / "att.png").shape or (other != _png(tmp_path / "att.png")).any()
+
+    model = mirnet.load(exp)
+    (emb, labels, *_), (same, same_labels, *_) = drawn["plot_tsne"]
+    assert emb.shape == (150 * 2, 32) and np.array_equal(emb, same) and labels == same_labels
+    seen = {p.name for p in (corpus / "seen").iterdir() if p.is_dir()}
+    assert len(set(labels)) == 5 and set(labels) <= seen
+    first = drawn["plot_attention"][0]
+    mixture, sources, attention, power = first[:4]
+    assert len(sources) == model.n_speakers == 2 and attention.shape == power.shape == (2, 301)
+    assert mixture.shape == sources[0].shape == (257, 301)
+    assert not np.array_equal(mixture, drawn["plot_attention"][2][0])  # seed 1: another mixture
+    assert drawn["plot_training_curves"][0][0] == exp / "steps.csv"
 
 
 @pytest.mark.slow

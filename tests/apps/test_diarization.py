@@ -6,9 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import torch.nn.functional as F
+from pyannote.core import Annotation, Segment, Timeline
 from pyannote.database.util import load_rttm
+from pyannote.metrics.diarization import DiarizationErrorRate
 
 import mirnet
 from mirnet.apps.conversation import Turn, make_conversations, talking_seconds
@@ -106,12 +109,35 @@ def test_separated_streams_say_when_each_identity_talks():
     assert annotation("x", timed.turns).get_overlap().duration() == 0.0
 
 
+def _one_talker_der(conversations) -> dict[str, float]:
+    """DER (%) of the trivial timeline, one speaker talking from start to end, per conversation and
+    over all ("all"), scored as eval-diarization scores (pyannote.metrics, collar 0.25 s)."""
+    metric, ders = DiarizationErrorRate(collar=0.25), {}
+    for row in map(json.loads, (conversations / "conversations.jsonl").read_text().splitlines()):
+        seconds = sf.info(conversations / row["wav"]).duration
+        everyone = Annotation(uri=row["uri"])
+        everyone[Segment(0, seconds)] = "everyone"
+        reference = load_rttm(conversations / row["rttm"])[row["uri"]]
+        ders[row["uri"]] = 100 * metric(reference, everyone, uem=Timeline([Segment(0, seconds)]))
+    return {**ders, "all": 100 * abs(metric)}
+
+
 def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys):
+    """diarize's RTTM has the 3 speakers asked for, its turns within the file, and scores well below
+    the one-talker timeline (DER about 45-55% here); eval-diarization's DER, tuned on these files,
+    is a fraction of that baseline's on every file, and its parts add up."""
     rttm = tmp_path / "out.rttm"
     wav = conversations / "conv001.wav"
     assert main(["diarize", str(MIRNET), str(wav), "--out", str(rttm), "--speakers", "3", "--quiet"]) == 0
     hypothesis = load_rttm(rttm)["conv001"]
+    seconds = sf.info(wav).duration
     assert len(hypothesis.labels()) == 3 and hypothesis.get_timeline().duration() > 10
+    assert all(0 <= s.start < s.end <= seconds + 0.01 for s in hypothesis.get_timeline())
+    baseline = _one_talker_der(conversations)
+    assert 35 < baseline["all"] < 65, baseline  # the files are what the bands below assume
+    reference = load_rttm(conversations / "conv001.rttm")["conv001"]
+    der = 100 * DiarizationErrorRate(collar=0.25)(reference, hypothesis, uem=Timeline([Segment(0, seconds)]))
+    assert der < 0.7 * baseline["conv001"], (der, baseline)
     api = mirnet.diarize(MIRNET, wav, speakers=3)  # the same through the API, by the model's path
     assert api.turns == [Turn(*t) for t in _rttm_turns(rttm)]
     tuned = tmp_path / "tuned.json"
@@ -120,7 +146,10 @@ def test_diarize_and_eval_diarization_end_to_end(conversations, tmp_path, capsys
     result = json.loads(tuned.read_text())
     for row in ("estimated_count", "oracle_count"):
         r = result[row]
-        assert 0 <= r["der_overlap"] <= 200 and 0 <= r["der_single"] <= 200 and len(r["files"]) == 2
+        assert r["der"] < 0.5 * baseline["all"] and r["der"] <= 30, (r["der"], baseline)
+        assert [f["uri"] for f in r["files"]] == ["conv000", "conv001"]
+        assert all(f["der"] < 0.5 * baseline[f["uri"]] for f in r["files"]), (r["files"], baseline)
+        assert r["der_overlap"] <= 50 and r["der_single"] <= 50
         parts = r["missed"] + r["false_alarm"] + r["confusion"]
         assert parts == pytest.approx(r["der"], abs=1e-6)
     assert result["oracle_count"]["count_accuracy"] == 100.0

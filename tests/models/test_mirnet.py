@@ -4,6 +4,8 @@ thing that tells the attention streams apart is the order of the encoder's chann
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 
 import pytest
 import torch
@@ -13,6 +15,7 @@ from mirnet.errors import ConfigError
 from mirnet.models.attention import rotate_blocks
 from mirnet.models.encoder import SpeechEncoder
 from mirnet.models.speaker_nets import build_speaker_net
+from mirnet.train.trainer import recompute_batchnorm
 
 from ..conftest import TINY_MODEL
 
@@ -20,13 +23,36 @@ from ..conftest import TINY_MODEL
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("n_speakers", [2, 3])
 @pytest.mark.parametrize("seconds", [1.0, 3.0])
-def test_one_embedding_per_speaker(batch, n_speakers, seconds):
+def test_one_embedding_per_speaker(batch, n_speakers, seconds, one_thread):
+    """One embedding and one attention row per speaker, each stream its own; in eval mode the output
+    is a deterministic function of each clip alone: another clip gives others, and an item embeds
+    the same alone as in its batch. (BatchNorm's statistics are set on noise first: at
+    initialisation they leave the output all but constant.)"""
+    torch.manual_seed(0)
     model = build_model("mirnet", n_speakers=n_speakers, **TINY_MODEL).eval()
-    out = model(torch.randn(batch, int(seconds * 16000)))
+    recompute_batchnorm(model, [{"mixture": 0.1 * torch.randn(4, 16000)}])
+    g = torch.Generator().manual_seed(1)
+    t = torch.arange(int(seconds * 16000)) / 16000
+
+    def tones():  # three random tones in a little noise per clip
+        f = 100 + 3000 * torch.rand(batch, 3, 1, generator=g)
+        return 0.1 * torch.sin(2 * math.pi * f * t).sum(1) + 0.01 * torch.randn(batch, len(t), generator=g)
+
+    wav, other = tones(), tones()
+    with torch.no_grad():
+        out, again, moved = model(wav), model(wav), model(other)
+        alone = [model(wav[i : i + 1]) for i in range(batch)]
     frames = int(seconds * 100) + 1
     assert out.embeddings.shape == (batch, n_speakers, 32)
     assert out.attention.shape == (batch, n_speakers, frames)
-    assert ((out.attention >= 0) & (out.attention <= 1)).all()
+    for j, k in itertools.combinations(range(n_speakers), 2):  # the streams do differ
+        assert (out.embeddings[:, j] - out.embeddings[:, k]).abs().amax(-1).min() > 1e-2
+        assert (out.attention[:, j] - out.attention[:, k]).abs().amax(-1).min() > 1e-2
+    assert torch.equal(out.embeddings, again.embeddings) and torch.equal(out.attention, again.attention)
+    assert (out.embeddings - moved.embeddings).abs().amax((1, 2)).min() > 1e-2
+    for i, one in enumerate(alone):
+        torch.testing.assert_close(one.embeddings[0], out.embeddings[i], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(one.attention[0], out.attention[i], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -38,9 +64,25 @@ def test_one_embedding_per_speaker(batch, n_speakers, seconds):
         ("resnet18", {"widths": (8, 8, 16, 16), "stem": "imagenet"}),
     ],
 )
-def test_speaker_nets_pool_over_time(name, kwargs):
+def test_speaker_nets_pool_over_time(name, kwargs, one_thread):
+    """One embedding whatever the length, pooled over time: the clip with its halves swapped, or
+    played twice, embeds close to the clip itself (far closer than another "speaker's" clip, one
+    with other per-bin levels); in eval mode an item embeds the same alone as in its batch."""
+    torch.manual_seed(0)
     net = build_speaker_net(name, in_dim=40, embed_dim=24, **kwargs).eval()
-    assert net(torch.randn(2, 40, 57)).shape == (2, 24) and net(torch.randn(2, 40, 301)).shape == (2, 24)
+    g = torch.Generator().manual_seed(0)
+
+    def clip(frames):  # a per-bin level (the "voice") plus frame noise
+        return 2 * torch.randn(2, 40, 1, generator=g) + torch.randn(2, 40, frames, generator=g)
+
+    x, other = clip(301), clip(301)
+    with torch.no_grad():
+        emb = net(x)
+        assert emb.shape == (2, 24) and net(torch.randn(2, 40, 57)).shape == (2, 24)
+        apart = (net(other) - emb).norm(dim=-1)
+        for same in (torch.roll(x, 150, -1), torch.cat([x, x], -1)):
+            assert ((net(same) - emb).norm(dim=-1) < 0.6 * apart).all()
+        torch.testing.assert_close(net(x[1:]), emb[1:], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("stem, plane", [("3x3", (257, 301)), ("3x3/2", (129, 151)), ("imagenet", (65, 76))])

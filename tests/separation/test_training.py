@@ -96,11 +96,27 @@ TINY_DPRNN = {"dim": 32, "hidden": 32, "blocks": 1, "chunk": 12}
 def test_other_separators_train_and_load_through_the_same_trainer(
     separator_config, tmp_path, name, args, cls
 ):
+    """One epoch (2 steps) through the Trainer raises the SI-SDR on the first batch it trained on
+    by over 3 dB (the untrained models start near -20 dB and gain 6-8), and the saved separator
+    loads to the very model it trained: the same outputs."""
     cfg = separator_config(f"model.name={name}", "train.epochs=1", model=args)
-    Trainer(cfg, tmp_path / name, progress=silent).run()
+    trainer = Trainer(cfg, tmp_path / name, progress=silent)
+    batch = next(iter(trainer.loader(trainer.train_data, True)))  # the run's first batch
+
+    def si_sdr():
+        trainer.model.eval()
+        with torch.no_grad():
+            return float(trainer.objective(batch)[1]["si_sdr"])
+
+    before = si_sdr()
+    trainer.run()
+    after = si_sdr()
+    assert after > before + 3.0, f"SI-SDR {before:.1f} -> {after:.1f} dB"
     sep = mirnet.load_separator(tmp_path / name)
     wav = torch.randn(8000, generator=torch.Generator().manual_seed(0))
     assert type(sep.model).__name__ == cls and sep.separate(wav).shape == (2, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(sep.model(batch["mixture"]), trainer.model(batch["mixture"]))
 
 
 @pytest.mark.parametrize(

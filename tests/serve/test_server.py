@@ -3,14 +3,19 @@ outside a temporary folder; good clips get identities, gallery names, a timeline
 
 from __future__ import annotations
 
+import base64
+import io
 import tempfile
 import threading
 
+import numpy as np
 import pytest
+import soundfile as sf
 from fastapi.testclient import TestClient
 
 import mirnet
 from mirnet.apps.verification import Gallery
+from mirnet.audio import SAMPLE_RATE, frame_db, load_audio
 from mirnet.serve.server import Limits, Service, create_app
 
 from ..conftest import REPO
@@ -38,8 +43,31 @@ def test_a_clip_gets_its_identities_named_from_the_gallery(embedder, clips):
     assert "<title>mirnet" in page and "/api/analyze" in page
 
 
-def test_a_long_clip_gets_a_timeline_and_a_separator_gives_tracks(embedder, clips):
-    out, _ = clips
+def _who_talks(corpus, speakers) -> tuple[dict[str, np.ndarray], int]:
+    """Each talker's 10-ms frames of speech (within 40 dB of the utterance's loudest) in long.wav,
+    which plays utterances 1 and 2 of each of ``speakers`` in turn (see conftest.clips); and its
+    length in samples."""
+    parts = [
+        (s, load_audio(sorted((corpus / "seen").glob(f"{s}/*/*.flac"))[k])) for k in (1, 2) for s in speakers
+    ]
+    samples = sum(len(w) for _, w in parts)
+    frames = -(-samples // 160)
+    talks, at = {s: np.zeros(frames, bool) for s in speakers}, 0
+    for s, w in parts:
+        db = frame_db(w, 160)
+        active = db > db.max() - 40
+        talks[s][at // 160 : at // 160 + len(active)] |= active[: frames - at // 160]
+        at += len(w)
+    return talks, samples
+
+
+def test_a_long_clip_gets_a_timeline_and_a_separator_gives_tracks(embedder, clips, corpus):
+    """The timeline of a clip of two talkers taking turns: its turns lie within the clip and cover
+    their speech; 2 speakers, or 3 (a window of one talker still gives two outputs, and the second
+    may become a cluster of its own: docs/lab/applications.md); each talker's speech lies mostly
+    under a label of its own, a different one for each. A separator's tracks are WAVs of the
+    clip's length and rate, each audible and not the other."""
+    out, talkers = clips
     upit = mirnet.load_separator(REPO / "models" / "separators" / "upit")
     service = Service(embedder, upit, None, {}, Limits(long_seconds=5.0))
     r = TestClient(create_app(service), base_url=LOCAL).post(
@@ -54,7 +82,27 @@ def test_a_long_clip_gets_a_timeline_and_a_separator_gives_tracks(embedder, clip
         talks = sum(t["end"] - t["start"] for t in turns if t["speaker"] == s["label"])
         assert s["talks_seconds"] == pytest.approx(talks, abs=0.01) and "name" not in s  # no gallery here
     assert len(d["waveform"]) == 800 and max(d["waveform"]) > 0.01 and min(d["waveform"]) >= 0
+
+    truth, samples = _who_talks(corpus, talkers)
+    assert d["seconds"] == pytest.approx(samples / SAMPLE_RATE, abs=0.01)
+    assert all(0 <= t["start"] < t["end"] <= d["seconds"] for t in turns)
+    assert 2 <= len(labels) <= 3, labels
+    lanes = {label: np.zeros_like(truth[talkers[0]]) for label in labels}
+    for t in turns:
+        lanes[t["speaker"]][round(t["start"] * 100) : round(t["end"] * 100)] = True
+    speech = truth[talkers[0]] | truth[talkers[1]]
+    assert (np.any(list(lanes.values()), axis=0) & speech).sum() >= 0.9 * speech.sum()
+    heard = {s: max(labels, key=lambda label: (lanes[label] & truth[s]).sum()) for s in talkers}
+    assert heard[talkers[0]] != heard[talkers[1]], heard
+    for s, label in heard.items():
+        assert (lanes[label] & truth[s]).sum() >= 0.8 * truth[s].sum(), (s, label)
+        assert (lanes[label] & truth[s]).sum() >= 0.6 * lanes[label].sum(), (s, label)
+
     assert len(d["tracks"]) == 2 and all(t.startswith("UklGR") for t in d["tracks"])  # RIFF
+    tracks = [sf.read(io.BytesIO(base64.b64decode(t)), dtype="float32") for t in d["tracks"]]
+    assert all(rate == SAMPLE_RATE and wav.shape == (samples,) for wav, rate in tracks)
+    assert all(np.sqrt(np.mean(wav**2)) > 1e-3 for wav, _ in tracks)
+    assert np.abs(tracks[0][0] - tracks[1][0]).max() > 0.01
 
 
 @pytest.mark.parametrize(

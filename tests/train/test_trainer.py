@@ -19,24 +19,24 @@ from ..conftest import TINY_MODEL
 
 
 def test_overfits_a_fixed_batch_of_8_mixtures_to_full_pit_accuracy(tiny_config, tmp_path):
+    """The Trainer's own step (``Trainer.optimizer_step``: its learning rate, gradient clipping,
+    optimizer and objective), repeated on one batch, fits it: full PIT accuracy in eval mode."""
     torch.manual_seed(0)
-    trainer = Trainer(tiny_config(), tmp_path / "exp", progress=silent)
+    cfg = tiny_config("optim.lr=3e-3", "optim.schedule=constant", "optim.warmup_steps=1")
+    trainer = Trainer(cfg, tmp_path / "exp", progress=silent)
     batch = next(iter(torch.utils.data.DataLoader(trainer.train_data, batch_size=8)))
-    model, loss_fn = trainer.model, trainer.objective.loss
-    opt = torch.optim.Adam(list(model.parameters()) + list(trainer.classifier.parameters()), lr=3e-3)
     for step in range(300):
-        model.train()
-        loss, _ = loss_fn(model(batch["mixture"]), batch["labels"])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        trainer.model.train()
+        lr, values, retries = trainer.optimizer_step((batch,))
+        assert lr == 3e-3 and retries == 0 and trainer.step == step + 1
         if step % 10 == 9:  # judged in eval mode: BatchNorm's running statistics must have caught up
-            model.eval()
+            trainer.model.eval()
             with torch.no_grad():
-                _, logs = loss_fn(model(batch["mixture"]), batch["labels"])
+                _, logs = trainer.objective(batch)
             if logs["pit_acc"] == 1.0:
                 break
     assert logs["pit_acc"] == 1.0, f"PIT accuracy {logs['pit_acc']:.2f} after {step + 1} steps"
+    assert values["loss"] < 1.0, values  # the logged training loss of the last step
 
 
 def _interrupt_after(trainer, n_calls, monkeypatch):
