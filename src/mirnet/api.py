@@ -267,13 +267,12 @@ class Separator:
         outputs = []
         for k, wav in enumerate(estimates):
             track = save_audio(out / f"{stem}.speaker{k + 1}.wav", wav, sample_rate)
-            who = (
-                {"identity": k}
-                if self.mode == "mixture"
-                else {"enrollment": str(enrollment[k])}
-                if self.mode == "enrolled"
-                else {}
-            )
+            if self.mode == "mixture":
+                who = {"identity": k}
+            elif self.mode == "enrolled":
+                who = {"enrollment": str(enrollment[k])}
+            else:
+                who = {}
             outputs.append({"file": track.name, **who})
         meta = {
             "mixture": str(path),
