@@ -19,6 +19,7 @@ from mirnet.losses.signal import SeparationLoss, pairwise_neg_sisdr
 from mirnet.progress import silent
 from mirnet.separation.conditioning import Conditioner
 from mirnet.train.experiment import load_experiment
+from mirnet.train.objectives import SeparatorObjective
 from mirnet.train.trainer import Trainer
 
 from ..conftest import REPO
@@ -245,11 +246,17 @@ def test_voicefilter_trains_with_its_conditioner_and_carries_it(separator_config
         ((), {"embed_dim": 192}, "train.conditioner=None: a conditioned separator"),
         ((f"train.conditioner={TEACHER}",), {"embed_dim": 16, "n_outputs": 1}, None),
         (
+            ("loss.mask_weight=1",),
+            {},
+            "loss.mask_weight=1.0: separator 'mask_separator' is trained by the signal",
+        ),
+        (
             ("loss.teacher_weight=1",),
             {},
-            "loss.teacher_weight=1.0: separator 'mask_separator' is trained by the signal",
+            "loss.teacher_weight=1.0, train.teacher=None: a separator's identity",
         ),
-        (("train.teacher=x",), {}, "train.teacher: only embedders take one"),
+        (("train.teacher=x",), {}, "loss.teacher_weight=0.0, train.teacher='x': a separator's identity"),
+        (("train.separator=x",), {}, "train.separator: only embedders take one"),
     ],
 )
 def test_separator_configs_that_cannot_train_are_refused_at_start(
@@ -265,6 +272,57 @@ def test_separator_configs_that_cannot_train_are_refused_at_start(
         ConfigError, match="gives 192-dimensional embeddings, the separator takes model.args.embed_dim=16"
     ):
         Trainer(cfg, tmp_path / "x", progress=silent)
+
+
+class _Fixed(torch.nn.Module):
+    """A 'separator' returning given outputs, with one parameter they are scaled by."""
+
+    kind, embed_dim = "separator", 0
+
+    def __init__(self, outputs: torch.Tensor):
+        super().__init__()
+        self.outputs, self.gain = outputs, torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        return self.gain * self.outputs
+
+
+def test_the_identity_term_is_the_teachers_distance_to_the_assigned_source(corpus):
+    """Stock resemblyzer as the separator's teacher: outputs that are the sources in the other
+    order cost nothing (the term follows PIT's assignment), the two outputs each holding the
+    mixture cost far more, and the term's gradient reaches the separator."""
+    batch = _batch(corpus, n=2)
+    teacher = load_model("resemblyzer")[0]
+    flipped = SeparatorObjective(_Fixed(batch["sources"].flip(1)), teacher=teacher, teacher_weight=1.0)
+    loss, logs = flipped(batch)
+    assert float(logs["teacher"].detach()) < 1e-4 and (logs["perm"] == torch.tensor([1, 0])).all()
+    mixed = SeparatorObjective(
+        _Fixed(batch["mixture"][:, None].repeat(1, 2, 1)), teacher=teacher, teacher_weight=1.0
+    )
+    loss, logs = mixed(batch)
+    assert float(logs["teacher"].detach()) > 0.05, float(logs["teacher"].detach())
+    torch.manual_seed(0)
+    noisy = SeparatorObjective(
+        _Fixed(batch["sources"] + 0.05 * torch.randn_like(batch["sources"])),
+        teacher=teacher,
+        teacher_weight=1.0,
+    )
+    _, logs = noisy(batch)
+    logs["teacher"].backward()
+    assert noisy.model.gain.grad is not None and float(noisy.model.gain.grad) != 0.0
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_a_separator_trains_with_the_identity_term_and_ships_without_its_teacher(separator_config, tmp_path):
+    cfg = separator_config("train.epochs=1", "train.teacher=resemblyzer", "loss.teacher_weight=0.5")
+    Trainer(cfg, tmp_path / "sep", progress=silent).run()
+    with (tmp_path / "sep" / "epochs.csv").open() as f:
+        row = next(csv.DictReader(f))
+    assert 0.0 < float(row["train_teacher"]) < 2.0 and 0.0 < float(row["val_teacher"]) < 2.0
+    state = load_file(tmp_path / "sep" / "model.pt")["state_dict"]
+    assert not any("teacher" in k for k in state), [k for k in state if "teacher" in k]
+    sep = mirnet.load_separator(tmp_path / "sep")
+    assert sep.separate(torch.randn(8000, generator=torch.Generator().manual_seed(0))).shape == (2, 8000)
 
 
 def test_each_kind_refuses_the_loader_of_the_other(separator_config, tmp_path):
@@ -309,7 +367,7 @@ def test_the_cascade_embedder_learns_each_output_under_the_label_of_its_source(c
             model.features,
         )
     torch.testing.assert_close(got, want)
-    assert float(logs["teacher"]) < 1e-5  # each output's teacher target is that very source
+    assert float(logs["teacher"].detach()) < 1e-5  # each output's teacher target is that very source
 
 
 def test_a_cascade_embedder_trains_behind_a_trained_upit_separator(separator_config, tiny_config, tmp_path):

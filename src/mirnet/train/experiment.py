@@ -65,18 +65,23 @@ def check_experiment(cfg: ExperimentConfig) -> None:
 
 
 def _check_separator(cfg: ExperimentConfig, model: Any) -> None:
-    """A separator learns from the signal loss alone: the embedder's loss terms and teacher
-    have nothing to act on, and its outputs must match the mixtures' sources."""
+    """A separator learns from the signal loss and, with a teacher, from the identity term alone:
+    the embedder's other loss terms have nothing to act on, and its outputs must match the
+    mixtures' sources."""
     name, d = cfg.model.name, cfg.data
-    for key in ("teacher_weight", "attention_weight", "mask_weight", "signal_weight"):
+    for key in ("attention_weight", "mask_weight", "signal_weight"):
         if getattr(cfg.loss, key):
             raise ConfigError(
                 f"loss.{key}={getattr(cfg.loss, key)}: separator {name!r} is trained by the "
-                f"signal loss alone; set it to 0"
+                f"signal loss (and loss.teacher_weight's identity term) alone; set it to 0"
             )
-    for key in ("teacher", "separator"):
-        if getattr(cfg.train, key):
-            raise ConfigError(f"train.{key}: only embedders take one; {name!r} is a separator")
+    if cfg.train.separator:
+        raise ConfigError(f"train.separator: only embedders take one; {name!r} is a separator")
+    if bool(cfg.loss.teacher_weight) != bool(cfg.train.teacher):
+        raise ConfigError(
+            f"loss.teacher_weight={cfg.loss.teacher_weight}, train.teacher={cfg.train.teacher!r}: "
+            f"a separator's identity term needs both (a single-speaker embedder, e.g. resemblyzer)"
+        )
     conditioned = bool(model.embed_dim)
     if not conditioned and model.n_outputs != d.n_speakers:
         raise ConfigError(

@@ -12,7 +12,11 @@ speaker classifier belongs to its loss), and it names the values the loop logs.
   logs SI-SDR and SI-SDRi. A conditioned separator runs once per embedding that its
   conditioner gives (``separation.conditioning``). Passes on the mixture's own identities are
   matched to the sources by the same PIT as the speaker-independent separator's N outputs;
-  a pass on source k's enrolled embedding is scored against source k.
+  a pass on source k's enrolled embedding is scored against source k. With a teacher
+  (``train.teacher``, ``loss.teacher_weight``), an identity term beside it: the cosine distance
+  between the frozen teacher's embedding of each output and of the source it was assigned, so
+  that a separator keeps what makes a voice that voice (stock resemblyzer knows thousands of
+  people; the separator's corpus, a hundred).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch import nn
 
 from ..checkpoint import conditioner_spec, load_conditioner, load_model
 from ..config import ExperimentConfig
+from ..distances import pairwise_cosine_distance
 from ..errors import ConfigError
 from ..losses.classification import SpeakerClassifier
 from ..losses.masr import MasrLoss
@@ -93,10 +98,26 @@ class SeparatorObjective(nn.Module):
     progress_key = "si_sdri"
     classifier, classifier_args = None, None
 
-    def __init__(self, model: nn.Module, conditioner: Conditioner | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        conditioner: Conditioner | None = None,
+        teacher: nn.Module | None = None,
+        teacher_weight: float = 0.0,
+    ):
         super().__init__()
         self.model, self.conditioner = model, conditioner
         self.loss = SeparationLoss(ordered=conditioner is not None and conditioner.mode == "enrolled")
+        self.teacher = None if teacher is None else teacher.eval().requires_grad_(False)
+        self.teacher_weight = teacher_weight
+        if teacher is not None:
+            self.step_keys = self.epoch_keys = (*self.step_keys, "teacher")
+
+    def train(self, mode: bool = True) -> SeparatorObjective:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         mixture = batch["mixture"]
@@ -107,7 +128,21 @@ class SeparatorObjective(nn.Module):
                 embeddings = self.conditioner(batch)  # (B, N, D)
             b, n = embeddings.shape[:2]
             estimates = self.model(mixture.repeat_interleave(n, 0), embeddings.flatten(0, 1)).view(b, n, -1)
-        return self.loss(estimates, batch["sources"], mixture)
+        loss, logs = self.loss(estimates, batch["sources"], mixture)
+        if self.teacher is not None:
+            logs["teacher"] = self.identity(estimates, batch["sources"], logs["perm"])
+            loss = loss + self.teacher_weight * logs["teacher"]
+        return loss, logs
+
+    def identity(self, estimates: torch.Tensor, sources: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+        """The teacher's cosine distance between each output and its assigned source (perm[b, k]:
+        output k's), averaged; gradients flow through the outputs' embeddings only."""
+        assigned = sources.gather(1, perm[..., None].expand(-1, -1, sources.shape[-1]))
+        with torch.no_grad():
+            target = self.teacher(assigned.flatten(0, 1)).embeddings  # (B*N, 1, E)
+        return pairwise_cosine_distance(
+            self.teacher(estimates.float().flatten(0, 1)).embeddings, target
+        ).mean()
 
 
 def build_masr(cfg: ExperimentConfig, attributes: tuple[str, ...] | list[str]) -> MasrLoss | None:
@@ -125,14 +160,30 @@ def build_masr(cfg: ExperimentConfig, attributes: tuple[str, ...] | list[str]) -
     return MasrLoss(m.sources, m.combine, m.threshold, m.margin, m.mining)
 
 
+def _teacher(cfg: ExperimentConfig, kind: str, embed_dim: int | None) -> nn.Module | None:
+    """``train.teacher``'s network, which must give one embedding per clean source (of
+    ``embed_dim`` values where the loss compares them with the model's own)."""
+    if not cfg.train.teacher:
+        return None
+    teacher = load_model(cfg.train.teacher)[0]
+    if teacher.kind != "embedder" or teacher.n_speakers != 1 or embed_dim not in (None, teacher.embed_dim):
+        size = "" if embed_dim is None else f" of this model's size ({embed_dim})"
+        raise ConfigError(
+            f"train.teacher={cfg.train.teacher}: the {kind}'s teacher must give one embedding{size} "
+            f"per source, it gives {getattr(teacher, 'n_speakers', '?')} of {getattr(teacher, 'embed_dim', '?')}"
+        )
+    return teacher
+
+
 def build_objective(
     cfg: ExperimentConfig, model: nn.Module, n_classes: int, attributes: tuple[str, ...] | list[str] = ()
 ) -> nn.Module:
     """The objective for ``model``'s kind, its loss and any model it learns from (a teacher, a
     conditioner) built from the config. ``attributes``: the speaker metadata the batches carry."""
     if model.kind == "separator":
+        teacher = _teacher(cfg, model.kind, None) if cfg.loss.teacher_weight else None
         if not cfg.train.conditioner:
-            return SeparatorObjective(model)
+            return SeparatorObjective(model, None, teacher, cfg.loss.teacher_weight)
         conditioner = load_conditioner(conditioner_spec(cfg.train.conditioner))  # from its source
         if conditioner.embed_dim != model.embed_dim:
             raise ConfigError(
@@ -144,7 +195,7 @@ def build_objective(
                 f"train.conditioner={cfg.train.conditioner} embeds enrolled references (one "
                 f"speaker per clip): set data.enroll_seconds > 0"
             )
-        return SeparatorObjective(model, conditioner)
+        return SeparatorObjective(model, conditioner, teacher, cfg.loss.teacher_weight)
     lc = cfg.loss
     if lc.teacher_weight and not cfg.train.teacher:
         raise ConfigError(f"loss.teacher_weight={lc.teacher_weight} needs a teacher model: set train.teacher")
@@ -155,14 +206,7 @@ def build_objective(
         "scale": lc.scale,
         "margin": lc.margin,
     }
-    teacher = load_model(cfg.train.teacher)[0] if cfg.train.teacher else None
-    wanted = (1, model.embed_dim)
-    if teacher is not None and lc.teacher_weight and (teacher.n_speakers, teacher.embed_dim) != wanted:
-        raise ConfigError(
-            f"train.teacher={cfg.train.teacher}: a teacher must give one embedding of this model's "
-            f"size ({model.embed_dim}) per source, it gives {teacher.n_speakers} of "
-            f"{teacher.embed_dim}"
-        )
+    teacher = _teacher(cfg, model.kind, model.embed_dim if lc.teacher_weight else None)
     loss = MixtureLoss(
         SpeakerClassifier(**classifier_args),
         ce_weight=lc.ce_weight,
