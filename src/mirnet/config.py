@@ -123,7 +123,9 @@ class LossConfig:
     scale: Positive = 30.0
     margin: NonNegative = 0.2
     ce_weight: NonNegative = 1.0
-    teacher_weight: NonNegative = 0.0  # PIT-aligned cosine distance to a clean teacher's source embeddings
+    # PIT-aligned cosine distance to a clean teacher's source embeddings: of the embedder's own
+    # embeddings, or (a separator) of the teacher's embeddings of its outputs
+    teacher_weight: NonNegative = 0.0
     attention_weight: NonNegative = 0.0  # BCE of attention weights against each source's share of frame power
     mask_weight: NonNegative = (
         0.0  # MSE of each stream's log-domain mask against its source's log ratio to the mixture
@@ -157,7 +159,7 @@ class OptimConfig:
 class TrainConfig:
     epochs: Size = 10
     threads: Size = 2
-    teacher: str | None = None  # experiment dir of a single-speaker model
+    teacher: str | None = None  # experiment dir of a single-speaker model, or "resemblyzer"
     conditioner: str | None = None  # a conditioned separator's embedder: an experiment dir, or "resemblyzer"
     separator: str | None = None  # a uPIT separator in front of a single-speaker embedder (the cascade's)
     init_from: str | None = None  # experiment dir whose speaker network (and classifier) start this one

@@ -28,7 +28,7 @@ SHIPPED: dict[str, tuple[str, str]] = {
     "upit": ("separators/upit", "the speaker-independent uPIT separator (2 outputs)"),
     "upit_recorded": (
         "separators/upit_recorded",
-        "uPIT fine-tuned on recorded people and synthesized voices (+0.9 dB on recorded voices)",
+        "uPIT fine-tuned on recorded people and synthesized voices (+1.1 dB on recorded voices)",
     ),
     "cascade": ("separators/cascade", "the cascade's embedder: GE2E fine-tuned on uPIT's outputs"),
     "voicefilter_mirnet": ("separators/voicefilter_mirnet", "VoiceFilter conditioned on MIRNet's identities"),
