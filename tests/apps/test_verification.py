@@ -167,7 +167,8 @@ def test_a_gallery_of_another_model_is_refused_in_one_line(corpus, embedder, tmp
 @pytest.fixture
 def shipped(calibrated, tmp_path):
     """The shipped MIRNet's folder as a model that ships its calibrations: the AS-norm result as
-    calibration.json (its cohort named relative, beside it), a strict enrolled one, and no more."""
+    calibration.json (its cohort named relative, beside it), a strict enrolled one, a lax clean
+    one, and no more."""
     folder = tmp_path / "shipped" / "mirnet"
     folder.mkdir(parents=True)
     for name in ("model.pt", "config.yaml"):
@@ -176,7 +177,12 @@ def shipped(calibrated, tmp_path):
     result = json.loads((calibrated / "eval_asnorm.json").read_text())
     result["score_norm"]["cohort"] = "cohort.npz"  # as shipped: found beside the calibration
     (folder / "calibration.json").write_text(json.dumps(result))
-    (folder / "calibration_enrolled.json").write_text(json.dumps({**result, "eer_threshold": 1e9}))
+    (folder / "calibration_enrolled.json").write_text(
+        json.dumps({**result, "eer_threshold": 1e9, "condition": "enrolled"})
+    )
+    (folder / "calibration_clean.json").write_text(
+        json.dumps({**result, "eer_threshold": -1e9, "condition": "clean"})
+    )
     return folder
 
 
@@ -193,7 +199,16 @@ def test_a_model_that_ships_calibrations_decides_by_default(corpus, calibrated, 
     assert "decision: -" in capsys.readouterr().out
     assert main(["verify", str(moved), str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert f"({moved / 'calibration.json'})" in out and "decision: -" not in out
+    assert f"({moved / 'calibration.json'}, measured on mixture trials)" in out and "decision: -" not in out
+    # each condition its own threshold: two clean voices are judged by the clean trials' one
+    clean = mirnet.verify(moved, a, b, condition="clean")
+    assert clean.threshold == -1e9 and clean.accepted and clean.condition == "clean"
+    assert mirnet.verify(moved, a, b, condition="enrolled").accepted is False
+    assert main(["verify", str(moved), str(a), str(b), "--condition", "clean"]) == 0
+    out = capsys.readouterr().out
+    assert f"({moved / 'calibration_clean.json'}, measured on clean trials)" in out and "same speaker" in out
+    with pytest.raises(InputError, match="condition must be one of mixture, enrolled, clean, got 'cascade'"):
+        mirnet.verify(moved, a, b, condition="cascade")
     # identify: the enrolled calibration, so below its threshold every name is unknown
     gallery = tmp_path / "gallery"
     mirnet.enroll(moved, gallery, "alice", _utterances(corpus, a.parts[-3])[1:3])

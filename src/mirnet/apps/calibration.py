@@ -1,6 +1,7 @@
-"""Calibration files: evaluation results whose operating point a verb reuses (verify's EER
-threshold, diarize's tuned thresholds). A calibration holds for the model it was measured on
-only: scores of two models do not share a scale, so another model's file is refused.
+"""Calibration files: evaluation results whose operating point a verb reuses (verify's and
+identify's EER thresholds, one per trial condition, and diarize's tuned thresholds). A
+calibration holds for the model it was measured on only: scores of two models do not share a
+scale, so another model's file is refused.
 
 A shipped model carries its own beside its model file (``SHIPPED``), measured on its training
 voices only, and each verb uses it unless told otherwise: a user's first decision is a calibrated
@@ -15,19 +16,24 @@ from pathlib import Path
 from ..checkpoint import PRETRAINED, resolve
 from ..errors import InputError
 
-# verb -> the calibration a model folder may carry for it, found and used by default
+# use -> the calibration a model folder may carry for it, found and used by default. A threshold
+# holds for the condition it was measured under: scores of two clean voices run far higher than
+# those of two mixtures (the separator splits one voice into two outputs that both sound like it),
+# so a mixture threshold accepts two different people recorded alone.
 SHIPPED = {
-    "verify": "calibration.json",  # mirnet eval --cohort ... --json: the mixture condition's EER threshold
-    "identify": "calibration_enrolled.json",  # the same with --condition enrolled
+    "mixture": "calibration.json",  # mirnet eval --cohort ... --json: two mixtures (verify's default)
+    "enrolled": "calibration_enrolled.json",  # the same with --condition enrolled: a mixture, one clean voice
+    "clean": "calibration_clean.json",  # the same with --condition clean: two clean voices
     "diarize": "diarization.json",  # mirnet eval-diarization --tune --cohort ... --json
 }
 
 
-def shipped_calibration(model: str | Path, verb: str) -> Path | None:
-    """The calibration the model ``model`` (a path or a shipped name) carries for ``verb``, or None."""
+def shipped_calibration(model: str | Path, use: str) -> Path | None:
+    """The calibration the model ``model`` (a path or a shipped name) carries for ``use`` (a key of
+    ``SHIPPED``), or None."""
     if not model or str(model) == PRETRAINED:
         return None
-    path = resolve(model).parent / SHIPPED[verb]
+    path = resolve(model).parent / SHIPPED[use]
     return path if path.is_file() else None
 
 

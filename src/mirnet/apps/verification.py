@@ -42,6 +42,7 @@ from ..distances import pairwise_distance
 from ..errors import InputError
 from ..eval.score_norm import ScoreNorm
 from ..losses.pit import best_permutation
+from . import VERIFY_CONDITIONS
 from .calibration import beside, read_calibration, shipped_calibration
 
 UNKNOWN = "unknown"
@@ -78,15 +79,18 @@ def resolve_threshold(
     calibration: str | Path | None,
     embedder: Embedder,
     metric: str = "cosine",
-    verb: str = "verify",
+    condition: str = "mixture",
     calibrated: bool = True,
 ) -> Threshold | None:
     """The threshold given, else the calibration given, else (``calibrated``) the one the model
-    ships for ``verb`` (``calibration.SHIPPED``); None where there is none: scores, no decision."""
+    ships for the trial ``condition`` (``calibration.SHIPPED``); None where there is none: scores,
+    no decision."""
     if threshold is not None and calibration is not None:
         raise InputError("give a threshold or a calibration file, not both")
+    if condition not in VERIFY_CONDITIONS:
+        raise InputError(f"condition must be one of {', '.join(VERIFY_CONDITIONS)}, got {condition!r}")
     if threshold is None and calibration is None and calibrated:
-        calibration = shipped_calibration(embedder.source, verb)
+        calibration = shipped_calibration(embedder.source, condition)
     if calibration is not None:
         return Threshold.from_calibration(calibration, embedder.fingerprint)
     return None if threshold is None else Threshold(float(threshold), metric)
@@ -100,6 +104,7 @@ class Verification:
     threshold: float | None
     accepted: bool | None  # None without a threshold
     threshold_source: str | None = None
+    condition: str | None = None  # the trial condition the threshold was measured under
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,6 +136,7 @@ def verify_embeddings(
         None if threshold is None else threshold.value,
         None if threshold is None else score >= threshold.value,
         None if threshold is None else threshold.source,
+        None if threshold is None else threshold.condition,
     )
 
 
@@ -357,13 +363,16 @@ def verify(
     threshold: float | None = None,
     calibration: str | Path | None = None,
     calibrated: bool = True,
+    condition: str = "mixture",
     metric: str = "cosine",
     sample_rate: int = SAMPLE_RATE,
 ) -> Verification:
-    """Do recordings ``a`` and ``b`` (mixtures or single voices) share a speaker? Decided at
-    ``threshold``, or ``calibration``'s, or the one the model ships (unless not ``calibrated``)."""
+    """Do recordings ``a`` and ``b`` share a speaker? ``condition`` says what they are: two
+    mixtures, a mixture and one clean voice (``enrolled``), or two clean voices (``clean``).
+    Decided at ``threshold``, or ``calibration``'s, or the one the model ships for ``condition``
+    (unless not ``calibrated``)."""
     embedder = _embedder(system)
-    limit = resolve_threshold(threshold, calibration, embedder, metric, "verify", calibrated)
+    limit = resolve_threshold(threshold, calibration, embedder, metric, condition, calibrated)
     return verify_embeddings(
         _embed(embedder, a, sample_rate), _embed(embedder, b, sample_rate), limit, metric
     )
@@ -405,7 +414,7 @@ def identify(
     """Who of the gallery is in ``mixture``: one Match per identity of the mixture, ``unknown``
     below the threshold (as ``verify`` chooses it, from the enrolled condition's calibration)."""
     embedder = _embedder(system)
-    limit = resolve_threshold(threshold, calibration, embedder, metric, "identify", calibrated)
+    limit = resolve_threshold(threshold, calibration, embedder, metric, "enrolled", calibrated)
     found = Gallery.open(gallery, embedder.fingerprint, embedder.embed_dim)
     return found.identify(_embed(embedder, mixture, sample_rate), limit, metric)
 

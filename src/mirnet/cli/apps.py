@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..apps import VERIFY_CONDITIONS
 from ..arguments import Size
 from ..errors import InputError
 from .common import (
@@ -80,26 +81,35 @@ def add_verify(sub) -> None:
     s.add_argument("a", help="audio file A")
     s.add_argument("b", help="audio file B")
     s.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine", help="the score: -distance")
+    s.add_argument(
+        "--condition",
+        choices=VERIFY_CONDITIONS,
+        default="mixture",
+        help="what A and B are: two mixtures, a mixture and one clean voice (enrolled), or two clean "
+        "voices; picks the shipped calibration of that condition (default: %(default)s)",
+    )
     _threshold_options(s, "decide at the EER threshold of this `mirnet eval EXP --json` result")
     s.set_defaults(func=_verify)
 
 
-def _threshold_text(t: float | None, source: str | None) -> str:
-    return "no threshold (give --threshold or --calibration)" if t is None else f"{t:.4f} ({source})"
+def _threshold_text(t: float | None, source: str | None, condition: str | None = None) -> str:
+    if t is None:
+        return "no threshold (give --threshold or --calibration)"
+    return f"{t:.4f} ({source}{'' if condition is None else f', measured on {condition} trials'})"
 
 
 def _verify(a):
     from ..apps.verification import verify
 
     check_inputs(a.a, a.b)
-    v = verify(a.exp, a.a, a.b, metric=a.metric, **_decision(a))
+    v = verify(a.exp, a.a, a.b, condition=a.condition, metric=a.metric, **_decision(a))
     decision = {None: "-", True: "same speaker", False: "different speakers"}[v.accepted]
     print_result(
         a,
         {"a": a.a, "b": a.b, **v.to_dict()},
         [
             f"score: {v.score:.4f} (-{v.metric} distance; outputs {v.pair[0] + 1} of A and {v.pair[1] + 1} of B)",
-            f"threshold: {_threshold_text(v.threshold, v.threshold_source)}",
+            f"threshold: {_threshold_text(v.threshold, v.threshold_source, v.condition)}",
             f"decision: {decision}",
         ],
     )

@@ -105,7 +105,7 @@ def _diarize(a):
 
         embedder = mirnet.load(a.exp)
         gallery = Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
-        limit = resolve_threshold(None, None, embedder, verb="identify", calibrated=not a.uncalibrated)
+        limit = resolve_threshold(None, None, embedder, condition="enrolled", calibrated=not a.uncalibrated)
         matches = name_speakers(embedder, a.audio, result, gallery, limit)
         named = {k: m.name for k, m in matches.items() if m.name != UNKNOWN}
         result = result.renamed(named)

@@ -48,7 +48,7 @@ def _serve(a):
 
     embedder = mirnet.load(a.exp)
     gallery = None if a.gallery is None else Gallery.open(a.gallery, embedder.fingerprint, embedder.embed_dim)
-    threshold = None if gallery is None else resolve_threshold(None, None, embedder, verb="identify")
+    threshold = None if gallery is None else resolve_threshold(None, None, embedder, condition="enrolled")
     settings, cohort = diarization_settings(a.exp, embedder.fingerprint)
     diarizer = None if cohort is None else load_diarizer(a.exp, cohort)
     examples = {}
