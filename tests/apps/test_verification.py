@@ -234,5 +234,8 @@ def test_a_shipped_diarization_calibration_and_cohort_are_the_defaults(calibrate
     settings, cohort = diarization_settings(shipped, fingerprint, given={"hop": 1.0, "neighbours": None})
     assert (settings.same_threshold, settings.neighbours, settings.hop) == (0.55, 0.3, 1.0)
     assert cohort == str(shipped / "cohort.npz")
-    with pytest.raises(InputError, match="was tuned with the cohort cohort.npz"):
-        diarization_settings(shipped, fingerprint, cohort=calibrated / "other.npz")
+    # a cohort of the user's sets the shipped settings aside (they hold for the shipped cohort)
+    other = calibrated / "other.npz"
+    assert diarization_settings(shipped, fingerprint, cohort=other) == (DiarizationSettings(), str(other))
+    with pytest.raises(InputError, match="was tuned with the cohort cohort.npz"):  # a given one: refused
+        diarization_settings(shipped, fingerprint, shipped / "diarization.json", cohort=other)

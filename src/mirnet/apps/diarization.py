@@ -85,21 +85,25 @@ def diarization_settings(
     ``calibration.SHIPPED``), then the ``given`` options that are not None. The cohort is the
     calibration's (``cohort`` may repeat it but not change it: settings tuned on centred
     identities hold for those only), else ``cohort``, else, where ``calibrated``, the one shipped
-    beside the model (``score_norm.SHIPPED_COHORT``)."""
+    beside the model (``score_norm.SHIPPED_COHORT``). A ``cohort`` other than the shipped
+    calibration's sets that calibration aside (the defaults, centred on ``cohort``); other than
+    a given calibration's, it is refused."""
+    given_calibration = calibration is not None
     if calibration is None and calibrated:
         calibration = shipped_calibration(model, "diarize")
     base = {}
     if calibration is not None:
         how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
         tuned = read_calibration(calibration, fingerprint, "settings", how)
-        base = tuned["settings"]
         found = None if tuned.get("cohort") is None else str(beside(calibration, tuned["cohort"]))
         if cohort is not None and Path(cohort).resolve() != (Path(found).resolve() if found else None):
-            raise InputError(
-                f"--cohort {cohort}: {calibration} was tuned "
-                + (f"with the cohort {tuned['cohort']}" if found else "without a cohort")
-            )
-        cohort = found
+            if given_calibration:
+                raise InputError(
+                    f"--cohort {cohort}: {calibration} was tuned "
+                    + (f"with the cohort {tuned['cohort']}" if found else "without a cohort")
+                )
+        else:
+            base, cohort = tuned["settings"], found
     elif cohort is None and calibrated and str(model) not in PEERS:
         shipped = resolve(model).parent / SHIPPED_COHORT
         cohort = str(shipped) if shipped.is_file() else None
