@@ -96,13 +96,13 @@ def diarization_settings(
         how = "mirnet eval-diarization EXP --data SEEN --tune --json FILE"
         tuned = read_calibration(calibration, fingerprint, "settings", how)
         found = None if tuned.get("cohort") is None else str(beside(calibration, tuned["cohort"]))
-        if cohort is not None and Path(cohort).resolve() != (Path(found).resolve() if found else None):
-            if given_calibration:
-                raise InputError(
-                    f"--cohort {cohort}: {calibration} was tuned "
-                    + (f"with the cohort {tuned['cohort']}" if found else "without a cohort")
-                )
-        else:
+        other = cohort is not None and Path(cohort).resolve() != (Path(found).resolve() if found else None)
+        if other and given_calibration:
+            raise InputError(
+                f"--cohort {cohort}: {calibration} was tuned "
+                + (f"with the cohort {tuned['cohort']}" if found else "without a cohort")
+            )
+        if not other:
             base, cohort = tuned["settings"], found
     elif cohort is None and calibrated and str(model) not in PEERS:
         shipped = resolve(model).parent / SHIPPED_COHORT

@@ -92,7 +92,7 @@ def add_verify(sub) -> None:
     s.set_defaults(func=_verify)
 
 
-def _threshold_text(t: float | None, source: str | None, condition: str | None = None) -> str:
+def _threshold_text(t: float | None, source: str | None, condition: str | None) -> str:
     if t is None:
         return "no threshold (give --threshold or --calibration)"
     return f"{t:.4f} ({source}{'' if condition is None else f', measured on {condition} trials'})"
